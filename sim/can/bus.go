@@ -1,0 +1,78 @@
+package can
+
+import (
+	"errors"
+	"time"
+)
+
+// Errors shared by every bus implementation. Implementations wrap them with
+// the bus and node name (errors.Is works).
+var (
+	ErrTimeout = errors.New("can: receive timed out")
+	ErrClosed  = errors.New("can: node or bus closed")
+	ErrBusOff  = errors.New("can: node is bus-off")
+	ErrNoFD    = errors.New("can: bus is not configured for CAN FD")
+)
+
+// Filter accepts a frame when (frame.ID & Mask) == (ID & Mask) and the
+// identifier format matches, like a SocketCAN CAN_RAW_FILTER entry.
+type Filter struct {
+	ID       uint32
+	Mask     uint32
+	Extended bool
+}
+
+// Match reports whether the filter accepts f.
+func (flt Filter) Match(f *Frame) bool {
+	return f.Extended == flt.Extended && f.ID&flt.Mask == flt.ID&flt.Mask
+}
+
+// Exact returns a filter for exactly one identifier.
+func Exact(id uint32, extended bool) Filter {
+	m := uint32(MaxStdID)
+	if extended {
+		m = MaxExtID
+	}
+	return Filter{ID: id, Mask: m, Extended: extended}
+}
+
+// Bus is one CAN segment. Every node attached to it receives the frames the
+// other nodes send (never its own), subject to its filters.
+type Bus interface {
+	// Name is the bus name from the rig (e.g. "powertrain", "vcan0").
+	Name() string
+	// FD reports whether the bus carries CAN FD frames.
+	FD() bool
+	// Attach adds a node. With no filters the node receives every frame.
+	Attach(name string, filters ...Filter) (Node, error)
+	// Tap calls fn for every frame that appears on the wire, in wire order,
+	// with the sending node's name ("" when unknown, e.g. on SocketCAN). fn
+	// must not block. It returns a function that removes the tap.
+	Tap(fn func(Event)) (remove func())
+	// Close detaches every node.
+	Close() error
+}
+
+// Node is one attachment point on a bus: a controller of an ECU, an attacker
+// or a tool.
+type Node interface {
+	Name() string
+	// Send queues a frame for transmission. It blocks (on the bus's clock)
+	// while the node's transmit queue is full.
+	Send(f Frame) error
+	// Recv returns the next received frame. timeout < 0 waits forever;
+	// timeout 0 polls. It returns an error wrapping ErrTimeout or ErrClosed.
+	Recv(timeout time.Duration) (Frame, error)
+	Close() error
+}
+
+// Event is one frame seen on the wire.
+type Event struct {
+	Time   time.Time
+	Frame  Frame
+	Sender string
+	// Fault names a fault the bus injected into this frame ("corrupt",
+	// "duplicate", ...) or is "" for a clean frame. A dropped frame is never
+	// on the wire and has no event.
+	Fault string
+}

@@ -1,0 +1,244 @@
+// Package check names every defence uptane-hil implements, after the section
+// anchor and step of the Uptane Standard 2.1.0 it comes from, and carries the
+// typed error a failed check raises. An ECU profile switches checks on and
+// off by these names; reports say which check stopped which attack.
+package check
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Attack is a threat from the Standard's threat model ({#threats}) or an
+// attack on the vehicle network that a check defends against.
+type Attack string
+
+// The attacks of the Standard's threat model, plus the in-vehicle ones.
+const (
+	Eavesdrop         Attack = "eavesdrop"
+	DropRequest       Attack = "drop-request"
+	SlowRetrieval     Attack = "slow-retrieval"
+	Freeze            Attack = "freeze"
+	PartialBundle     Attack = "partial-bundle"
+	DenialOfService   Attack = "denial-of-service"
+	Rollback          Attack = "rollback"
+	EndlessData       Attack = "endless-data"
+	MixAndMatch       Attack = "mix-and-match"
+	ArbitrarySoftware Attack = "arbitrary-software"
+	// Incompatible is an image for other hardware ({#inventory_db}: "directing
+	// the ECU to install incompatible firmware").
+	Incompatible Attack = "incompatible-software"
+	// Replay of an ECU version report or vehicle manifest ({#version_report}).
+	Replay Attack = "replay"
+	// Spoofing: a message signed by the wrong key, e.g. a forged version report.
+	Spoofing Attack = "spoofing"
+)
+
+// ID names one check: "<section anchor>.<step name>", e.g.
+// "check_timestamp.expiry".
+type ID string
+
+// Check describes one defence.
+type Check struct {
+	ID      ID
+	Section string // anchor in the Standard, e.g. "check_timestamp"
+	Step    string // step number in that section, e.g. "4" or "10.2.3"
+	Attack  Attack
+	Summary string
+}
+
+func c(section, name, step string, a Attack, summary string) Check {
+	return Check{ID: ID(section + "." + name), Section: section, Step: step, Attack: a, Summary: summary}
+}
+
+// All lists every check, in the order of the Standard.
+var All = []Check{
+	// Metadata verification: Root ({#check_root})
+	c("check_root", "size", "2.2", EndlessData, "Root metadata is downloaded up to X bytes"),
+	c("check_root", "signatures", "2.3", ArbitrarySoftware, "Root N+1 is signed by a threshold of Root N's keys and of its own keys"),
+	c("check_root", "version", "2.4", Rollback, "Root N+1 has version N+1"),
+	c("check_root", "expiry", "3", Freeze, "the latest Root has not expired"),
+	c("check_root", "rotation_reset", "4", Rollback, "Timestamp and Snapshot metadata are deleted when their keys rotate (fast-forward recovery)"),
+	// Timestamp ({#check_timestamp})
+	c("check_timestamp", "size", "1", EndlessData, "Timestamp metadata is downloaded up to Y bytes"),
+	c("check_timestamp", "signatures", "2", ArbitrarySoftware, "Timestamp is signed by the Root's threshold of Timestamp keys"),
+	c("check_timestamp", "version", "3", Rollback, "Timestamp version is not lower than the trusted one"),
+	c("check_timestamp", "expiry", "4", Freeze, "Timestamp has not expired"),
+	// Snapshot ({#check_snapshot})
+	c("check_snapshot", "size", "1", EndlessData, "Snapshot is downloaded up to the length the Timestamp lists"),
+	c("check_snapshot", "timestamp_match", "2", MixAndMatch, "Snapshot hashes and version match the Timestamp"),
+	c("check_snapshot", "signatures", "3", ArbitrarySoftware, "Snapshot is signed by the Root's threshold of Snapshot keys"),
+	c("check_snapshot", "version", "4", Rollback, "Snapshot version is not lower than the trusted one"),
+	c("check_snapshot", "targets_versions", "5", Rollback, "no Targets file version listed goes down"),
+	c("check_snapshot", "targets_listed", "6", Rollback, "every Targets file listed before is still listed"),
+	c("check_snapshot", "expiry", "7", Freeze, "Snapshot has not expired"),
+	// Targets ({#check_targets})
+	c("check_targets", "size", "1", EndlessData, "Targets metadata is downloaded up to Z bytes"),
+	c("check_targets", "snapshot_match", "2", MixAndMatch, "Targets version matches the Snapshot"),
+	c("check_targets", "signatures", "3", ArbitrarySoftware, "Targets is signed by the threshold of keys of its delegator"),
+	c("check_targets", "version", "4", Rollback, "Targets version is not lower than the trusted one"),
+	c("check_targets", "expiry", "5", Freeze, "Targets has not expired"),
+	c("check_targets", "director_no_delegations", "6", ArbitrarySoftware, "Director Targets has no delegations"),
+	c("check_targets", "director_unique_ecus", "7", MixAndMatch, "no ECU identifier appears twice in Director Targets"),
+	c("check_targets", "director_ecus_in_vehicle", "8", MixAndMatch, "every ECU identifier in Director Targets is in this vehicle"),
+	// Delegations ({#resolve_delegations}, {#multirole_delegations})
+	c("resolve_delegations", "found", "1-5", ArbitrarySoftware, "a role with authority signed metadata for the image"),
+	c("resolve_delegations", "terminating", "3", ArbitrarySoftware, "a terminating delegation ends the search"),
+	c("multirole_delegations", "threshold", "2", ArbitrarySoftware, "a threshold of roles agree on the image metadata"),
+	// Full verification: Director vs Image ({#full_verification})
+	c("full_verification", "image_repository", "6-9", ArbitrarySoftware, "the Image repository's metadata is verified at all (not Director-only trust)"),
+	c("full_verification", "match_hashes", "10.2.1", ArbitrarySoftware, "Director and Image metadata agree on length and hashes"),
+	c("full_verification", "match_custom", "10.2.2", MixAndMatch, "Director and Image metadata agree on hardware identifier and release counter"),
+	c("full_verification", "release_counter", "10.2.3", Rollback, "the release counter does not go down"),
+	// Images ({#download_image}, {#verify_image}, {#download_images_primary})
+	c("download_image", "size", "4", EndlessData, "an image is downloaded up to the length in the metadata"),
+	c("verify_image", "hardware_id", "3", Incompatible, "the image's hardware identifier is this ECU's"),
+	c("verify_image", "filename", "4", ArbitrarySoftware, "the image filename is valid for this ECU"),
+	c("verify_image", "release_counter", "5", Rollback, "the release counter is not lower than the installed image's"),
+	c("verify_image", "decrypt", "6", Eavesdrop, "an encrypted image decrypts with this ECU's key"),
+	c("verify_image", "hashes", "7", ArbitrarySoftware, "every listed hash and the length match the image"),
+	// In-vehicle requirements
+	c("in_vehicle", "download_speed", "-", SlowRetrieval, "downloads slower than the threshold are aborted and reported"),
+	c("in_vehicle", "request_timeout", "-", DropRequest, "a request that gets no answer times out and is reported"),
+	c("verify_time", "monotonic", "-", Freeze, "the attested time never goes backwards"),
+	c("send_images_primary", "complete_bundle", "-", PartialBundle, "every image of the bundle reached its ECU, or the gap is reported"),
+	// Director: vehicle version manifests ({#director_repository}, {#vehicle_version_manifest})
+	c("director_repository", "manifest_signature", "3", Spoofing, "the manifest is signed by the vehicle's Primary ECU key"),
+	c("director_repository", "report_signature", "3", Spoofing, "each ECU version report is signed by that ECU's key"),
+	c("director_repository", "ecus_in_inventory", "3", Spoofing, "every reporting ECU belongs to this vehicle"),
+	c("director_repository", "all_ecus_reported", "3", DropRequest, "every ECU in the inventory is represented in the manifest"),
+	c("director_repository", "nonce_fresh", "4", Replay, "the nonce/counter of each version report has not been used before"),
+	// In-vehicle bus protocol (docs/pouf.md)
+	c("pouf", "report_signature", "-", Spoofing, "the Primary verifies each Secondary's version report signature"),
+	c("pouf", "report_nonce", "-", Replay, "the version report carries the nonce the Primary just wrote"),
+	c("pouf", "transfer_size", "-", EndlessData, "a file transfer never exceeds its announced or configured size"),
+	c("pouf", "rate_limit", "-", DenialOfService, "a flood of requests is answered busy, not processed"),
+}
+
+var byID = func() map[ID]Check {
+	m := make(map[ID]Check, len(All))
+	for _, ch := range All {
+		if _, dup := m[ch.ID]; dup {
+			panic("check: duplicate ID " + ch.ID)
+		}
+		m[ch.ID] = ch
+	}
+	return m
+}()
+
+// Lookup returns the check with the given ID.
+func Lookup(id ID) (Check, bool) { ch, ok := byID[id]; return ch, ok }
+
+// Error is the error a failed check raises. It names the check, the attack
+// it defends against, and where it happened.
+type Error struct {
+	Check  ID
+	Attack Attack
+	Repo   string // "director", "image" or "" (not about a repository)
+	Role   string // "root", "timestamp", "snapshot", "targets", a delegated role, or ""
+	ECU    string // ECU identifier, when known
+	Detail string // what was found, in words, with the versions/times involved
+	Err    error  // underlying error, if any
+}
+
+// Fail returns the error for a failed check. It panics on an unknown ID (a
+// programming error).
+func Fail(id ID, repo, role, format string, args ...any) *Error {
+	ch, ok := byID[id]
+	if !ok {
+		panic("check: unknown check " + string(id))
+	}
+	return &Error{Check: id, Attack: ch.Attack, Repo: repo, Role: role, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Wrap sets Err and returns e.
+func (e *Error) Wrap(err error) *Error { e.Err = err; return e }
+
+// OnECU sets ECU and returns e.
+func (e *Error) OnECU(ecu string) *Error { e.ECU = ecu; return e }
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(string(e.Check))
+	b.WriteString(" (")
+	b.WriteString(string(e.Attack))
+	b.WriteString(")")
+	where := strings.Trim(e.Repo+"/"+e.Role, "/")
+	if e.ECU != "" {
+		where = strings.TrimLeft(where+" on "+e.ECU, " ")
+	}
+	if where != "" {
+		b.WriteString(" " + where)
+	}
+	if e.Detail != "" {
+		b.WriteString(": " + e.Detail)
+	}
+	if e.Err != nil {
+		b.WriteString(": " + e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// As returns the first check error in err's chain.
+func As(err error) (*Error, bool) {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce, true
+	}
+	return nil, false
+}
+
+// Is reports whether err is (or wraps) a failure of check id.
+func Is(err error, id ID) bool {
+	ce, ok := As(err)
+	return ok && ce.Check == id
+}
+
+// Profile is a set of checks that are switched off. The conformant profile
+// has every check on; a control profile is the conformant one minus exactly
+// the defence a scenario targets.
+type Profile struct {
+	Name     string
+	Disabled []ID
+}
+
+// Conformant has every check on.
+var Conformant = Profile{Name: "conformant"}
+
+// Without returns the conformant profile minus the given checks.
+func Without(ids ...ID) Profile {
+	ds := append([]ID(nil), ids...)
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	names := make([]string, len(ds))
+	for i, id := range ds {
+		if _, ok := byID[id]; !ok {
+			panic("check: unknown check " + string(id))
+		}
+		names[i] = string(id)
+	}
+	return Profile{Name: "without:" + strings.Join(names, "+"), Disabled: ds}
+}
+
+// On reports whether check id is enabled in the profile.
+func (p Profile) On(id ID) bool {
+	for _, d := range p.Disabled {
+		if d == id {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate reports unknown check IDs in the profile.
+func (p Profile) Validate() error {
+	for _, d := range p.Disabled {
+		if _, ok := byID[d]; !ok {
+			return fmt.Errorf("profile %q: unknown check %q", p.Name, d)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,287 @@
+// Package meta is Uptane metadata on top of go-tuf v2's metadata types: the
+// Uptane custom target fields (hardware identifiers, release counter, ECU
+// identifiers, encrypted images), signing with a threshold of keys, and the
+// file-naming rules of {#metadata_filename_rules}.
+//
+// Targets custom metadata has one "SHALL match" section, "uptane", that
+// must be identical between the Director's and the Image repository's
+// metadata for the same image ({#targets_images_meta}). The Director adds,
+// outside that section, the ECU each image is for.
+//
+//	"custom": {
+//	  "uptane": {"hardwareIds": ["brake-ctrl-v2"], "releaseCounter": 7},
+//	  "ecuIdentifiers": {"BRK-0001": {"hardwareId": "brake-ctrl-v2"}}
+//	}
+package meta
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/secure-systems-lab/go-securesystemslib/cjson"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/uptane-hil/uptane-hil/uptane/keys"
+)
+
+// Repository names.
+const (
+	Director = "director"
+	Image    = "image"
+)
+
+// Top-level role names.
+const (
+	Root      = metadata.ROOT
+	Timestamp = metadata.TIMESTAMP
+	Snapshot  = metadata.SNAPSHOT
+	Targets   = metadata.TARGETS
+)
+
+// ShallMatch is the "SHALL match" section of a target's custom metadata.
+type ShallMatch struct {
+	HardwareIDs    []string `json:"hardwareIds"`
+	ReleaseCounter uint64   `json:"releaseCounter"`
+}
+
+// Equal reports whether two SHALL-match sections are identical.
+func (s ShallMatch) Equal(o ShallMatch) bool {
+	if s.ReleaseCounter != o.ReleaseCounter || len(s.HardwareIDs) != len(o.HardwareIDs) {
+		return false
+	}
+	for i := range s.HardwareIDs {
+		if s.HardwareIDs[i] != o.HardwareIDs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// HasHardware reports whether hwid is one of the listed hardware identifiers.
+func (s ShallMatch) HasHardware(hwid string) bool {
+	for _, h := range s.HardwareIDs {
+		if h == hwid {
+			return true
+		}
+	}
+	return false
+}
+
+// ECUTarget is what the Director says about an image for one ECU.
+type ECUTarget struct {
+	HardwareID string `json:"hardwareId"`
+	// Encrypted is set when the image is encrypted for this ECU.
+	Encrypted *Encrypted `json:"encrypted,omitempty"`
+}
+
+// Encrypted describes an image encrypted for one ECU ({#verify_image} step
+// 6): the encrypted file's name, length and hashes, and the symmetric key
+// wrapped for the ECU's encryption key.
+type Encrypted struct {
+	Filename   string            `json:"filename"`
+	Length     int64             `json:"length"`
+	Hashes     metadata.Hashes   `json:"hashes"`
+	Algorithm  string            `json:"algorithm"`  // "AES-256-GCM"
+	KeyWrap    string            `json:"keyWrap"`    // "X25519-HKDF-SHA256-AES-256-GCM"
+	WrappedKey metadata.HexBytes `json:"wrappedKey"` // ephemeral public key || sealed key
+	Nonce      metadata.HexBytes `json:"nonce"`
+}
+
+// Custom is a target's custom metadata.
+type Custom struct {
+	Uptane ShallMatch `json:"uptane"`
+	// ECUIdentifiers is set by the Director only: the ECUs that SHOULD
+	// install this image.
+	ECUIdentifiers map[string]ECUTarget `json:"ecuIdentifiers,omitempty"`
+	// URI is an optional download URL from the Director.
+	URI string `json:"uri,omitempty"`
+}
+
+// ErrNoCustom: a target without custom metadata.
+var ErrNoCustom = errors.New("target has no custom metadata")
+
+// GetCustom decodes a target's custom metadata.
+func GetCustom(tf *metadata.TargetFiles) (*Custom, error) {
+	if tf == nil || tf.Custom == nil {
+		return nil, ErrNoCustom
+	}
+	var c Custom
+	dec := json.NewDecoder(bytes.NewReader(*tf.Custom))
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("target %q: custom metadata: %w", tf.Path, err)
+	}
+	return &c, nil
+}
+
+// SetCustom encodes c into the target's custom metadata.
+func SetCustom(tf *metadata.TargetFiles, c *Custom) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	raw := json.RawMessage(b)
+	tf.Custom = &raw
+	return nil
+}
+
+// Canonical returns the canonical JSON of v (the bytes that are signed).
+func Canonical(v any) ([]byte, error) { return cjson.EncodeCanonical(v) }
+
+// Sign signs the Signed part of m with every signer, replacing earlier
+// signatures by the same keys.
+func Sign[T metadata.Roles](m *metadata.Metadata[T], signers ...keys.Signer) error {
+	payload, err := cjson.EncodeCanonical(m.Signed)
+	if err != nil {
+		return fmt.Errorf("meta: canonical JSON: %w", err)
+	}
+	for _, s := range signers {
+		sig, err := s.Sign(payload)
+		if err != nil {
+			return fmt.Errorf("meta: sign with %s: %w", s.KeyID(), err)
+		}
+		kept := m.Signatures[:0]
+		for _, old := range m.Signatures {
+			if old.KeyID != s.KeyID() {
+				kept = append(kept, old)
+			}
+		}
+		m.Signatures = append(kept, metadata.Signature{KeyID: s.KeyID(), Signature: sig})
+	}
+	return nil
+}
+
+// CountSignatures returns how many distinct keys among keyIDs made a valid
+// signature over payload. A key listed twice, or two key IDs for the same
+// public key, count once.
+func CountSignatures(payload []byte, sigs []metadata.Signature, allKeys map[string]*metadata.Key, keyIDs []string) int {
+	allowed := map[string]bool{}
+	for _, id := range keyIDs {
+		allowed[id] = true
+	}
+	seen := map[string]bool{}
+	n := 0
+	for _, s := range sigs {
+		if !allowed[s.KeyID] {
+			continue
+		}
+		k, ok := allKeys[s.KeyID]
+		if !ok || k == nil {
+			continue
+		}
+		pubID := k.Type + "/" + k.Value.PublicKey
+		if seen[pubID] {
+			continue
+		}
+		if keys.Verify(k, payload, s.Signature) == nil {
+			seen[pubID] = true
+			n++
+		}
+	}
+	return n
+}
+
+// VersionedName is the repository file name of version v of a role's
+// metadata: "7.snapshot.json" ({#metadata_filename_rules} rule 1).
+func VersionedName(version int64, role string) string {
+	return strconv.FormatInt(version, 10) + "." + role + ".json"
+}
+
+// UnversionedName is "timestamp.json".
+func UnversionedName(role string) string { return role + ".json" }
+
+var safeName = regexp.MustCompile(`^[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*$`)
+
+// ValidTargetName rejects names that could traverse paths on a client
+// ({#metadata_filename_rules} rule 3).
+func ValidTargetName(name string) error {
+	if len(name) == 0 || len(name) > 255 {
+		return fmt.Errorf("target name %q: length must be 1..255", name)
+	}
+	if !safeName.MatchString(name) {
+		return fmt.Errorf("target name %q: only letters, digits, . _ + - and / between parts are allowed", name)
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == "." || part == ".." {
+			return fmt.Errorf("target name %q: . and .. are not allowed", name)
+		}
+	}
+	return nil
+}
+
+// ImageNames returns the repository file names of an image, one per hash:
+// "HASH.FILENAME.EXT" ({#metadata_filename_rules} rule 2), with the hash
+// placed before the last path element.
+func ImageNames(targetName string, hashes metadata.Hashes) []string {
+	dir, base := "", targetName
+	if i := strings.LastIndex(targetName, "/"); i >= 0 {
+		dir, base = targetName[:i+1], targetName[i+1:]
+	}
+	var out []string
+	for _, alg := range sortedKeys(hashes) {
+		out = append(out, dir+hex.EncodeToString(hashes[alg])+"."+base)
+	}
+	return out
+}
+
+func sortedKeys(h metadata.Hashes) []string {
+	ks := make([]string, 0, len(h))
+	for k := range h {
+		ks = append(ks, k)
+	}
+	for i := 1; i < len(ks); i++ {
+		for j := i; j > 0 && ks[j] < ks[j-1]; j-- {
+			ks[j], ks[j-1] = ks[j-1], ks[j]
+		}
+	}
+	return ks
+}
+
+// NewHash returns the hash function named in metadata ("sha256", "sha512").
+func NewHash(alg string) (hash.Hash, error) {
+	switch alg {
+	case "sha256":
+		return sha256.New(), nil
+	case "sha512":
+		return sha512.New(), nil
+	}
+	return nil, fmt.Errorf("unsupported hash function %q", alg)
+}
+
+// HashesOf computes sha256 and sha512 of data, as the repositories list them.
+func HashesOf(data []byte) metadata.Hashes {
+	a := sha256.Sum256(data)
+	b := sha512.Sum512(data)
+	return metadata.Hashes{"sha256": a[:], "sha512": b[:]}
+}
+
+// CheckHashes verifies the length and every listed hash of data; an
+// unsupported hash function is an error, never skipped, and at least one
+// hash must be listed.
+func CheckHashes(data []byte, length int64, hashes metadata.Hashes) error {
+	if int64(len(data)) != length {
+		return fmt.Errorf("length %d, metadata says %d", len(data), length)
+	}
+	if len(hashes) == 0 {
+		return errors.New("metadata lists no hashes")
+	}
+	for _, alg := range sortedKeys(hashes) {
+		h, err := NewHash(alg)
+		if err != nil {
+			return err
+		}
+		h.Write(data)
+		if !bytes.Equal(h.Sum(nil), hashes[alg]) {
+			return fmt.Errorf("%s hash mismatch", alg)
+		}
+	}
+	return nil
+}
