@@ -1,0 +1,450 @@
+// Package rigs loads rig files (rigs/*.yaml): which buses exist (virtual or
+// SocketCAN), which ECUs sit on them and how they are reached, and where the
+// Director and Image repositories are. A rig is the one switch between the
+// embedded virtual vehicle, vcan, and a bench with real ECUs on a USB-CAN
+// adapter: the code path after loading is the same.
+package rigs
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/uptane-hil/uptane-hil/internal/yamlx"
+)
+
+// Rig is a parsed rig file.
+type Rig struct {
+	Name        string  `yaml:"name"`
+	Description string  `yaml:"description"`
+	Seed        uint64  `yaml:"seed"`
+	Clock       string  `yaml:"clock"` // "simulated" or "wall"
+	Buses       []Bus   `yaml:"buses"`
+	Backend     Backend `yaml:"backend"`
+	Vehicle     Vehicle `yaml:"vehicle"`
+	ECUs        []ECU   `yaml:"ecus"`
+
+	// File is the path the rig was loaded from.
+	File string `yaml:"-"`
+	doc  *yamlx.Doc
+}
+
+// Bus is one CAN segment.
+type Bus struct {
+	Name        string `yaml:"name"`
+	Kind        string `yaml:"kind"`         // "virtual" or "socketcan"
+	Interface   string `yaml:"interface"`    // socketcan: vcan0, can0, ...
+	Bitrate     int    `yaml:"bitrate"`      // nominal bit rate, bit/s
+	DataBitrate int    `yaml:"data_bitrate"` // CAN FD data phase bit rate, bit/s
+	FD          bool   `yaml:"fd"`
+	Timed       *bool  `yaml:"timed"` // virtual: model frame timing (default true under the simulated clock)
+}
+
+// Backend says where the Director and Image repositories are.
+type Backend struct {
+	Mode        string `yaml:"mode"`         // "embedded" (in-process) or "remote"
+	Listen      string `yaml:"listen"`       // embedded: serve HTTP here too (e.g. 127.0.0.1:8470), "" for in-process only
+	DirectorURL string `yaml:"director_url"` // remote
+	ImageURL    string `yaml:"image_url"`    // remote
+	Expiry      Expiry `yaml:"expiry"`
+}
+
+// Expiry sets how long each role's metadata is valid.
+type Expiry struct {
+	Root      time.Duration `yaml:"root"`
+	Targets   time.Duration `yaml:"targets"`
+	Snapshot  time.Duration `yaml:"snapshot"`
+	Timestamp time.Duration `yaml:"timestamp"`
+}
+
+// Vehicle identifies the vehicle.
+type Vehicle struct {
+	VIN string `yaml:"vin"`
+}
+
+// ECU is one ECU of the vehicle.
+type ECU struct {
+	ID         string   `yaml:"id"`          // Uptane ECU identifier (serial number)
+	HardwareID string   `yaml:"hardware_id"` // Uptane hardware identifier
+	Role       string   `yaml:"role"`        // "primary" or "secondary"
+	Profile    string   `yaml:"profile"`     // "full" or "partial" (secondaries)
+	Bus        string   `yaml:"bus"`         // secondaries: the bus it is on
+	Buses      []string `yaml:"buses"`       // primary: the buses it is gateway to
+	Process    string   `yaml:"process"`     // "in-process", "external" (uptane-hil ecu) or "physical"
+	KeyType    string   `yaml:"key_type"`    // "ed25519" (default) or "ecdsa-sha2-nistp256"
+	Encrypted  bool     `yaml:"encrypted"`   // images are encrypted for this ECU
+	ImageSize  int      `yaml:"image_size"`  // bytes of the factory image (default 16 KiB)
+	ISOTP      ISOTP    `yaml:"isotp"`
+}
+
+// ISOTP is how the Primary reaches a Secondary.
+type ISOTP struct {
+	Request   uint32        `yaml:"request"`  // CAN id Primary → ECU
+	Response  uint32        `yaml:"response"` // CAN id ECU → Primary
+	Extended  bool          `yaml:"extended"` // 29-bit identifiers
+	FD        bool          `yaml:"fd"`       // CAN FD frames (the bus must be FD)
+	BlockSize int           `yaml:"block_size"`
+	STmin     time.Duration `yaml:"stmin"`
+}
+
+// Roles and values.
+const (
+	Primary   = "primary"
+	Secondary = "secondary"
+	Full      = "full"
+	Partial   = "partial"
+	Virtual   = "virtual"
+	SocketCAN = "socketcan"
+	InProcess = "in-process"
+	External  = "external"
+	Physical  = "physical"
+	Simulated = "simulated"
+	WallClock = "wall"
+	Embedded  = "embedded"
+	Remote    = "remote"
+)
+
+// Load reads and validates a rig file.
+func Load(path string) (*Rig, error) {
+	var r Rig
+	doc, err := yamlx.ReadFile(path, &r)
+	if err != nil {
+		return nil, err
+	}
+	r.File, r.doc = path, doc
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Parse validates rig data named file.
+func Parse(file string, data []byte) (*Rig, error) {
+	var r Rig
+	doc, err := yamlx.Decode(file, data, &r)
+	if err != nil {
+		return nil, err
+	}
+	r.File, r.doc = file, doc
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Errorf returns an error located at a field of the rig file.
+func (r *Rig) Errorf(field, format string, args ...any) error {
+	if r.doc == nil {
+		return fmt.Errorf("%s: %s: %s", r.File, field, fmt.Sprintf(format, args...))
+	}
+	return r.doc.Errorf(field, format, args...)
+}
+
+// Primary returns the Primary ECU.
+func (r *Rig) Primary() *ECU {
+	for i := range r.ECUs {
+		if r.ECUs[i].Role == Primary {
+			return &r.ECUs[i]
+		}
+	}
+	return nil
+}
+
+// Secondaries returns the Secondary ECUs in file order.
+func (r *Rig) Secondaries() []*ECU {
+	var out []*ECU
+	for i := range r.ECUs {
+		if r.ECUs[i].Role == Secondary {
+			out = append(out, &r.ECUs[i])
+		}
+	}
+	return out
+}
+
+// ECU returns the ECU with the given identifier.
+func (r *Rig) ECU(id string) *ECU {
+	for i := range r.ECUs {
+		if r.ECUs[i].ID == id {
+			return &r.ECUs[i]
+		}
+	}
+	return nil
+}
+
+// Bus returns the bus with the given name.
+func (r *Rig) Bus(name string) *Bus {
+	for i := range r.Buses {
+		if r.Buses[i].Name == name {
+			return &r.Buses[i]
+		}
+	}
+	return nil
+}
+
+// IsTimed reports whether a virtual bus models frame timing.
+func (r *Rig) IsTimed(b *Bus) bool {
+	if b.Timed != nil {
+		return *b.Timed
+	}
+	return b.Kind == Virtual && r.Clock == Simulated
+}
+
+var (
+	idRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
+	nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+)
+
+func oneOf(v string, opts ...string) bool {
+	for _, o := range opts {
+		if v == o {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Rig) validate() error {
+	if r.Name == "" {
+		return r.Errorf("name", "missing: give the rig a name")
+	}
+	if r.Clock == "" {
+		r.Clock = Simulated
+		for _, b := range r.Buses {
+			if b.Kind == SocketCAN {
+				r.Clock = WallClock
+			}
+		}
+	}
+	if !oneOf(r.Clock, Simulated, WallClock) {
+		return r.Errorf("clock", "%q is not one of simulated, wall", r.Clock)
+	}
+	if len(r.Buses) == 0 {
+		return r.Errorf("buses", "a rig needs at least one bus")
+	}
+	busNames := map[string]bool{}
+	for i := range r.Buses {
+		b := &r.Buses[i]
+		f := fmt.Sprintf("buses[%d]", i)
+		if !nameRe.MatchString(b.Name) {
+			return r.Errorf(f+".name", "%q: use 1-32 lower-case letters, digits, - or _", b.Name)
+		}
+		if busNames[b.Name] {
+			return r.Errorf(f+".name", "bus %q is defined twice", b.Name)
+		}
+		busNames[b.Name] = true
+		if b.Kind == "" {
+			b.Kind = Virtual
+		}
+		switch b.Kind {
+		case Virtual:
+			if b.Interface != "" {
+				return r.Errorf(f+".interface", "only socketcan buses have an interface")
+			}
+		case SocketCAN:
+			if b.Interface == "" {
+				return r.Errorf(f+".interface", "missing: a socketcan bus needs an interface (vcan0, can0, ...)")
+			}
+			if r.Clock == Simulated {
+				return r.Errorf("clock", "a rig with socketcan buses runs on wall-clock time: set clock: wall")
+			}
+		default:
+			return r.Errorf(f+".kind", "%q is not one of virtual, socketcan", b.Kind)
+		}
+		if b.Bitrate == 0 {
+			b.Bitrate = 500_000
+		}
+		if b.Bitrate < 10_000 || b.Bitrate > 1_000_000 {
+			return r.Errorf(f+".bitrate", "%d bit/s is outside 10 kbit/s..1 Mbit/s", b.Bitrate)
+		}
+		if b.FD {
+			if b.DataBitrate == 0 {
+				b.DataBitrate = 2_000_000
+			}
+			if b.DataBitrate < b.Bitrate || b.DataBitrate > 12_000_000 {
+				return r.Errorf(f+".data_bitrate", "%d bit/s must be between the nominal bit rate and 12 Mbit/s", b.DataBitrate)
+			}
+		} else if b.DataBitrate != 0 {
+			return r.Errorf(f+".data_bitrate", "only CAN FD buses (fd: true) have a data bit rate")
+		}
+	}
+	if r.Backend.Mode == "" {
+		r.Backend.Mode = Embedded
+	}
+	switch r.Backend.Mode {
+	case Embedded:
+		if r.Backend.DirectorURL != "" || r.Backend.ImageURL != "" {
+			return r.Errorf("backend.director_url", "an embedded backend has no URLs; set mode: remote to use running repositories")
+		}
+	case Remote:
+		if r.Backend.DirectorURL == "" {
+			return r.Errorf("backend.director_url", "missing: a remote backend needs director_url")
+		}
+		if r.Backend.ImageURL == "" {
+			return r.Errorf("backend.image_url", "missing: a remote backend needs image_url")
+		}
+	default:
+		return r.Errorf("backend.mode", "%q is not one of embedded, remote", r.Backend.Mode)
+	}
+	e := &r.Backend.Expiry
+	for _, x := range []struct {
+		f   string
+		v   *time.Duration
+		def time.Duration
+	}{{"root", &e.Root, 365 * 24 * time.Hour}, {"targets", &e.Targets, 90 * 24 * time.Hour},
+		{"snapshot", &e.Snapshot, 7 * 24 * time.Hour}, {"timestamp", &e.Timestamp, 24 * time.Hour}} {
+		if *x.v == 0 {
+			*x.v = x.def
+		}
+		if *x.v < time.Minute {
+			return r.Errorf("backend.expiry."+x.f, "%s is shorter than a minute", *x.v)
+		}
+	}
+	if r.Vehicle.VIN == "" {
+		return r.Errorf("vehicle.vin", "missing: the vehicle needs a VIN")
+	}
+	if !idRe.MatchString(r.Vehicle.VIN) {
+		return r.Errorf("vehicle.vin", "%q: use 1-32 letters, digits, . _ -", r.Vehicle.VIN)
+	}
+	return r.validateECUs(busNames)
+}
+
+func (r *Rig) validateECUs(busNames map[string]bool) error {
+	if len(r.ECUs) == 0 {
+		return r.Errorf("ecus", "a rig needs a Primary ECU and at least one Secondary")
+	}
+	ids := map[string]bool{}
+	primaries := 0
+	type key struct {
+		bus string
+		id  uint32
+		ext bool
+	}
+	used := map[key]string{}
+	perBus := map[string]uint32{}
+	for i := range r.ECUs {
+		e := &r.ECUs[i]
+		f := fmt.Sprintf("ecus[%d]", i)
+		if !idRe.MatchString(e.ID) {
+			return r.Errorf(f+".id", "%q: an ECU identifier is 1-32 letters, digits, . _ -", e.ID)
+		}
+		if ids[e.ID] {
+			return r.Errorf(f+".id", "ECU %q is defined twice", e.ID)
+		}
+		ids[e.ID] = true
+		if !idRe.MatchString(e.HardwareID) {
+			return r.Errorf(f+".hardware_id", "%q: a hardware identifier is 1-32 letters, digits, . _ -", e.HardwareID)
+		}
+		if e.Process == "" {
+			e.Process = InProcess
+		}
+		if !oneOf(e.Process, InProcess, External, Physical) {
+			return r.Errorf(f+".process", "%q is not one of in-process, external, physical", e.Process)
+		}
+		if e.KeyType == "" {
+			e.KeyType = "ed25519"
+		}
+		if !oneOf(e.KeyType, "ed25519", "ecdsa-sha2-nistp256") {
+			return r.Errorf(f+".key_type", "%q is not one of ed25519, ecdsa-sha2-nistp256", e.KeyType)
+		}
+		if e.ImageSize == 0 {
+			e.ImageSize = 16 << 10
+		}
+		if e.ImageSize < 1 || e.ImageSize > 64<<20 {
+			return r.Errorf(f+".image_size", "%d bytes is outside 1 byte..64 MiB", e.ImageSize)
+		}
+		switch e.Role {
+		case Primary:
+			primaries++
+			if e.Profile == "" {
+				e.Profile = Full
+			}
+			if e.Profile != Full {
+				return r.Errorf(f+".profile", "a Primary performs full verification ({#full_verification}); profile must be full")
+			}
+			if e.Bus != "" {
+				return r.Errorf(f+".bus", "the Primary lists its buses under buses:")
+			}
+			if len(e.Buses) == 0 {
+				return r.Errorf(f+".buses", "missing: the buses the Primary reaches its Secondaries on")
+			}
+			for j, b := range e.Buses {
+				if !busNames[b] {
+					return r.Errorf(fmt.Sprintf("%s.buses[%d]", f, j), "no bus named %q in buses:", b)
+				}
+			}
+			if e.Process == Physical {
+				return r.Errorf(f+".process", "the Primary runs in uptane-hil (in-process or external); physical ECUs are Secondaries")
+			}
+		case Secondary:
+			if e.Profile == "" {
+				e.Profile = Full
+			}
+			if !oneOf(e.Profile, Full, Partial) {
+				return r.Errorf(f+".profile", "%q is not one of full, partial", e.Profile)
+			}
+			if !busNames[e.Bus] {
+				if e.Bus == "" {
+					return r.Errorf(f+".bus", "missing: the bus this Secondary is on")
+				}
+				return r.Errorf(f+".bus", "no bus named %q in buses:", e.Bus)
+			}
+			if len(e.Buses) > 0 {
+				return r.Errorf(f+".buses", "a Secondary is on one bus: use bus:")
+			}
+			bus := r.Bus(e.Bus)
+			if e.ISOTP.FD && !bus.FD {
+				return r.Errorf(f+".isotp.fd", "bus %q is not a CAN FD bus", e.Bus)
+			}
+			if e.ISOTP.Request == 0 && e.ISOTP.Response == 0 {
+				n := perBus[e.Bus]
+				e.ISOTP.Request, e.ISOTP.Response = 0x7E0+n, 0x7E8+n
+				if n >= 8 {
+					e.ISOTP.Request, e.ISOTP.Response = 0x700+2*n, 0x701+2*n
+				}
+			}
+			perBus[e.Bus]++
+			max := uint32(0x7FF)
+			if e.ISOTP.Extended {
+				max = 0x1FFFFFFF
+			}
+			for _, x := range []struct {
+				f  string
+				id uint32
+			}{{"request", e.ISOTP.Request}, {"response", e.ISOTP.Response}} {
+				if x.id > max {
+					return r.Errorf(f+".isotp."+x.f, "%#x does not fit the identifier format (max %#x)", x.id, max)
+				}
+				k := key{e.Bus, x.id, e.ISOTP.Extended}
+				if other, dup := used[k]; dup {
+					return r.Errorf(f+".isotp."+x.f, "CAN id %#x on bus %q is already used by %s", x.id, e.Bus, other)
+				}
+				used[k] = e.ID
+			}
+			if e.ISOTP.BlockSize < 0 || e.ISOTP.BlockSize > 255 {
+				return r.Errorf(f+".isotp.block_size", "%d is outside 0..255", e.ISOTP.BlockSize)
+			}
+			if e.ISOTP.STmin < 0 || e.ISOTP.STmin > 127*time.Millisecond {
+				return r.Errorf(f+".isotp.stmin", "%s is outside 0..127ms", e.ISOTP.STmin)
+			}
+		default:
+			return r.Errorf(f+".role", "%q is not one of primary, secondary", e.Role)
+		}
+	}
+	if primaries != 1 {
+		return r.Errorf("ecus", "a vehicle has exactly one Primary here; found %d", primaries)
+	}
+	if len(r.ECUs) < 2 {
+		return r.Errorf("ecus", "a rig needs at least one Secondary")
+	}
+	p := r.Primary()
+	for _, s := range r.Secondaries() {
+		reach := false
+		for _, b := range p.Buses {
+			reach = reach || b == s.Bus
+		}
+		if !reach {
+			return r.Errorf("ecus", "the Primary %s is not on bus %q of Secondary %s", p.ID, s.Bus, s.ID)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package rigs_test
+
+import (
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/uptane-hil/uptane-hil/rigs"
+)
+
+var _ = Describe("rig files", func() {
+	It("loads the shipped virtual rig: a Primary and four Secondaries, two full and two partial, on two buses", func() {
+		r, err := rigs.Load("virtual.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Clock).To(Equal(rigs.Simulated))
+		Expect(r.Primary().ID).To(Equal("TCU-0001"))
+		profiles := map[string]int{}
+		buses := map[string]bool{}
+		for _, s := range r.Secondaries() {
+			profiles[s.Profile]++
+			buses[s.Bus] = true
+		}
+		Expect(profiles).To(Equal(map[string]int{"full": 2, "partial": 2}))
+		Expect(buses).To(HaveLen(2))
+		Expect(r.IsTimed(r.Bus("powertrain"))).To(BeTrue())
+		Expect(r.ECU("ECM-0001").ISOTP.Request).To(Equal(uint32(0x7E0)))
+		Expect(r.ECU("BRK-0001").ISOTP.Request).To(Equal(uint32(0x7E1)))
+		Expect(r.Bus("body").DataBitrate).To(Equal(2_000_000))
+	})
+
+	It("loads the vcan and bench rigs on wall-clock time", func() {
+		for _, f := range []string{"vcan.yaml", "bench-example.yaml"} {
+			r, err := rigs.Load(f)
+			Expect(err).NotTo(HaveOccurred(), f)
+			Expect(r.Clock).To(Equal(rigs.WallClock))
+			Expect(r.Buses[0].Kind).To(Equal(rigs.SocketCAN))
+		}
+	})
+
+	DescribeTable("names file, line and field of a broken rig",
+		func(edit func(string) string, want string) {
+			data, err := readFile("virtual.yaml")
+			Expect(err).NotTo(HaveOccurred())
+			_, err = rigs.Parse("rigs/broken.yaml", []byte(edit(data)))
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(MatchRegexp(want))
+		},
+		Entry("unknown profile", func(s string) string { return strings.Replace(s, "profile: partial", "profile: fulll", 1) },
+			`^rigs/broken\.yaml:\d+:\d+: ecus\[2\]\.profile: "fulll" is not one of full, partial$`),
+		Entry("unknown field", func(s string) string { return strings.Replace(s, "bitrate: 500000 ", "bitrat: 500000 ", 1) },
+			`^rigs/broken\.yaml:10:5: buses\[0\]\.bitrat: unknown field`),
+		Entry("bus that does not exist", func(s string) string { return strings.Replace(s, "bus: powertrain", "bus: chassis", 1) },
+			`ecus\[1\]\.bus: no bus named "chassis"`),
+		Entry("bad hex id", func(s string) string { return strings.Replace(s, "request: 0x7E0", "request: 0xZZ", 1) },
+			`:\d+:\d+: ecus\[3\]\.isotp\.request: "0xZZ" is not a non-negative integer`),
+		Entry("id reused on a bus", func(s string) string { return strings.Replace(s, "request: 0x7E1", "request: 0x7E0", 1) },
+			`ecus\[4\]\.isotp\.request: CAN id 0x7e0 on bus "body" is already used by BCM-0001`),
+		Entry("FD ISO-TP on a classic bus", func(s string) string {
+			return strings.Replace(s, "profile: partial\n    bus: powertrain", "profile: partial\n    bus: powertrain\n    isotp: {fd: true}", 1)
+		}, `ecus\[2\]\.isotp\.fd: bus "powertrain" is not a CAN FD bus`),
+		Entry("two Primaries", func(s string) string { return strings.Replace(s, "role: secondary", "role: primary", 1) },
+			`ecus\[1\]\.(bus|buses)`),
+		Entry("not YAML", func(s string) string { return s + "\n  - : [" }, `^rigs/broken\.yaml:\d+(:\d+)?: not valid YAML`),
+		Entry("a string where a list belongs", func(s string) string { return strings.Replace(s, "buses: [powertrain, body]", "buses: powertrain", 1) },
+			`ecus\[0\]\.buses: want a list, found "powertrain"`),
+		Entry("socketcan under the simulated clock", func(s string) string {
+			return strings.Replace(s, "kind: virtual\n    bitrate: 500000          # classic", "kind: socketcan\n    interface: vcan0\n    bitrate: 500000          # classic", 1)
+		}, `clock: a rig with socketcan buses runs on wall-clock time`),
+	)
+
+	It("reports a missing file with its name", func() {
+		_, err := rigs.Load("no-such-rig.yaml")
+		Expect(err).To(MatchError(ContainSubstring("no-such-rig.yaml")))
+	})
+})
