@@ -1,0 +1,418 @@
+// Package store is an ECU's persistent state: trusted metadata, two image
+// slots (A/B), counters, nonces and detected attacks. Every change is made
+// durable atomically (write a temporary file, fsync, rename, fsync the
+// directory), and the active slot is switched only by the atomic rewrite of
+// the state file, after the new image is durable in the other slot. So an
+// ECU killed at any instant — mid-transfer, mid-install — boots the old or
+// the new image, never a mix, and can update again.
+//
+// Power loss is simulated with crash points: every durable step calls the
+// store's CrashFunc with a name; a test's CrashFunc panics with Crash at a
+// seeded point, which unwinds the ECU as a power cut would.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/uptane-hil/uptane-hil/internal/atomicfile"
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
+)
+
+// Crash is the panic value a CrashFunc uses to simulate a power cut.
+type Crash struct{ Point string }
+
+func (c Crash) Error() string { return "store: simulated power loss at " + c.Point }
+
+// CrashFunc is called before and after every durable step. It may panic with
+// Crash to simulate power loss at that point.
+type CrashFunc func(point string)
+
+// Slot names.
+const (
+	SlotA = "a"
+	SlotB = "b"
+)
+
+// Image describes an installed image: the non-custom Targets metadata the
+// version report carries, plus the release counter.
+type Image struct {
+	Name           string          `json:"name"`
+	Length         int64           `json:"length"`
+	Hashes         metadata.Hashes `json:"hashes"`
+	ReleaseCounter uint64          `json:"releaseCounter"`
+}
+
+// AttackRecord is a detected attack, kept until reported.
+type AttackRecord struct {
+	Check  string    `json:"check"`
+	Attack string    `json:"attack"`
+	Detail string    `json:"detail"`
+	At     time.Time `json:"at"`
+}
+
+// State is the small, atomically rewritten state file.
+type State struct {
+	ECU           string            `json:"ecu"`
+	Active        string            `json:"active"` // SlotA or SlotB
+	Slots         map[string]*Image `json:"slots"`
+	ReportCounter uint64            `json:"reportCounter"`
+	Nonce         []byte            `json:"nonce,omitempty"`      // written by the Primary this cycle
+	LatestTime    time.Time         `json:"latestTime,omitempty"` // latest attested time
+	Attacks       []AttackRecord    `json:"attacks,omitempty"`
+	Boots         uint64            `json:"boots"`
+}
+
+// Installed returns the image in the active slot.
+func (s *State) Installed() *Image { return s.Slots[s.Active] }
+
+// Inactive returns the slot an update is written to.
+func (s *State) Inactive() string {
+	if s.Active == SlotA {
+		return SlotB
+	}
+	return SlotA
+}
+
+// Store is one ECU's state directory.
+type Store struct {
+	dir   string
+	crash CrashFunc
+	mu    sync.Mutex
+	st    State
+}
+
+const (
+	stateFile = "state.json"
+	maxState  = 1 << 20
+)
+
+// Open opens (or creates, for ecu) the state directory. It removes temporary
+// files a power cut left behind, and checks that the active slot holds the
+// image the state says; if it does not (a slot file damaged outside our
+// control), it falls back to the other slot when that one is whole.
+func Open(dir, ecu string, crash CrashFunc) (*Store, error) {
+	if crash == nil {
+		crash = func(string) {}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "meta"), 0o700); err != nil {
+		return nil, fmt.Errorf("store %s: %w", dir, err)
+	}
+	s := &Store{dir: dir, crash: crash}
+	if err := s.removeTemps(); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		s.st = State{ECU: ecu, Active: SlotA, Slots: map[string]*Image{}}
+		if err := s.saveLocked(); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("store %s: %w", dir, err)
+	default:
+		if len(data) > maxState {
+			return nil, fmt.Errorf("store %s: state file is %d bytes (limit %d)", dir, len(data), maxState)
+		}
+		if err := json.Unmarshal(data, &s.st); err != nil {
+			return nil, fmt.Errorf("store %s: state file: %v", dir, err)
+		}
+		if s.st.ECU != ecu {
+			return nil, fmt.Errorf("store %s: holds the state of ECU %q, not %q", dir, s.st.ECU, ecu)
+		}
+		if s.st.Slots == nil {
+			s.st.Slots = map[string]*Image{}
+		}
+		if s.st.Active != SlotA && s.st.Active != SlotB {
+			return nil, fmt.Errorf("store %s: active slot %q is not a or b", dir, s.st.Active)
+		}
+	}
+	if err := s.checkActive(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) removeTemps() error {
+	return filepath.WalkDir(s.dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasPrefix(d.Name(), ".") && strings.Contains(d.Name(), ".tmp-") {
+			return os.Remove(p)
+		}
+		return nil
+	})
+}
+
+func (s *Store) checkActive() error {
+	img := s.st.Slots[s.st.Active]
+	if img == nil {
+		return nil
+	}
+	if s.slotWhole(s.st.Active, img) {
+		return nil
+	}
+	other := s.st.Inactive()
+	if o := s.st.Slots[other]; o != nil && s.slotWhole(other, o) {
+		s.st.Active = other
+		return s.saveLocked()
+	}
+	return fmt.Errorf("store %s: neither image slot holds a whole image", s.dir)
+}
+
+func (s *Store) slotWhole(slot string, img *Image) bool {
+	data, err := os.ReadFile(s.slotPath(slot))
+	return err == nil && meta.CheckHashes(data, img.Length, img.Hashes) == nil
+}
+
+func (s *Store) slotPath(slot string) string { return filepath.Join(s.dir, "slot-"+slot+".bin") }
+
+// Dir returns the state directory.
+func (s *Store) Dir() string { return s.dir }
+
+// State returns a copy of the current state.
+func (s *Store) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.copyLocked()
+}
+
+func (s *Store) copyLocked() State {
+	c := s.st
+	c.Slots = map[string]*Image{}
+	for k, v := range s.st.Slots {
+		if v != nil {
+			img := *v
+			c.Slots[k] = &img
+		}
+	}
+	c.Nonce = append([]byte(nil), s.st.Nonce...)
+	c.Attacks = append([]AttackRecord(nil), s.st.Attacks...)
+	return c
+}
+
+// Update applies fn to a copy of the state and makes the result durable; on
+// error nothing changes.
+func (s *Store) Update(point string, fn func(*State) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.copyLocked()
+	if err := fn(&c); err != nil {
+		return err
+	}
+	old := s.st
+	s.st = c
+	if err := s.saveNamedLocked(point); err != nil {
+		s.st = old
+		return err
+	}
+	return nil
+}
+
+func (s *Store) saveLocked() error { return s.saveNamedLocked("state") }
+
+func (s *Store) saveNamedLocked(point string) error {
+	data, err := json.MarshalIndent(s.st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	return s.write(point, filepath.Join(s.dir, stateFile), data, 0o600)
+}
+
+// write is atomicfile.Write with crash points before, in the middle of the
+// temporary file (a torn write), and after.
+func (s *Store) write(point, path string, data []byte, perm os.FileMode) error {
+	s.crash(point + ":before")
+	s.crash(point + ":torn")
+	if err := atomicfile.Write(path, data, perm); err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	s.crash(point + ":after")
+	return nil
+}
+
+// Install makes img (with its bytes) the active image: the bytes go to the
+// inactive slot first, durably, then the state file switches slots
+// atomically ({#install_image}).
+func (s *Store) Install(img Image, data []byte) error {
+	if err := meta.CheckHashes(data, img.Length, img.Hashes); err != nil {
+		return fmt.Errorf("store %s: install %s: %w", s.dir, img.Name, err)
+	}
+	s.mu.Lock()
+	slot := s.st.Inactive()
+	s.mu.Unlock()
+	if err := s.write("install:slot-"+slot, s.slotPath(slot), data, 0o600); err != nil {
+		return err
+	}
+	return s.Update("install:switch", func(st *State) error {
+		st.Slots[slot] = &img
+		st.Active = slot
+		return nil
+	})
+}
+
+// ReadActive returns the bytes of the active image.
+func (s *Store) ReadActive() (*Image, []byte, error) {
+	s.mu.Lock()
+	img := s.st.Slots[s.st.Active]
+	slot := s.st.Active
+	s.mu.Unlock()
+	if img == nil {
+		return nil, nil, fmt.Errorf("store %s: no image installed", s.dir)
+	}
+	data, err := os.ReadFile(s.slotPath(slot))
+	if err != nil {
+		return nil, nil, fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	c := *img
+	return &c, data, nil
+}
+
+// metaPath maps a metadata file name ("director/5.targets.json") into the
+// store, refusing anything that could leave it.
+func (s *Store) metaPath(name string) (string, error) {
+	clean := filepath.Clean(name)
+	if clean != name || strings.HasPrefix(clean, "..") || filepath.IsAbs(clean) || strings.Contains(clean, "\\") {
+		return "", fmt.Errorf("store %s: metadata name %q is not a clean relative path", s.dir, name)
+	}
+	return filepath.Join(s.dir, "meta", clean), nil
+}
+
+// PutMeta stores a metadata file durably under name (e.g. "director/root.json").
+func (s *Store) PutMeta(name string, data []byte) error {
+	p, err := s.metaPath(name)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	return s.write("meta:"+name, p, data, 0o600)
+}
+
+// GetMeta reads a metadata file; os.ErrNotExist when absent.
+func (s *Store) GetMeta(name string) ([]byte, error) {
+	p, err := s.metaPath(name)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(p)
+}
+
+// DeleteMeta removes a metadata file (absent is fine).
+func (s *Store) DeleteMeta(name string) error {
+	p, err := s.metaPath(name)
+	if err != nil {
+		return err
+	}
+	s.crash("meta-delete:" + name + ":before")
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	return atomicfile.SyncDir(filepath.Dir(p))
+}
+
+// ListMeta lists the metadata files under a prefix directory ("director").
+func (s *Store) ListMeta(prefix string) ([]string, error) {
+	p, err := s.metaPath(prefix)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	var out []string
+	for _, e := range ents {
+		if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, prefix+"/"+e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// StageFile is where a file received over the bus is assembled before it is
+// verified: "staging/<name>". Partial contents survive a reset so a transfer
+// can resume at Len().
+type StageFile struct {
+	s    *Store
+	path string
+	f    *os.File
+}
+
+// Stage opens (or reopens, for resumption) the staging file for name.
+func (s *Store) Stage(name string) (*StageFile, error) {
+	safe := strings.NewReplacer("/", "_", "\\", "_", "..", "_").Replace(name)
+	dir := filepath.Join(s.dir, "staging")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	p := filepath.Join(dir, safe)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	return &StageFile{s: s, path: p, f: f}, nil
+}
+
+// Len is how many bytes are staged.
+func (sf *StageFile) Len() (int64, error) {
+	st, err := sf.f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// WriteAt writes a block at off (blocks past the staged end are refused).
+func (sf *StageFile) WriteAt(p []byte, off int64) error {
+	n, err := sf.Len()
+	if err != nil {
+		return err
+	}
+	if off > n {
+		return fmt.Errorf("store: staging %s: block at %d leaves a gap after %d bytes", filepath.Base(sf.path), off, n)
+	}
+	sf.s.crash("stage:write")
+	_, err = sf.f.WriteAt(p, off)
+	return err
+}
+
+// Truncate cuts the staged data to n bytes (restart or resume point).
+func (sf *StageFile) Truncate(n int64) error { return sf.f.Truncate(n) }
+
+// Bytes returns the staged data after an fsync.
+func (sf *StageFile) Bytes() ([]byte, error) {
+	if err := sf.f.Sync(); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(sf.path)
+}
+
+// Close closes the file; Remove deletes it.
+func (sf *StageFile) Close() error { return sf.f.Close() }
+
+// Remove deletes the staged file.
+func (sf *StageFile) Remove() error {
+	sf.f.Close()
+	err := os.Remove(sf.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
