@@ -1,0 +1,352 @@
+// Package scenarios reads attack scenario files (scenarios/*.yaml, format in
+// docs/scenarios.md) and runs them against a rig. Each scenario runs twice
+// per judged ECU: against the conformant profile, where the attack must be
+// defended, and against a control profile that lacks exactly the defence
+// the scenario targets, where the attack must succeed — so the suite is
+// known to be able to fail.
+package scenarios
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/uptane-hil/uptane-hil/internal/yamlx"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+)
+
+// Scenario is one parsed scenario file.
+type Scenario struct {
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	Attack      string   `yaml:"attack"`    // a check.Attack, e.g. "freeze"
+	Standard    []string `yaml:"standard"`  // section anchors it exercises
+	Transport   string   `yaml:"transport"` // "backend-link", "bus" or "keys"
+	ECUs        []string `yaml:"ecus"`      // the ECUs whose outcome is judged (default: every Secondary)
+	// Defence lists the checks the control profile lacks.
+	Defence []string `yaml:"defence"`
+	Setup   Setup    `yaml:"setup"`
+	Steps   []Step   `yaml:"steps"`
+	Goal    Goal     `yaml:"goal"`
+	// Detected is the check the conformant ECUs must report (optional; any
+	// of Defence when empty).
+	Detected string `yaml:"detected"`
+
+	File string `yaml:"-"`
+	doc  *yamlx.Doc
+}
+
+// Setup is the state before the first step.
+type Setup struct {
+	Release uint64 `yaml:"release"` // release counter of the factory images (default 1)
+}
+
+// Step is one action; exactly one field is set.
+type Step struct {
+	Campaign  *Campaign     `yaml:"campaign"`  // assign images and run one update cycle
+	Cycle     *Cycle        `yaml:"cycle"`     // run one update cycle, no new assignment
+	Attack    *AttackStep   `yaml:"attack"`    // switch an attack on
+	AttackOff string        `yaml:"attack_off"` // switch an attack off by name
+	Advance   time.Duration `yaml:"advance"`   // time travel on the run's clock
+	Rotate    *Rotate       `yaml:"rotate"`    // rotate a role's key in Root (revokes it)
+	Publish   *Publish      `yaml:"publish"`   // the attacker publishes metadata with keys it holds
+}
+
+// Campaign makes the Image repository publish release Release of each
+// judged ECU's image and the Director assign it, then runs an update cycle.
+type Campaign struct {
+	Release uint64   `yaml:"release"`
+	ECUs    []string `yaml:"ecus"` // default: the judged ECUs
+}
+
+// Cycle runs one update cycle.
+type Cycle struct{}
+
+// AttackStep switches on one attack.
+type AttackStep struct {
+	Name string `yaml:"name"`
+	// MITM tampers with the repository link.
+	MITM *MITM `yaml:"mitm"`
+	// Compromise hands the attacker a key.
+	Compromise *Compromise `yaml:"compromise"`
+	// Bus attacks the vehicle network.
+	Bus *BusAttack `yaml:"bus"`
+}
+
+// MITM is a man-in-the-middle rule (attacks/mitm).
+type MITM struct {
+	Repo   string `yaml:"repo"` // director or image
+	File   string `yaml:"file"` // regexp on the file name, e.g. 'timestamp\.json$'
+	Action string `yaml:"action"`
+	// replay: the Index-th recorded response (0 = oldest)
+	Index int `yaml:"index"`
+	// slow: bytes per interval
+	Chunk    int           `yaml:"chunk"`
+	Interval time.Duration `yaml:"interval"`
+	// truncate: bytes kept; endless: bytes sent (0: endless)
+	Bytes int64 `yaml:"bytes"`
+	// status: the HTTP status
+	Status int `yaml:"status"`
+	// substitute: what to substitute — "malicious-image", "release:N"
+	// (the file as it was at release N), "unsigned", "oversized"
+	With string `yaml:"with"`
+}
+
+// Compromise hands the attacker one role's key (or an ECU's).
+type Compromise struct {
+	Repo string `yaml:"repo"` // director, image, or ecu
+	Role string `yaml:"role"` // targets, snapshot, timestamp, root, a delegated role, or an ECU id
+	// Key picks one key of a role with several (threshold), by index.
+	Key int `yaml:"key"`
+}
+
+// BusAttack is an attack on the vehicle network.
+type BusAttack struct {
+	Bus    string `yaml:"bus"`
+	Action string `yaml:"action"` // forge-metadata, forge-image, spoof-report, replay-session, flood
+	Target string `yaml:"target"` // the ECU attacked
+	Rate   int    `yaml:"rate"`   // flood: requests per second
+}
+
+// Rotate rotates the keys of a role in Root: a new Root version signed by
+// the old and new thresholds revokes the old key.
+type Rotate struct {
+	Repo string `yaml:"repo"`
+	Role string `yaml:"role"`
+}
+
+// Publish makes the attacker sign and serve metadata with the keys it holds.
+type Publish struct {
+	Repo  string `yaml:"repo"`
+	Role  string `yaml:"role"`
+	Image string `yaml:"image"` // "malicious" or "release:N"
+	ECU   string `yaml:"ecu"`
+}
+
+// Goal is what the attacker wants; observed "compromised" means it holds
+// for a judged ECU at the end.
+type Goal struct {
+	// Installed: the ECU ends on this image: "malicious" or "release:N".
+	Installed string `yaml:"installed"`
+	// Undetected: no check error was reported for the ECU (a freeze or
+	// drop-request went unnoticed: the vehicle believes it is current).
+	Undetected bool `yaml:"undetected"`
+	// NotInstalled: the ECU does not end on this image.
+	NotInstalled string `yaml:"not_installed"`
+	// Reported false means the attacker wants the Director to record a
+	// forged or replayed version report as genuine.
+	DirectorAccepts string `yaml:"director_accepts"`
+}
+
+var (
+	nameRe  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+	imageRe = regexp.MustCompile(`^(malicious|release:[0-9]+)$`)
+)
+
+// Load reads one scenario file.
+func Load(path string) (*Scenario, error) {
+	var s Scenario
+	doc, err := yamlx.ReadFile(path, &s)
+	if err != nil {
+		return nil, err
+	}
+	s.File, s.doc = path, doc
+	return &s, s.validate()
+}
+
+// Parse validates scenario data named file.
+func Parse(file string, data []byte) (*Scenario, error) {
+	var s Scenario
+	doc, err := yamlx.Decode(file, data, &s)
+	if err != nil {
+		return nil, err
+	}
+	s.File, s.doc = file, doc
+	return &s, s.validate()
+}
+
+// LoadAll reads scenario files and folders (every *.yaml in a folder, in
+// name order). Names must be unique.
+func LoadAll(paths ...string) ([]*Scenario, error) {
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("scenarios: %w", err)
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		m, err := filepath.Glob(filepath.Join(p, "*.yaml"))
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(m)
+		files = append(files, m...)
+	}
+	var out []*Scenario
+	seen := map[string]string{}
+	for _, f := range files {
+		s, err := Load(f)
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := seen[s.Name]; dup {
+			return nil, s.doc.Errorf("name", "scenario %q is also defined in %s", s.Name, prev)
+		}
+		seen[s.Name] = f
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("scenarios: no scenario files in %s", strings.Join(paths, ", "))
+	}
+	return out, nil
+}
+
+// Errorf returns an error located at a field of the scenario file.
+func (s *Scenario) Errorf(field, format string, args ...any) error {
+	return s.doc.Errorf(field, format, args...)
+}
+
+func (s *Scenario) validate() error {
+	if !nameRe.MatchString(s.Name) {
+		return s.Errorf("name", "%q: use 2-63 lower-case letters, digits and -", s.Name)
+	}
+	if strings.TrimSpace(s.Description) == "" {
+		return s.Errorf("description", "missing: say what the attacker does, in a sentence or two")
+	}
+	known := false
+	for _, c := range check.All {
+		known = known || string(c.Attack) == s.Attack
+	}
+	if !known {
+		return s.Errorf("attack", "%q is not an attack of the threat model (see uptane/check)", s.Attack)
+	}
+	if len(s.Standard) == 0 {
+		return s.Errorf("standard", "missing: the Standard's section anchors the scenario exercises")
+	}
+	for i, a := range s.Standard {
+		if !regexp.MustCompile(`^[a-z_]+$`).MatchString(a) {
+			return s.Errorf(fmt.Sprintf("standard[%d]", i), "%q is not a section anchor like check_timestamp", a)
+		}
+	}
+	switch s.Transport {
+	case "backend-link", "bus", "keys":
+	case "":
+		return s.Errorf("transport", "missing: one of backend-link, bus, keys")
+	default:
+		return s.Errorf("transport", "%q is not one of backend-link, bus, keys", s.Transport)
+	}
+	if len(s.Defence) == 0 {
+		return s.Errorf("defence", "missing: the checks the control profile lacks (a scenario with no control cannot show the suite can fail)")
+	}
+	for i, d := range s.Defence {
+		if _, ok := check.Lookup(check.ID(d)); !ok {
+			return s.Errorf(fmt.Sprintf("defence[%d]", i), "unknown check %q (see uptane/check)", d)
+		}
+	}
+	if s.Detected != "" {
+		if _, ok := check.Lookup(check.ID(s.Detected)); !ok {
+			return s.Errorf("detected", "unknown check %q", s.Detected)
+		}
+	}
+	if s.Setup.Release == 0 {
+		s.Setup.Release = 1
+	}
+	if len(s.Steps) == 0 {
+		return s.Errorf("steps", "missing: a scenario needs at least one step")
+	}
+	attacks := map[string]bool{}
+	for i := range s.Steps {
+		if err := s.validateStep(i, attacks); err != nil {
+			return err
+		}
+	}
+	g := s.Goal
+	if g.Installed == "" && !g.Undetected && g.NotInstalled == "" && g.DirectorAccepts == "" {
+		return s.Errorf("goal", "missing: what the attacker wants (installed, undetected, not_installed, director_accepts)")
+	}
+	for f, v := range map[string]string{"goal.installed": g.Installed, "goal.not_installed": g.NotInstalled} {
+		if v != "" && !imageRe.MatchString(v) {
+			return s.Errorf(f, "%q is not malicious or release:N", v)
+		}
+	}
+	return nil
+}
+
+func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
+	st := s.Steps[i]
+	f := fmt.Sprintf("steps[%d]", i)
+	set := 0
+	for _, on := range []bool{st.Campaign != nil, st.Cycle != nil, st.Attack != nil, st.AttackOff != "", st.Advance != 0, st.Rotate != nil, st.Publish != nil} {
+		if on {
+			set++
+		}
+	}
+	if set != 1 {
+		return s.Errorf(f, "a step is exactly one of campaign, cycle, attack, attack_off, advance, rotate, publish (found %d)", set)
+	}
+	switch {
+	case st.Campaign != nil && st.Campaign.Release == 0:
+		return s.Errorf(f+".campaign.release", "missing: the release counter to publish and assign")
+	case st.Advance < 0:
+		return s.Errorf(f+".advance", "time travels forward only")
+	case st.AttackOff != "" && !attacks[st.AttackOff]:
+		return s.Errorf(f+".attack_off", "no attack named %q was switched on before", st.AttackOff)
+	case st.Attack != nil:
+		a := st.Attack
+		if !nameRe.MatchString(a.Name) {
+			return s.Errorf(f+".attack.name", "%q: name the attack (lower-case, digits, -)", a.Name)
+		}
+		n := 0
+		for _, on := range []bool{a.MITM != nil, a.Compromise != nil, a.Bus != nil} {
+			if on {
+				n++
+			}
+		}
+		if n != 1 {
+			return s.Errorf(f+".attack", "an attack is exactly one of mitm, compromise, bus")
+		}
+		if m := a.MITM; m != nil {
+			if m.Repo != "director" && m.Repo != "image" {
+				return s.Errorf(f+".attack.mitm.repo", "%q is not director or image", m.Repo)
+			}
+			if _, err := regexp.Compile(m.File); err != nil || m.File == "" {
+				return s.Errorf(f+".attack.mitm.file", "%q is not a regular expression on file names", m.File)
+			}
+			switch m.Action {
+			case "replay", "truncate", "slow", "drop", "endless", "status", "substitute":
+			default:
+				return s.Errorf(f+".attack.mitm.action", "%q is not one of replay, substitute, truncate, slow, drop, endless, status", m.Action)
+			}
+		}
+		if c := a.Compromise; c != nil && c.Repo != "director" && c.Repo != "image" && c.Repo != "ecu" {
+			return s.Errorf(f+".attack.compromise.repo", "%q is not director, image or ecu", c.Repo)
+		}
+		if b := a.Bus; b != nil {
+			switch b.Action {
+			case "forge-metadata", "forge-image", "spoof-report", "replay-session", "flood":
+			default:
+				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, spoof-report, replay-session, flood", b.Action)
+			}
+		}
+		attacks[a.Name] = true
+	case st.Publish != nil && !imageRe.MatchString(st.Publish.Image):
+		return s.Errorf(f+".publish.image", "%q is not malicious or release:N", st.Publish.Image)
+	}
+	return nil
+}
+
+// Profile returns the control profile: conformant minus the defence.
+func (s *Scenario) Profile() check.Profile {
+	ids := make([]check.ID, len(s.Defence))
+	for i, d := range s.Defence {
+		ids[i] = check.ID(d)
+	}
+	return check.Without(ids...)
+}
