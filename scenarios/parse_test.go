@@ -50,11 +50,15 @@ var _ = Describe("scenario files", func() {
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(MatchRegexp(want))
 		},
-		Entry("unknown check in the defence", func(s string) string { return strings.Replace(s, "check_timestamp.expiry", "check_timestamp.expiri", 1) },
+		Entry("unknown check in the defence", func(s string) string {
+			return strings.Replace(s, "check_timestamp.expiry", "check_timestamp.expiri", 1)
+		},
 			`^scenarios/broken\.yaml:7:\d+: defence\[0\]: unknown check "check_timestamp.expiri"`),
 		Entry("unknown attack", func(s string) string { return strings.Replace(s, "attack: freeze", "attack: thaw", 1) },
 			`^scenarios/broken\.yaml:3:9: attack: "thaw" is not an attack of the threat model`),
-		Entry("a step with two actions", func(s string) string { return strings.Replace(s, "  - advance: 48h", "  - advance: 48h\n    cycle: {}", 1) },
+		Entry("a step with two actions", func(s string) string {
+			return strings.Replace(s, "  - advance: 48h", "  - advance: 48h\n    cycle: {}", 1)
+		},
 			`steps\[2\]: a step is exactly one of`),
 		Entry("bad mitm action", func(s string) string { return strings.Replace(s, "action: replay", "action: replays", 1) },
 			`:12:\d+: steps\[1\]\.attack\.mitm\.action: "replays" is not one of`),

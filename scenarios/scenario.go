@@ -47,13 +47,13 @@ type Setup struct {
 
 // Step is one action; exactly one field is set.
 type Step struct {
-	Campaign  *Campaign     `yaml:"campaign"`  // assign images and run one update cycle
-	Cycle     *Cycle        `yaml:"cycle"`     // run one update cycle, no new assignment
-	Attack    *AttackStep   `yaml:"attack"`    // switch an attack on
+	Campaign  *Campaign     `yaml:"campaign"`   // assign images and run one update cycle
+	Cycle     *Cycle        `yaml:"cycle"`      // run one update cycle, no new assignment
+	Attack    *AttackStep   `yaml:"attack"`     // switch an attack on
 	AttackOff string        `yaml:"attack_off"` // switch an attack off by name
-	Advance   time.Duration `yaml:"advance"`   // time travel on the run's clock
-	Rotate    *Rotate       `yaml:"rotate"`    // rotate a role's key in Root (revokes it)
-	Publish   *Publish      `yaml:"publish"`   // the attacker publishes metadata with keys it holds
+	Advance   time.Duration `yaml:"advance"`    // time travel on the run's clock
+	Rotate    *Rotate       `yaml:"rotate"`     // rotate a role's key in Root (revokes it)
+	Publish   *Publish      `yaml:"publish"`    // the attacker publishes metadata with keys it holds
 }
 
 // Campaign makes the Image repository publish release Release of each
