@@ -86,6 +86,7 @@ var All = []Check{
 	// Delegations ({#resolve_delegations}, {#multirole_delegations})
 	c("resolve_delegations", "found", "1-5", ArbitrarySoftware, "a role with authority signed metadata for the image"),
 	c("resolve_delegations", "terminating", "3", ArbitrarySoftware, "a terminating delegation ends the search"),
+	c("resolve_delegations", "scope", "4.1", ArbitrarySoftware, "a delegation applies only to its image paths and hardware identifiers"),
 	c("multirole_delegations", "threshold", "2", ArbitrarySoftware, "a threshold of roles agree on the image metadata"),
 	// Full verification: Director vs Image ({#full_verification})
 	c("full_verification", "image_repository", "6-9", ArbitrarySoftware, "the Image repository's metadata is verified at all (not Director-only trust)"),

@@ -1,0 +1,449 @@
+package verify
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
+)
+
+// Uptane delegations carry two fields go-tuf's DelegatedRole does not have;
+// they live in DelegatedRole.UnrecognizedFields (and so are signed with the
+// delegating metadata):
+//
+//	{"name": "brakes", "keyids": [...], "threshold": 1, "terminating": false,
+//	 "paths": ["brakes/*"],
+//	 "hardwareIds": ["brake-ctrl-v2"]}
+//
+// "hardwareIds" (optional) scopes the delegation to images for those
+// hardware identifiers ({#delegations_meta}); without it any hardware
+// identifier matches.
+//
+// A multi-role delegation ({#multirole_delegations}, TAP-3) is a
+// DelegatedRole with a "multiRole" field naming the member roles, in
+// priority order, and how many of them must agree:
+//
+//	{"name": "fw-2of3", "keyids": [], "threshold": 1, "terminating": true,
+//	 "paths": ["fw/*"], "hardwareIds": ["gw-v1"],
+//	 "multiRole": {"roles": ["supplier-a", "supplier-b", "oem"], "threshold": 2}}
+//
+// Its own keyids and threshold are unused. Each member role is defined by
+// another DelegatedRole of the same delegations list with that name (its
+// keyids and threshold); give member definitions no "paths" so that they act
+// only through the multi-role delegation.
+const (
+	FieldHardwareIDs = "hardwareIds"
+	FieldMultiRole   = "multiRole"
+)
+
+// MultiRole is the "multiRole" field of a multi-role delegation.
+type MultiRole struct {
+	Roles     []string `json:"roles"`
+	Threshold int      `json:"threshold"`
+}
+
+// SetHardwareIDs scopes a delegation to the given hardware identifiers.
+func SetHardwareIDs(d *metadata.DelegatedRole, ids ...string) {
+	if d.UnrecognizedFields == nil {
+		d.UnrecognizedFields = map[string]any{}
+	}
+	d.UnrecognizedFields[FieldHardwareIDs] = append([]string(nil), ids...)
+}
+
+// SetMultiRole makes d a multi-role delegation.
+func SetMultiRole(d *metadata.DelegatedRole, mr MultiRole) {
+	if d.UnrecognizedFields == nil {
+		d.UnrecognizedFields = map[string]any{}
+	}
+	d.UnrecognizedFields[FieldMultiRole] = mr
+}
+
+// HardwareIDs returns the hardware identifiers a delegation is scoped to;
+// scoped is false when the delegation has no "hardwareIds" field.
+func HardwareIDs(d *metadata.DelegatedRole) (ids []string, scoped bool, err error) {
+	v, ok := d.UnrecognizedFields[FieldHardwareIDs]
+	if !ok {
+		return nil, false, nil
+	}
+	if err := recode(v, &ids); err != nil {
+		return nil, true, fmt.Errorf("delegation %q: %s: %w", d.Name, FieldHardwareIDs, err)
+	}
+	return ids, true, nil
+}
+
+// MultiRoleOf returns the multi-role part of a delegation, or nil for an
+// ordinary delegation.
+func MultiRoleOf(d *metadata.DelegatedRole) (*MultiRole, error) {
+	v, ok := d.UnrecognizedFields[FieldMultiRole]
+	if !ok {
+		return nil, nil
+	}
+	var mr MultiRole
+	if err := recode(v, &mr); err != nil {
+		return nil, fmt.Errorf("delegation %q: %s: %w", d.Name, FieldMultiRole, err)
+	}
+	return &mr, nil
+}
+
+func recode(v, into any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(into)
+}
+
+// Found is image metadata located by ResolveDelegations.
+type Found struct {
+	Target *metadata.TargetFiles
+	// Role is the role whose metadata lists the image ("targets" or a
+	// delegated role; for a multi-role delegation the earliest agreeing
+	// member).
+	Role string
+	// Agreeing lists the agreeing members of a multi-role delegation.
+	Agreeing []string
+	// Files are the repository file names of the delegated metadata loaded
+	// while searching (what a full-verification Secondary needs to repeat
+	// the search, {#send_metadata_primary}).
+	Files []string
+}
+
+// delegation is one entry of a delegations list, ordinary or succinct.
+type delegation struct {
+	role        metadata.DelegatedRole
+	terminating bool
+	applies     bool // path (and hardware) match
+	multi       *MultiRole
+	err         error // malformed extension field
+}
+
+type search struct {
+	u        *Update
+	target   string
+	hwid     string
+	visited  map[string]bool
+	budget   int
+	files    []string
+	notFound error // why a delegation that applied gave nothing (multi-role threshold)
+}
+
+// ResolveDelegations is {#resolve_delegations}: starting at the top-level
+// Targets (already checked), find the role with authority to sign the image
+// named target for hardware identifier hwid, loading and checking each
+// delegated role on the way ({#check_targets}) in the delegations' listed
+// order. A delegation applies when one of its paths matches target
+// (shell-style wildcards per path element, as in TUF) and, if it lists
+// hardware identifiers, hwid is one of them. A terminating delegation that
+// applies ends the search. Multi-role delegations follow
+// MultiroleDelegations. Delegated metadata found valid is kept in the
+// working copy.
+//
+// It returns a check error, or (nil, nil) when the image was not found and
+// the profile switches resolve_delegations.found off.
+func (u *Update) ResolveDelegations(target, hwid string) (*Found, error) {
+	if u.w.targets == nil {
+		return nil, fmt.Errorf("verify: %s repository: no trusted top-level Targets to resolve %q from", u.w.name, target)
+	}
+	s := &search{u: u, target: target, hwid: hwid, visited: map[string]bool{meta.Targets: true}, budget: u.lim.MaxDelegations}
+	f, err := s.resolve(u.w.targets, meta.Targets)
+	if err != nil {
+		return nil, err
+	}
+	if f != nil {
+		f.Files = s.files
+		return f, nil
+	}
+	if s.notFound != nil {
+		return nil, s.notFound
+	}
+	if u.o.on("resolve_delegations.found") {
+		return nil, u.fail("resolve_delegations.found", meta.Targets, "no role with authority lists %q (hardware %q)", target, hwid)
+	}
+	return nil, nil
+}
+
+// resolve applies steps 2–4 to the checked metadata md of role.
+func (s *search) resolve(md *metadata.Metadata[metadata.TargetsType], role string) (*Found, error) {
+	// Step 2: the metadata lists the image.
+	if tf, ok := md.Signed.Targets[s.target]; ok {
+		return &Found{Target: tf, Role: role}, nil
+	}
+	// Step 4: search the delegations in listed order.
+	for _, d := range s.delegations(md) {
+		if !d.applies && s.u.o.on("resolve_delegations.scope") {
+			continue
+		}
+		if s.budget <= 0 {
+			break
+		}
+		var f *Found
+		var err error
+		switch {
+		case d.err != nil:
+			err = s.u.fail("resolve_delegations.found", role, "delegation to %q is malformed", d.role.Name).Wrap(d.err)
+		case d.multi != nil:
+			f, err = s.multirole(md, role, d)
+		default:
+			if s.visited[d.role.Name] {
+				continue
+			}
+			s.visited[d.role.Name] = true
+			var child *metadata.Metadata[metadata.TargetsType]
+			child, err = s.load(md, role, &d.role)
+			if err == nil {
+				f, err = s.resolve(child, d.role.Name)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
+			return f, nil
+		}
+		// Step 3 (checked where the delegation is, after the delegated
+		// role's own delegations were searched, as in TUF): a terminating
+		// delegation ends the search.
+		if d.terminating && s.u.o.on("resolve_delegations.terminating") {
+			return nil, s.u.fail("resolve_delegations.terminating", d.role.Name, "the terminating delegation from %s to %q applies to %q but no metadata for it was found", role, d.role.Name, s.target).Wrap(s.notFound)
+		}
+	}
+	return nil, nil
+}
+
+func (s *search) delegations(md *metadata.Metadata[metadata.TargetsType]) []delegation {
+	dl := md.Signed.Delegations
+	if dl == nil {
+		return nil
+	}
+	if sr := dl.SuccinctRoles; sr != nil {
+		var out []delegation
+		for _, rr := range sr.GetRolesForTarget(s.target) {
+			out = append(out, delegation{role: metadata.DelegatedRole{Name: rr.Name, KeyIDs: sr.KeyIDs, Threshold: sr.Threshold},
+				terminating: rr.Terminating, applies: true})
+		}
+		return out
+	}
+	out := make([]delegation, 0, len(dl.Roles))
+	for _, r := range dl.Roles {
+		d := delegation{role: r, terminating: r.Terminating}
+		ok, _ := r.IsDelegatedPath(s.target)
+		ids, scoped, err := HardwareIDs(&r)
+		if err != nil {
+			d.err = err
+		}
+		if ok && scoped {
+			ok = false
+			for _, id := range ids {
+				if id == s.hwid {
+					ok = true
+				}
+			}
+		}
+		d.applies = ok
+		if d.multi, err = MultiRoleOf(&r); err != nil {
+			d.err = err
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// load is step 1 for a delegated role: download and check its metadata
+// with {#check_targets}, with the keys and threshold the delegator gives.
+func (s *search) load(parent *metadata.Metadata[metadata.TargetsType], parentRole string, d *metadata.DelegatedRole) (*metadata.Metadata[metadata.TargetsType], error) {
+	u := s.u
+	s.budget--
+	role := d.Name
+	if role == "" || role == meta.Root || role == meta.Timestamp || role == meta.Snapshot || role == meta.Targets {
+		return nil, u.fail("resolve_delegations.found", parentRole, "delegation to a role named %q", role)
+	}
+	lr, ok := u.loaded[role]
+	if !ok {
+		ct, err := u.checkTargets(role)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil, u.fail("resolve_delegations.found", role, "metadata of delegated role %q is missing", role).Wrap(err)
+			}
+			return nil, err
+		}
+		if err := u.targetsSteps4to8(role, ct.m, u.w.delegated[role]); err != nil {
+			return nil, err
+		}
+		lr = &ct.loadedRole
+		u.loaded[role] = lr
+		u.w.delegated[role] = ct.m
+		u.w.rawDeleg[role] = ct.raw
+	}
+	// Step 3 of check_targets: signed by the threshold the delegator gives.
+	if err := verifyThresholdStep(u, role, lr.m, lr.payload, parent.Signed.Delegations.Keys, d.KeyIDs, d.Threshold, "keys "+parentRole+" delegates to it"); err != nil {
+		return nil, err
+	}
+	s.files = append(s.files, lr.name)
+	return lr.m, nil
+}
+
+// multirole is {#multirole_delegations} for delegation d of parent.
+func (s *search) multirole(parent *metadata.Metadata[metadata.TargetsType], parentRole string, d delegation) (*Found, error) {
+	u := s.u
+	mr := d.multi
+	defs := map[string]*metadata.DelegatedRole{}
+	for i := range parent.Signed.Delegations.Roles {
+		r := &parent.Signed.Delegations.Roles[i]
+		if _, dup := defs[r.Name]; !dup {
+			defs[r.Name] = r
+		}
+	}
+	type cand struct {
+		role string
+		f    *Found
+	}
+	var cands []cand
+	var memberErr error
+	// Step 1: resolve each member role.
+	for _, name := range mr.Roles {
+		def := defs[name]
+		if def == nil || def.Name == d.role.Name || s.visited[name] || s.budget <= 0 {
+			continue
+		}
+		s.visited[name] = true
+		child, err := s.load(parent, parentRole, def)
+		var f *Found
+		if err == nil {
+			f, err = s.resolve(child, name)
+		}
+		s.visited[name] = false
+		if err != nil {
+			// A member that fails counts as not agreeing.
+			if memberErr == nil {
+				memberErr = err
+			}
+			continue
+		}
+		if f != nil {
+			cands = append(cands, cand{name, f})
+		}
+	}
+	// Step 2.1: group members with identical non-custom and SHALL-match
+	// metadata, in the order of their earliest member.
+	type group struct {
+		key   string
+		roles []string
+		f     *Found
+	}
+	var groups []*group
+	for _, c := range cands {
+		k := agreementKey(c.f.Target)
+		var g *group
+		for _, x := range groups {
+			if x.key == k {
+				g = x
+			}
+		}
+		if g == nil {
+			g = &group{key: k, f: c.f}
+			groups = append(groups, g)
+		}
+		g.roles = append(g.roles, c.role)
+	}
+	var agreeing []*group
+	for _, g := range groups {
+		if mr.Threshold >= 1 && len(g.roles) >= mr.Threshold {
+			agreeing = append(agreeing, g)
+		}
+	}
+	if len(agreeing) == 0 {
+		if !u.o.on("multirole_delegations.threshold") {
+			if len(groups) > 0 {
+				f := *groups[0].f
+				f.Agreeing = groups[0].roles
+				return &f, nil
+			}
+			return nil, nil
+		}
+		// Step 2.4: no agreeing set meets the threshold.
+		sizes := make([]int, len(groups))
+		for i, g := range groups {
+			sizes[i] = len(g.roles)
+		}
+		s.notFound = u.fail("multirole_delegations.threshold", d.role.Name, "for %q the largest set of agreeing roles of %v has %d, threshold %d", s.target, mr.Roles, maxInt(sizes), mr.Threshold).Wrap(memberErr)
+		return nil, nil
+	}
+	// Steps 2.2–2.3: with a conflict, the set with the earliest member wins;
+	// groups are already in that order.
+	f := *agreeing[0].f
+	f.Role = agreeing[0].roles[0]
+	f.Agreeing = agreeing[0].roles
+	return &f, nil
+}
+
+func maxInt(xs []int) int {
+	m := 0
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
+}
+
+// agreementKey identifies a target's non-custom metadata (length, hashes)
+// and its SHALL-match custom section.
+func agreementKey(tf *metadata.TargetFiles) string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%d", tf.Length)
+	algs := make([]string, 0, len(tf.Hashes))
+	for a := range tf.Hashes {
+		algs = append(algs, a)
+	}
+	sort.Strings(algs)
+	for _, a := range algs {
+		fmt.Fprintf(&b, "|%s=%x", a, []byte(tf.Hashes[a]))
+	}
+	if c, err := meta.GetCustom(tf); err == nil {
+		sm, _ := json.Marshal(c.Uptane)
+		b.WriteString("|")
+		b.Write(sm)
+	}
+	return b.String()
+}
+
+// MultiroleDelegations is {#multirole_delegations} for the multi-role
+// delegation d of the checked Targets metadata parent (of role parentRole),
+// for the image target of hardware hwid. ResolveDelegations applies it to
+// every delegation carrying a "multiRole" field:
+//
+//  1. resolve each member role with {#resolve_delegations}; a member whose
+//     metadata is missing or fails a check counts as not agreeing;
+//  2. group members whose length, hashes and SHALL-match custom section are
+//     identical and drop groups smaller than the threshold (2.1); on a
+//     conflict take the group with the earliest member in the listed order
+//     (2.2); otherwise the single agreeing group (2.3); with none, check
+//     multirole_delegations.threshold fails (2.4).
+//
+// With the check switched off, the earliest member's metadata is taken.
+func (u *Update) MultiroleDelegations(parent *metadata.Metadata[metadata.TargetsType], parentRole string, d *metadata.DelegatedRole, target, hwid string) (*Found, error) {
+	mr, err := MultiRoleOf(d)
+	if err != nil {
+		return nil, u.fail("multirole_delegations.threshold", d.Name, "malformed multi-role delegation").Wrap(err)
+	}
+	if mr == nil {
+		return nil, fmt.Errorf("verify: delegation %q is not a multi-role delegation", d.Name)
+	}
+	s := &search{u: u, target: target, hwid: hwid, visited: map[string]bool{parentRole: true}, budget: u.lim.MaxDelegations}
+	f, err := s.multirole(parent, parentRole, delegation{role: *d, multi: mr, applies: true, terminating: d.Terminating})
+	if err != nil {
+		return nil, err
+	}
+	if f == nil && s.notFound != nil {
+		return nil, s.notFound
+	}
+	if f != nil {
+		f.Files = s.files
+	}
+	return f, nil
+}

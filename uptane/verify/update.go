@@ -1,0 +1,473 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
+)
+
+// Options configure a verification.
+type Options struct {
+	// Profile switches checks off (control profiles); the zero value has
+	// every check on.
+	Profile check.Profile
+	// Limits bound downloads and searches; zero fields take DefaultLimits.
+	Limits Limits
+	// Time is the current or latest securely attested time ({#verify_time}).
+	// The verifier never reads a clock itself.
+	Time time.Time
+}
+
+func (o Options) on(id check.ID) bool { return o.Profile.On(id) }
+
+// Update is one update cycle of one repository. It works on a copy of the
+// trusted Repo; each procedure (CheckRoot, CheckTimestamp, ...) changes the
+// copy only when all its steps pass, and Commit installs the copy. Until
+// Commit, the trusted Repo is untouched.
+type Update struct {
+	o       Options
+	lim     Limits
+	f       Fetcher
+	trusted *Repo
+	w       *Repo
+	used    map[string][]byte
+	// cache of delegated roles checked in this update: steps 1, 2, 4, 5 of
+	// check_targets passed; signatures are re-checked per delegator.
+	loaded map[string]*loadedRole
+
+	// Vehicle, on the Primary, lists the ECU identifiers present in the
+	// vehicle: check_targets step 8 is done on Director Targets when it is
+	// non-nil.
+	Vehicle []string
+	// Partial skips check_targets step 2 (partial-verification ECUs have no
+	// Snapshot) and fetches Targets as "targets.json".
+	Partial bool
+}
+
+type loadedRole struct {
+	m       *metadata.Metadata[metadata.TargetsType]
+	payload []byte
+	name    string
+}
+
+// Begin starts an update cycle of trusted, fetching from f.
+func Begin(o Options, trusted *Repo, f Fetcher) *Update {
+	return &Update{o: o, lim: o.Limits.withDefaults(), f: f, trusted: trusted, w: trusted.Clone(),
+		used: map[string][]byte{}, loaded: map[string]*loadedRole{}}
+}
+
+// Working is the working copy (what Commit would install). Do not modify.
+func (u *Update) Working() *Repo { return u.w }
+
+// Commit replaces the trusted Repo's content with the working copy.
+func (u *Update) Commit() { *u.trusted = *u.w.Clone() }
+
+// Used returns the metadata files fetched in this update, name → bytes.
+func (u *Update) Used() map[string][]byte {
+	out := make(map[string][]byte, len(u.used))
+	for k, v := range u.used {
+		out[k] = v
+	}
+	return out
+}
+
+func (u *Update) fail(id check.ID, role, format string, args ...any) *check.Error {
+	return check.Fail(id, u.w.name, role, format, args...)
+}
+
+// fetch downloads name with the size check id: at most max bytes, or
+// Limits.Unchecked when the profile switches the check off.
+func (u *Update) fetch(id check.ID, role, name string, max int64) ([]byte, error) {
+	limit := max
+	if !u.o.on(id) {
+		limit = u.lim.Unchecked
+	}
+	if u.f == nil {
+		return nil, fmt.Errorf("verify: %s repository: no fetcher for %s", u.w.name, name)
+	}
+	data, err := u.f.Fetch(name, limit)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %s repository: fetch %s: %w", u.w.name, name, err)
+	}
+	if int64(len(data)) > limit {
+		if u.o.on(id) {
+			return nil, u.fail(id, role, "%s is longer than the %d bytes allowed", name, max)
+		}
+		return nil, fmt.Errorf("verify: %s repository: %s is longer than %d bytes (size check off, hard cap)", u.w.name, name, limit)
+	}
+	u.used[name] = data
+	return data, nil
+}
+
+func (u *Update) expired(exp time.Time) bool { return !u.o.Time.Before(exp) }
+
+func tstr(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// CheckRoot is {#check_root}: walk the Root chain N → N+1 while the
+// repository has a next version, each signed by a threshold of the old and
+// of the new Root keys and numbered N+1 (steps 2.1–2.6), check that the
+// latest Root has not expired (3), and delete the trusted Timestamp and
+// Snapshot when their keys rotated (4).
+func (u *Update) CheckRoot() error {
+	old := u.w.root
+	cur := old
+	var chain [][]byte
+	for i := 0; i < u.lim.MaxRootRotations; i++ {
+		n := cur.Signed.Version
+		name := meta.VersionedName(n+1, meta.Root)
+		// Step 2.2: up to X bytes.
+		data, err := u.fetch("check_root.size", meta.Root, name, u.lim.Root)
+		if errors.Is(err, ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		next, err := parseRoot(data)
+		if err != nil {
+			return u.fail("check_root.signatures", meta.Root, "%s is not valid Root metadata", name).Wrap(err)
+		}
+		// Step 2.3: signed by a threshold of version N's and of its own Root keys.
+		if u.o.on("check_root.signatures") {
+			payload := payloadOf(next)
+			if err := verifyRole(next, payload, cur.Signed.Keys, cur.Signed.Roles[meta.Root]); err != nil {
+				return u.fail("check_root.signatures", meta.Root, "version %d is not signed by a threshold of version %d's root keys", next.Signed.Version, n).Wrap(err)
+			}
+			if err := verifyRole(next, payload, next.Signed.Keys, next.Signed.Roles[meta.Root]); err != nil {
+				return u.fail("check_root.signatures", meta.Root, "version %d is not signed by a threshold of its own root keys", next.Signed.Version).Wrap(err)
+			}
+		}
+		// Step 2.4: the version is N+1.
+		if next.Signed.Version != n+1 && u.o.on("check_root.version") {
+			return u.fail("check_root.version", meta.Root, "%s has version %d, want %d", name, next.Signed.Version, n+1)
+		}
+		// Step 2.5.
+		cur = next
+		chain = append(chain, data)
+	}
+	// Step 3: the latest Root has not expired.
+	if u.o.on("check_root.expiry") && u.expired(cur.Signed.Expires) {
+		return u.fail("check_root.expiry", meta.Root, "version %d expired at %s; time is %s", cur.Signed.Version, tstr(cur.Signed.Expires), tstr(u.o.Time))
+	}
+	if len(chain) == 0 {
+		return nil
+	}
+	// Step 4: fast-forward recovery.
+	if u.o.on("check_root.rotation_reset") &&
+		(roleChanged(old, cur, meta.Timestamp) || roleChanged(old, cur, meta.Snapshot)) {
+		u.w.timestamp, u.w.snapshot = nil, nil
+		delete(u.w.raw, meta.Timestamp)
+		delete(u.w.raw, meta.Snapshot)
+	}
+	u.w.root = cur
+	u.w.roots = append(u.w.roots, chain...)
+	return nil
+}
+
+// roleChanged reports whether role's keys or threshold differ between two
+// Roots.
+func roleChanged(a, b *metadata.Metadata[metadata.RootType], role string) bool {
+	ra, rb := a.Signed.Roles[role], b.Signed.Roles[role]
+	if ra.Threshold != rb.Threshold || len(ra.KeyIDs) != len(rb.KeyIDs) {
+		return true
+	}
+	ka := append([]string(nil), ra.KeyIDs...)
+	kb := append([]string(nil), rb.KeyIDs...)
+	sort.Strings(ka)
+	sort.Strings(kb)
+	for i := range ka {
+		if ka[i] != kb[i] {
+			return true
+		}
+		x, y := a.Signed.Keys[ka[i]], b.Signed.Keys[kb[i]]
+		if (x == nil) != (y == nil) || x != nil && (x.Type != y.Type || x.Value.PublicKey != y.Value.PublicKey) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckTimestamp is {#check_timestamp}: download "timestamp.json" up to Y
+// bytes (1), check the threshold of Timestamp keys of the latest Root (2),
+// that the version does not go down (3), and that it has not expired (4).
+func (u *Update) CheckTimestamp() error {
+	const role = meta.Timestamp
+	name := meta.UnversionedName(role)
+	data, err := u.fetch("check_timestamp.size", role, name, u.lim.Timestamp)
+	if err != nil {
+		return err
+	}
+	ts, err := parseTimestamp(data)
+	if err != nil {
+		return u.fail("check_timestamp.signatures", role, "%s is not valid Timestamp metadata", name).Wrap(err)
+	}
+	if u.o.on("check_timestamp.signatures") {
+		if err := verifyRole(ts, payloadOf(ts), u.w.root.Signed.Keys, u.w.root.Signed.Roles[role]); err != nil {
+			return u.fail("check_timestamp.signatures", role, "version %d is not signed by the threshold of timestamp keys of root version %d", ts.Signed.Version, u.w.root.Signed.Version).Wrap(err)
+		}
+	}
+	if old := u.w.timestamp; old != nil && u.o.on("check_timestamp.version") && ts.Signed.Version < old.Signed.Version {
+		return u.fail("check_timestamp.version", role, "version %d is lower than the trusted version %d", ts.Signed.Version, old.Signed.Version)
+	}
+	if u.o.on("check_timestamp.expiry") && u.expired(ts.Signed.Expires) {
+		return u.fail("check_timestamp.expiry", role, "version %d expired at %s; time is %s", ts.Signed.Version, tstr(ts.Signed.Expires), tstr(u.o.Time))
+	}
+	u.w.timestamp = ts
+	u.w.raw[role] = data
+	return nil
+}
+
+// snapshotMeta is what the trusted Timestamp says about the Snapshot.
+func (u *Update) snapshotMeta() *metadata.MetaFiles {
+	if u.w.timestamp == nil {
+		return nil
+	}
+	return u.w.timestamp.Signed.Meta[meta.UnversionedName(meta.Snapshot)]
+}
+
+// SnapshotUnchanged reports whether the trusted Snapshot has the version,
+// and the hashes and length if listed, that the (new) Timestamp lists: full
+// verification steps 4 and 8 then stop or skip ahead.
+func (u *Update) SnapshotUnchanged() bool {
+	m := u.snapshotMeta()
+	if m == nil || u.w.snapshot == nil || u.w.snapshot.Signed.Version != m.Version {
+		return false
+	}
+	return m.VerifyLengthHashes(u.w.raw[meta.Snapshot]) == nil
+}
+
+// CheckSnapshot is {#check_snapshot}: download up to the length the
+// Timestamp lists (1), match the Timestamp's hashes and version (2), check
+// the threshold of Snapshot keys (3), that the version (4) and no listed
+// Targets version go down (5), that no Targets file disappears (6), and
+// expiry (7).
+func (u *Update) CheckSnapshot() error {
+	const role = meta.Snapshot
+	m := u.snapshotMeta()
+	max, name := u.lim.Snapshot, meta.UnversionedName(role)
+	if m != nil {
+		if m.Length > 0 {
+			max = m.Length
+		}
+		name = u.w.fileName(role, m.Version)
+	}
+	data, err := u.fetch("check_snapshot.size", role, name, max)
+	if err != nil {
+		return err
+	}
+	match := u.o.on("check_snapshot.timestamp_match")
+	if match {
+		if m == nil {
+			return u.fail("check_snapshot.timestamp_match", role, "timestamp version %d lists no snapshot.json", u.w.timestamp.Signed.Version)
+		}
+		if err := m.VerifyLengthHashes(data); err != nil {
+			return u.fail("check_snapshot.timestamp_match", role, "%s does not match the length/hashes in timestamp version %d", name, u.w.timestamp.Signed.Version).Wrap(err)
+		}
+	}
+	snap, err := parseSnapshot(data)
+	if err != nil {
+		return u.fail("check_snapshot.signatures", role, "%s is not valid Snapshot metadata", name).Wrap(err)
+	}
+	if match && snap.Signed.Version != m.Version {
+		return u.fail("check_snapshot.timestamp_match", role, "version %d, timestamp lists version %d", snap.Signed.Version, m.Version)
+	}
+	if u.o.on("check_snapshot.signatures") {
+		if err := verifyRole(snap, payloadOf(snap), u.w.root.Signed.Keys, u.w.root.Signed.Roles[role]); err != nil {
+			return u.fail("check_snapshot.signatures", role, "version %d is not signed by the threshold of snapshot keys of root version %d", snap.Signed.Version, u.w.root.Signed.Version).Wrap(err)
+		}
+	}
+	if old := u.w.snapshot; old != nil {
+		if u.o.on("check_snapshot.version") && snap.Signed.Version < old.Signed.Version {
+			return u.fail("check_snapshot.version", role, "version %d is lower than the trusted version %d", snap.Signed.Version, old.Signed.Version)
+		}
+		for _, file := range sortedMeta(old.Signed.Meta) {
+			prev, now := old.Signed.Meta[file], snap.Signed.Meta[file]
+			if now == nil {
+				if u.o.on("check_snapshot.targets_listed") {
+					return u.fail("check_snapshot.targets_listed", role, "version %d no longer lists %s (trusted version %d lists it)", snap.Signed.Version, file, old.Signed.Version)
+				}
+				continue
+			}
+			if u.o.on("check_snapshot.targets_versions") && now.Version < prev.Version {
+				return u.fail("check_snapshot.targets_versions", role, "version %d lists %s version %d, lower than %d in trusted version %d", snap.Signed.Version, file, now.Version, prev.Version, old.Signed.Version)
+			}
+		}
+	}
+	if u.o.on("check_snapshot.expiry") && u.expired(snap.Signed.Expires) {
+		return u.fail("check_snapshot.expiry", role, "version %d expired at %s; time is %s", snap.Signed.Version, tstr(snap.Signed.Expires), tstr(u.o.Time))
+	}
+	u.w.snapshot = snap
+	u.w.raw[role] = data
+	return nil
+}
+
+func sortedMeta(m map[string]*metadata.MetaFiles) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CheckTargets is {#check_targets} for the top-level Targets: download up
+// to Z bytes (1), match the Snapshot's version (2; skipped when Partial),
+// check the threshold of Targets keys of the latest Root (3), that the
+// version does not go down (4), expiry (5), and for the Director: no
+// delegations (6), no ECU identifier twice (7), and on the Primary every
+// ECU identifier in the vehicle (8).
+func (u *Update) CheckTargets() error {
+	lr, err := u.checkTargets(meta.Targets)
+	if err != nil {
+		return err
+	}
+	t := lr.m
+	if err := verifyThresholdStep(u, meta.Targets, t, lr.payload, u.w.root.Signed.Keys, u.w.root.Signed.Roles[meta.Targets].KeyIDs, u.w.root.Signed.Roles[meta.Targets].Threshold, fmt.Sprintf("targets keys of root version %d", u.w.root.Signed.Version)); err != nil {
+		return err
+	}
+	if err := u.targetsSteps4to8(meta.Targets, t, u.w.targets); err != nil {
+		return err
+	}
+	u.w.targets = t
+	u.w.raw[meta.Targets] = lr.raw
+	return nil
+}
+
+type checkedTargets struct {
+	loadedRole
+	raw []byte
+}
+
+// checkTargets does steps 1 and 2 of {#check_targets} for role and parses
+// the file.
+func (u *Update) checkTargets(role string) (*checkedTargets, error) {
+	file := meta.UnversionedName(role)
+	var sm *metadata.MetaFiles
+	if !u.Partial && u.w.snapshot != nil {
+		sm = u.w.snapshot.Signed.Meta[file]
+	}
+	max, name := u.lim.Targets, u.w.fileName(role, 0)
+	if sm != nil {
+		if sm.Length > 0 {
+			max = sm.Length
+		}
+		name = u.w.fileName(role, sm.Version)
+	}
+	data, err := u.fetch("check_targets.size", role, name, max)
+	if err != nil {
+		return nil, err
+	}
+	match := !u.Partial && u.o.on("check_targets.snapshot_match")
+	if match {
+		if sm == nil {
+			v := int64(0)
+			if u.w.snapshot != nil {
+				v = u.w.snapshot.Signed.Version
+			}
+			return nil, u.fail("check_targets.snapshot_match", role, "snapshot version %d does not list %s", v, file)
+		}
+		if err := sm.VerifyLengthHashes(data); err != nil {
+			return nil, u.fail("check_targets.snapshot_match", role, "%s does not match the length/hashes in snapshot version %d", name, u.w.snapshot.Signed.Version).Wrap(err)
+		}
+	}
+	t, err := parseTargets(data)
+	if err != nil {
+		return nil, u.fail("check_targets.signatures", role, "%s is not valid Targets metadata", name).Wrap(err)
+	}
+	if match && t.Signed.Version != sm.Version {
+		return nil, u.fail("check_targets.snapshot_match", role, "version %d, snapshot version %d lists version %d", t.Signed.Version, u.w.snapshot.Signed.Version, sm.Version)
+	}
+	return &checkedTargets{loadedRole: loadedRole{m: t, payload: payloadOf(t), name: name}, raw: data}, nil
+}
+
+// verifyThresholdStep is step 3 of {#check_targets}.
+func verifyThresholdStep(u *Update, role string, t *metadata.Metadata[metadata.TargetsType], payload []byte, ks map[string]*metadata.Key, keyIDs []string, threshold int, whose string) error {
+	if !u.o.on("check_targets.signatures") {
+		return nil
+	}
+	if err := verifyThreshold(t.Signatures, payload, ks, keyIDs, threshold); err != nil {
+		return u.fail("check_targets.signatures", role, "version %d is not signed by the threshold of %s", t.Signed.Version, whose).Wrap(err)
+	}
+	return nil
+}
+
+// targetsSteps4to8 are steps 4–8 of {#check_targets}; prev is the trusted
+// metadata of the role, if any.
+func (u *Update) targetsSteps4to8(role string, t, prev *metadata.Metadata[metadata.TargetsType]) error {
+	if prev != nil && u.o.on("check_targets.version") && t.Signed.Version < prev.Signed.Version {
+		return u.fail("check_targets.version", role, "version %d is lower than the trusted version %d", t.Signed.Version, prev.Signed.Version)
+	}
+	if u.o.on("check_targets.expiry") && u.expired(t.Signed.Expires) {
+		return u.fail("check_targets.expiry", role, "version %d expired at %s; time is %s", t.Signed.Version, tstr(t.Signed.Expires), tstr(u.o.Time))
+	}
+	if u.w.name != meta.Director || role != meta.Targets {
+		return nil
+	}
+	// Step 6: the Director does not delegate.
+	if d := t.Signed.Delegations; d != nil && (len(d.Roles) > 0 || d.SuccinctRoles != nil || len(d.Keys) > 0) && u.o.on("check_targets.director_no_delegations") {
+		return u.fail("check_targets.director_no_delegations", role, "version %d has delegations", t.Signed.Version)
+	}
+	// Step 7: no ECU identifier twice.
+	seen := map[string]string{}
+	for _, name := range sortedTargets(t.Signed.Targets) {
+		c, err := meta.GetCustom(t.Signed.Targets[name])
+		if err != nil {
+			if u.o.on("check_targets.director_unique_ecus") {
+				return u.fail("check_targets.director_unique_ecus", role, "version %d: cannot read the ECU identifiers of %q", t.Signed.Version, name).Wrap(err)
+			}
+			continue
+		}
+		for _, ecu := range sortedECUs(c.ECUIdentifiers) {
+			if other, dup := seen[ecu]; dup && u.o.on("check_targets.director_unique_ecus") {
+				return u.fail("check_targets.director_unique_ecus", role, "version %d lists ECU %s for both %q and %q", t.Signed.Version, ecu, other, name).OnECU(ecu)
+			}
+			seen[ecu] = name
+		}
+	}
+	// Step 8: on the Primary, every ECU identifier is in the vehicle.
+	if u.Vehicle != nil && u.o.on("check_targets.director_ecus_in_vehicle") {
+		in := map[string]bool{}
+		for _, e := range u.Vehicle {
+			in[e] = true
+		}
+		for _, ecu := range sortedKeys(seen) {
+			if !in[ecu] {
+				return u.fail("check_targets.director_ecus_in_vehicle", role, "version %d lists ECU %s (for %q), which is not in this vehicle", t.Signed.Version, ecu, seen[ecu]).OnECU(ecu)
+			}
+		}
+	}
+	return nil
+}
+
+func sortedTargets(m map[string]*metadata.TargetFiles) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedECUs(m map[string]meta.ECUTarget) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
