@@ -132,6 +132,8 @@ type search struct {
 	budget   int
 	files    []string
 	notFound error // why a delegation that applied gave nothing (multi-role threshold)
+	skipped  bool  // a delegation was skipped for its path/hardware scope
+	noScope  bool  // probe search ignoring scope (attributing a failure)
 }
 
 // ResolveDelegations is {#resolve_delegations}: starting at the top-level
@@ -163,10 +165,18 @@ func (u *Update) ResolveDelegations(target, hwid string) (*Found, error) {
 	if s.notFound != nil {
 		return nil, s.notFound
 	}
-	if u.o.on("resolve_delegations.found") {
-		return nil, u.fail("resolve_delegations.found", meta.Targets, "no role with authority lists %q (hardware %q)", target, hwid)
+	if !u.o.on("resolve_delegations.found") {
+		return nil, nil
 	}
-	return nil, nil
+	// Attribute the failure: if a role that is not delegated for this path
+	// or hardware lists the image, the scope restriction is what stopped it.
+	if u.o.on("resolve_delegations.scope") && s.skipped {
+		probe := &search{u: u, target: target, hwid: hwid, visited: map[string]bool{meta.Targets: true}, budget: u.lim.MaxDelegations, noScope: true}
+		if pf, err := probe.resolve(u.w.targets, meta.Targets); err == nil && pf != nil {
+			return nil, u.fail("resolve_delegations.scope", pf.Role, "%q (hardware %q) is listed only by role %q, which is not delegated for that path and hardware", target, hwid, pf.Role)
+		}
+	}
+	return nil, u.fail("resolve_delegations.found", meta.Targets, "no role with authority lists %q (hardware %q)", target, hwid)
 }
 
 // resolve applies steps 2–4 to the checked metadata md of role.
@@ -177,7 +187,8 @@ func (s *search) resolve(md *metadata.Metadata[metadata.TargetsType], role strin
 	}
 	// Step 4: search the delegations in listed order.
 	for _, d := range s.delegations(md) {
-		if !d.applies && s.u.o.on("resolve_delegations.scope") {
+		if !d.applies && !s.noScope && s.u.o.on("resolve_delegations.scope") {
+			s.skipped = true
 			continue
 		}
 		if s.budget <= 0 {
