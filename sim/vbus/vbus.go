@@ -1,6 +1,17 @@
 // Package vbus is the in-process CAN bus: the embedded default, no kernel
 // support needed. Every frame a node sends is delivered to every other
 // attached node whose filters accept it.
+//
+// The bus has two models:
+//   - untimed (the default, Bitrate 0): a frame reaches the receivers the
+//     moment it is sent; fast, for logic tests.
+//   - timed (Bitrate > 0): frames take the time their real bitstream takes
+//     at the configured bit rates (see Bits), nodes arbitrate by identifier
+//     when several have frames pending, each node has a bounded transmit
+//     queue, and the bus keeps load statistics on the run's clock.
+//
+// Both models inject seeded, deterministic faults (see FaultRule) and report
+// every frame and every injected fault to taps.
 package vbus
 
 import (
@@ -10,6 +21,7 @@ import (
 
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/seed"
 )
 
 // Config configures a virtual bus.
@@ -20,22 +32,77 @@ type Config struct {
 	// RxQueue is each node's receive queue length; a frame that finds it
 	// full is lost, as in a controller overrun (default 65536).
 	RxQueue int
+
+	// Bitrate is the nominal (arbitration) bit rate in bit/s. Zero keeps
+	// the untimed model.
+	Bitrate int
+	// DataBitrate is the CAN FD data-phase bit rate used by frames with BRS
+	// (default: Bitrate).
+	DataBitrate int
+	// TxQueue is each node's transmit queue length in the timed model; Send
+	// blocks on the clock while it is full (default 64).
+	TxQueue int
+	// LoadResolution is the bucket width of the bus-load time series in the
+	// timed model (default 1 ms).
+	LoadResolution time.Duration
+
+	// Seed drives fault injection: each rule draws from its own stream
+	// named after the bus and the rule.
+	Seed seed.Seed
+	// Faults are fault rules installed from the start (see AddFault).
+	Faults []FaultRule
 }
 
 // Bus is a virtual CAN bus.
 type Bus struct {
-	cfg    Config
-	clk    clock.Clock
+	cfg   Config
+	clk   clock.Clock
+	timed bool
+	start time.Time
+
 	mu     sync.Mutex
-	nodes  []*node
-	taps   map[int]func(can.Event)
+	nodes  []*node    // attach order; replaced, never modified in place
+	taps   []tapEntry // registration order; replaced, never modified in place
 	nextID int
+	order  int
 	closed bool
+
+	// timed model
+	wireBusy     bool
+	arbScheduled bool
+	injected     []pending // frames the bus itself re-sends (delay, duplicate, reorder)
+
+	// faults
+	rules   []*rule
+	held    *pending // frame held back by a reorder rule
+	heldGen int
+	offline map[string]*offState // bus-off nodes by name
+
+	st stats
+}
+
+type tapEntry struct {
+	id int
+	fn func(can.Event)
+}
+
+// pending is a frame waiting for the wire.
+type pending struct {
+	f     can.Frame
+	from  *node
+	name  string // sender name
+	order int    // attach order of the sender, for arbitration ties
+	fault string // fault label for the event ("" clean)
+	clean bool   // already went through fault injection
+	// queued is the node whose transmit queue slot the frame holds until
+	// it has been sent (timed model)
+	queued *node
 }
 
 var _ can.Bus = (*Bus)(nil)
 
-// New returns a virtual bus.
+// New returns a virtual bus. Invalid fault rules in cfg.Faults panic: they
+// are programming errors; use AddFault to install rules from input.
 func New(cfg Config) *Bus {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.NewWall()
@@ -46,11 +113,34 @@ func New(cfg Config) *Bus {
 	if cfg.Name == "" {
 		cfg.Name = "vbus"
 	}
-	return &Bus{cfg: cfg, clk: cfg.Clock, taps: map[int]func(can.Event){}}
+	if cfg.TxQueue <= 0 {
+		cfg.TxQueue = 64
+	}
+	if cfg.DataBitrate <= 0 {
+		cfg.DataBitrate = cfg.Bitrate
+	}
+	if cfg.LoadResolution <= 0 {
+		cfg.LoadResolution = time.Millisecond
+	}
+	b := &Bus{cfg: cfg, clk: cfg.Clock, timed: cfg.Bitrate > 0, offline: map[string]*offState{}}
+	b.start = b.clk.Now()
+	b.st.init(b.start, cfg.LoadResolution)
+	for _, r := range cfg.Faults {
+		if err := b.AddFault(r); err != nil {
+			panic(err)
+		}
+	}
+	return b
 }
 
+// Name returns the bus name.
 func (b *Bus) Name() string { return b.cfg.Name }
-func (b *Bus) FD() bool     { return b.cfg.FD }
+
+// FD reports whether the bus carries CAN FD frames.
+func (b *Bus) FD() bool { return b.cfg.FD }
+
+// Timed reports whether the bus runs the timed model.
+func (b *Bus) Timed() bool { return b.timed }
 
 // Attach adds a node.
 func (b *Bus) Attach(name string, filters ...can.Filter) (can.Node, error) {
@@ -59,19 +149,39 @@ func (b *Bus) Attach(name string, filters ...can.Filter) (can.Node, error) {
 	if b.closed {
 		return nil, fmt.Errorf("vbus %s: attach %s: %w", b.cfg.Name, name, can.ErrClosed)
 	}
-	n := &node{bus: b, name: name, filters: filters, rx: clock.NewQueue[can.Frame](b.clk, b.cfg.RxQueue)}
-	b.nodes = append(b.nodes, n)
+	n := &node{bus: b, name: name, filters: filters, order: b.order,
+		rx: clock.NewQueue[can.Frame](b.clk, b.cfg.RxQueue)}
+	b.order++
+	n.notFull = b.clk.NewCond(&b.mu)
+	nodes := make([]*node, len(b.nodes), len(b.nodes)+1)
+	copy(nodes, b.nodes)
+	b.nodes = append(nodes, n)
+	b.st.node(name)
 	return n, nil
 }
 
-// Tap observes every frame on the wire.
+// Tap observes every frame on the wire and every injected fault, in wire
+// order. fn runs on the sender's actor (untimed) or from a clock callback
+// (timed) and must not block.
 func (b *Bus) Tap(fn func(can.Event)) func() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	id := b.nextID
 	b.nextID++
-	b.taps[id] = fn
-	return func() { b.mu.Lock(); delete(b.taps, id); b.mu.Unlock() }
+	taps := make([]tapEntry, len(b.taps), len(b.taps)+1)
+	copy(taps, b.taps)
+	b.taps = append(taps, tapEntry{id, fn})
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		taps := make([]tapEntry, 0, len(b.taps))
+		for _, t := range b.taps {
+			if t.id != id {
+				taps = append(taps, t)
+			}
+		}
+		b.taps = taps
+	}
 }
 
 // Close detaches every node.
@@ -80,6 +190,11 @@ func (b *Bus) Close() error {
 	nodes := b.nodes
 	b.nodes = nil
 	b.closed = true
+	for _, n := range nodes {
+		n.closed = true
+		n.txq = nil
+		n.notFull.Broadcast()
+	}
 	b.mu.Unlock()
 	for _, n := range nodes {
 		n.rx.Close()
@@ -87,37 +202,23 @@ func (b *Bus) Close() error {
 	return nil
 }
 
-// deliver puts f on the wire: taps first (in registration order), then every
-// other node's receive queue.
-func (b *Bus) deliver(from *node, f can.Frame) {
-	b.mu.Lock()
-	ev := can.Event{Time: b.clk.Now(), Frame: f, Sender: from.name}
-	ids := make([]int, 0, len(b.taps))
-	for id := range b.taps {
-		ids = append(ids, id)
-	}
-	sortInts(ids)
-	taps := make([]func(can.Event), len(ids))
-	for i, id := range ids {
-		taps[i] = b.taps[id]
-	}
-	nodes := append([]*node(nil), b.nodes...)
-	b.mu.Unlock()
+// emit hands an event to the taps and, when deliver is set, the frame to
+// every node but the sender. Called without b.mu.
+func (b *Bus) emit(taps []tapEntry, nodes []*node, ev can.Event, from *node, deliver bool) {
 	for _, t := range taps {
-		t(ev)
+		t.fn(ev)
+	}
+	if !deliver {
+		return
 	}
 	for _, n := range nodes {
-		if n == from || !n.accepts(&f) {
+		if n == from || !n.accepts(&ev.Frame) {
 			continue
 		}
-		n.rx.TryPush(f)
-	}
-}
-
-func sortInts(a []int) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
+		if !n.rx.TryPush(ev.Frame) {
+			b.mu.Lock()
+			b.st.overruns++
+			b.mu.Unlock()
 		}
 	}
 }
@@ -126,9 +227,13 @@ type node struct {
 	bus     *Bus
 	name    string
 	filters []can.Filter
+	order   int
 	rx      *clock.Queue[can.Frame]
-	mu      sync.Mutex
-	closed  bool
+	// guarded by bus.mu
+	closed   bool
+	txq      []pending
+	inflight int // frames of this node on the wire (0 or 1)
+	notFull  clock.Cond
 }
 
 func (n *node) Name() string { return n.name }
@@ -145,23 +250,63 @@ func (n *node) accepts(f *can.Frame) bool {
 	return false
 }
 
+func (n *node) errorf(format string, args ...any) error {
+	return fmt.Errorf("vbus %s: node %s: "+format, append([]any{n.bus.cfg.Name, n.name}, args...)...)
+}
+
+// Send puts f on the bus. Untimed, the frame reaches the receivers before
+// Send returns. Timed, Send queues it (blocking on the clock while the
+// transmit queue is full) and the bus transmits it when it wins
+// arbitration. A bus-off node's Send fails with an error wrapping
+// can.ErrBusOff.
 func (n *node) Send(f can.Frame) error {
-	n.mu.Lock()
-	closed := n.closed
-	n.mu.Unlock()
-	if closed {
-		return fmt.Errorf("vbus %s: node %s: send: %w", n.bus.cfg.Name, n.name, can.ErrClosed)
-	}
 	if err := f.Validate(); err != nil {
-		return fmt.Errorf("vbus %s: node %s: %w", n.bus.cfg.Name, n.name, err)
+		return n.errorf("%w", err)
 	}
-	if f.FD && !n.bus.cfg.FD {
-		return fmt.Errorf("vbus %s: node %s: send %s: %w", n.bus.cfg.Name, n.name, f, can.ErrNoFD)
+	b := n.bus
+	if f.FD && !b.cfg.FD {
+		return n.errorf("send %s: %w", f, can.ErrNoFD)
 	}
-	n.bus.deliver(n, f)
-	if n.bus.clk.Simulated() {
+	b.mu.Lock()
+	if n.closed {
+		b.mu.Unlock()
+		return n.errorf("send: %w", can.ErrClosed)
+	}
+	if _, off := b.offline[n.name]; off {
+		b.mu.Unlock()
+		return n.errorf("send %s: %w", f, can.ErrBusOff)
+	}
+	p := pending{f: f, from: n, name: n.name, order: n.order}
+	if b.timed {
+		for len(n.txq)+n.inflight >= b.cfg.TxQueue {
+			n.notFull.Wait(clock.Forever)
+			if n.closed {
+				b.mu.Unlock()
+				return n.errorf("send: %w", can.ErrClosed)
+			}
+			if _, off := b.offline[n.name]; off {
+				b.mu.Unlock()
+				return n.errorf("send %s: %w", f, can.ErrBusOff)
+			}
+		}
+		n.txq = append(n.txq, p)
+		b.kickLocked()
+		b.mu.Unlock()
+		return nil
+	}
+	if len(b.rules) == 0 && b.held == nil {
+		// fast path: no fault injection
+		b.st.countUntimed(n.name)
+		ev := can.Event{Time: b.clk.Now(), Frame: f, Sender: n.name}
+		taps, nodes := b.taps, b.nodes
+		b.mu.Unlock()
+		b.emit(taps, nodes, ev, n, true)
+	} else {
+		b.untimedFaulty(p) // unlocks b.mu
+	}
+	if b.clk.Simulated() {
 		// let the receivers run before the next frame, as they would on a wire
-		n.bus.clk.Sleep(0)
+		b.clk.Sleep(0)
 	}
 	return nil
 }
@@ -170,26 +315,28 @@ func (n *node) Recv(timeout time.Duration) (can.Frame, error) {
 	f, err := n.rx.Pop(timeout)
 	if err != nil {
 		if err == clock.ErrTimeout {
-			return f, fmt.Errorf("vbus %s: node %s: %w", n.bus.cfg.Name, n.name, can.ErrTimeout)
+			return f, n.errorf("%w", can.ErrTimeout)
 		}
-		return f, fmt.Errorf("vbus %s: node %s: %w", n.bus.cfg.Name, n.name, can.ErrClosed)
+		return f, n.errorf("%w", can.ErrClosed)
 	}
 	return f, nil
 }
 
+// Close detaches the node; frames still in its transmit queue are dropped.
 func (n *node) Close() error {
-	n.mu.Lock()
-	n.closed = true
-	n.mu.Unlock()
-	n.rx.Close()
 	b := n.bus
 	b.mu.Lock()
-	for i, x := range b.nodes {
-		if x == n {
-			b.nodes = append(b.nodes[:i], b.nodes[i+1:]...)
-			break
+	n.closed = true
+	n.txq = nil
+	n.notFull.Broadcast()
+	nodes := make([]*node, 0, len(b.nodes))
+	for _, x := range b.nodes {
+		if x != n {
+			nodes = append(nodes, x)
 		}
 	}
+	b.nodes = nodes
 	b.mu.Unlock()
+	n.rx.Close()
 	return nil
 }

@@ -1,0 +1,279 @@
+package vbus
+
+import (
+	"time"
+
+	"github.com/uptane-hil/uptane-hil/sim/can"
+)
+
+// Bits describes the bitstream of one frame as a transmitter puts it on the
+// wire (ISO 11898-1:2015), from the start-of-frame bit to the end of the
+// intermission.
+//
+// What is modelled, field by field:
+//   - classic base frame: SOF, 11-bit ID, RTR, IDE, r0, DLC, data, CRC-15;
+//     extended frame: SOF, 11-bit base ID, SRR, IDE, 18-bit ID extension,
+//     RTR, r1, r0, DLC, data, CRC-15. Remote frames carry no data field.
+//     Dynamic stuff bits (one complement bit after five equal bits, the
+//     stuff bit counting towards the next run) are inserted from SOF up to
+//     and including the last CRC bit. The CRC-15 (polynomial 0x4599, zero
+//     initial value) covers the unstuffed bits SOF..data.
+//   - CAN FD base frame: SOF, 11-bit ID, RRS, IDE, FDF, res, BRS, ESI, DLC,
+//     data; extended: SOF, base ID, SRR, IDE, ID extension, RRS, FDF, res,
+//     BRS, ESI, DLC, data. Dynamic stuffing runs from SOF to the end of the
+//     data field (no dynamic stuff bit after the last data bit: the fixed
+//     stuff bit takes its place). Then the stuff count (number of dynamic
+//     stuff bits modulo 8, Gray-coded, plus an even parity bit), and the
+//     CRC-17 (up to 16 data bytes) or CRC-21, with fixed stuff bits (the
+//     complement of the previous bit) before the stuff count and after every
+//     fourth bit of stuff count and CRC: 6 for CRC-17, 7 for CRC-21. The FD
+//     CRCs (polynomials 0x1685B and 0x102899, initial value 1 followed by
+//     zeros) cover SOF..data including the dynamic stuff bits, and the stuff
+//     count field without its fixed stuff bits.
+//   - every frame then ends with CRC delimiter, ACK slot, ACK delimiter, 7
+//     EOF bits and the 3-bit intermission (IFS).
+//
+// Timing: with BRS, the bits from ESI to the last CRC bit (including the
+// stuff bits among them) run at the data bit rate; BRS and the CRC delimiter
+// are counted at the nominal rate (the real switch happens at their sample
+// points, a fraction of a bit that is not modelled). Without BRS every bit
+// runs at the nominal rate. Error frames, overload frames and bus-idle
+// synchronisation are not part of a frame's bitstream.
+type Bits struct {
+	// Stream holds one byte per wire bit (0 dominant, 1 recessive) from SOF
+	// to the end of the intermission.
+	Stream []byte
+	// Nominal and Data count the bits sent at the nominal and at the data
+	// bit rate; Nominal+Data == len(Stream).
+	Nominal, Data int
+	// Stuff is the number of dynamic stuff bits; FixedStuff the number of
+	// fixed stuff bits (CAN FD only).
+	Stuff, FixedStuff int
+	// CRC is the CRC sequence of the frame (15, 17 or 21 bits).
+	CRC uint32
+	// Tail is the number of bits after the receivers accept the frame (the
+	// IFS): a receiver gets the frame Tail bit times before the bus is free.
+	Tail int
+}
+
+// Total returns the number of bits of the frame on the wire.
+func (b Bits) Total() int { return b.Nominal + b.Data }
+
+// Duration returns how long the frame occupies the bus at the given nominal
+// and data bit rates (bit/s); dataRate <= 0 means the nominal rate.
+func (b Bits) Duration(nominalRate, dataRate int) time.Duration {
+	if dataRate <= 0 {
+		dataRate = nominalRate
+	}
+	return bitTime(b.Nominal, nominalRate) + bitTime(b.Data, dataRate)
+}
+
+func bitTime(bits, rate int) time.Duration {
+	if bits == 0 || rate <= 0 {
+		return 0
+	}
+	return time.Duration(int64(bits) * int64(time.Second) / int64(rate))
+}
+
+// bitWriter builds a stuffed bitstream.
+type bitWriter struct {
+	out     []byte
+	dataPh  []bool // per bit: sent in the data phase
+	inData  bool   // bits appended now are in the data phase
+	last    byte
+	run     int
+	stuff   int
+	fixed   int
+	crc     uint32
+	crcBits uint
+	crcPoly uint32
+	crcOn   bool
+	// FD: CRC-17 and CRC-21 both run until the length picks one
+	crc17, crc21 uint32
+	fd           bool
+}
+
+func (w *bitWriter) emit(bit byte) {
+	w.out = append(w.out, bit)
+	w.dataPh = append(w.dataPh, w.inData)
+}
+
+func (w *bitWriter) crcIn(bit byte) {
+	if w.fd {
+		b17 := (w.crc17>>16)&1 ^ uint32(bit)
+		w.crc17 = (w.crc17 << 1) & 0x1ffff
+		if b17 != 0 {
+			w.crc17 ^= 0x1685b
+		}
+		b21 := (w.crc21>>20)&1 ^ uint32(bit)
+		w.crc21 = (w.crc21 << 1) & 0x1fffff
+		if b21 != 0 {
+			w.crc21 ^= 0x102899
+		}
+		return
+	}
+	b15 := (w.crc>>14)&1 ^ uint32(bit)
+	w.crc = (w.crc << 1) & 0x7fff
+	if b15 != 0 {
+		w.crc ^= 0x4599
+	}
+}
+
+// put appends a bit that is covered by dynamic stuffing. crc says whether
+// the bit enters the CRC; stuff whether a stuff bit may follow it.
+func (w *bitWriter) put(bit byte, crc, stuff bool) {
+	w.emit(bit)
+	if crc {
+		w.crcIn(bit)
+	}
+	if len(w.out) == 1 || bit != w.last {
+		w.last, w.run = bit, 1
+	} else {
+		w.run++
+	}
+	if stuff && w.run == 5 {
+		s := bit ^ 1
+		w.emit(s)
+		w.stuff++
+		if w.fd && crc {
+			w.crcIn(s) // ISO CAN FD: dynamic stuff bits enter the CRC
+		}
+		w.last, w.run = s, 1
+	}
+}
+
+func (w *bitWriter) putN(v uint32, n int, crc, stuff bool) {
+	for i := n - 1; i >= 0; i-- {
+		w.put(byte(v>>uint(i))&1, crc, stuff)
+	}
+}
+
+// plain appends bits that are not stuffed and not in the CRC.
+func (w *bitWriter) plain(bit byte, n int) {
+	for range n {
+		w.emit(bit)
+	}
+}
+
+// fixedStuff appends a fixed stuff bit (complement of the previous bit).
+func (w *bitWriter) fixedStuff() {
+	b := w.out[len(w.out)-1] ^ 1
+	w.emit(b)
+	w.fixed++
+}
+
+// FrameBits computes the wire bitstream of f (see Bits). It does not
+// validate f; invalid lengths are clamped to what the format can carry.
+func FrameBits(f can.Frame) Bits {
+	w := &bitWriter{fd: f.FD, out: make([]byte, 0, 160), dataPh: make([]bool, 0, 160)}
+	if f.FD {
+		w.crc17, w.crc21 = 1<<16, 1<<20
+	}
+	n := int(f.Len)
+	if f.FD {
+		n = can.FDPadLen(min(n, can.MaxFDLen))
+	} else if n > can.MaxClassicLen {
+		n = can.MaxClassicLen
+	}
+	dlc := uint32(can.LenToDLC(n))
+	if !f.FD && f.Len <= 8 {
+		dlc = uint32(f.Len)
+	}
+	hasData := !f.Remote && n > 0
+	w.put(0, true, true) // SOF
+	if f.Extended {
+		w.putN(f.ID>>18, 11, true, true)
+		w.put(1, true, true) // SRR
+		w.put(1, true, true) // IDE
+		w.putN(f.ID&0x3ffff, 18, true, true)
+	} else {
+		w.putN(f.ID&can.MaxStdID, 11, true, true)
+	}
+	if f.FD {
+		w.put(0, true, true) // RRS
+		if !f.Extended {
+			w.put(0, true, true) // IDE
+		}
+		w.put(1, true, true) // FDF
+		w.put(0, true, true) // res
+		brs := byte(0)
+		if f.BRS {
+			brs = 1
+		}
+		w.put(brs, true, true)
+		w.inData = f.BRS
+		esi := byte(0)
+		if f.ESI {
+			esi = 1
+		}
+		w.put(esi, true, true)
+		w.putN(dlc>>1, 3, true, true)
+		w.put(byte(dlc&1), true, hasData)
+		for i := range n {
+			for bit := 7; bit >= 0; bit-- {
+				last := i == n-1 && bit == 0
+				w.put((f.Data[i]>>uint(bit))&1, true, !last)
+			}
+		}
+		// stuff count: Gray code of the count mod 8 plus even parity
+		g := uint32(w.stuff%8) ^ uint32(w.stuff%8)>>1
+		par := (g ^ g>>1 ^ g>>2) & 1
+		sc := g<<1 | par
+		w.fixedStuff()
+		for i := 3; i >= 0; i-- {
+			b := byte(sc>>uint(i)) & 1
+			w.emit(b)
+			w.crcIn(b)
+		}
+		crcLen := 17
+		crc := w.crc17
+		if n > 16 {
+			crcLen, crc = 21, w.crc21
+		}
+		w.crc = crc
+		for i := crcLen - 1; i >= 0; i-- {
+			if (crcLen-1-i)%4 == 0 {
+				w.fixedStuff()
+			}
+			w.emit(byte(crc>>uint(i)) & 1)
+		}
+		w.inData = false
+	} else {
+		rtr := byte(0)
+		if f.Remote {
+			rtr = 1
+		}
+		w.put(rtr, true, true)
+		if !f.Extended {
+			w.put(0, true, true) // IDE
+		} else {
+			w.put(0, true, true) // r1
+		}
+		w.put(0, true, true) // r0
+		w.putN(dlc, 4, true, true)
+		if hasData {
+			for i := range n {
+				w.putN(uint32(f.Data[i]), 8, true, true)
+			}
+		}
+		crc := w.crc
+		for i := 14; i >= 0; i-- {
+			w.put(byte(crc>>uint(i))&1, false, true)
+		}
+		w.crc = crc
+	}
+	w.plain(1, 1) // CRC delimiter
+	w.plain(0, 1) // ACK slot (driven dominant by the receivers)
+	w.plain(1, 1) // ACK delimiter
+	w.plain(1, 7) // EOF
+	w.plain(1, 3) // intermission
+	bits := Bits{Stream: w.out, Stuff: w.stuff, FixedStuff: w.fixed, CRC: w.crc, Tail: 3}
+	for _, d := range w.dataPh {
+		if d {
+			bits.Data++
+		} else {
+			bits.Nominal++
+		}
+	}
+	return bits
+}
