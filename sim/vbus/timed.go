@@ -169,7 +169,7 @@ func (b *Bus) complete(p pending, d decision, start time.Time, dur, rest time.Du
 	}
 	b.st.account(p.name, start, dur, total, bits.Stuff+bits.FixedStuff)
 	fault := p.fault
-	if d.kind != "" {
+	if d.kind != "" && d.kind != Duplicate {
 		fault = string(d.kind)
 	}
 	if detected {
