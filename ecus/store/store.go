@@ -58,6 +58,9 @@ type AttackRecord struct {
 	Attack string    `json:"attack"`
 	Detail string    `json:"detail"`
 	At     time.Time `json:"at"`
+	// Reported is set once a version report carried the record; it is
+	// dropped when the next cycle's nonce arrives.
+	Reported bool `json:"reported,omitempty"`
 }
 
 // State is the small, atomically rewritten state file.
