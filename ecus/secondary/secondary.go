@@ -51,7 +51,7 @@ type Config struct {
 	Verification string        // Full or Partial
 	Profile      check.Profile // checks switched off (control profiles)
 	Dir          string        // state directory
-	Key          *keys.Private  // ECU signing key (version reports)
+	Key          *keys.Private // ECU signing key (version reports)
 	EncKey       *ecdh.PrivateKey
 	Clock        clock.Clock
 	Crash        store.CrashFunc
