@@ -24,7 +24,7 @@ const (
 	// error. Undetected: the receivers get the altered payload as if its
 	// CRC matched (an attacker's bit flip, for attack testing); a frame
 	// without payload is then left alone. Taps see the altered frame with
-	// Fault "corrupt".
+	// Fault "corrupt" (detected, not delivered) or CorruptUndetected.
 	Corrupt FaultKind = "corrupt"
 	// Delay holds the frame back for Delay, then sends it (it takes part in
 	// arbitration again); taps see it when it is sent, with Fault "delay".
@@ -43,6 +43,10 @@ const (
 	// rule is switched off or removed.
 	BusOff FaultKind = "bus-off"
 )
+
+// CorruptUndetected is the Event.Fault label of a frame altered by an
+// undetected Corrupt fault: the receivers got it.
+const CorruptUndetected = "corrupt-undetected"
 
 // FaultRule says which frames a fault hits. Every condition that is set
 // must hold: the frame matches one of IDs (none: any), the sender is one of
@@ -469,7 +473,7 @@ func (b *Bus) untimedFaulty(p pending) {
 		b.corruptLocked(&p, d.r)
 		if d.r.Undetected {
 			b.st.countUntimed(p.name)
-			send(p, string(Corrupt), true)
+			send(p, CorruptUndetected, true)
 			delivered = true
 		} else {
 			b.st.errors++

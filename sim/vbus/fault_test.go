@@ -150,6 +150,8 @@ var _ = Describe("Fault injection", func() {
 	Describe("corrupt, undetected: the receivers get the altered payload", bothModels(func(timed bool) {
 		inSim(func(clk *clock.Sim) {
 			b := newBus(clk, timed, vbus.FaultRule{Kind: vbus.Corrupt, Undetected: true, IDs: []can.Filter{can.Exact(0x10, false)}})
+			tr := &trace{}
+			b.Tap(tr.tap)
 			tx, rx := attach(b, "tx"), attach(b, "rx")
 			orig := can.New(0x10, []byte{0x00, 0xa5, 0xff, 0x12})
 			Expect(tx.Send(orig)).To(Succeed())
@@ -157,6 +159,7 @@ var _ = Describe("Fault injection", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(flipped(orig, got)).To(Equal(1))
 			Expect(b.Stats().Errors).To(BeZero())
+			Expect(tr.faults()).To(Equal([]string{vbus.CorruptUndetected}))
 		})
 	}))
 

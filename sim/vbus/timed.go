@@ -169,7 +169,10 @@ func (b *Bus) complete(p pending, d decision, start time.Time, dur, rest time.Du
 	}
 	b.st.account(p.name, start, dur, total, bits.Stuff+bits.FixedStuff)
 	fault := p.fault
-	if d.kind != "" && d.kind != Duplicate {
+	switch {
+	case d.kind == Corrupt && !detected:
+		fault = CorruptUndetected
+	case d.kind != "" && d.kind != Duplicate:
 		fault = string(d.kind)
 	}
 	if detected {
