@@ -122,6 +122,8 @@ func (d *Director) serveManifest(w http.ResponseWriter, r *http.Request, vin str
 		switch {
 		case errors.Is(err, ErrUnknownVehicle):
 			code = http.StatusNotFound
+		case rec == nil:
+			code = http.StatusInternalServerError
 		case errors.Is(err, ErrBadManifest):
 			code = http.StatusBadRequest
 		default:

@@ -75,32 +75,31 @@ func (d *Director) ReceiveManifest(vin string, data []byte) (*Record, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := d.opts.Clock.Now().UTC()
-	var v *Vehicle
-	if err := d.db.View(func(tx *bolt.Tx) error {
-		var err error
-		v, err = d.vehicle(tx, vin)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	sm, err := manifest.ParseManifest(data, d.opts.MaxManifest)
+	sm, perr := manifest.ParseManifest(data, d.opts.MaxManifest)
+	var rec *Record
 	var vErr error
-	if err != nil {
-		vErr = fmt.Errorf("%w: %v", ErrBadManifest, err)
-	} else {
-		vErr = d.db.View(func(tx *bolt.Tx) error { return d.verifyManifest(tx, v, sm, now) })
-	}
-	rec := &Record{Time: now, VIN: vin, Accepted: vErr == nil}
-	if sm != nil {
-		rec.Reports = len(sm.Signed.Reports)
-	}
-	if vErr != nil {
-		rec.Error = vErr.Error()
-		if ce, ok := check.As(vErr); ok {
-			rec.Check, rec.Attack, rec.ECU = ce.Check, ce.Attack, ce.ECU
+	// One transaction: the checks, the record and the nonces the manifest
+	// consumes commit together or not at all.
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		v, err := d.vehicle(tx, vin)
+		if err != nil {
+			return err
 		}
-	}
-	err = d.db.Update(func(tx *bolt.Tx) error {
+		if perr != nil {
+			vErr = fmt.Errorf("%w: %v", ErrBadManifest, perr)
+		} else {
+			vErr = d.verifyManifest(tx, v, sm, now)
+		}
+		rec = &Record{Time: now, VIN: vin, Accepted: vErr == nil}
+		if sm != nil {
+			rec.Reports = len(sm.Signed.Reports)
+		}
+		if vErr != nil {
+			rec.Error = vErr.Error()
+			if ce, ok := check.As(vErr); ok {
+				rec.Check, rec.Attack, rec.ECU = ce.Check, ce.Attack, ce.ECU
+			}
+		}
 		rb, err := tx.Bucket(bRecords).CreateBucketIfNotExists([]byte(vin))
 		if err != nil {
 			return err
@@ -118,6 +117,9 @@ func (d *Director) ReceiveManifest(vin string, data []byte) (*Record, error) {
 		}
 		return d.accept(tx, vin, seq, sm, now)
 	})
+	if errors.Is(err, ErrUnknownVehicle) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("repo: director: record manifest: %w", err)
 	}
