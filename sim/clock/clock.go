@@ -68,3 +68,15 @@ type Cond interface {
 	Signal()
 	Broadcast()
 }
+
+// monotonic is implemented by this package's clocks: a reading that Jump
+// does not move, for the deadlines of waits (a Jump must not cut a pending
+// wait short, as it does not cut timers short).
+type monotonic interface{ monoNow() time.Time }
+
+func monoNow(c Clock) time.Time {
+	if m, ok := c.(monotonic); ok {
+		return m.monoNow()
+	}
+	return c.Now()
+}

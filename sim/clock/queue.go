@@ -41,7 +41,7 @@ func (q *Queue[T]) TryPush(v T) bool {
 func (q *Queue[T]) Push(v T, timeout time.Duration) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	deadline := q.clk.Now().Add(timeout)
+	deadline := monoNow(q.clk).Add(timeout)
 	for !q.closed && q.capacity > 0 && len(q.items) >= q.capacity {
 		if !q.waitLocked(q.notFull, timeout, deadline) {
 			return ErrTimeout
@@ -60,7 +60,7 @@ func (q *Queue[T]) Push(v T, timeout time.Duration) error {
 func (q *Queue[T]) Pop(timeout time.Duration) (T, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	deadline := q.clk.Now().Add(timeout)
+	deadline := monoNow(q.clk).Add(timeout)
 	for len(q.items) == 0 {
 		var zero T
 		if q.closed {
@@ -91,7 +91,7 @@ func (q *Queue[T]) waitLocked(c Cond, timeout time.Duration, deadline time.Time)
 		c.Wait(Forever)
 		return true
 	}
-	left := deadline.Sub(q.clk.Now())
+	left := deadline.Sub(monoNow(q.clk))
 	if left <= 0 {
 		return false
 	}

@@ -30,6 +30,7 @@ type Sim struct {
 	rootDone bool
 	failure  error
 	horizon  time.Duration
+	jumped   time.Duration // total of the Jumps
 	start    time.Time
 	switches uint64
 	fired    uint64
@@ -75,10 +76,16 @@ func (h timerHeap) Less(i, j int) bool {
 	}
 	return h[i].seq < h[j].seq
 }
-func (h timerHeap) Swap(i, j int)  { h[i], h[j] = h[j], h[i]; h[i].idx = i; h[j].idx = j }
-func (h *timerHeap) Push(x any)    { t := x.(*timer); t.idx = len(*h); *h = append(*h, t) }
-func (h *timerHeap) Pop() any      { old := *h; t := old[len(old)-1]; *h = old[:len(old)-1]; t.idx = -1; return t }
-func (t *timer) Stop() bool        { t.s.mu.Lock(); defer t.s.mu.Unlock(); return t.s.stopLocked(t) }
+func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].idx = i; h[j].idx = j }
+func (h *timerHeap) Push(x any)   { t := x.(*timer); t.idx = len(*h); *h = append(*h, t) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	t.idx = -1
+	return t
+}
+func (t *timer) Stop() bool { t.s.mu.Lock(); defer t.s.mu.Unlock(); return t.s.stopLocked(t) }
 func (s *Sim) stopLocked(t *timer) bool {
 	if t.fired || t.idx < 0 {
 		return false
@@ -101,6 +108,8 @@ func (s *Sim) addTimerLocked(d time.Duration, t *timer) *timer {
 
 // Now returns the simulated time.
 func (s *Sim) Now() time.Time { s.mu.Lock(); defer s.mu.Unlock(); return s.now }
+
+func (s *Sim) monoNow() time.Time { s.mu.Lock(); defer s.mu.Unlock(); return s.now.Add(-s.jumped) }
 
 // Since returns the simulated time elapsed since t.
 func (s *Sim) Since(t time.Time) time.Duration { return s.Now().Sub(t) }
@@ -127,6 +136,7 @@ func (s *Sim) Jump(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.now = s.now.Add(d)
+	s.jumped += d
 	for _, t := range s.timers {
 		t.when = t.when.Add(d)
 	}

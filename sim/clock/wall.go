@@ -19,6 +19,7 @@ func (w *Wall) Now() time.Time {
 	defer w.mu.Unlock()
 	return time.Now().Add(w.offset)
 }
+func (w *Wall) monoNow() time.Time              { return time.Now() }
 func (w *Wall) Since(t time.Time) time.Duration { return w.Now().Sub(t) }
 func (w *Wall) Sleep(d time.Duration)           { time.Sleep(d) }
 func (w *Wall) Go(_ string, f func())           { go f() }
