@@ -40,7 +40,7 @@ const (
 	// node's transmit queue are lost (taps see them with Fault "bus-off"),
 	// and the node's Send fails with can.ErrBusOff until it recovers: after
 	// Recovery, or when Recovery is zero, when Bus.Recover is called or the
-	// rule is switched off or removed.
+	// rule is switched off or removed. (A bus-off node still receives.)
 	BusOff FaultKind = "bus-off"
 )
 

@@ -166,6 +166,41 @@ var _ = Describe("Timed bus", func() {
 		Expect(errors.Is(attach(b, "x").Send(can.Frame{ID: 1, FD: true, Len: 12}), can.ErrNoFD)).To(BeTrue())
 	})
 
+	It("runs on the wall clock too, in real time", func() {
+		b := vbus.New(vbus.Config{Bitrate: 125_000, TxQueue: 2})
+		tx, rx := attach(b, "tx"), attach(b, "rx")
+		f := can.New(0x10, []byte{1, 2, 3, 4, 5, 6, 7, 8})
+		t0 := time.Now()
+		go func() {
+			defer GinkgoRecover()
+			for range 10 {
+				Expect(tx.Send(f)).To(Succeed())
+			}
+		}()
+		for range 10 {
+			_, err := rx.Recv(5 * time.Second)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		Expect(time.Since(t0)).To(BeNumerically(">=", 9*vbus.FrameBits(f).Duration(125_000, 0)))
+	})
+
+	It("refuses inconsistent configurations when opened from input", func() {
+		for _, c := range []struct {
+			cfg  vbus.Config
+			want string
+		}{
+			{vbus.Config{Name: "x", Bitrate: -1}, "negative bit rate"},
+			{vbus.Config{Name: "x", FD: true, Bitrate: 500_000, DataBitrate: 250_000}, "below the nominal"},
+			{vbus.Config{Name: "x", Bitrate: 500_000, DataBitrate: 2_000_000}, "needs a CAN FD bus"},
+			{vbus.Config{Name: "x", DataBitrate: 2_000_000}, "needs a nominal bit rate"},
+			{vbus.Config{Name: "x", Faults: []vbus.FaultRule{{Kind: "melt"}}}, "unknown kind"},
+		} {
+			_, err := vbus.Open(c.cfg)
+			Expect(err).To(MatchError(ContainSubstring(c.want)))
+			Expect(err.Error()).To(HavePrefix("vbus x: "))
+		}
+	})
+
 	It("reports bus load over windows as a timeline whose busy time adds up", func() {
 		inSim(func(clk *clock.Sim) {
 			b := vbus.New(vbus.Config{Clock: clk, Bitrate: 500_000})

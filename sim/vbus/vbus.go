@@ -102,8 +102,30 @@ type pending struct {
 var _ can.Bus = (*Bus)(nil)
 
 // New returns a virtual bus. Invalid fault rules in cfg.Faults panic: they
-// are programming errors; use AddFault to install rules from input.
+// are programming errors; build buses from input (rig and scenario files)
+// with Open.
 func New(cfg Config) *Bus {
+	b, err := Open(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Open returns a virtual bus, or an error naming what is wrong with cfg.
+func Open(cfg Config) (*Bus, error) {
+	switch {
+	case cfg.Bitrate < 0 || cfg.DataBitrate < 0:
+		return nil, fmt.Errorf("vbus %s: negative bit rate (%d, data %d)", cfg.Name, cfg.Bitrate, cfg.DataBitrate)
+	case cfg.Bitrate > 0 && cfg.DataBitrate > 0 && cfg.DataBitrate < cfg.Bitrate:
+		return nil, fmt.Errorf("vbus %s: data bit rate %d is below the nominal %d", cfg.Name, cfg.DataBitrate, cfg.Bitrate)
+	case cfg.Bitrate > 0 && cfg.DataBitrate > 0 && !cfg.FD && cfg.DataBitrate != cfg.Bitrate:
+		return nil, fmt.Errorf("vbus %s: a data bit rate needs a CAN FD bus", cfg.Name)
+	case cfg.Bitrate == 0 && cfg.DataBitrate > 0:
+		return nil, fmt.Errorf("vbus %s: a data bit rate needs a nominal bit rate", cfg.Name)
+	case cfg.TxQueue < 0 || cfg.RxQueue < 0 || cfg.LoadResolution < 0:
+		return nil, fmt.Errorf("vbus %s: negative queue length or load resolution", cfg.Name)
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.NewWall()
 	}
@@ -127,10 +149,10 @@ func New(cfg Config) *Bus {
 	b.st.init(b.start, cfg.LoadResolution)
 	for _, r := range cfg.Faults {
 		if err := b.AddFault(r); err != nil {
-			panic(err)
+			return nil, err
 		}
 	}
-	return b
+	return b, nil
 }
 
 // Name returns the bus name.
