@@ -1,7 +1,6 @@
 package primary
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,10 +10,12 @@ import (
 
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/uptane/verify"
 )
 
-// ErrNotFound is returned for a file the repository does not have (HTTP 404).
-var ErrNotFound = errors.New("primary: file not found on the repository")
+// ErrNotFound is returned for a file the repository does not have (HTTP
+// 404); it is verify.ErrNotFound, so a Root chain stops at the latest.
+var ErrNotFound = verify.ErrNotFound
 
 // Fetcher downloads files of one repository over HTTP with the in-vehicle
 // requirements of the Standard: every download is capped at the size the

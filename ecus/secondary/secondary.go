@@ -194,6 +194,9 @@ func (e *ECU) State() store.State { return e.st.State() }
 // Installed returns the active image.
 func (e *ECU) Installed() *store.Image { s := e.st.State(); return s.Installed() }
 
+// ActiveImage returns the image in the active slot and its bytes.
+func (e *ECU) ActiveImage() (*store.Image, []byte, error) { return e.st.ReadActive() }
+
 // LastError returns the error of the last failed step of this cycle.
 func (e *ECU) LastError() error { e.mu.Lock(); defer e.mu.Unlock(); return e.lastErr }
 

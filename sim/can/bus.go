@@ -71,8 +71,9 @@ type Event struct {
 	Time   time.Time
 	Frame  Frame
 	Sender string
-	// Fault names a fault the bus injected into this frame ("corrupt",
-	// "duplicate", ...) or is "" for a clean frame. A dropped frame is never
-	// on the wire and has no event.
+	// Fault names a fault the bus injected into this frame ("drop",
+	// "corrupt", "corrupt-undetected", "duplicate", "delay", "reorder",
+	// "bus-off") or is "" for a clean frame. A dropped frame still has an
+	// event (with Fault "drop"), so reports show it; captures leave it out.
 	Fault string
 }

@@ -1,0 +1,339 @@
+// Package vehicle brings up a whole vehicle from a rig: the backend
+// (Director and Image repository, embedded), the buses, the Primary and the
+// Secondaries, with keys and factory images derived from the run's seed.
+// It runs update campaigns and exposes every seam an attack needs: the
+// man-in-the-middle proxy on the repository link, the repositories' signers,
+// the buses, and the ECU profiles.
+package vehicle
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/uptane-hil/uptane-hil/attacks/mitm"
+	"github.com/uptane-hil/uptane-hil/ecus/events"
+	"github.com/uptane-hil/uptane-hil/ecus/link"
+	"github.com/uptane-hil/uptane-hil/ecus/primary"
+	"github.com/uptane-hil/uptane-hil/ecus/secondary"
+	"github.com/uptane-hil/uptane-hil/ecus/store"
+	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/seed"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/uptane/imagecrypt"
+	"github.com/uptane-hil/uptane-hil/uptane/keys"
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
+	"github.com/uptane-hil/uptane-hil/uptane/repo"
+)
+
+// Options configure a bring-up.
+type Options struct {
+	Rig   *rigs.Rig
+	Dir   string // state of the backend and every ECU; a fresh directory per run
+	Clock clock.Clock
+	// Seed overrides the rig's seed when non-zero.
+	Seed seed.Seed
+	// Profiles give ECUs (by identifier) a control profile; the rest are
+	// conformant. "*" applies to every ECU without an entry.
+	Profiles map[string]check.Profile
+	Events   events.Sink
+	// Links connects the Primary to a Secondary; nil uses Direct calls.
+	// The bus path (pouf over UDS on ISO-TP) plugs in here.
+	Links func(v *Vehicle, s *Secondary) (link.Secondary, error)
+	// Crash gives an ECU a crash-point function (power-loss specs).
+	Crash func(ecu string) store.CrashFunc
+}
+
+// Secondary is one Secondary of the vehicle.
+type Secondary struct {
+	Rig    *rigs.ECU
+	Config secondary.Config
+	ECU    *secondary.ECU // in-process ECUs
+	Link   link.Secondary
+}
+
+// Vehicle is a running vehicle and its backend.
+type Vehicle struct {
+	Rig      *rigs.Rig
+	Clock    clock.Clock
+	Seed     seed.Seed
+	Dir      string
+	Image    *repo.Image
+	Director *repo.Director
+	// Proxy is the man in the middle on the Primary's repository link.
+	Proxy       *mitm.Proxy
+	Backend     http.Handler
+	Primary     *primary.Primary
+	PrimaryCfg  primary.Config
+	Secondaries []*Secondary
+	opts        Options
+	nonces      io.Reader
+}
+
+func (o Options) profile(ecu string) check.Profile {
+	if p, ok := o.Profiles[ecu]; ok {
+		return p
+	}
+	if p, ok := o.Profiles["*"]; ok {
+		return p
+	}
+	return check.Conformant
+}
+
+// ImageName is the target name of release rc of an ECU hardware's image.
+func ImageName(hwid string, rc uint64) string { return fmt.Sprintf("%s/firmware-r%d.bin", hwid, rc) }
+
+// ImageBytes is the deterministic content of release rc for hardware hwid.
+func (v *Vehicle) ImageBytes(hwid string, rc uint64, size int) []byte {
+	b := make([]byte, size)
+	io.ReadFull(v.Seed.Reader(fmt.Sprintf("image/%s/%d", hwid, rc)), b)
+	copy(b, fmt.Sprintf("%s release %d\n", hwid, rc))
+	return b
+}
+
+// Build brings up the vehicle. Under a simulated clock call it from inside
+// the clock's Run.
+func Build(o Options) (*Vehicle, error) {
+	r := o.Rig
+	if r.Backend.Mode != rigs.Embedded {
+		return nil, fmt.Errorf("vehicle: rig %s: only the embedded backend can be brought up in-process (mode %q)", r.Name, r.Backend.Mode)
+	}
+	sd := o.Seed
+	if sd == 0 {
+		sd = seed.Seed(r.Seed)
+	}
+	v := &Vehicle{Rig: r, Clock: o.Clock, Seed: sd, Dir: o.Dir, opts: o, nonces: sd.Reader("nonces")}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("vehicle: %w", err)
+	}
+	exp := repo.Expiry{Root: r.Backend.Expiry.Root, Targets: r.Backend.Expiry.Targets, Delegated: r.Backend.Expiry.Targets,
+		Snapshot: r.Backend.Expiry.Snapshot, Timestamp: r.Backend.Expiry.Timestamp}
+	var err error
+	v.Image, err = repo.OpenImage(repo.ImageOptions{Dir: filepath.Join(o.Dir, "backend", "image"), Clock: o.Clock,
+		Keys: repo.KeyConfig{Rand: sd.Reader("keys/image")}, Expiry: exp})
+	if err != nil {
+		return nil, err
+	}
+	v.Director, err = repo.OpenDirector(repo.DirectorOptions{Dir: filepath.Join(o.Dir, "backend", "director"), Clock: o.Clock,
+		Keys: repo.KeyConfig{Rand: sd.Reader("keys/director")}, Expiry: exp, Images: v.Image, Rand: sd.Reader("director/encrypt")})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/director/", http.StripPrefix("/director", v.Director.Handler()))
+	mux.Handle("/image/", http.StripPrefix("/image", v.Image.Handler()))
+	v.Backend = mux
+	v.Proxy = mitm.New(repo.InProcessTransport(mux), o.Clock)
+
+	// Factory images, release 1, for every ECU's hardware.
+	hw := map[string]int{}
+	for _, e := range r.ECUs {
+		hw[e.HardwareID] = max(hw[e.HardwareID], e.ImageSize)
+	}
+	for _, h := range sortedKeys(hw) {
+		if err := v.Image.AddImage(ImageName(h, 1), v.ImageBytes(h, 1, hw[h]), []string{h}, 1); err != nil {
+			return nil, err
+		}
+	}
+	if err := v.Image.Publish(); err != nil {
+		return nil, err
+	}
+
+	// Keys and inventory.
+	inv := []repo.ECU{}
+	ecuKeys := map[string]*keys.Private{}
+	encKeys := map[string]*ecdh.PrivateKey{}
+	for _, e := range r.ECUs {
+		k, err := keys.Generate(e.KeyType, sd.Reader("keys/ecu/"+e.ID))
+		if err != nil {
+			return nil, err
+		}
+		ecuKeys[e.ID] = k
+		item := repo.ECU{ID: e.ID, HardwareID: e.HardwareID, Key: k.Public(), Primary: e.Role == rigs.Primary}
+		if e.Encrypted {
+			ek, err := imagecrypt.GenerateKey(sd.Reader("keys/ecu-enc/" + e.ID))
+			if err != nil {
+				return nil, err
+			}
+			encKeys[e.ID] = ek
+			item.EncryptionKey = ek.PublicKey().Bytes()
+		}
+		inv = append(inv, item)
+	}
+	if err := v.Director.AddVehicle(r.Vehicle.VIN, inv...); err != nil {
+		return nil, err
+	}
+
+	// Secondaries.
+	for _, e := range r.Secondaries() {
+		crash := store.CrashFunc(nil)
+		if o.Crash != nil {
+			crash = o.Crash(e.ID)
+		}
+		cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, Verification: e.Profile, Profile: o.profile(e.ID),
+			Dir: filepath.Join(o.Dir, "ecus", e.ID), Key: ecuKeys[e.ID], EncKey: encKeys[e.ID], Clock: o.Clock, Crash: crash}
+		img := v.ImageBytes(e.HardwareID, 1, e.ImageSize)
+		var imageRoot []byte
+		if e.Profile == rigs.Full {
+			imageRoot = v.Image.Root()
+		}
+		if err := secondary.Provision(cfg, v.Director.Root(), imageRoot, factory(e.HardwareID, 1, img), img); err != nil {
+			return nil, err
+		}
+		s := &Secondary{Rig: e, Config: cfg}
+		if e.Process == rigs.InProcess {
+			if s.ECU, err = secondary.Boot(cfg); err != nil {
+				return nil, err
+			}
+		}
+		if o.Links != nil {
+			s.Link, err = o.Links(v, s)
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			if s.ECU == nil {
+				return nil, fmt.Errorf("vehicle: %s runs outside this process; it needs a bus link", e.ID)
+			}
+			s.Link = &link.Direct{ECU: s.ECU, Cfg: cfg, VIN: r.Vehicle.VIN}
+		}
+		v.Secondaries = append(v.Secondaries, s)
+	}
+
+	// The Primary.
+	p := r.Primary()
+	pc := primary.Config{VIN: r.Vehicle.VIN, ID: p.ID, HardwareID: p.HardwareID, Key: ecuKeys[p.ID], Clock: o.Clock,
+		Client:      &http.Client{Transport: v.Proxy},
+		DirectorURL: "http://backend.invalid/director/" + r.Vehicle.VIN + "/", ImageURL: "http://backend.invalid/image/",
+		Dir: filepath.Join(o.Dir, "ecus", p.ID), Profile: o.profile(p.ID), Events: o.Events, Nonces: sd.Reader("nonces/primary")}
+	if o.Crash != nil {
+		pc.Crash = o.Crash(p.ID)
+	}
+	for _, s := range v.Secondaries {
+		pc.Secondaries = append(pc.Secondaries, primary.SecondaryConfig{ID: s.Rig.ID, Bus: s.Rig.Bus, Link: s.Link})
+	}
+	pimg := v.ImageBytes(p.HardwareID, 1, p.ImageSize)
+	if err := primary.Provision(pc, v.Director.Root(), v.Image.Root(), factory(p.HardwareID, 1, pimg), pimg); err != nil {
+		return nil, err
+	}
+	if v.Primary, err = primary.Boot(pc); err != nil {
+		return nil, err
+	}
+	v.PrimaryCfg = pc
+	return v, nil
+}
+
+func factory(hwid string, rc uint64, img []byte) store.Image {
+	return store.Image{Name: ImageName(hwid, rc), Length: int64(len(img)), Hashes: meta.HashesOf(img), ReleaseCounter: rc}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// Secondary returns the Secondary with identifier id.
+func (v *Vehicle) Secondary(id string) *Secondary {
+	for _, s := range v.Secondaries {
+		if s.Rig.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// Publish makes the Image repository publish release rc of the images of
+// the given ECUs (all Secondaries when none) and the Director assign them
+// (encrypted for ECUs whose rig entry says so).
+func (v *Vehicle) Publish(rc uint64, ecus ...string) error {
+	if len(ecus) == 0 {
+		for _, s := range v.Secondaries {
+			ecus = append(ecus, s.Rig.ID)
+		}
+	}
+	done := map[string]bool{}
+	for _, id := range ecus {
+		e := v.Rig.ECU(id)
+		if e == nil {
+			return fmt.Errorf("vehicle: no ECU %q in rig %s", id, v.Rig.Name)
+		}
+		name := ImageName(e.HardwareID, rc)
+		if !done[e.HardwareID] {
+			if _, err := v.Image.Target(name); err != nil {
+				if err := v.Image.AddImage(name, v.ImageBytes(e.HardwareID, rc, e.ImageSize), []string{e.HardwareID}, rc); err != nil {
+					return err
+				}
+			}
+			done[e.HardwareID] = true
+		}
+	}
+	if err := v.Image.Publish(); err != nil {
+		return err
+	}
+	for _, id := range ecus {
+		e := v.Rig.ECU(id)
+		if err := v.Director.Assign(v.Rig.Vehicle.VIN, id, ImageName(e.HardwareID, rc), repo.AssignOptions{Encrypt: e.Encrypted}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Cycle runs one update cycle of the Primary.
+func (v *Vehicle) Cycle() *primary.CycleReport { return v.Primary.UpdateCycle() }
+
+// Campaign publishes and assigns release rc to the ECUs and runs one cycle.
+func (v *Vehicle) Campaign(rc uint64, ecus ...string) (*primary.CycleReport, error) {
+	if err := v.Publish(rc, ecus...); err != nil {
+		return nil, err
+	}
+	return v.Cycle(), nil
+}
+
+// Current returns the running in-process ECU (a reset replaces it), or nil.
+func (s *Secondary) Current() *secondary.ECU {
+	if d, ok := s.Link.(*link.Direct); ok {
+		return d.ECU
+	}
+	return s.ECU
+}
+
+// InstalledRelease returns the release counter and name of the image an
+// in-process ECU has in its active slot; the name is marked "(unknown
+// bytes)" when the slot does not hold that release's genuine image.
+func (v *Vehicle) InstalledRelease(id string) (uint64, string, error) {
+	s := v.Secondary(id)
+	if s == nil {
+		return 0, "", fmt.Errorf("vehicle: no Secondary %q", id)
+	}
+	e := s.Current()
+	if e == nil {
+		return 0, "", fmt.Errorf("vehicle: %s does not run in this process", id)
+	}
+	img, data, err := e.ActiveImage()
+	if err != nil {
+		return 0, "", err
+	}
+	if want := v.ImageBytes(s.Rig.HardwareID, img.ReleaseCounter, len(data)); !bytes.Equal(want, data) {
+		return img.ReleaseCounter, img.Name + " (unknown bytes)", nil
+	}
+	return img.ReleaseCounter, img.Name, nil
+}
+
+// Close releases the backend's database.
+func (v *Vehicle) Close() error {
+	if v.Director != nil {
+		return v.Director.Close()
+	}
+	return nil
+}
