@@ -125,7 +125,9 @@ func (p *Private) Sign(payload []byte) ([]byte, error) {
 func (p *Private) Crypto() crypto.Signer { return p.priv }
 
 // String never prints the secret.
-func (p *Private) String() string { return "private key " + p.pub.Type + " " + short(p.keyID) + " (redacted)" }
+func (p *Private) String() string {
+	return "private key " + p.pub.Type + " " + short(p.keyID) + " (redacted)"
+}
 
 // GoString never prints the secret.
 func (p *Private) GoString() string { return p.String() }
