@@ -137,9 +137,15 @@ type Goal struct {
 	Undetected bool `yaml:"undetected"`
 	// NotInstalled: the ECU does not end on this image.
 	NotInstalled string `yaml:"not_installed"`
-	// Reported false means the attacker wants the Director to record a
-	// forged or replayed version report as genuine.
+	// DirectorAccepts: the Director recorded a forged or replayed version
+	// report of the ECU as genuine.
 	DirectorAccepts string `yaml:"director_accepts"`
+	// SlowerThan: an update cycle under attack lasted longer than this (a
+	// slow retrieval or drop-request that held the vehicle up).
+	SlowerThan time.Duration `yaml:"slower_than"`
+	// ServedOver: the vehicle consumed more than this many bytes of the
+	// attacker's responses (endless data).
+	ServedOver int64 `yaml:"served_over"`
 }
 
 var (
@@ -268,8 +274,8 @@ func (s *Scenario) validate() error {
 		}
 	}
 	g := s.Goal
-	if g.Installed == "" && !g.Undetected && g.NotInstalled == "" && g.DirectorAccepts == "" {
-		return s.Errorf("goal", "missing: what the attacker wants (installed, undetected, not_installed, director_accepts)")
+	if g.Installed == "" && !g.Undetected && g.NotInstalled == "" && g.DirectorAccepts == "" && g.SlowerThan == 0 && g.ServedOver == 0 {
+		return s.Errorf("goal", "missing: what the attacker wants (installed, undetected, not_installed, director_accepts, slower_than, served_over)")
 	}
 	for f, v := range map[string]string{"goal.installed": g.Installed, "goal.not_installed": g.NotInstalled} {
 		if v != "" && !imageRe.MatchString(v) {

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/sim/clock"
@@ -44,6 +45,22 @@ type Rule struct {
 	// Times limits how often the rule fires (0: no limit).
 	Times int
 	fired int
+	// served counts the bytes the victim read from this rule's responses.
+	served atomic.Int64
+}
+
+// Served returns how many bytes the victim read from the rule's responses.
+func (r *Rule) Served() int64 { return r.served.Load() }
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c countingBody) Read(b []byte) (int, error) {
+	n, err := c.ReadCloser.Read(b)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // Action produces the tampered response.
@@ -155,6 +172,9 @@ func (p *Proxy) RoundTrip(req *http.Request) (*http.Response, error) {
 		out, _, err = next()
 	} else {
 		out, err = rule.Action.apply(p, req, next)
+		if out != nil && out.Body != nil {
+			out.Body = countingBody{out.Body, &rule.served}
+		}
 	}
 	ex := Exchange{Time: p.clk.Now(), Method: req.Method, Path: req.URL.Path}
 	if rule != nil {

@@ -111,7 +111,11 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, 
 			return err
 		}
 	}
-	return st.Install(factory, data)
+	if err := st.Install(factory, data); err != nil {
+		return err
+	}
+	// the time of manufacture is the first securely known time
+	return st.Update("provision-time", func(s *store.State) error { s.LatestTime = cfg.Clock.Now(); return nil })
 }
 
 func saveRepo(st *store.Store, name string, r *verify.Repo) error {
@@ -419,7 +423,12 @@ func (e *ECU) Install() error {
 	}
 	name, length, hashes, rc := e.imgName, int64(len(e.plain)), meta.HashesOf(e.plain), uint64(0)
 	if t := e.currentTargetLocked(); t != nil {
-		name, length, hashes = t.Name, t.Director.Length, t.Director.Hashes
+		name = t.Name
+		if e.cfg.Profile.On("verify_image.hashes") {
+			// the state records what the metadata says; a control ECU
+			// without the hash check records whatever it was given
+			length, hashes = t.Director.Length, t.Director.Hashes
+		}
 		if t.Custom != nil {
 			rc = t.Custom.Uptane.ReleaseCounter
 		}

@@ -1,0 +1,426 @@
+package scenarios
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	gotime "time"
+
+	"github.com/uptane-hil/uptane-hil/attacks/mitm"
+	"github.com/uptane-hil/uptane-hil/ecus/events"
+	"github.com/uptane-hil/uptane-hil/ecus/link"
+	"github.com/uptane-hil/uptane-hil/ecus/primary"
+	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
+	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/seed"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/uptane/manifest"
+)
+
+// Verdicts.
+const (
+	Defended    = "defended"
+	Compromised = "compromised"
+)
+
+// RunOptions configure a scenario run.
+type RunOptions struct {
+	Rig  *rigs.Rig
+	Dir  string    // each run gets a fresh directory below
+	Seed seed.Seed // 0: the rig's seed
+	// Links connects the Primary to Secondaries (nil: direct calls).
+	Links func(v *vehicle.Vehicle, s *vehicle.Secondary) (link.Secondary, error)
+}
+
+// Result is the verdict for one judged ECU under one profile.
+type Result struct {
+	Scenario    string
+	Description string
+	Attack      string
+	Standard    []string
+	Transport   string
+	ECU         string
+	Profile     string
+	Control     bool
+	Expected    string
+	Observed    string
+	Detected    string // the check that stopped the attack, "" if none
+	Detail      string
+	Report      json.RawMessage // the ECU's last signed version report
+	Pass        bool
+	Duration    gotime.Duration // simulated
+	Wall        gotime.Duration
+	Events      []events.Event
+}
+
+// Run plays the scenario against the conformant profile and against its
+// control profile. An error means the scenario could not be played at all
+// (a broken rig or step), not that a defence failed.
+func (s *Scenario) Run(o RunOptions) ([]Result, error) {
+	a, err := s.runProfile(o, false)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.runProfile(o, true)
+	if err != nil {
+		return nil, err
+	}
+	return append(a, b...), nil
+}
+
+type runner struct {
+	s        *Scenario
+	v        *vehicle.Vehicle
+	sim      *clock.Sim
+	judged   []string
+	detected map[string][]check.ID
+	details  map[string][]string
+	offs     map[string]func()
+	rules    []*mitm.Rule
+	attacked bool
+	slowest  gotime.Duration
+	log      events.Log
+}
+
+func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
+	profile := check.Conformant
+	profiles := map[string]check.Profile{}
+	if control {
+		profile = s.Profile()
+		profiles["*"] = profile
+	}
+	sim := clock.NewSim(gotime.Time{})
+	sim.SetHorizon(10 * 365 * 24 * gotime.Hour)
+	wall := gotime.Now()
+	var results []Result
+	var stepErr error
+	r := &runner{s: s, sim: sim, detected: map[string][]check.ID{}, details: map[string][]string{}, offs: map[string]func(){}}
+	err := sim.Run(s.Name+"/"+profile.Name, func() {
+		dir := filepath.Join(o.Dir, s.Name, strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name))
+		v, err := vehicle.Build(vehicle.Options{Rig: o.Rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
+			Events: r.log.Sink(), Links: o.Links})
+		if err != nil {
+			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
+			return
+		}
+		defer v.Close()
+		r.v = v
+		r.judged = s.ECUs
+		if len(r.judged) == 0 {
+			for _, sec := range v.Secondaries {
+				r.judged = append(r.judged, sec.Rig.ID)
+			}
+		}
+		for _, id := range r.judged {
+			if v.Secondary(id) == nil {
+				stepErr = s.Errorf("ecus", "rig %s has no Secondary %q", o.Rig.Name, id)
+				return
+			}
+		}
+		for i := range s.Steps {
+			if err := r.step(i); err != nil {
+				stepErr = err
+				return
+			}
+		}
+		results = r.verdicts(profile, control)
+	})
+	if stepErr != nil {
+		return nil, stepErr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.File, err)
+	}
+	for i := range results {
+		results[i].Duration = sim.Elapsed()
+		results[i].Wall = gotime.Since(wall)
+	}
+	return results, nil
+}
+
+func (r *runner) step(i int) error {
+	st := r.s.Steps[i]
+	f := fmt.Sprintf("steps[%d]", i)
+	v := r.v
+	switch {
+	case st.Campaign != nil:
+		ecus := st.Campaign.ECUs
+		if len(ecus) == 0 {
+			ecus = r.judged
+		}
+		if err := v.Publish(st.Campaign.Release, ecus...); err != nil {
+			return r.s.Errorf(f+".campaign", "%v", err)
+		}
+		r.observe(v.Cycle())
+	case st.Cycle != nil:
+		r.observe(v.Cycle())
+	case st.Advance > 0:
+		r.sim.Jump(st.Advance)
+		r.note("time travel: +" + st.Advance.String())
+	case st.AttackOff != "":
+		if off := r.offs[st.AttackOff]; off != nil {
+			off()
+		}
+		delete(r.offs, st.AttackOff)
+		r.note("attack off: " + st.AttackOff)
+	case st.Attack != nil:
+		off, err := r.attack(f+".attack", st.Attack)
+		if err != nil {
+			return err
+		}
+		r.offs[st.Attack.Name] = off
+		r.attacked = true
+		r.v.PrimaryCfg.Events(events.Event{Time: r.sim.Now(), Kind: events.Attack, From: events.Attacker, Label: "attack on: " + st.Attack.Name})
+	default:
+		return r.s.Errorf(f, "this step is not supported by the runner yet")
+	}
+	return nil
+}
+
+func (r *runner) note(label string) {
+	if r.v.PrimaryCfg.Events != nil {
+		r.v.PrimaryCfg.Events(events.Event{Time: r.sim.Now(), Kind: events.Note, Label: label})
+	}
+}
+
+func (r *runner) attack(f string, a *AttackStep) (func(), error) {
+	switch {
+	case a.MITM != nil:
+		m := a.MITM
+		prefix := "^/image/"
+		if m.Repo == "director" {
+			prefix = "^/director/" + regexp.QuoteMeta(r.v.Rig.Vehicle.VIN) + "/"
+		}
+		re, err := regexp.Compile(prefix + "(?:" + m.File + ")")
+		if err != nil {
+			return nil, r.s.Errorf(f+".mitm.file", "%v", err)
+		}
+		var act mitm.Action
+		switch m.Action {
+		case "replay":
+			act = mitm.Replay{Index: m.Index}
+		case "truncate":
+			act = mitm.Truncate{N: int(m.Bytes)}
+		case "slow":
+			act = mitm.Slow{Chunk: m.Chunk, Interval: m.Interval}
+		case "drop":
+			act = mitm.Drop{}
+		case "endless":
+			act = mitm.Endless{Prefix: []byte("{"), Length: m.Bytes}
+		case "status":
+			act = mitm.Status{Code: m.Status}
+		case "substitute":
+			if file, ok := strings.CutPrefix(m.With, "recorded:"); ok {
+				body := r.recorded(m.Repo, file)
+				if body == nil {
+					return nil, r.s.Errorf(f+".mitm.with", "the attacker has not seen %s of the %s repository yet", file, m.Repo)
+				}
+				act = mitm.Substitute{Body: body}
+				break
+			}
+			edit, err := r.substitute(f+".mitm.with", m.With)
+			if err != nil {
+				return nil, err
+			}
+			act = mitm.Substitute{Edit: edit}
+		}
+		rule := &mitm.Rule{Name: a.Name, Path: re, Action: act}
+		r.rules = append(r.rules, rule)
+		return r.v.Proxy.Add(rule), nil
+	}
+	return nil, r.s.Errorf(f, "this attack is not supported by the runner yet")
+}
+
+// substitute returns the attacker's edit of a genuine response.
+func (r *runner) substitute(f, with string) (func([]byte) []byte, error) {
+	switch with {
+	case "malicious-image":
+		return func(b []byte) []byte { return r.v.ImageBytes("malicious", 0, len(b)) }, nil
+	case "unsigned":
+		return func(b []byte) []byte {
+			var doc map[string]json.RawMessage
+			if json.Unmarshal(b, &doc) != nil {
+				return b
+			}
+			doc["signatures"] = json.RawMessage("[]")
+			out, _ := json.Marshal(doc)
+			return out
+		}, nil
+	case "tampered":
+		return func(b []byte) []byte {
+			out := append([]byte(nil), b...)
+			if i := strings.Index(string(out), `"expires":"`); i >= 0 {
+				out[i+len(`"expires":"`)] = '9'
+			}
+			return out
+		}, nil
+	}
+	return nil, r.s.Errorf(f, "%q is not one of malicious-image, unsigned, tampered, recorded:FILE", with)
+}
+
+// recorded is the first response the attacker recorded for a file.
+func (r *runner) recorded(repo, file string) []byte {
+	p := "/image/" + file
+	if repo == "director" {
+		p = "/director/" + r.v.Rig.Vehicle.VIN + "/" + file
+	}
+	if rec := r.v.Proxy.Recorded(p); len(rec) > 0 {
+		return rec[0]
+	}
+	return nil
+}
+
+// observe records what the cycle says about each judged ECU.
+func (r *runner) observe(rep *primary.CycleReport) {
+	if d := rep.Finished.Sub(rep.Started); r.attacked && d > r.slowest {
+		r.slowest = d
+	}
+	for _, id := range r.judged {
+		o := rep.ECUs[id]
+		for _, err := range []error{rep.Err, o.Err} {
+			if err == nil {
+				continue
+			}
+			r.details[id] = append(r.details[id], err.Error())
+			r.addChecks(id, err)
+		}
+		if o.Report != nil {
+			if sr, err := manifest.ParseReport(o.Report, manifest.MaxReportSize); err == nil {
+				for _, a := range sr.Signed.Attacks {
+					r.addID(id, a.Check)
+				}
+			}
+		}
+	}
+}
+
+func (r *runner) addChecks(ecu string, err error) {
+	var visit func(error)
+	visit = func(e error) {
+		if e == nil {
+			return
+		}
+		if ce, ok := e.(*check.Error); ok {
+			r.addID(ecu, ce.Check)
+		}
+		if re, ok := e.(*link.RemoteError); ok && re.Check != "" {
+			r.addID(ecu, re.Check)
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				visit(x)
+			}
+		case interface{ Unwrap() error }:
+			visit(u.Unwrap())
+		}
+	}
+	visit(err)
+}
+
+func (r *runner) addID(ecu string, id check.ID) {
+	for _, x := range r.detected[ecu] {
+		if x == id {
+			return
+		}
+	}
+	r.detected[ecu] = append(r.detected[ecu], id)
+}
+
+func (r *runner) installedIs(ecu, want string) bool {
+	rc, name, err := r.v.InstalledRelease(ecu)
+	if err != nil {
+		return false
+	}
+	if want == "malicious" {
+		return strings.HasSuffix(name, "(unknown bytes)")
+	}
+	var n uint64
+	fmt.Sscanf(want, "release:%d", &n)
+	return rc == n && !strings.HasSuffix(name, "(unknown bytes)")
+}
+
+func (r *runner) verdicts(p check.Profile, control bool) []Result {
+	s := r.s
+	var out []Result
+	for _, ecu := range r.judged {
+		g := s.Goal
+		won := true
+		if g.Installed != "" {
+			won = won && r.installedIs(ecu, g.Installed)
+		}
+		if g.NotInstalled != "" {
+			won = won && !r.installedIs(ecu, g.NotInstalled)
+		}
+		if g.Undetected {
+			won = won && len(r.detected[ecu]) == 0
+		}
+		if g.SlowerThan > 0 {
+			won = won && r.slowest > g.SlowerThan
+		}
+		if g.ServedOver > 0 {
+			var n int64
+			for _, rule := range r.rules {
+				n += rule.Served()
+			}
+			won = won && n > g.ServedOver
+		}
+		res := Result{Scenario: s.Name, Description: strings.TrimSpace(s.Description), Attack: s.Attack, Standard: s.Standard,
+			Transport: s.Transport, ECU: ecu, Profile: p.Name, Control: control, Expected: Defended, Observed: Defended,
+			Events: r.log.Events()}
+		if control {
+			res.Expected = Compromised
+		}
+		if won {
+			res.Observed = Compromised
+		}
+		want := []check.ID{}
+		if s.Detected != "" {
+			want = append(want, check.ID(s.Detected))
+		} else {
+			for _, d := range s.Defence {
+				want = append(want, check.ID(d))
+			}
+		}
+		for _, d := range r.detected[ecu] {
+			for _, w := range want {
+				if d == w && res.Detected == "" {
+					res.Detected = string(d)
+				}
+			}
+		}
+		if res.Detected == "" && len(r.detected[ecu]) > 0 {
+			res.Detected = string(r.detected[ecu][0])
+		}
+		res.Detail = strings.Join(r.details[ecu], "; ")
+		if e := r.v.Secondary(ecu).Current(); e != nil {
+			if b, err := e.VersionReport(); err == nil {
+				res.Report = b
+			}
+		}
+		res.Pass = res.Observed == res.Expected
+		if res.Pass && !control && !containsID(want, res.Detected) {
+			res.Pass = false
+			msg := fmt.Sprintf("defended, but the expected defence %v was not reported (detected: %v)", want, r.detected[ecu])
+			res.Detail = strings.TrimPrefix(res.Detail+"; "+msg, "; ")
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+func containsID(ids []check.ID, s string) bool {
+	for _, id := range ids {
+		if string(id) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrBroken marks a scenario whose control run was not compromised.
+var ErrBroken = errors.New("scenario cannot fail: its control profile was not compromised")
