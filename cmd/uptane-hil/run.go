@@ -1,0 +1,161 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/scenarios"
+	"github.com/uptane-hil/uptane-hil/sim/seed"
+)
+
+func init() {
+	register("run", "play attack scenarios against a rig and write reports", runSuite)
+}
+
+func runSuite(args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	rigFile := fs.String("rig", "rigs/virtual.yaml", "rig file")
+	out := fs.String("out", "out", "output directory for reports and captures")
+	sd := fs.Uint64("seed", 0, "seed of the run (0: the rig's seed)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: uptane-hil run [--rig FILE] [--out DIR] [--seed N] [SCENARIO FILE OR FOLDER ...]
+
+Plays each scenario (default: the scenarios/ folder) against the rig, twice
+per judged ECU: with the conformant profile, where the attack must be
+defended, and with the control profile that lacks exactly the scenario's
+defence, where the attack must succeed. Prints a line per run and a summary
+table, and writes OUT/report.json. Exit status 0 only if every result passes.
+
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	paths := fs.Args()
+	if len(paths) == 0 {
+		paths = []string{"scenarios"}
+	}
+	r, err := rigs.Load(*rigFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
+		return 2
+	}
+	if r.Clock != rigs.Simulated {
+		fmt.Fprintf(os.Stderr, "uptane-hil run: rig %s runs on wall-clock time over SocketCAN; scenario runs on it are not implemented yet (use rigs/virtual.yaml)\n", r.File)
+		return 2
+	}
+	list, err := scenarios.LoadAll(paths...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
+		return 2
+	}
+	work := filepath.Join(*out, "runs")
+	if err := os.RemoveAll(work); err != nil {
+		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
+		return 1
+	}
+	started := time.Now()
+	var all []scenarios.Result
+	for _, s := range list {
+		res, err := s.Run(scenarios.RunOptions{Rig: r, Dir: work, Seed: seed.Seed(*sd)})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
+			return 1
+		}
+		for _, x := range res {
+			fmt.Printf("%-4s %-34s %-9s %-44s %-11s %s\n", passWord(x.Pass), x.Scenario, x.ECU, x.Profile, x.Observed, x.Detected)
+		}
+		all = append(all, res...)
+	}
+	failed := writeSummary(os.Stdout, all)
+	fmt.Printf("\n%d runs in %s wall\n", len(all), time.Since(started).Round(time.Millisecond))
+	if err := writeResults(filepath.Join(*out, "report.json"), r, started, all); err != nil {
+		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
+		return 1
+	}
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+func passWord(p bool) string {
+	if p {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+func writeSummary(w io.Writer, all []scenarios.Result) (failed int) {
+	type row struct{ runs, passed int }
+	byAttack := map[string]*row{}
+	var order []string
+	for _, x := range all {
+		rw := byAttack[x.Attack]
+		if rw == nil {
+			rw = &row{}
+			byAttack[x.Attack] = rw
+			order = append(order, x.Attack)
+		}
+		rw.runs++
+		if x.Pass {
+			rw.passed++
+		} else {
+			failed++
+		}
+	}
+	fmt.Fprintf(w, "\n%-22s %5s %7s\n", "attack", "runs", "passed")
+	fmt.Fprintln(w, strings.Repeat("-", 36))
+	for _, a := range order {
+		fmt.Fprintf(w, "%-22s %5d %7d\n", a, byAttack[a].runs, byAttack[a].passed)
+	}
+	fmt.Fprintf(w, "%d passed, %d failed\n", len(all)-failed, failed)
+	return failed
+}
+
+func writeResults(path string, r *rigs.Rig, started time.Time, all []scenarios.Result) error {
+	type result struct {
+		Scenario  string   `json:"scenario"`
+		Attack    string   `json:"attack"`
+		Standard  []string `json:"standard"`
+		Transport string   `json:"transport"`
+		ECU       string   `json:"ecu"`
+		Profile   string   `json:"profile"`
+		Control   bool     `json:"control"`
+		Expected  string   `json:"expected"`
+		Observed  string   `json:"observed"`
+		Detected  string   `json:"detected"`
+		Detail    string   `json:"detail"`
+		Pass      bool     `json:"pass"`
+	}
+	doc := struct {
+		Schema   string    `json:"schema"`
+		Rig      string    `json:"rig"`
+		Started  time.Time `json:"started"`
+		Finished time.Time `json:"finished"`
+		Results  []result  `json:"results"`
+	}{Schema: "uptane-hil/report/v1", Rig: r.Name, Started: started.UTC(), Finished: time.Now().UTC()}
+	for _, x := range all {
+		doc.Results = append(doc.Results, result{x.Scenario, x.Attack, x.Standard, x.Transport, x.ECU, x.Profile, x.Control,
+			x.Expected, x.Observed, x.Detected, x.Detail, x.Pass})
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
