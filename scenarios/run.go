@@ -34,6 +34,11 @@ type RunOptions struct {
 	Seed seed.Seed // 0: the rig's seed
 	// Links connects the Primary to Secondaries (nil: direct calls).
 	Links func(v *vehicle.Vehicle, s *vehicle.Secondary) (link.Secondary, error)
+	// Base replaces the conformant profile (a spec weakens it to prove the
+	// suite notices a missing defence).
+	Base *check.Profile
+	// ConformantOnly skips the control runs.
+	ConformantOnly bool
 }
 
 // Result is the verdict for one judged ECU under one profile.
@@ -62,8 +67,8 @@ type Result struct {
 // (a broken rig or step), not that a defence failed.
 func (s *Scenario) Run(o RunOptions) ([]Result, error) {
 	a, err := s.runProfile(o, false)
-	if err != nil {
-		return nil, err
+	if err != nil || o.ConformantOnly {
+		return a, err
 	}
 	b, err := s.runProfile(o, true)
 	if err != nil {
@@ -89,6 +94,10 @@ type runner struct {
 func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	profile := check.Conformant
 	profiles := map[string]check.Profile{}
+	if o.Base != nil && !control {
+		profile = *o.Base
+		profiles["*"] = profile
+	}
 	if control {
 		profile = s.Profile()
 		profiles["*"] = profile

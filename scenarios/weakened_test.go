@@ -1,0 +1,58 @@
+package scenarios_test
+
+import (
+	"path/filepath"
+	"sort"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/scenarios"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+)
+
+// The suite can fail: take the conformant profile, delete one defence a
+// scenario relies on, and at least one scenario must then fail.
+var _ = Describe("the suite notices a missing defence", Label("attack"), func() {
+	files, _ := filepath.Glob("*.yaml")
+	var list []*scenarios.Scenario
+	defences := map[string][]check.ID{}
+	for _, f := range files {
+		s, err := scenarios.Load(f)
+		if err != nil {
+			panic(err)
+		}
+		list = append(list, s)
+		var ids []check.ID
+		for _, d := range s.Defence {
+			ids = append(ids, check.ID(d))
+		}
+		defences[check.Without(ids...).Name] = ids
+	}
+	names := make([]string, 0, len(defences))
+	for d := range defences {
+		names = append(names, d)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ids := defences[name]
+		It("fails a scenario when the conformant profile lacks "+strings.TrimPrefix(name, "without:"), func() {
+			r, err := rigs.Load("../rigs/virtual.yaml")
+			Expect(err).NotTo(HaveOccurred())
+			weak := check.Without(ids...)
+			failed := []string{}
+			for _, s := range list {
+				res, err := s.Run(scenarios.RunOptions{Rig: r, Dir: GinkgoT().TempDir(), Base: &weak, ConformantOnly: true})
+				Expect(err).NotTo(HaveOccurred())
+				for _, x := range res {
+					if !x.Pass {
+						failed = append(failed, x.Scenario+"/"+x.ECU)
+					}
+				}
+			}
+			Expect(failed).NotTo(BeEmpty(), "no scenario failed although %v was switched off", ids)
+		})
+	}
+})
