@@ -1,0 +1,449 @@
+package isotp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/uptane-hil/uptane-hil/sim/can"
+	"github.com/uptane-hil/uptane-hil/sim/clock"
+)
+
+// Conn is one ISO-TP channel on a CAN node. It is full duplex: a receive
+// actor reassembles incoming messages (and answers flow control) while
+// Send transmits on the caller's actor. Under the simulated clock Send,
+// Recv and Close must be called from actors (clock.Go or Sim.Run).
+type Conn struct {
+	opt    Options
+	clk    clock.Clock
+	node   can.Node
+	ae     int
+	tmpl   can.Frame // identifier, flags and address byte of our frames
+	pad    byte
+	sfMax  int
+	stmin  byte // STmin we advertise
+	rxq    *clock.Queue[rxItem]
+	rx     receiver
+	rxDone bool // receive actor ended (guarded by mu)
+	rxErr  error
+
+	mu      sync.Mutex
+	closed  bool
+	txBusy  bool
+	txIdle  clock.Cond
+	fcWait  bool // a sender waits for a flow control frame
+	fcReady bool
+	fc      [3]byte // FS, BS, STmin of the flow control frame received
+	fcBad   *Error  // malformed flow control frame
+	fcCond  clock.Cond
+}
+
+type rxItem struct {
+	msg []byte
+	err *Error
+}
+
+// New attaches a node named opt.Name to bus, with a filter for opt.RxID,
+// and starts the channel's receive actor on clk.
+func New(bus can.Bus, clk clock.Clock, opt Options) (*Conn, error) {
+	if err := opt.normalize(bus.FD()); err != nil {
+		return nil, err
+	}
+	node, err := bus.Attach(opt.Name, can.Exact(opt.RxID, opt.Extended))
+	if err != nil {
+		return nil, &Error{Kind: KindBus, Msg: fmt.Sprintf("attach %s to bus %s", opt.Name, bus.Name()), Err: err}
+	}
+	return start(node, clk, opt), nil
+}
+
+// OnNode runs a channel on an already attached node (for example a
+// SocketCAN node); the node should only receive opt.RxID (frames with other
+// identifiers are ignored, at a cost). fd says whether the node's bus
+// carries CAN FD. The Conn owns the node: Close closes it.
+func OnNode(node can.Node, fd bool, clk clock.Clock, opt Options) (*Conn, error) {
+	if err := opt.normalize(fd); err != nil {
+		return nil, err
+	}
+	return start(node, clk, opt), nil
+}
+
+func start(node can.Node, clk clock.Clock, opt Options) *Conn {
+	c := &Conn{opt: opt, clk: clk, node: node, ae: opt.addrLen()}
+	c.tmpl = can.Frame{ID: opt.TxID, Extended: opt.Extended, FD: opt.FD, BRS: opt.BRS}
+	if c.ae == 1 {
+		c.tmpl.Data[0] = opt.TxAddr
+	}
+	c.pad = opt.PadByte
+	if opt.FD && !opt.Pad {
+		c.pad = DefaultFDPad
+	}
+	c.sfMax = sfMax(opt.TxDL, c.ae)
+	c.stmin = EncodeSTmin(opt.STmin)
+	c.txIdle = clk.NewCond(&c.mu)
+	c.fcCond = clk.NewCond(&c.mu)
+	c.rxq = clock.NewQueue[rxItem](clk, opt.RxQueue)
+	c.rx = receiver{
+		ae: c.ae, addr: opt.RxAddr, fd: opt.FD, maxRx: opt.MaxRx, bs: opt.BlockSize,
+		nCr: opt.NCr, rxID: opt.RxID,
+		sendFC:  c.sendFC,
+		deliver: c.deliver,
+		full:    func() bool { return c.rxq.Len() >= opt.RxQueue },
+		onFC:    c.onFC,
+	}
+	if opt.Observer != nil {
+		c.rx.observe = func(ev Event) {
+			ev.Time = c.clk.Now()
+			ev.Dir = RX
+			opt.Observer(ev)
+		}
+	}
+	clk.Go(opt.Name+"/rx", c.rxLoop)
+	return c
+}
+
+// Options returns the channel's options with the defaults filled in.
+func (c *Conn) Options() Options { return c.opt }
+
+func (c *Conn) deliver(msg []byte, err *Error) bool {
+	return c.rxq.TryPush(rxItem{msg, err})
+}
+
+// rxLoop is the receive actor: it reads the node, runs the reassembly and
+// the N_Cr timer, and hands flow control frames to the sender.
+func (c *Conn) rxLoop() {
+	for {
+		timeout := clock.Forever
+		if dl, ok := c.rx.deadlineAt(); ok {
+			timeout = max(dl.Sub(c.clk.Now()), 0)
+		}
+		f, err := c.node.Recv(timeout)
+		if err != nil {
+			if errors.Is(err, can.ErrTimeout) {
+				c.rx.expire(c.clk.Now())
+				continue
+			}
+			c.mu.Lock()
+			c.rxDone = true
+			if !c.closed {
+				c.rxErr = err
+			}
+			c.fcCond.Broadcast()
+			c.mu.Unlock()
+			c.rxq.Close()
+			return
+		}
+		c.rx.handle(&f, c.clk.Now())
+	}
+}
+
+// Recv returns the next received message. timeout < 0 waits forever. A
+// reception that failed (wrong sequence number, N_Cr timeout, aborted by a
+// new first frame, announced more than MaxRx) is reported as an *Error in
+// the order it happened, as the kernel reports socket errors; the Conn
+// stays usable.
+func (c *Conn) Recv(timeout time.Duration) ([]byte, error) {
+	it, err := c.rxq.Pop(timeout)
+	if err != nil {
+		if errors.Is(err, clock.ErrTimeout) {
+			return nil, &Error{Kind: KindTimeout, Msg: fmt.Sprintf("no message within %s (rx id %#x)", timeout, c.opt.RxID)}
+		}
+		c.mu.Lock()
+		nodeErr := c.rxErr
+		c.mu.Unlock()
+		if nodeErr != nil && !errors.Is(nodeErr, can.ErrClosed) {
+			return nil, &Error{Kind: KindBus, Msg: fmt.Sprintf("receive (rx id %#x)", c.opt.RxID), Err: nodeErr}
+		}
+		return nil, &Error{Kind: KindClosed, Msg: fmt.Sprintf("receive on a closed channel (rx id %#x)", c.opt.RxID)}
+	}
+	if it.err != nil {
+		return nil, it.err
+	}
+	return it.msg, nil
+}
+
+// Close stops the channel and closes its node; blocked Send and Recv calls
+// return errors of KindClosed.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.fcCond.Broadcast()
+	c.txIdle.Broadcast()
+	c.mu.Unlock()
+	err := c.node.Close()
+	c.rxq.Close()
+	if err != nil {
+		return &Error{Kind: KindBus, Msg: "close node " + c.opt.Name, Err: err}
+	}
+	return nil
+}
+
+// finish pads a frame whose content is l bytes long and sets its length.
+func (c *Conn) finish(f *can.Frame, l int) {
+	n := l
+	switch {
+	case c.opt.FD:
+		n = can.FDPadLen(l)
+		if c.opt.Pad && n < can.MaxClassicLen {
+			n = can.MaxClassicLen
+		}
+	case c.opt.Pad:
+		n = can.MaxClassicLen
+	}
+	for i := l; i < n; i++ {
+		f.Data[i] = c.pad
+	}
+	f.Len = uint8(n)
+}
+
+// put hands one frame to the node, checking the N_As/N_Ar budget.
+func (c *Conn) put(f *can.Frame, limit time.Duration, timer, what string) error {
+	start := c.clk.Now()
+	if err := c.node.Send(*f); err != nil {
+		k := KindBus
+		if errors.Is(err, can.ErrClosed) {
+			k = KindClosed
+		}
+		return &Error{Kind: k, Msg: fmt.Sprintf("send %s (tx id %#x)", what, c.opt.TxID), Err: err}
+	}
+	now := c.clk.Now()
+	if d := now.Sub(start); d > limit {
+		return &Error{Kind: KindTimeout, Timer: timer,
+			Msg: fmt.Sprintf("%s timeout: handing %s to the CAN node took %s (tx id %#x)", timer, what, d, c.opt.TxID)}
+	}
+	if c.opt.Observer != nil {
+		c.opt.Observer(Event{Time: now, Dir: TX, Type: typeOf(f.Data[c.ae]), Frame: *f, Info: what})
+	}
+	return nil
+}
+
+// sendFC sends a flow control frame (from the receive actor).
+func (c *Conn) sendFC(fs byte) error {
+	f := c.tmpl
+	f.Data[c.ae] = pciFC<<4 | fs
+	f.Data[c.ae+1] = c.opt.BlockSize
+	f.Data[c.ae+2] = c.stmin
+	c.finish(&f, c.ae+3)
+	return c.put(&f, c.opt.NAr, "N_Ar", "FC "+fsName(fs))
+}
+
+// onFC takes a flow control frame from the receive actor.
+func (c *Conn) onFC(f *can.Frame, ae int) {
+	c.mu.Lock()
+	if !c.fcWait || c.fcReady {
+		c.mu.Unlock()
+		c.rx.ignore(f, FlowControl, "FC while no transmission waits for one")
+		return
+	}
+	c.fcReady = true
+	if int(f.Len) < ae+3 {
+		c.fcBad = errorf(KindProtocol, "malformed FC of %d bytes; transmission aborted (tx id %#x)", f.Len, c.opt.TxID)
+	} else {
+		c.fcBad = nil
+		copy(c.fc[:], f.Data[ae:ae+3])
+		c.fc[0] &= 0x0f
+	}
+	c.fcCond.Signal()
+	c.mu.Unlock()
+	if c.rx.observe != nil {
+		c.rx.observe(Event{Type: FlowControl, Frame: *f, Info: "FC " + fsName(f.Data[ae]&0x0f)})
+	}
+}
+
+// armFC prepares for a flow control frame: set before sending the frame
+// that asks for it, so a quick answer is not missed.
+func (c *Conn) armFC() {
+	c.mu.Lock()
+	c.fcWait, c.fcReady = true, false
+	c.mu.Unlock()
+}
+
+// waitFC waits up to N_Bs for the flow control frame armFC asked for.
+func (c *Conn) waitFC(after string) ([3]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer func() { c.fcWait = false }()
+	deadline := c.clk.Now().Add(c.opt.NBs)
+	for !c.fcReady {
+		if c.closed || c.rxDone {
+			return c.fc, errorf(KindClosed, "channel closed while waiting for FC after %s (tx id %#x)", after, c.opt.TxID)
+		}
+		left := deadline.Sub(c.clk.Now())
+		if left <= 0 {
+			err := &Error{Kind: KindTimeout, Timer: "N_Bs",
+				Msg: fmt.Sprintf("N_Bs timeout: no flow control within %s after %s (tx id %#x)", c.opt.NBs, after, c.opt.TxID)}
+			c.observeTX(err)
+			return c.fc, err
+		}
+		c.fcCond.Wait(left)
+	}
+	if c.fcBad != nil {
+		return c.fc, c.fcBad
+	}
+	return c.fc, nil
+}
+
+func (c *Conn) observeTX(err error) {
+	if c.opt.Observer != nil {
+		c.opt.Observer(Event{Time: c.clk.Now(), Dir: TX, Type: NoFrame, Err: err})
+	}
+}
+
+// lockTX makes Send calls take turns.
+func (c *Conn) lockTX() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.txBusy && !c.closed {
+		c.txIdle.Wait(clock.Forever)
+	}
+	if c.closed {
+		return errorf(KindClosed, "send on a closed channel (tx id %#x)", c.opt.TxID)
+	}
+	c.txBusy = true
+	return nil
+}
+
+func (c *Conn) unlockTX() {
+	c.mu.Lock()
+	c.txBusy = false
+	c.txIdle.Signal()
+	c.mu.Unlock()
+}
+
+// Send transmits msg and blocks until the whole message is sent (its last
+// frame handed to the CAN node) or the transmission failed. Concurrent
+// Sends take turns. The receiver's flow control is honoured: its block
+// size, its STmin between consecutive frames (paced on the clock, measured
+// from handing the previous frame to the node), FC WAIT up to N_WFTmax
+// times, FC OVFLW.
+func (c *Conn) Send(msg []byte) error {
+	switch {
+	case len(msg) == 0:
+		return errorf(KindInvalid, "empty message (tx id %#x)", c.opt.TxID)
+	case int64(len(msg)) > MaxMessage:
+		return errorf(KindInvalid, "message of %d bytes exceeds the ISO-TP maximum %d (tx id %#x)",
+			len(msg), int64(MaxMessage), c.opt.TxID)
+	}
+	if err := c.lockTX(); err != nil {
+		return err
+	}
+	defer c.unlockTX()
+	ae, n := c.ae, len(msg)
+	if n <= c.sfMax {
+		f := c.tmpl
+		if n <= 7-ae {
+			f.Data[ae] = byte(n)
+			copy(f.Data[ae+1:], msg)
+			c.finish(&f, ae+1+n)
+		} else {
+			f.Data[ae] = 0
+			f.Data[ae+1] = byte(n)
+			copy(f.Data[ae+2:], msg)
+			c.finish(&f, ae+2+n)
+		}
+		return c.put(&f, c.opt.NAs, "N_As", "SF")
+	}
+
+	dl := c.opt.TxDL
+	f := c.tmpl
+	off := ae + 2
+	if n <= maxFF12 {
+		f.Data[ae] = pciFF<<4 | byte(n>>8)
+		f.Data[ae+1] = byte(n)
+	} else {
+		f.Data[ae] = pciFF << 4
+		f.Data[ae+1] = 0
+		binary.BigEndian.PutUint32(f.Data[ae+2:], uint32(n))
+		off = ae + 6
+	}
+	pos := copy(f.Data[off:dl], msg)
+	c.finish(&f, dl)
+	per := dl - ae - 1
+	total := (n - pos + per - 1) / per
+	c.armFC()
+	if err := c.put(&f, c.opt.NAs, "N_As", "FF"); err != nil {
+		c.mu.Lock()
+		c.fcWait = false
+		c.mu.Unlock()
+		return err
+	}
+
+	var (
+		bs, waits int
+		stmin     time.Duration
+		gotCTS    bool
+		sn        byte = 1
+		sent      int
+		after     = "FF"
+	)
+	for {
+		fc, err := c.waitFC(after)
+		if err != nil {
+			return err
+		}
+		switch fc[0] {
+		case fsCTS:
+			if !gotCTS {
+				// the parameters of the first CTS hold for the whole message
+				bs, stmin, gotCTS = int(fc[1]), DecodeSTmin(fc[2]), true
+			}
+			waits = 0
+		case fsWait:
+			waits++
+			if waits > c.opt.MaxWait {
+				err := errorf(KindProtocol, "FC WAIT %d times in a row after %s, more than N_WFTmax %d; transmission aborted (tx id %#x)",
+					waits, after, c.opt.MaxWait, c.opt.TxID)
+				c.observeTX(err)
+				return err
+			}
+			c.armFC()
+			continue
+		case fsOverflow:
+			err := errorf(KindOverflow, "receiver answered FC OVFLW to a %d-byte message (tx id %#x)", n, c.opt.TxID)
+			c.observeTX(err)
+			return err
+		default:
+			err := errorf(KindProtocol, "FC with invalid flow status %d after %s; transmission aborted (tx id %#x)",
+				fc[0], after, c.opt.TxID)
+			c.observeTX(err)
+			return err
+		}
+		for i := 0; bs == 0 || i < bs; i++ {
+			if i > 0 && stmin > 0 {
+				c.clk.Sleep(stmin)
+			}
+			f := c.tmpl
+			f.Data[ae] = pciCF<<4 | sn
+			k := copy(f.Data[ae+1:dl], msg[pos:])
+			c.finish(&f, ae+1+k)
+			pos += k
+			sn = (sn + 1) & 0x0f
+			sent++
+			last := pos == n
+			blockEnd := bs > 0 && i == bs-1 && !last
+			if blockEnd {
+				c.armFC()
+			}
+			if err := c.put(&f, c.opt.NAs, "N_As", "CF"); err != nil {
+				if blockEnd {
+					c.mu.Lock()
+					c.fcWait = false
+					c.mu.Unlock()
+				}
+				return err
+			}
+			if last {
+				return nil
+			}
+			if blockEnd {
+				break
+			}
+		}
+		after = fmt.Sprintf("CF %d of %d", sent, total)
+	}
+}
