@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	gotime "time"
 
+	"github.com/uptane-hil/uptane-hil/attacks/forge"
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
 	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/link"
@@ -18,7 +20,9 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/uptane/keys"
 	"github.com/uptane-hil/uptane-hil/uptane/manifest"
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
 )
 
 // Verdicts.
@@ -86,6 +90,7 @@ type runner struct {
 	details  map[string][]string
 	offs     map[string]func()
 	rules    []*mitm.Rule
+	held     map[string][]keys.Signer // director role → signers the attacker holds
 	attacked bool
 	slowest  gotime.Duration
 	log      events.Log
@@ -107,7 +112,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	wall := gotime.Now()
 	var results []Result
 	var stepErr error
-	r := &runner{s: s, sim: sim, detected: map[string][]check.ID{}, details: map[string][]string{}, offs: map[string]func(){}}
+	r := &runner{s: s, sim: sim, held: map[string][]keys.Signer{}, detected: map[string][]check.ID{}, details: map[string][]string{}, offs: map[string]func(){}}
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name))
 		v, err := vehicle.Build(vehicle.Options{Rig: o.Rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
@@ -184,10 +189,107 @@ func (r *runner) step(i int) error {
 		r.offs[st.Attack.Name] = off
 		r.attacked = true
 		r.v.PrimaryCfg.Events(events.Event{Time: r.sim.Now(), Kind: events.Attack, From: events.Attacker, Label: "attack on: " + st.Attack.Name})
+	case st.Rotate != nil:
+		if err := r.rotate(st.Rotate); err != nil {
+			return r.s.Errorf(f+".rotate", "%v", err)
+		}
+	case st.Publish != nil:
+		if err := r.publish(st.Publish); err != nil {
+			return r.s.Errorf(f+".publish", "%v", err)
+		}
+		r.attacked = true
 	default:
 		return r.s.Errorf(f, "this step is not supported by the runner yet")
 	}
 	return nil
+}
+
+// rotate replaces a role's keys with new ones (Root N+1 revokes the old).
+func (r *runner) rotate(rot *Rotate) error {
+	k, err := keys.Generate(keys.Ed25519, r.v.Seed.Reader(fmt.Sprintf("keys/rotated/%s/%s/%d", rot.Repo, rot.Role, r.sim.Now().UnixNano())))
+	if err != nil {
+		return err
+	}
+	r.note("OEM rotates the " + rot.Repo + " " + rot.Role + " key")
+	if rot.Repo == "director" {
+		return r.v.Director.RotateKeys(rot.Role, []keys.Signer{k}, 1)
+	}
+	if err := r.v.Image.RotateKeys(rot.Role, []keys.Signer{k}, 1); err != nil {
+		return err
+	}
+	return r.v.Image.Publish()
+}
+
+// publish serves metadata the attacker signed with the keys it holds.
+func (r *runner) publish(p *Publish) error {
+	vin := r.v.Rig.Vehicle.VIN
+	cur := func(role string) ([]byte, error) {
+		if role == meta.Timestamp {
+			return r.v.Director.File(vin, "timestamp.json")
+		}
+		n, err := r.v.Director.Version(vin, role)
+		if err != nil {
+			return nil, err
+		}
+		return r.v.Director.File(vin, meta.VersionedName(n, role))
+	}
+	rp := &forge.Repo{Signers: r.held}
+	var err error
+	if rp.Timestamp, err = cur(meta.Timestamp); err != nil {
+		return err
+	}
+	if rp.Snapshot, err = cur(meta.Snapshot); err != nil {
+		return err
+	}
+	if rp.Targets, err = cur(meta.Targets); err != nil {
+		return err
+	}
+	var files forge.Files
+	if p.Rollback {
+		old := r.recordedMatching("/director/"+vin+"/", ".snapshot.json")
+		if old == nil {
+			return fmt.Errorf("the attacker has recorded no Director snapshot yet")
+		}
+		files, err = forge.TimestampRollback(rp, old)
+	} else {
+		files, err = forge.DirectorImage(rp, p.ECU, r.v.ImageBytes("malicious", 0, r.v.Rig.ECU(p.ECU).ImageSize))
+	}
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		path := "/director/" + vin + "/" + n
+		if strings.HasPrefix(n, "targets/") {
+			path = "/image/" + n
+		}
+		rule := &mitm.Rule{Name: "publish " + n, Path: regexp.MustCompile("^" + regexp.QuoteMeta(path) + "$"), Action: mitm.Substitute{Body: files[n]}}
+		r.rules = append(r.rules, rule)
+		r.v.Proxy.Add(rule)
+	}
+	r.v.PrimaryCfg.Events(events.Event{Time: r.sim.Now(), Kind: events.Attack, From: events.Attacker, Label: fmt.Sprintf("attacker publishes %d forged files", len(files))})
+	return nil
+}
+
+// recordedMatching returns the oldest recorded body whose path has prefix
+// and suffix.
+func (r *runner) recordedMatching(prefix, suffix string) []byte {
+	var best []byte
+	bestV := int64(-1)
+	for v := int64(1); v < 1000; v++ {
+		p := fmt.Sprintf("%s%d%s", prefix, v, suffix)
+		if rec := r.v.Proxy.Recorded(p); len(rec) > 0 {
+			if bestV < 0 {
+				best, bestV = rec[0], v
+			}
+			break
+		}
+	}
+	return best
 }
 
 func (r *runner) note(label string) {
@@ -198,6 +300,28 @@ func (r *runner) note(label string) {
 
 func (r *runner) attack(f string, a *AttackStep) (func(), error) {
 	switch {
+	case a.Compromise != nil:
+		c := a.Compromise
+		roles := []string{c.Role}
+		if c.Role == "online" {
+			roles = []string{meta.Targets, meta.Snapshot, meta.Timestamp}
+		}
+		for _, role := range roles {
+			var sg []keys.Signer
+			if c.Repo == "director" {
+				sg = r.v.Director.Signers(role)
+			} else {
+				sg = r.v.Image.Signers(role)
+			}
+			if len(sg) == 0 {
+				return nil, r.s.Errorf(f+".compromise.role", "the %s repository has no %s keys", c.Repo, role)
+			}
+			if c.Key >= len(sg) {
+				return nil, r.s.Errorf(f+".compromise.key", "the %s role has %d keys", role, len(sg))
+			}
+			r.held[role] = append(r.held[role], sg[c.Key])
+		}
+		return func() {}, nil
 	case a.MITM != nil:
 		m := a.MITM
 		prefix := "^/image/"

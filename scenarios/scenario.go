@@ -122,9 +122,10 @@ type Rotate struct {
 // Publish makes the attacker sign and serve metadata with the keys it holds.
 type Publish struct {
 	Repo  string `yaml:"repo"`
-	Role  string `yaml:"role"`
-	Image string `yaml:"image"` // "malicious" or "release:N"
+	Image string `yaml:"image"` // "malicious": direct ECU to a malicious image
 	ECU   string `yaml:"ecu"`
+	// Rollback: a fresh timestamp pointing at the oldest snapshot recorded.
+	Rollback bool `yaml:"rollback"`
 }
 
 // Goal is what the attacker wants; observed "compromised" means it holds
@@ -342,8 +343,19 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 			}
 		}
 		attacks[a.Name] = true
-	case st.Publish != nil && !imageRe.MatchString(st.Publish.Image):
-		return s.Errorf(f+".publish.image", "%q is not malicious or release:N", st.Publish.Image)
+	case st.Publish != nil:
+		p := st.Publish
+		if p.Repo != "director" {
+			return s.Errorf(f+".publish.repo", "%q: the attacker publishes on the director repository", p.Repo)
+		}
+		if p.Rollback == (p.Image != "") {
+			return s.Errorf(f+".publish", "give exactly one of image: malicious (with ecu) or rollback: true")
+		}
+		if p.Image != "" && (p.Image != "malicious" || p.ECU == "") {
+			return s.Errorf(f+".publish.image", "image: malicious needs the ecu it is for")
+		}
+	case st.Rotate != nil && st.Rotate.Repo != "director" && st.Rotate.Repo != "image":
+		return s.Errorf(f+".rotate.repo", "%q is not director or image", st.Rotate.Repo)
 	}
 	return nil
 }

