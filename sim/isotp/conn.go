@@ -38,6 +38,14 @@ type Conn struct {
 	fc      [3]byte // FS, BS, STmin of the flow control frame received
 	fcBad   *Error  // malformed flow control frame
 	fcCond  clock.Cond
+
+	// transmit confirmation from a bus tap (timed buses only)
+	confirm   bool
+	removeTap func()
+	txSent    uint64 // frames handed to the node
+	txDone    uint64 // of those, frames seen on the wire
+	txDoneAt  time.Time
+	txCond    clock.Cond
 }
 
 type rxItem struct {
@@ -55,7 +63,28 @@ func New(bus can.Bus, clk clock.Clock, opt Options) (*Conn, error) {
 	if err != nil {
 		return nil, &Error{Kind: KindBus, Msg: fmt.Sprintf("attach %s to bus %s", opt.Name, bus.Name()), Err: err}
 	}
-	return start(node, clk, opt), nil
+	c := newConn(node, clk, opt)
+	if t, ok := bus.(interface{ Timed() bool }); ok && t.Timed() {
+		// On a bus that models frame durations, Send returns when a frame
+		// is queued, not when it has been sent: watch our own frames on
+		// the wire so STmin is measured from the end of the previous CF.
+		c.confirm = true
+		c.removeTap = bus.Tap(c.tap)
+	}
+	clk.Go(opt.Name+"/rx", c.rxLoop)
+	return c, nil
+}
+
+// tap counts our own frames as they leave the wire (confirmation).
+func (c *Conn) tap(ev can.Event) {
+	if ev.Sender != c.opt.Name || ev.Frame.ID != c.opt.TxID || ev.Frame.Extended != c.opt.Extended {
+		return
+	}
+	c.mu.Lock()
+	c.txDone++
+	c.txDoneAt = ev.Time
+	c.txCond.Broadcast()
+	c.mu.Unlock()
 }
 
 // OnNode runs a channel on an already attached node (for example a
@@ -66,10 +95,12 @@ func OnNode(node can.Node, fd bool, clk clock.Clock, opt Options) (*Conn, error)
 	if err := opt.normalize(fd); err != nil {
 		return nil, err
 	}
-	return start(node, clk, opt), nil
+	c := newConn(node, clk, opt)
+	clk.Go(opt.Name+"/rx", c.rxLoop)
+	return c, nil
 }
 
-func start(node can.Node, clk clock.Clock, opt Options) *Conn {
+func newConn(node can.Node, clk clock.Clock, opt Options) *Conn {
 	c := &Conn{opt: opt, clk: clk, node: node, ae: opt.addrLen()}
 	c.tmpl = can.Frame{ID: opt.TxID, Extended: opt.Extended, FD: opt.FD, BRS: opt.BRS}
 	if c.ae == 1 {
@@ -83,6 +114,7 @@ func start(node can.Node, clk clock.Clock, opt Options) *Conn {
 	c.stmin = EncodeSTmin(opt.STmin)
 	c.txIdle = clk.NewCond(&c.mu)
 	c.fcCond = clk.NewCond(&c.mu)
+	c.txCond = clk.NewCond(&c.mu)
 	c.rxq = clock.NewQueue[rxItem](clk, opt.RxQueue)
 	c.rx = receiver{
 		ae: c.ae, addr: opt.RxAddr, fd: opt.FD, maxRx: opt.MaxRx, bs: opt.BlockSize,
@@ -99,7 +131,6 @@ func start(node can.Node, clk clock.Clock, opt Options) *Conn {
 			opt.Observer(ev)
 		}
 	}
-	clk.Go(opt.Name+"/rx", c.rxLoop)
 	return c
 }
 
@@ -174,7 +205,11 @@ func (c *Conn) Close() error {
 	c.closed = true
 	c.fcCond.Broadcast()
 	c.txIdle.Broadcast()
+	c.txCond.Broadcast()
 	c.mu.Unlock()
+	if c.removeTap != nil {
+		c.removeTap()
+	}
 	err := c.node.Close()
 	c.rxq.Close()
 	if err != nil {
@@ -204,7 +239,17 @@ func (c *Conn) finish(f *can.Frame, l int) {
 // put hands one frame to the node, checking the N_As/N_Ar budget.
 func (c *Conn) put(f *can.Frame, limit time.Duration, timer, what string) error {
 	start := c.clk.Now()
+	if c.confirm {
+		c.mu.Lock()
+		c.txSent++
+		c.mu.Unlock()
+	}
 	if err := c.node.Send(*f); err != nil {
+		if c.confirm {
+			c.mu.Lock()
+			c.txSent--
+			c.mu.Unlock()
+		}
 		k := KindBus
 		if errors.Is(err, can.ErrClosed) {
 			k = KindClosed
@@ -294,6 +339,29 @@ func (c *Conn) observeTX(err error) {
 	}
 }
 
+// sentAt returns when our last frame left the wire (waiting up to N_As for
+// it), or, without transmit confirmation, handed is returned.
+func (c *Conn) sentAt(handed time.Time) (time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.confirm {
+		return handed, nil
+	}
+	deadline := c.clk.Now().Add(c.opt.NAs)
+	for c.txDone < c.txSent {
+		if c.closed {
+			return handed, errorf(KindClosed, "channel closed while sending (tx id %#x)", c.opt.TxID)
+		}
+		left := deadline.Sub(c.clk.Now())
+		if left <= 0 {
+			return handed, &Error{Kind: KindTimeout, Timer: "N_As",
+				Msg: fmt.Sprintf("N_As timeout: CF not on the wire within %s (tx id %#x)", c.opt.NAs, c.opt.TxID)}
+		}
+		c.txCond.Wait(left)
+	}
+	return c.txDoneAt, nil
+}
+
 // lockTX makes Send calls take turns.
 func (c *Conn) lockTX() error {
 	c.mu.Lock()
@@ -318,9 +386,13 @@ func (c *Conn) unlockTX() {
 // Send transmits msg and blocks until the whole message is sent (its last
 // frame handed to the CAN node) or the transmission failed. Concurrent
 // Sends take turns. The receiver's flow control is honoured: its block
-// size, its STmin between consecutive frames (paced on the clock, measured
-// from handing the previous frame to the node), FC WAIT up to N_WFTmax
+// size, its STmin between consecutive frames, FC WAIT up to N_WFTmax
 // times, FC OVFLW.
+//
+// STmin is paced on the clock from the end of the previous consecutive
+// frame. On a bus that models frame durations (a timed vbus, seen through
+// its Tap) that is when the frame left the wire; otherwise (OnNode, e.g.
+// SocketCAN) it is when the node accepted the frame.
 func (c *Conn) Send(msg []byte) error {
 	switch {
 	case len(msg) == 0:
@@ -380,6 +452,7 @@ func (c *Conn) Send(msg []byte) error {
 		sn        byte = 1
 		sent      int
 		after     = "FF"
+		handed    time.Time // when the last CF was handed to the node
 	)
 	for {
 		fc, err := c.waitFC(after)
@@ -415,7 +488,14 @@ func (c *Conn) Send(msg []byte) error {
 		}
 		for i := 0; bs == 0 || i < bs; i++ {
 			if i > 0 && stmin > 0 {
-				c.clk.Sleep(stmin)
+				// STmin runs from the end of the previous CF
+				ref, err := c.sentAt(handed)
+				if err != nil {
+					return err
+				}
+				if d := stmin - c.clk.Since(ref); d > 0 {
+					c.clk.Sleep(d)
+				}
 			}
 			f := c.tmpl
 			f.Data[ae] = pciCF<<4 | sn
@@ -437,6 +517,7 @@ func (c *Conn) Send(msg []byte) error {
 				}
 				return err
 			}
+			handed = c.clk.Now()
 			if last {
 				return nil
 			}
