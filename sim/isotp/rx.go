@@ -209,8 +209,8 @@ func (r *receiver) first(f *can.Frame, d []byte, now time.Time) {
 		if r.observe != nil {
 			r.observe(Event{Type: FirstFrame, Frame: *f, Info: "overflow", Err: err})
 		}
-		r.sendFC(fsOverflow)
 		r.deliver(nil, err)
+		r.sendFC(fsOverflow)
 		return
 	}
 	want := int(ffdl)
