@@ -6,11 +6,14 @@
 package link
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/uptane-hil/uptane-hil/ecus/secondary"
+	"github.com/uptane-hil/uptane-hil/ecus/store"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
 
@@ -61,11 +64,35 @@ func (e *RemoteError) Error() string {
 }
 
 // Direct calls an in-process Secondary. Reset reboots it from its state
-// directory with the same configuration.
+// directory with the same configuration. A simulated power cut inside the
+// ECU (a store.Crash panic) leaves it without power: every call fails until
+// Reset powers it on again.
 type Direct struct {
 	ECU *secondary.ECU
 	Cfg secondary.Config
 	VIN string
+	// Dead is the crash point at which the ECU lost power, or "".
+	Dead string
+}
+
+// ErrNoPower is returned by an ECU that lost power.
+var ErrNoPower = errors.New("link: the ECU has no power")
+
+func (d *Direct) guard(op func() error) (err error) {
+	if d.Dead != "" {
+		return fmt.Errorf("%w (cut at %s)", ErrNoPower, d.Dead)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c, ok := r.(store.Crash)
+			if !ok {
+				panic(r)
+			}
+			d.Dead = c.Point
+			err = fmt.Errorf("%w (cut at %s)", ErrNoPower, c.Point)
+		}
+	}()
+	return op()
 }
 
 // Identity implements Secondary.
@@ -74,34 +101,56 @@ func (d *Direct) Identity() (Identity, error) {
 		Key: d.ECU.PublicKey(), EncryptionKey: d.ECU.EncryptionKey()}, nil
 }
 
-func (d *Direct) WriteNonce(n []byte) error   { return d.ECU.SetNonce(n) }
-func (d *Direct) WriteTime(t time.Time) error { return d.ECU.SetTime(t) }
+func (d *Direct) WriteNonce(n []byte) error {
+	return d.guard(func() error { return d.ECU.SetNonce(n) })
+}
+func (d *Direct) WriteTime(t time.Time) error {
+	return d.guard(func() error { return d.ECU.SetTime(t) })
+}
 func (d *Direct) PutMetadata(repo, name string, data []byte, p Progress) error {
-	err := d.ECU.PutMetadata(repo, name, data)
+	err := d.guard(func() error { return d.ECU.PutMetadata(repo, name, data) })
 	if err == nil && p != nil {
 		p(int64(len(data)), int64(len(data)))
 	}
 	return err
 }
 func (d *Direct) VerifyMetadata() (bool, error) {
-	t, err := d.ECU.VerifyMetadata()
-	return t != nil, err
+	var newImage bool
+	err := d.guard(func() error {
+		t, err := d.ECU.VerifyMetadata()
+		newImage = t != nil
+		return err
+	})
+	return newImage, err
 }
 func (d *Direct) PutImage(name string, data []byte, p Progress) error {
-	err := d.ECU.PutImage(name, data)
+	err := d.guard(func() error { return d.ECU.PutImage(name, data) })
 	if err == nil && p != nil {
 		p(int64(len(data)), int64(len(data)))
 	}
 	return err
 }
-func (d *Direct) VerifyImage() error { return d.ECU.VerifyImage() }
-func (d *Direct) Install() error     { return d.ECU.Install() }
+func (d *Direct) VerifyImage() error { return d.guard(d.ECU.VerifyImage) }
+func (d *Direct) Install() error     { return d.guard(d.ECU.Install) }
+
+// Reset reboots the ECU (and powers it on after a power cut).
 func (d *Direct) Reset() error {
-	e, err := secondary.Boot(d.Cfg)
-	if err != nil {
-		return err
-	}
-	d.ECU = e
-	return nil
+	d.Dead = ""
+	return d.guard(func() error {
+		e, err := secondary.Boot(d.Cfg)
+		if err != nil {
+			return err
+		}
+		d.ECU = e
+		return nil
+	})
 }
-func (d *Direct) VersionReport() ([]byte, error) { return d.ECU.VersionReport() }
+func (d *Direct) VersionReport() ([]byte, error) {
+	var b []byte
+	err := d.guard(func() error {
+		var err error
+		b, err = d.ECU.VersionReport()
+		return err
+	})
+	return b, err
+}
