@@ -1,9 +1,11 @@
 package scenarios
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -23,6 +25,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
 	"github.com/uptane-hil/uptane-hil/uptane/manifest"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
+	"github.com/uptane-hil/uptane-hil/uptane/repo"
 )
 
 // Verdicts.
@@ -91,6 +94,8 @@ type runner struct {
 	offs     map[string]func()
 	rules    []*mitm.Rule
 	held     map[string][]keys.Signer // director role → signers the attacker holds
+	heldECU  map[string]*keys.Private // ECU id → ECU keys the attacker holds
+	replayed []byte                   // the manifest the attacker replayed
 	attacked bool
 	slowest  gotime.Duration
 	log      events.Log
@@ -112,7 +117,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	wall := gotime.Now()
 	var results []Result
 	var stepErr error
-	r := &runner{s: s, sim: sim, held: map[string][]keys.Signer{}, detected: map[string][]check.ID{}, details: map[string][]string{}, offs: map[string]func(){}}
+	r := &runner{s: s, sim: sim, held: map[string][]keys.Signer{}, heldECU: map[string]*keys.Private{}, detected: map[string][]check.ID{}, details: map[string][]string{}, offs: map[string]func(){}}
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name))
 		v, err := vehicle.Build(vehicle.Options{Rig: o.Rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
@@ -202,6 +207,105 @@ func (r *runner) step(i int) error {
 		return r.s.Errorf(f, "this step is not supported by the runner yet")
 	}
 	return nil
+}
+
+// sendManifest sends the Director a replayed or forged vehicle manifest,
+// straight to its HTTP interface (the attacker needs no vehicle for that).
+func (r *runner) sendManifest(m *ManifestAttack) error {
+	vin := r.v.Rig.Vehicle.VIN
+	posted := r.v.Proxy.Posted("/director/" + vin + "/manifest")
+	if len(posted) == 0 {
+		return fmt.Errorf("the attacker has recorded no vehicle manifest yet")
+	}
+	var body []byte
+	switch m.Action {
+	case "replay":
+		if m.Index >= len(posted) {
+			return fmt.Errorf("the attacker recorded %d manifests", len(posted))
+		}
+		body = posted[m.Index]
+		r.replayed = body
+	case "forge":
+		p := r.v.Rig.Primary()
+		pk := r.heldECU[p.ID]
+		if pk == nil {
+			return fmt.Errorf("forging a manifest needs the Primary's key (compromise: {repo: ecu, role: %s})", p.ID)
+		}
+		sm, err := manifest.ParseManifest(posted[len(posted)-1], manifest.MaxManifestSize)
+		if err != nil {
+			return err
+		}
+		// Every report needs a fresh nonce; the attacker can sign them only
+		// with the Primary key it holds.
+		nonces := r.v.Seed.Reader("attacker/nonces")
+		for i := range sm.Signed.Reports {
+			rep := &sm.Signed.Reports[i]
+			if rep.Signed.ECUSerial == m.ECU {
+				fake := r.v.ImageBytes("malicious", 0, 64)
+				rep.Signed.Installed = manifest.Image{Filename: "malicious.bin", Length: int64(len(fake)), Hashes: meta.HashesOf(fake)}
+			}
+			rep.Signed.Counter += 1000
+			nonce := make([]byte, 16)
+			nonces.Read(nonce)
+			rep.Signed.Nonce = nonce
+			rep.Signed.LatestTime = r.sim.Now()
+			rep.Signatures = nil
+			if err := rep.Sign(pk); err != nil {
+				return err
+			}
+		}
+		sm.Signatures = nil
+		if err := sm.Sign(pk); err != nil {
+			return err
+		}
+		if body, err = sm.Encode(); err != nil {
+			return err
+		}
+	}
+	r.v.PrimaryCfg.Events(events.Event{Time: r.sim.Now(), Kind: events.Attack, From: events.Attacker, To: events.Director, Label: m.Action + " vehicle manifest"})
+	c := &http.Client{Transport: repo.InProcessTransport(r.v.Backend)}
+	resp, err := c.Post("http://backend.invalid/director/"+vin+"/manifest", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	recs, err := r.v.Director.Records(vin)
+	if err != nil {
+		return err
+	}
+	if n := len(recs); n > 0 && !recs[n-1].Accepted && recs[n-1].Check != "" {
+		for _, ecu := range r.judged {
+			r.addID(ecu, recs[n-1].Check)
+			r.details[ecu] = append(r.details[ecu], "Director: "+recs[n-1].Error)
+		}
+	}
+	return nil
+}
+
+// directorAccepted reports whether the Director now believes what the
+// attacker told it about ecu.
+func (r *runner) directorAccepted(ecu, how string) bool {
+	inst, err := r.v.Director.Installed(r.v.Rig.Vehicle.VIN)
+	if err != nil {
+		return false
+	}
+	got, ok := inst[ecu]
+	if !ok {
+		return false
+	}
+	if how == "forged" {
+		return got.Filename == "malicious.bin"
+	}
+	sm, err := manifest.ParseManifest(r.replayed, manifest.MaxManifestSize)
+	if err != nil {
+		return false
+	}
+	old, ok := sm.Signed.Report(ecu)
+	if !ok {
+		return false
+	}
+	_, real, _ := r.v.InstalledRelease(ecu)
+	return got.Filename == old.Signed.Installed.Filename && got.Filename != real
 }
 
 // rotate replaces a role's keys with new ones (Root N+1 revokes the old).
@@ -300,6 +404,18 @@ func (r *runner) note(label string) {
 
 func (r *runner) attack(f string, a *AttackStep) (func(), error) {
 	switch {
+	case a.Manifest != nil:
+		if err := r.sendManifest(a.Manifest); err != nil {
+			return nil, r.s.Errorf(f+".manifest", "%v", err)
+		}
+		return func() {}, nil
+	case a.Compromise != nil && a.Compromise.Repo == "ecu":
+		k := r.v.ECUKeys[a.Compromise.Role]
+		if k == nil {
+			return nil, r.s.Errorf(f+".compromise.role", "no ECU %q in the rig", a.Compromise.Role)
+		}
+		r.heldECU[a.Compromise.Role] = k
+		return func() {}, nil
 	case a.Compromise != nil:
 		c := a.Compromise
 		roles := []string{c.Role}
@@ -491,6 +607,9 @@ func (r *runner) verdicts(p check.Profile, control bool) []Result {
 		}
 		if g.Undetected {
 			won = won && len(r.detected[ecu]) == 0
+		}
+		if g.DirectorAccepts != "" {
+			won = won && r.directorAccepted(ecu, g.DirectorAccepts)
 		}
 		if g.SlowerThan > 0 {
 			won = won && r.slowest > g.SlowerThan

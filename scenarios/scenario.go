@@ -75,6 +75,19 @@ type AttackStep struct {
 	Compromise *Compromise `yaml:"compromise"`
 	// Bus attacks the vehicle network.
 	Bus *BusAttack `yaml:"bus"`
+	// Manifest sends the Director a vehicle manifest the attacker replays
+	// or forges (with an ECU key it holds).
+	Manifest *ManifestAttack `yaml:"manifest"`
+}
+
+// ManifestAttack sends the Director a manifest.
+type ManifestAttack struct {
+	// Action: "replay" re-sends the Index-th manifest the attacker
+	// recorded; "forge" re-signs the latest one with the Primary key the
+	// attacker holds, claiming ECU has a malicious image installed.
+	Action string `yaml:"action"`
+	Index  int    `yaml:"index"`
+	ECU    string `yaml:"ecu"`
 }
 
 // MITM is a man-in-the-middle rule (attacks/mitm).
@@ -278,6 +291,9 @@ func (s *Scenario) validate() error {
 	if g.Installed == "" && !g.Undetected && g.NotInstalled == "" && g.DirectorAccepts == "" && g.SlowerThan == 0 && g.ServedOver == 0 {
 		return s.Errorf("goal", "missing: what the attacker wants (installed, undetected, not_installed, director_accepts, slower_than, served_over)")
 	}
+	if g.DirectorAccepts != "" && g.DirectorAccepts != "replayed" && g.DirectorAccepts != "forged" {
+		return s.Errorf("goal.director_accepts", "%q is not replayed or forged", g.DirectorAccepts)
+	}
 	for f, v := range map[string]string{"goal.installed": g.Installed, "goal.not_installed": g.NotInstalled} {
 		if v != "" && !imageRe.MatchString(v) {
 			return s.Errorf(f, "%q is not malicious or release:N", v)
@@ -311,13 +327,13 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 			return s.Errorf(f+".attack.name", "%q: name the attack (lower-case, digits, -)", a.Name)
 		}
 		n := 0
-		for _, on := range []bool{a.MITM != nil, a.Compromise != nil, a.Bus != nil} {
+		for _, on := range []bool{a.MITM != nil, a.Compromise != nil, a.Bus != nil, a.Manifest != nil} {
 			if on {
 				n++
 			}
 		}
 		if n != 1 {
-			return s.Errorf(f+".attack", "an attack is exactly one of mitm, compromise, bus")
+			return s.Errorf(f+".attack", "an attack is exactly one of mitm, compromise, bus, manifest")
 		}
 		if m := a.MITM; m != nil {
 			if m.Repo != "director" && m.Repo != "image" {
@@ -331,6 +347,9 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 			default:
 				return s.Errorf(f+".attack.mitm.action", "%q is not one of replay, substitute, truncate, slow, drop, endless, status", m.Action)
 			}
+		}
+		if m := a.Manifest; m != nil && m.Action != "replay" && (m.Action != "forge" || m.ECU == "") {
+			return s.Errorf(f+".attack.manifest", "action is replay, or forge with the ecu to lie about")
 		}
 		if c := a.Compromise; c != nil && c.Repo != "director" && c.Repo != "image" && c.Repo != "ecu" {
 			return s.Errorf(f+".attack.compromise.repo", "%q is not director, image or ecu", c.Repo)

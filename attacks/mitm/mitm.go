@@ -75,13 +75,14 @@ type Proxy struct {
 	mu    sync.Mutex
 	rules []*Rule
 	rec   map[string][][]byte // path → bodies of 200 responses, oldest first
+	posts map[string][][]byte // path → bodies of POST requests, oldest first
 	log   []Exchange
 	limit int64
 }
 
 // New returns a proxy in front of next.
 func New(next http.RoundTripper, clk clock.Clock) *Proxy {
-	return &Proxy{next: next, clk: clk, rec: map[string][][]byte{}, limit: 64 << 20}
+	return &Proxy{next: next, clk: clk, rec: map[string][][]byte{}, posts: map[string][][]byte{}, limit: 64 << 20}
 }
 
 // Add switches a rule on; the returned function switches it off.
@@ -112,6 +113,14 @@ func (p *Proxy) Recorded(path string) [][]byte {
 	return append([][]byte(nil), p.rec[path]...)
 }
 
+// Posted returns the bodies of the POST requests seen for a path (e.g. the
+// vehicle manifests), oldest first.
+func (p *Proxy) Posted(path string) [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([][]byte(nil), p.posts[path]...)
+}
+
 // Log returns every exchange so far.
 func (p *Proxy) Log() []Exchange {
 	p.mu.Lock()
@@ -140,6 +149,18 @@ func (p *Proxy) match(req *http.Request) *Rule {
 
 // RoundTrip implements http.RoundTripper.
 func (p *Proxy) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && req.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(req.Body, p.limit))
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		p.mu.Lock()
+		p.posts[req.URL.Path] = append(p.posts[req.URL.Path], b)
+		p.mu.Unlock()
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.ContentLength = int64(len(b))
+	}
 	var (
 		got     bool
 		resp    *http.Response

@@ -39,10 +39,13 @@ type Options struct {
 	Clock clock.Clock
 	// Seed overrides the rig's seed when non-zero.
 	Seed seed.Seed
-	// Profiles give ECUs (by identifier) a control profile; the rest are
-	// conformant. "*" applies to every ECU without an entry.
+	// Profiles give ECUs (by identifier) and the Director ("director") a
+	// control profile; the rest are conformant. "*" applies to every one
+	// without an entry.
 	Profiles map[string]check.Profile
 	Events   events.Sink
+	// Keys holds every ECU's signing key after Build (an attacker can be
+	// handed one).
 	// Links connects the Primary to a Secondary; nil uses Direct calls.
 	// The bus path (pouf over UDS on ISO-TP) plugs in here.
 	Links func(v *Vehicle, s *Secondary) (link.Secondary, error)
@@ -74,6 +77,9 @@ type Vehicle struct {
 	Secondaries []*Secondary
 	opts        Options
 	nonces      io.Reader
+	// ECUKeys are the ECUs' signing keys (a scenario hands one to the
+	// attacker to play a compromised ECU).
+	ECUKeys map[string]*keys.Private
 }
 
 func (o Options) profile(ecu string) check.Profile {
@@ -121,7 +127,8 @@ func Build(o Options) (*Vehicle, error) {
 		return nil, err
 	}
 	v.Director, err = repo.OpenDirector(repo.DirectorOptions{Dir: filepath.Join(o.Dir, "backend", "director"), Clock: o.Clock,
-		Keys: repo.KeyConfig{Rand: sd.Reader("keys/director")}, Expiry: exp, Images: v.Image, Rand: sd.Reader("director/encrypt")})
+		Keys: repo.KeyConfig{Rand: sd.Reader("keys/director")}, Expiry: exp, Images: v.Image, Rand: sd.Reader("director/encrypt"),
+		Profile: o.profile("director")})
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +173,7 @@ func Build(o Options) (*Vehicle, error) {
 		}
 		inv = append(inv, item)
 	}
+	v.ECUKeys = ecuKeys
 	if err := v.Director.AddVehicle(r.Vehicle.VIN, inv...); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/uptane-hil/uptane-hil/uptane/imagecrypt"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
 	"github.com/uptane-hil/uptane-hil/uptane/manifest"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
@@ -52,6 +53,9 @@ type DirectorOptions struct {
 	// MaxClockSkew is how far in the future an ECU's reported time may be
 	// (default 5 minutes).
 	MaxClockSkew time.Duration
+	// Profile switches the Director's manifest checks off (control runs);
+	// the zero value has every check on.
+	Profile check.Profile
 }
 
 // ECU is an ECU in the inventory database ({#inventory_db}).
