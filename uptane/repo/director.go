@@ -17,8 +17,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/uptane-hil/uptane-hil/uptane/imagecrypt"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/uptane/imagecrypt"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
 	"github.com/uptane-hil/uptane-hil/uptane/manifest"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
