@@ -1,0 +1,330 @@
+// Package socketcan is the can.Bus interface on Linux SocketCAN: a virtual
+// vcan interface, or can0 behind a USB-CAN adapter (gs_usb/candleLight,
+// PEAK, slcan). Every node is a CAN_RAW socket bound to the interface, with
+// the node's filters installed in the kernel (CAN_RAW_FILTER); on an FD
+// interface (MTU 72) sockets take CAN FD frames (CAN_RAW_FD_FRAMES).
+//
+// Classic and FD frames go through one code path on golang.org/x/sys/unix
+// (struct can_frame and struct canfd_frame); go.einride.tech/can's socketcan
+// package speaks classic frames only, so it would split the path in two.
+// SocketCAN runs on wall-clock time.
+package socketcan
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uptane-hil/uptane-hil/sim/can"
+	"github.com/uptane-hil/uptane-hil/sim/clock"
+)
+
+// SocketCAN can_id flags and frame sizes (linux/can.h).
+const (
+	effFlag   = 0x80000000
+	rtrFlag   = 0x40000000
+	errFlag   = 0x20000000
+	canMTU    = 16
+	canFDMTU  = 72
+	fdBRS     = 0x01
+	fdESI     = 0x02
+	fdFDF     = 0x04
+	solCANRaw = unix.SOL_CAN_BASE + unix.CAN_RAW
+)
+
+// Bus is one SocketCAN interface.
+type Bus struct {
+	ifname  string
+	ifindex int
+	fd      bool
+	clk     clock.Clock
+	mu      sync.Mutex
+	nodes   []*node
+	closed  bool
+}
+
+var _ can.Bus = (*Bus)(nil)
+
+// Open opens interface ifname. It explains how to fix a kernel without CAN,
+// a missing interface and an interface that is down.
+func Open(ifname string) (*Bus, error) {
+	s, err := unix.Socket(unix.AF_CAN, unix.SOCK_RAW, unix.CAN_RAW)
+	if err != nil {
+		if errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.EPROTONOSUPPORT) {
+			return nil, fmt.Errorf("socketcan: %s: this kernel has no SocketCAN (AF_CAN: %v); load it with `modprobe can can-raw` (and `modprobe vcan` for virtual interfaces), or run the vcan specs in the VM: make test-vcan", ifname, err)
+		}
+		return nil, fmt.Errorf("socketcan: %s: open a CAN_RAW socket: %w", ifname, err)
+	}
+	unix.Close(s)
+	iface, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("socketcan: no interface %q: create a virtual one with `ip link add dev %s type vcan && ip link set up %s` (add `ip link set %s mtu 72` before `up` for CAN FD), or plug in the USB-CAN adapter and `ip link set %s up type can bitrate 500000`", ifname, ifname, ifname, ifname, ifname)
+	}
+	if iface.Flags&net.FlagUp == 0 {
+		return nil, fmt.Errorf("socketcan: interface %s is down: `ip link set up %s` (a real adapter: `ip link set %s up type can bitrate 500000 [dbitrate 2000000 fd on]`)", ifname, ifname, ifname)
+	}
+	if iface.MTU != canMTU && iface.MTU != canFDMTU {
+		return nil, fmt.Errorf("socketcan: %s has MTU %d: it is not a CAN interface", ifname, iface.MTU)
+	}
+	return &Bus{ifname: ifname, ifindex: iface.Index, fd: iface.MTU == canFDMTU, clk: clock.NewWall()}, nil
+}
+
+func (b *Bus) Name() string { return b.ifname }
+func (b *Bus) FD() bool     { return b.fd }
+
+// Attach opens a CAN_RAW socket with the node's filters.
+func (b *Bus) Attach(name string, filters ...can.Filter) (can.Node, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, fmt.Errorf("socketcan %s: attach %s: %w", b.ifname, name, can.ErrClosed)
+	}
+	n, err := b.open(name, filters)
+	if err != nil {
+		return nil, err
+	}
+	b.nodes = append(b.nodes, n)
+	return n, nil
+}
+
+func (b *Bus) open(name string, filters []can.Filter) (*node, error) {
+	s, err := unix.Socket(unix.AF_CAN, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.CAN_RAW)
+	if err != nil {
+		return nil, fmt.Errorf("socketcan %s: node %s: %w", b.ifname, name, err)
+	}
+	fail := func(what string, err error) (*node, error) {
+		unix.Close(s)
+		return nil, fmt.Errorf("socketcan %s: node %s: %s: %w", b.ifname, name, what, err)
+	}
+	if len(filters) > 0 {
+		raw := make([]byte, 8*len(filters))
+		for i, f := range filters {
+			id, mask := f.ID, f.Mask
+			if f.Extended {
+				id |= effFlag
+				mask |= effFlag
+			} else {
+				mask |= effFlag // standard frames only
+			}
+			mask |= rtrFlag // data frames only
+			binary.NativeEndian.PutUint32(raw[8*i:], id)
+			binary.NativeEndian.PutUint32(raw[8*i+4:], mask)
+		}
+		if err := unix.SetsockoptString(s, solCANRaw, unix.CAN_RAW_FILTER, string(raw)); err != nil {
+			return fail("set filters", err)
+		}
+	}
+	if b.fd {
+		if err := unix.SetsockoptInt(s, solCANRaw, unix.CAN_RAW_FD_FRAMES, 1); err != nil {
+			return fail("enable CAN FD frames", err)
+		}
+	}
+	if err := unix.Bind(s, &unix.SockaddrCAN{Ifindex: b.ifindex}); err != nil {
+		return fail("bind", err)
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return fail("wake-up pipe", err)
+	}
+	return &node{bus: b, name: name, sock: s, wakeR: p[0], wakeW: p[1]}, nil
+}
+
+// Tap reads every frame on the interface with its own socket.
+func (b *Bus) Tap(fn func(can.Event)) func() {
+	n, err := b.open("tap", nil)
+	if err != nil {
+		return func() {}
+	}
+	go func() {
+		for {
+			f, err := n.Recv(clock.Forever)
+			if err != nil {
+				return
+			}
+			fn(can.Event{Time: b.clk.Now(), Frame: f})
+		}
+	}()
+	return func() { n.Close() }
+}
+
+// Close closes every node.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	nodes := b.nodes
+	b.nodes, b.closed = nil, true
+	b.mu.Unlock()
+	for _, n := range nodes {
+		n.Close()
+	}
+	return nil
+}
+
+type node struct {
+	bus          *Bus
+	name         string
+	sock         int
+	wakeR, wakeW int
+	mu           sync.Mutex
+	closed       bool
+	rmu          sync.Mutex
+}
+
+func (n *node) Name() string { return n.name }
+
+// Encode returns the struct can_frame or canfd_frame bytes of f.
+func Encode(f can.Frame) []byte {
+	id := f.ID
+	if f.Extended {
+		id |= effFlag
+	}
+	if f.Remote {
+		id |= rtrFlag
+	}
+	if f.FD {
+		b := make([]byte, canFDMTU)
+		binary.NativeEndian.PutUint32(b, id)
+		b[4] = f.Len
+		b[5] = fdFDF
+		if f.BRS {
+			b[5] |= fdBRS
+		}
+		if f.ESI {
+			b[5] |= fdESI
+		}
+		copy(b[8:], f.Data[:f.Len])
+		return b
+	}
+	b := make([]byte, canMTU)
+	binary.NativeEndian.PutUint32(b, id)
+	b[4] = f.Len
+	copy(b[8:], f.Data[:8])
+	return b
+}
+
+// Decode parses a struct can_frame (16 bytes) or canfd_frame (72 bytes).
+func Decode(b []byte) (can.Frame, error) {
+	var f can.Frame
+	if len(b) != canMTU && len(b) != canFDMTU {
+		return f, fmt.Errorf("socketcan: a frame of %d bytes is neither can_frame nor canfd_frame", len(b))
+	}
+	id := binary.NativeEndian.Uint32(b)
+	if id&errFlag != 0 {
+		return f, fmt.Errorf("socketcan: error frame %#x", id)
+	}
+	f.Extended = id&effFlag != 0
+	f.Remote = id&rtrFlag != 0
+	if f.Extended {
+		f.ID = id & can.MaxExtID
+	} else {
+		f.ID = id & can.MaxStdID
+	}
+	f.Len = b[4]
+	if len(b) == canFDMTU {
+		f.FD = true
+		f.BRS = b[5]&fdBRS != 0
+		f.ESI = b[5]&fdESI != 0
+		if f.Len > can.MaxFDLen {
+			return f, fmt.Errorf("socketcan: CAN FD frame with length %d", f.Len)
+		}
+	} else if f.Len > can.MaxClassicLen {
+		return f, fmt.Errorf("socketcan: classic frame with length %d", f.Len)
+	}
+	copy(f.Data[:], b[8:8+int(f.Len)])
+	return f, nil
+}
+
+func (n *node) Send(f can.Frame) error {
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("socketcan %s: node %s: %w", n.bus.ifname, n.name, err)
+	}
+	if f.FD && !n.bus.fd {
+		return fmt.Errorf("socketcan %s: node %s: send %s: %w (the interface MTU is 16; set `ip link set %s mtu 72` for CAN FD)", n.bus.ifname, n.name, f, can.ErrNoFD, n.bus.ifname)
+	}
+	n.mu.Lock()
+	closed := n.closed
+	n.mu.Unlock()
+	if closed {
+		return fmt.Errorf("socketcan %s: node %s: send: %w", n.bus.ifname, n.name, can.ErrClosed)
+	}
+	b := Encode(f)
+	for {
+		_, err := unix.Write(n.sock, b)
+		if errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN) {
+			time.Sleep(100 * time.Microsecond) // the interface's TX queue is full
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("socketcan %s: node %s: send %s: %w", n.bus.ifname, n.name, f, err)
+		}
+		return nil
+	}
+}
+
+func (n *node) Recv(timeout time.Duration) (can.Frame, error) {
+	n.rmu.Lock()
+	defer n.rmu.Unlock()
+	deadline := time.Now().Add(timeout)
+	buf := make([]byte, canFDMTU)
+	for {
+		ms := -1
+		if timeout >= 0 {
+			left := time.Until(deadline)
+			if left < 0 {
+				left = 0
+			}
+			ms = int((left + time.Millisecond - 1) / time.Millisecond)
+		}
+		fds := []unix.PollFd{{Fd: int32(n.sock), Events: unix.POLLIN}, {Fd: int32(n.wakeR), Events: unix.POLLIN}}
+		k, err := unix.Poll(fds, ms)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return can.Frame{}, fmt.Errorf("socketcan %s: node %s: poll: %w", n.bus.ifname, n.name, err)
+		}
+		if fds[1].Revents != 0 {
+			return can.Frame{}, fmt.Errorf("socketcan %s: node %s: %w", n.bus.ifname, n.name, can.ErrClosed)
+		}
+		if k == 0 {
+			if timeout >= 0 && !time.Now().Before(deadline) {
+				return can.Frame{}, fmt.Errorf("socketcan %s: node %s: %w", n.bus.ifname, n.name, can.ErrTimeout)
+			}
+			continue
+		}
+		m, err := unix.Read(n.sock, buf)
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return can.Frame{}, fmt.Errorf("socketcan %s: node %s: read: %w", n.bus.ifname, n.name, err)
+		}
+		f, err := Decode(buf[:m])
+		if err != nil {
+			continue // error frames and malformed reads are not data
+		}
+		return f, nil
+	}
+}
+
+func (n *node) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil
+	}
+	n.closed = true
+	unix.Write(n.wakeW, []byte{1})
+	go func() {
+		n.rmu.Lock() // wait for a pending Recv to see the wake-up
+		unix.Close(n.sock)
+		unix.Close(n.wakeR)
+		unix.Close(n.wakeW)
+		n.rmu.Unlock()
+	}()
+	return nil
+}
