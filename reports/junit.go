@@ -1,0 +1,178 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// JUnit XML as Jenkins, GitLab and GitHub test reporters read it.
+
+// JUnitSuites is the root element of a JUnit report.
+type JUnitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []JUnitSuite `xml:"testsuite"`
+}
+
+// JUnitSuite is one scenario.
+type JUnitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Properties []JUnitProperty `xml:"properties>property"`
+	Cases      []JUnitCase     `xml:"testcase"`
+}
+
+// JUnitProperty is a name/value pair of a suite.
+type JUnitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+// JUnitCase is one (scenario, ECU, profile) result.
+type JUnitCase struct {
+	Name      string        `xml:"name,attr"`
+	ClassName string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *JUnitFailure `xml:"failure,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+// JUnitFailure says why a result failed.
+type JUnitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// JUnit converts the report: one testsuite per scenario (in the order the
+// scenarios first appear), one testcase per (scenario, ECU, profile), a
+// failure element with the ECU's detail for each failed result, and the
+// seed, rig, attack and Standard sections as suite properties. Times are
+// the wall-clock seconds of the runs.
+func JUnit(r *Report) JUnitSuites {
+	root := JUnitSuites{Name: r.Tool.Name}
+	if root.Name == "" {
+		root.Name = "uptane-hil"
+	}
+	var total float64
+	for _, g := range groupByScenario(r.Results) {
+		first := g.Results[0]
+		s := JUnitSuite{
+			Name: g.Scenario,
+			Properties: []JUnitProperty{
+				{"seed", strconv.FormatUint(r.Seed, 10)},
+				{"rig", r.Rig.Name},
+				{"rig.file", r.Rig.File},
+				{"rig.transport", r.Rig.Transport},
+				{"attack", first.Attack},
+				{"standard", strings.Join(first.Standard, ",")},
+				{"description", first.Description},
+			},
+		}
+		if !r.Started.IsZero() {
+			s.Timestamp = r.Started.UTC().Format("2006-01-02T15:04:05")
+		}
+		var st float64
+		for _, x := range g.Results {
+			c := JUnitCase{
+				Name:      fmt.Sprintf("%s / %s", x.ECU, x.Profile),
+				ClassName: "uptane-hil." + x.Attack + "." + x.Scenario,
+				Time:      seconds(x.Wall),
+				SystemOut: caseOut(x),
+			}
+			if !x.Pass {
+				msg := fmt.Sprintf("expected %s, observed %s", x.Expected, x.Observed)
+				if x.Expected == x.Observed {
+					msg = fmt.Sprintf("%s, but not by the expected check (detected: %q)", x.Observed, x.Detected)
+				}
+				c.Failure = &JUnitFailure{Message: msg, Type: x.Attack, Text: x.Detail}
+				s.Failures++
+			}
+			s.Tests++
+			st += x.Wall
+			s.Cases = append(s.Cases, c)
+		}
+		s.Time = seconds(st)
+		total += st
+		root.Tests += s.Tests
+		root.Failures += s.Failures
+		root.Suites = append(root.Suites, s)
+	}
+	root.Time = seconds(total)
+	return root
+}
+
+func caseOut(x Result) string {
+	var b strings.Builder
+	role := "conformant: the attack must be defended"
+	if x.Control {
+		role = "control: the attack must succeed without the defence"
+	}
+	fmt.Fprintf(&b, "%s\nexpected: %s\nobserved: %s\n", role, x.Expected, x.Observed)
+	if x.Detected != "" {
+		fmt.Fprintf(&b, "detected: %s\n", x.Detected)
+	}
+	if x.Detail != "" {
+		fmt.Fprintf(&b, "detail: %s\n", x.Detail)
+	}
+	fmt.Fprintf(&b, "simulated time: %s ms\n", strconv.FormatFloat(x.Duration, 'f', -1, 64))
+	for _, p := range []string{x.Capture, x.CandumpLog} {
+		if p != "" {
+			fmt.Fprintf(&b, "[[ATTACHMENT|%s]]\n", p)
+		}
+	}
+	return b.String()
+}
+
+func seconds(ms float64) string { return strconv.FormatFloat(ms/1000, 'f', 3, 64) }
+
+// WriteJUnit writes the report as JUnit XML, redacted.
+func WriteJUnit(w io.Writer, r *Report) error {
+	c, err := Redact(r)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	enc := xml.NewEncoder(&buf)
+	enc.Indent("", "  ")
+	if err := enc.Encode(JUnit(c)); err != nil {
+		return err
+	}
+	buf.WriteByte('\n')
+	return emit(w, buf.Bytes())
+}
+
+// scenarioGroup is the results of one scenario, in report order.
+type scenarioGroup struct {
+	Scenario string
+	Results  []Result
+}
+
+func groupByScenario(rs []Result) []scenarioGroup {
+	var out []scenarioGroup
+	idx := map[string]int{}
+	for _, x := range rs {
+		i, ok := idx[x.Scenario]
+		if !ok {
+			i = len(out)
+			idx[x.Scenario] = i
+			out = append(out, scenarioGroup{Scenario: x.Scenario})
+		}
+		out[i].Results = append(out[i].Results, x)
+	}
+	return out
+}
