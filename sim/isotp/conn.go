@@ -28,6 +28,7 @@ type Conn struct {
 	rx     receiver
 	rxDone bool // receive actor ended (guarded by mu)
 	rxErr  error
+	rxf    can.Frame // the frame being handled (receive actor only)
 
 	mu      sync.Mutex
 	closed  bool
@@ -165,7 +166,8 @@ func (c *Conn) rxLoop() {
 			c.rxq.Close()
 			return
 		}
-		c.rx.handle(&f, c.clk.Now())
+		c.rxf = f // handled through a pointer: keep it off the heap per frame
+		c.rx.handle(&c.rxf, c.clk.Now())
 	}
 }
 
