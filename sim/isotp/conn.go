@@ -119,7 +119,7 @@ func newConn(node can.Node, clk clock.Clock, opt Options) *Conn {
 	c.rxq = clock.NewQueue[rxItem](clk, opt.RxQueue)
 	c.rx = receiver{
 		ae: c.ae, addr: opt.RxAddr, fd: opt.FD, maxRx: opt.MaxRx, bs: opt.BlockSize,
-		nCr: opt.NCr, rxID: opt.RxID,
+		nCr: opt.NCr, rxID: opt.RxID, rxExt: opt.Extended,
 		sendFC:  c.sendFC,
 		deliver: c.deliver,
 		full:    func() bool { return c.rxq.Len() >= opt.RxQueue },

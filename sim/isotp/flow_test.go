@@ -289,4 +289,16 @@ var _ = Describe("flow control", func() {
 			Expect(err).To(MatchError(ContainSubstring("N_Bs timeout: no flow control within 250ms after CF 2 of 5")))
 		})
 	})
+
+	It("fails with N_As when the CAN node holds a frame longer than N_As", func() {
+		simRun(vbus.Config{Bitrate: 500_000, TxQueue: 1}, func(r *rig) {
+			oa := optsA()
+			oa.NAs = 100 * time.Microsecond // shorter than one frame at 500 kbit/s
+			a, _ := r.conn(oa), r.conn(optsB())
+			err := a.Send(pattern(100))
+			Expect(err).To(MatchError(isotp.ErrTimeout))
+			Expect(err.(*isotp.Error).Timer).To(Equal("N_As"))
+			Expect(err).To(MatchError(ContainSubstring("N_As timeout: handing CF to the CAN node took")))
+		})
+	})
 })

@@ -339,6 +339,30 @@ var _ = Describe("reception", func() {
 	})
 })
 
+var _ = Describe("OnNode", func() {
+	It("runs a channel on a node attached by the caller, ignoring other identifiers", func() {
+		simRun(vbus.Config{}, func(r *rig) {
+			var evs []isotp.Event
+			ob := optsB()
+			ob.Observer = func(ev isotp.Event) { evs = append(evs, ev) }
+			node, err := r.bus.Attach("B") // no filter: sees everything
+			Expect(err).NotTo(HaveOccurred())
+			b, err := isotp.OnNode(node, false, r.clk, ob)
+			Expect(err).NotTo(HaveOccurred())
+			a := r.conn(optsA())
+			p := r.peer("peer", 0x123, 0x7ff)
+			p.send("01 2A") // an SF on another identifier
+			q := r.sendAsync(a, pattern(50))
+			Expect(b.Recv(-1)).To(Equal(pattern(50)))
+			Expect(mustPop(q)).To(Succeed())
+			noMessage(b)
+			Expect(evs[0].Ignored).To(BeTrue())
+			Expect(evs[0].Info).To(ContainSubstring("identifier 0x123"))
+			Expect(b.Close()).To(Succeed())
+		})
+	})
+})
+
 var _ = Describe("options", func() {
 	DescribeTable("are validated with a clear error",
 		func(fd bool, mod func(o *isotp.Options), msg string) {

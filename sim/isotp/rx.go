@@ -24,6 +24,7 @@ type receiver struct {
 	bs    uint8
 	nCr   time.Duration
 	rxID  uint32
+	rxExt bool // 29-bit receive identifier
 
 	// sendFC sends a flow control frame with the given flow status.
 	sendFC func(fs byte) error
@@ -80,6 +81,10 @@ func (r *receiver) ignore(f *can.Frame, t FrameType, why string) {
 
 // handle processes one received frame at time now.
 func (r *receiver) handle(f *can.Frame, now time.Time) {
+	if f.ID != r.rxID || f.Extended != r.rxExt {
+		r.ignore(f, UnknownFrame, fmt.Sprintf("identifier %#x is not the channel's %#x", f.ID, r.rxID))
+		return
+	}
 	if f.Remote {
 		r.ignore(f, UnknownFrame, "remote frame")
 		return
