@@ -39,10 +39,10 @@ type seqEntry struct {
 	BoxX   float64
 	BoxW   float64
 	LabelX float64
-	Anchor string // text-anchor of the label
-	Label  string // possibly cut
-	Full   string // the whole entry, for the tooltip
-	Fault  string // possibly cut
+	Anchor string  // text-anchor of the label
+	Label  string  // possibly cut
+	Full   string  // the whole entry, for the tooltip
+	Fault  string  // possibly cut
 	FaultX float64 // the fault line starts here (text-anchor start)
 	Time   string
 	Class  string
@@ -203,11 +203,11 @@ func sequenceDiagram(seq []Message) *seqDiagram {
 // Bus-load chart.
 
 const (
-	loadW, loadH      = 900.0, 230.0
-	loadX0, loadY0    = 56.0, 16.0
-	loadPW, loadPH    = 820.0, 160.0
-	loadMaxPoints     = 600
-	loadLegendY       = 212.0
+	loadW, loadH   = 900.0, 230.0
+	loadX0, loadY0 = 56.0, 16.0
+	loadPW, loadPH = 820.0, 160.0
+	loadMaxPoints  = 600
+	loadLegendY    = 212.0
 )
 
 var palette = []string{"#1d4ed8", "#c2410c", "#15803d", "#7c3aed", "#a16207", "#0e7490", "#be185d"}
