@@ -313,15 +313,17 @@ func (c *Conn) armFC() {
 // waitFC waits up to N_Bs for the flow control frame armFC asked for.
 func (c *Conn) waitFC(after string) ([3]byte, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer func() { c.fcWait = false }()
 	deadline := c.clk.Now().Add(c.opt.NBs)
 	for !c.fcReady {
 		if c.closed || c.rxDone {
+			c.fcWait = false
+			c.mu.Unlock()
 			return c.fc, errorf(KindClosed, "channel closed while waiting for FC after %s (tx id %#x)", after, c.opt.TxID)
 		}
 		left := deadline.Sub(c.clk.Now())
 		if left <= 0 {
+			c.fcWait = false
+			c.mu.Unlock()
 			err := &Error{Kind: KindTimeout, Timer: "N_Bs",
 				Msg: fmt.Sprintf("N_Bs timeout: no flow control within %s after %s (tx id %#x)", c.opt.NBs, after, c.opt.TxID)}
 			c.observeTX(err)
@@ -329,10 +331,15 @@ func (c *Conn) waitFC(after string) ([3]byte, error) {
 		}
 		c.fcCond.Wait(left)
 	}
-	if c.fcBad != nil {
-		return c.fc, c.fcBad
+	fc, bad := c.fc, c.fcBad
+	// after FC WAIT the next FC is awaited at once, so none is missed
+	c.fcReady = false
+	c.fcWait = bad == nil && fc[0] == fsWait
+	c.mu.Unlock()
+	if bad != nil {
+		return fc, bad
 	}
-	return c.fc, nil
+	return fc, nil
 }
 
 func (c *Conn) observeTX(err error) {
@@ -474,9 +481,11 @@ func (c *Conn) Send(msg []byte) error {
 				err := errorf(KindProtocol, "FC WAIT %d times in a row after %s, more than N_WFTmax %d; transmission aborted (tx id %#x)",
 					waits, after, c.opt.MaxWait, c.opt.TxID)
 				c.observeTX(err)
+				c.mu.Lock()
+				c.fcWait = false
+				c.mu.Unlock()
 				return err
 			}
-			c.armFC()
 			continue
 		case fsOverflow:
 			err := errorf(KindOverflow, "receiver answered FC OVFLW to a %d-byte message (tx id %#x)", n, c.opt.TxID)
