@@ -49,12 +49,14 @@ func RedactText(s string) string {
 // under that rule, and the writers refuse (ErrSecret) whatever still carries
 // a PEM private key marker.
 func Redact(r *Report) (*Report, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep "<" in raw documents as it was
+	if err := enc.Encode(r); err != nil {
 		return nil, err
 	}
 	var c Report
-	if err := json.Unmarshal(b, &c); err != nil {
+	if err := json.Unmarshal(b.Bytes(), &c); err != nil {
 		return nil, err
 	}
 	c.Started, c.Finished = r.Started, r.Finished

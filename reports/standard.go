@@ -23,13 +23,16 @@ func StandardSections(markdown []byte) map[string]string {
 	}
 	var heads []head
 	levels := make([]int, len(lines)) // heading level per line, 0 if none
+	code := make([]bool, len(lines))  // the line is in (or fences) a code block
 	fence := false
 	for i, l := range lines {
 		if strings.HasPrefix(strings.TrimSpace(l), "```") || strings.HasPrefix(strings.TrimSpace(l), "~~~") {
 			fence = !fence
+			code[i] = true
 			continue
 		}
 		if fence {
+			code[i] = true
 			continue
 		}
 		if m := anyHeading.FindStringSubmatch(l); m != nil {
@@ -50,8 +53,8 @@ func StandardSections(markdown []byte) map[string]string {
 		}
 		body := make([]string, 0, end-h.line)
 		body = append(body, strings.Repeat("#", h.level)+" "+h.title)
-		for _, l := range lines[h.line+1 : end] {
-			if m := anchoredHeading.FindStringSubmatch(l); m != nil {
+		for j, l := range lines[h.line+1 : end] {
+			if m := anchoredHeading.FindStringSubmatch(l); m != nil && !code[h.line+1+j] {
 				l = m[1] + " " + m[2]
 			}
 			body = append(body, l)

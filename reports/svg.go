@@ -319,16 +319,18 @@ func busLoadChart(loads []BusLoad, seq []Message) *loadChart {
 // reduceMax keeps, for each of loadMaxPoints intervals, the sample with the
 // highest load, so peaks survive.
 func reduceMax(s []LoadSample, tmax float64) []LoadSample {
-	out := make([]LoadSample, 0, loadMaxPoints)
+	out := make([]LoadSample, 0, loadMaxPoints+1)
 	w := tmax / loadMaxPoints
+	last := -1
 	for _, x := range s {
-		b := int(x.T / w)
-		if n := len(out); n > 0 && int(out[n-1].T/w) == b {
+		b := min(int(x.T/w), loadMaxPoints-1)
+		if n := len(out); n > 0 && b == last {
 			if x.LoadPct > out[n-1].LoadPct {
 				out[n-1].LoadPct = x.LoadPct
 			}
 			continue
 		}
+		last = b
 		out = append(out, LoadSample{T: float64(b) * w, LoadPct: x.LoadPct})
 	}
 	return out
