@@ -16,7 +16,17 @@ import (
 //   - phases, notes and results become notes on the lifeline of the ECU
 //     concerned (a phase "for" a Secondary is labelled with it);
 //   - transfer progress is left out (it is a bar in the CLI, not a message).
+//
+// A zero start means the time of the first event with a time.
 func SequenceFromEvents(start time.Time, evs []events.Event) []Message {
+	if start.IsZero() {
+		for _, e := range evs {
+			if !e.Time.IsZero() {
+				start = e.Time
+				break
+			}
+		}
+	}
 	out := make([]Message, 0, len(evs))
 	for _, e := range evs {
 		t := 0.0

@@ -14,7 +14,9 @@ import (
 
 const (
 	seqLeft    = 78.0  // room for the time column
-	laneGap    = 172.0 // distance between lifelines
+	laneGap    = 172.0 // distance between lifelines (at most)
+	laneMin    = 128.0 // distance between lifelines (at least)
+	seqMaxW    = 1160  // width of the page's content: the lanes share it, down to laneMin
 	seqTop     = 56.0  // below the participant boxes
 	seqRow     = 24.0  // height of one entry
 	seqFaultH  = 14.0  // extra height of an entry with a fault line
@@ -51,6 +53,7 @@ type seqEntry struct {
 type seqDiagram struct {
 	Width, Height float64
 	LaneBottom    float64
+	BoxW, BoxOff  float64 // width of a participant box, and its x offset from the lifeline
 	Lanes         []seqLane
 	Entries       []seqEntry
 }
@@ -106,6 +109,8 @@ func cut(s string, n int) string {
 // fmtMs formats milliseconds for an axis or a time column.
 func fmtMs(ms float64) string {
 	switch {
+	case ms >= 3600000:
+		return strconv.FormatFloat(ms/3600000, 'f', 1, 64) + " h"
 	case ms >= 60000:
 		return strconv.FormatFloat(ms/60000, 'f', 1, 64) + " min"
 	case ms >= 1000:
@@ -125,6 +130,9 @@ func sequenceDiagram(seq []Message) *seqDiagram {
 		names = []string{"vehicle"}
 	}
 	d := &seqDiagram{}
+	gap := math.Max(laneMin, math.Min(laneGap, (seqMaxW-seqLeft-8)/float64(len(names))))
+	d.BoxW = gap - 20
+	d.BoxOff = -d.BoxW / 2
 	x := map[string]float64{}
 	for i, n := range names {
 		cls := "ecu"
@@ -134,13 +142,14 @@ func sequenceDiagram(seq []Message) *seqDiagram {
 		case Attacker:
 			cls = "attacker"
 		}
-		lx := seqLeft + laneGap/2 + float64(i)*laneGap
+		lx := seqLeft + gap/2 + float64(i)*gap
 		x[n] = lx
-		d.Lanes = append(d.Lanes, seqLane{X: lx, Name: n, Title: cut(participantTitle(n), 22), Class: cls})
+		d.Lanes = append(d.Lanes, seqLane{X: lx, Name: n, Title: cut(participantTitle(n), int(d.BoxW/8)), Class: cls})
 	}
-	d.Width = seqLeft + float64(len(names))*laneGap + 8
+	d.Width = seqLeft + float64(len(names))*gap + 8
 	left, right := seqLeft+8, d.Width-8
 	y := seqTop
+	prevTime := ""
 	for i, m := range seq {
 		e := seqEntry{Index: i, Kind: m.Kind, Time: fmtMs(m.T), Class: "k-" + m.Kind}
 		e.Y = y + seqRow - 8
@@ -153,6 +162,11 @@ func sequenceDiagram(seq []Message) *seqDiagram {
 			e.Class += " fault"
 		}
 		e.Full = fmt.Sprintf("%s  %s", e.Time, full)
+		if e.Time == prevTime {
+			e.Time = "" // the time column shows only changes
+		} else {
+			prevTime = e.Time
+		}
 		e.Label = cut(m.Label, labelChars)
 		x1, ok1 := x[m.From]
 		x2, ok2 := x[m.To]
@@ -172,7 +186,7 @@ func sequenceDiagram(seq []Message) *seqDiagram {
 			if !ok1 {
 				lx = x2
 			}
-			w := math.Min(float64(utf8.RuneCountInString(e.Label))*6.1+16, laneGap*2-12)
+			w := math.Min(float64(utf8.RuneCountInString(e.Label))*6.1+16, gap*2-12)
 			bx := math.Max(left, math.Min(lx-w/2, right-w))
 			e.BoxX, e.BoxW = bx, w
 			e.LabelX, e.Anchor = bx+w/2, "middle"

@@ -1,10 +1,11 @@
-// Command render writes the sample report (reports/internal/sample) in every
-// format, to look at the HTML:
+// Command render writes the sample report (reports/internal/sample) as HTML,
+// to look at it, and prints its summary table:
 //
-//	go run ./reports/internal/render -out out [-fail N]
+//	go run ./reports/internal/render [-o out/sample-report.html] [-fail N] [-all DIR]
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
@@ -15,27 +16,38 @@ import (
 )
 
 func main() {
-	out := flag.String("out", "out", "output directory")
+	out := flag.String("o", "out/sample-report.html", "the HTML file to write")
+	all := flag.String("all", "", "also write report.json, junit.xml and report.html into this folder")
 	fail := flag.Int("fail", 0, "turn this many conformant results into failures")
-	std := flag.String("standard", "/work/shared/ref/uptane-standard.md", "the Uptane Standard's markdown")
+	std := flag.String("standard", "reports/testdata/uptane-standard.md", "the Uptane Standard's markdown")
 	flag.Parse()
-	md, err := os.ReadFile(*std)
+	if err := run(*out, *all, *std, *fail); err != nil {
+		fmt.Fprintln(os.Stderr, "render:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out, all, std string, fail int) error {
+	md, err := os.ReadFile(std)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return err
 	}
-	r := sample.Report(*fail)
+	r := sample.Report(fail)
 	opt := reports.WithStandard(reports.StandardSections(md))
-	if err := reports.WriteAll(*out, r, opt); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	var buf bytes.Buffer
+	if err := reports.WriteHTML(&buf, r, opt); err != nil {
+		return err
 	}
-	if err := os.Rename(filepath.Join(*out, "report.html"), filepath.Join(*out, "sample-report.html")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
 	}
-	if err := reports.WriteSummary(os.Stdout, r); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		return err
 	}
+	if all != "" {
+		if err := reports.WriteAll(all, r, opt); err != nil {
+			return err
+		}
+	}
+	return reports.WriteSummary(os.Stdout, r)
 }
