@@ -37,6 +37,10 @@ const (
 	solCANRaw = unix.SOL_CAN_BASE + unix.CAN_RAW
 )
 
+// RecvBuffer is the receive buffer each node asks for (SO_RCVBUFFORCE as
+// root, else SO_RCVBUF up to the system's limit).
+var RecvBuffer = 32 << 20
+
 // Bus is one SocketCAN interface.
 type Bus struct {
 	ifname  string
@@ -118,6 +122,11 @@ func (b *Bus) open(name string, filters []can.Filter) (*node, error) {
 		if err := unix.SetsockoptString(s, solCANRaw, unix.CAN_RAW_FILTER, string(raw)); err != nil {
 			return fail("set filters", err)
 		}
+	}
+	// A large receive buffer: vcan has no flow control, and a slow reader
+	// (an emulated CPU) must not lose frames to a socket overrun.
+	if unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, RecvBuffer) != nil {
+		unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, RecvBuffer)
 	}
 	if b.fd {
 		if err := unix.SetsockoptInt(s, solCANRaw, unix.CAN_RAW_FD_FRAMES, 1); err != nil {
