@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uptane-hil/uptane-hil/reports"
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/scenarios"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
@@ -31,7 +31,9 @@ Plays each scenario (default: the scenarios/ folder) against the rig, twice
 per judged ECU: with the conformant profile, where the attack must be
 defended, and with the control profile that lacks exactly the scenario's
 defence, where the attack must succeed. Prints a line per run and a summary
-table, and writes OUT/report.json. Exit status 0 only if every result passes.
+table, and writes OUT/report.html (one self-contained file for auditors),
+OUT/report.json (schema uptane-hil/report/v1, docs/report-schema.md) and
+OUT/junit.xml. Exit status 0 only if every result passes.
 
 `)
 		fs.PrintDefaults()
@@ -79,8 +81,12 @@ table, and writes OUT/report.json. Exit status 0 only if every result passes.
 		all = append(all, res...)
 	}
 	failed := writeSummary(os.Stdout, all)
-	fmt.Printf("\n%d runs in %s wall\n", len(all), time.Since(started).Round(time.Millisecond))
-	if err := writeResults(filepath.Join(*out, "report.json"), r, started, all); err != nil {
+	fmt.Printf("\n%d runs in %s wall; reports in %s: report.html, report.json, junit.xml\n", len(all), time.Since(started).Round(time.Millisecond), *out)
+	sdv := uint64(*sd)
+	if sdv == 0 {
+		sdv = r.Seed
+	}
+	if err := writeResults(*out, r, sdv, started, all); err != nil {
 		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
 		return 1
 	}
@@ -124,38 +130,18 @@ func writeSummary(w io.Writer, all []scenarios.Result) (failed int) {
 	return failed
 }
 
-func writeResults(path string, r *rigs.Rig, started time.Time, all []scenarios.Result) error {
-	type result struct {
-		Scenario  string   `json:"scenario"`
-		Attack    string   `json:"attack"`
-		Standard  []string `json:"standard"`
-		Transport string   `json:"transport"`
-		ECU       string   `json:"ecu"`
-		Profile   string   `json:"profile"`
-		Control   bool     `json:"control"`
-		Expected  string   `json:"expected"`
-		Observed  string   `json:"observed"`
-		Detected  string   `json:"detected"`
-		Detail    string   `json:"detail"`
-		Pass      bool     `json:"pass"`
+func writeResults(dir string, r *rigs.Rig, sd uint64, started time.Time, all []scenarios.Result) error {
+	rig := reports.Rig{Name: r.Name, File: r.File, Transport: "virtual (in-process)"}
+	for _, b := range r.Buses {
+		rig.Buses = append(rig.Buses, reports.Bus{Name: b.Name, Interface: b.Interface, Bitrate: b.Bitrate, DataBitrate: b.DataBitrate, FD: b.FD})
 	}
-	doc := struct {
-		Schema   string    `json:"schema"`
-		Rig      string    `json:"rig"`
-		Started  time.Time `json:"started"`
-		Finished time.Time `json:"finished"`
-		Results  []result  `json:"results"`
-	}{Schema: "uptane-hil/report/v1", Rig: r.Name, Started: started.UTC(), Finished: time.Now().UTC()}
+	rep := reports.New(reports.Tool{Name: "uptane-hil", Version: version}, rig, sd, started.UTC())
 	for _, x := range all {
-		doc.Results = append(doc.Results, result{x.Scenario, x.Attack, x.Standard, x.Transport, x.ECU, x.Profile, x.Control,
-			x.Expected, x.Observed, x.Detected, x.Detail, x.Pass})
+		rep.Add(reports.Result{Scenario: x.Scenario, Description: x.Description, Attack: x.Attack, Standard: x.Standard,
+			Transport: x.Transport, ECU: x.ECU, Profile: x.Profile, Control: x.Control, Expected: x.Expected,
+			Observed: x.Observed, Detected: x.Detected, Detail: x.Detail, VersionReport: x.Report, Pass: x.Pass,
+			Duration: reports.Ms(x.Duration), Wall: reports.Ms(x.Wall), Sequence: reports.SequenceFromEvents(time.Time{}, x.Events)})
 	}
-	b, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, b, 0o644)
+	rep.Finish(time.Now().UTC())
+	return reports.WriteAll(dir, rep, reports.WithStandard(reports.StandardSections(reports.StandardText)))
 }
