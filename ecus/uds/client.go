@@ -13,7 +13,7 @@ const (
 	// it covers a 4095-byte response over ISO-TP on 500 kbit/s classic CAN.
 	DefaultSlack       = 250 * time.Millisecond
 	DefaultBusyRetries = 5
-	DefaultBusyDelay   = 100 * time.Millisecond
+	DefaultBusyDelay   = 250 * time.Millisecond
 	// DefaultMaxPendingTime bounds how long a server may keep answering
 	// 0x78 response-pending to one request.
 	DefaultMaxPendingTime = 10 * time.Minute

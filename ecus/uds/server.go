@@ -17,6 +17,7 @@ const (
 	DefaultS3             = 5000 * time.Millisecond
 	DefaultMaxBlockLength = 4095 // one classic ISO-TP message
 	DefaultMaxResponse    = 4095
+	DefaultMaxRequest     = 4095
 	DefaultMaxFileSize    = 64 << 20
 	DefaultMaxPath        = 512
 	DefaultMaxDIDsPerRead = 8
@@ -46,8 +47,9 @@ type ServerConfig struct {
 	// MaxBlockLength is the maxNumberOfBlockLength announced for file
 	// transfers: the longest TransferData message, SID and counter included.
 	MaxBlockLength int
+	// MaxRequest bounds any request but TransferData (default 4095);
 	// MaxResponse bounds a response (longer ones are responseTooLong).
-	MaxResponse int
+	MaxRequest, MaxResponse int
 	// MaxFileSize bounds the announced size of a download (pouf.transfer_size).
 	MaxFileSize uint64
 	// MaxPath bounds a file path; MaxDIDsPerRead the identifiers of one read.
@@ -84,6 +86,7 @@ func (c *ServerConfig) defaults() {
 	defInt(&c.MaxBlockLength, DefaultMaxBlockLength)
 	c.MaxBlockLength = max(c.MaxBlockLength, 3)
 	defInt(&c.MaxResponse, DefaultMaxResponse)
+	defInt(&c.MaxRequest, DefaultMaxRequest)
 	defInt(&c.MaxPath, DefaultMaxPath)
 	c.MaxPath = min(c.MaxPath, 0xFFFF)
 	defInt(&c.MaxDIDsPerRead, DefaultMaxDIDsPerRead)
@@ -327,7 +330,7 @@ func (s *Server) dispatch(req []byte) ([]byte, error) {
 	if sid.hasSubFunction() && len(req) < 2 {
 		return nil, Refuse(IncorrectMessageLengthOrInvalidFormat, "no sub-function")
 	}
-	if len(req) > s.cfg.MaxBlockLength {
+	if len(req) > max(s.cfg.MaxRequest, s.cfg.MaxBlockLength) {
 		return nil, Refuse(IncorrectMessageLengthOrInvalidFormat, "request of %d bytes", len(req))
 	}
 	switch sid {

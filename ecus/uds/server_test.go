@@ -247,7 +247,7 @@ var _ = Describe("the flood guard (pouf.rate_limit)", func() {
 			v, err := b.client.ReadDID(0xF18C)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(string(v)).To(Equal("ecu-1"))
-			Expect(b.sim.Since(start)).To(Equal(300 * time.Millisecond))
+			Expect(b.sim.Since(start)).To(Equal(2 * uds.DefaultBusyDelay))
 		})
 		Expect(b.checks).To(HaveLen(1))
 		Expect(b.checks[0].Check).To(Equal(check.ID("pouf.rate_limit")))

@@ -66,6 +66,9 @@ func (s *Server) transferData(req []byte) ([]byte, error) {
 	if x == nil {
 		return nil, Refuse(RequestSequenceError, "no file transfer is active (RequestFileTransfer first)")
 	}
+	if len(req) > s.cfg.MaxBlockLength {
+		return nil, Refuse(IncorrectMessageLengthOrInvalidFormat, "block of %d bytes; maxNumberOfBlockLength is %d", len(req), s.cfg.MaxBlockLength)
+	}
 	bsc, data := req[1], req[2:]
 	if x.src != nil {
 		return s.upload(x, bsc, len(data))
