@@ -15,6 +15,9 @@ import (
 const (
 	DefaultBlockRetries = 3 // resends of one TransferData block after a timeout
 	DefaultResumes      = 8 // ResumeFile attempts of one PutFile
+	// DefaultResumeDelay is the pause before each ResumeFile attempt: with
+	// DefaultResumes, a transfer survives a bus outage of about 10 s.
+	DefaultResumeDelay = time.Second
 )
 
 // Identity is what a Secondary says about itself (docs/pouf.md, "Identity").
@@ -69,14 +72,15 @@ func (e *RoutineError) Unwrap() error {
 type Client struct {
 	u   *uds.Client
 	ecu string
-	// BlockRetries and Resumes bound PutFile's recovery.
+	// BlockRetries, Resumes and ResumeDelay bound PutFile's recovery.
 	BlockRetries, Resumes int
+	ResumeDelay           time.Duration
 	session               uds.Session // believed active; 0: unknown
 }
 
 // NewClient returns a client for the ECU named ecu (used in errors).
 func NewClient(u *uds.Client, ecu string) *Client {
-	return &Client{u: u, ecu: ecu, BlockRetries: DefaultBlockRetries, Resumes: DefaultResumes}
+	return &Client{u: u, ecu: ecu, BlockRetries: DefaultBlockRetries, Resumes: DefaultResumes, ResumeDelay: DefaultResumeDelay}
 }
 
 // UDS returns the underlying UDS client.
@@ -215,6 +219,7 @@ func (c *Client) PutFile(path string, data []byte, p Progress) error {
 		}
 		// a new session ends whatever transfer the ECU still has open
 		mode, c.session = uds.ResumeFile, 0
+		c.u.Clock().Sleep(c.ResumeDelay)
 	}
 }
 
@@ -301,11 +306,17 @@ func (c *Client) VerifyMetadata() (newImage bool, err error) {
 }
 
 // VerifyImage verifies the received image ({#verify_image}).
-func (c *Client) VerifyImage() error { _, err := c.routine(RoutineVerifyImage, uds.ProgrammingSession); return err }
+func (c *Client) VerifyImage() error {
+	_, err := c.routine(RoutineVerifyImage, uds.ProgrammingSession)
+	return err
+}
 
 // Install installs the verified image ({#install_image}); the ECU answers
 // 0x78 response-pending while it writes.
-func (c *Client) Install() error { _, err := c.routine(RoutineInstall, uds.ProgrammingSession); return err }
+func (c *Client) Install() error {
+	_, err := c.routine(RoutineInstall, uds.ProgrammingSession)
+	return err
+}
 
 // Abort makes the ECU forget what it received this cycle.
 func (c *Client) Abort() error { _, err := c.routine(RoutineAbort, c.nonDefault()); return err }

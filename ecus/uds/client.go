@@ -64,6 +64,9 @@ func NewClient(t Transport, clk clock.Clock, cfg ClientConfig) *Client {
 	return &Client{t: t, clk: clk, cfg: cfg}
 }
 
+// Clock returns the client's clock.
+func (c *Client) Clock() clock.Clock { return c.clk }
+
 // Timing returns the server response times the client now assumes.
 func (c *Client) Timing() (p2, p2Star time.Duration) { return c.cfg.P2, c.cfg.P2Star }
 
