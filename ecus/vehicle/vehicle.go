@@ -51,6 +51,10 @@ type Options struct {
 	Links func(v *Vehicle, s *Secondary) (link.Secondary, error)
 	// Crash gives an ECU a crash-point function (power-loss specs).
 	Crash func(ecu string) store.CrashFunc
+	// BackendOnly stops after the backend is up: repositories with the
+	// factory images, and the vehicle in the Director's inventory (the
+	// ECUs' keys are derived from the seed as usual).
+	BackendOnly bool
 }
 
 // Secondary is one Secondary of the vehicle.
@@ -176,6 +180,9 @@ func Build(o Options) (*Vehicle, error) {
 	v.ECUKeys = ecuKeys
 	if err := v.Director.AddVehicle(r.Vehicle.VIN, inv...); err != nil {
 		return nil, err
+	}
+	if o.BackendOnly {
+		return v, nil
 	}
 
 	// Secondaries.
