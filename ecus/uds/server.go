@@ -198,9 +198,6 @@ func runSafe(f func() error) (err error) {
 // call runs a handler method on the worker and answers 0x78
 // response-pending while it works.
 func (s *Server) call(sid Service, f func() error) error {
-	if s.jobs == nil { // not serving: run inline
-		return runSafe(f)
-	}
 	if err := s.jobs.Push(f, clock.Forever); err != nil {
 		return Refuse(GeneralReject, "server stopped")
 	}
