@@ -50,32 +50,61 @@ type Bus struct {
 	mu      sync.Mutex
 	nodes   []*node
 	closed  bool
+	rcvbuf  int
 }
 
 var _ can.Bus = (*Bus)(nil)
 
-// Open opens interface ifname. It explains how to fix a kernel without CAN,
-// a missing interface and an interface that is down.
-func Open(ifname string) (*Bus, error) {
-	s, err := unix.Socket(unix.AF_CAN, unix.SOCK_RAW, unix.CAN_RAW)
+// Option changes how Open sets up the bus.
+type Option func(*Bus)
+
+// WithRecvBuffer sets the receive buffer each node asks for (bytes; default
+// RecvBuffer).
+func WithRecvBuffer(bytes int) Option { return func(b *Bus) { b.rcvbuf = bytes } }
+
+// Hooks for the specs (a kernel without CAN cannot produce the other errors).
+var (
+	socketFn = unix.Socket
+	lookupFn = net.InterfaceByName
+)
+
+// Fix texts: what to run when SocketCAN or the interface is missing.
+const (
+	fixVcan   = "modprobe vcan; ip link add dev %[1]s type vcan; ip link set up %[1]s"
+	fixVcanFD = "modprobe vcan; ip link add dev %[1]s type vcan; ip link set %[1]s mtu 72; ip link set up %[1]s"
+	fixReal   = "ip link set %[1]s up type can bitrate 500000 dbitrate 2000000 fd on"
+)
+
+// Open opens interface ifname (vcan0, can0, ...). It explains how to fix a
+// kernel without CAN, a missing interface, an interface that is down and
+// one that is not a CAN interface.
+func Open(ifname string, opts ...Option) (*Bus, error) {
+	if ifname == "" {
+		return nil, fmt.Errorf("socketcan: empty interface name: name a CAN interface such as vcan0 or can0")
+	}
+	s, err := socketFn(unix.AF_CAN, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.CAN_RAW)
 	if err != nil {
 		if errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.EPROTONOSUPPORT) {
-			return nil, fmt.Errorf("socketcan: %s: this kernel has no SocketCAN (AF_CAN: %v); load it with `modprobe can can-raw` (and `modprobe vcan` for virtual interfaces), or run the vcan specs in the VM: make test-vcan", ifname, err)
+			return nil, fmt.Errorf("socketcan: %s: this kernel has no SocketCAN (socket(AF_CAN, CAN_RAW): %v): load it with `modprobe can; modprobe can-raw` (and for a virtual bus `"+fixVcan+"`); where the kernel has no CAN modules at all (a container), run the vcan specs in the VM with `make test-vcan`", ifname, err)
 		}
 		return nil, fmt.Errorf("socketcan: %s: open a CAN_RAW socket: %w", ifname, err)
 	}
 	unix.Close(s)
-	iface, err := net.InterfaceByName(ifname)
+	iface, err := lookupFn(ifname)
 	if err != nil {
-		return nil, fmt.Errorf("socketcan: no interface %q: create a virtual one with `ip link add dev %s type vcan && ip link set up %s` (add `ip link set %s mtu 72` before `up` for CAN FD), or plug in the USB-CAN adapter and `ip link set %s up type can bitrate 500000`", ifname, ifname, ifname, ifname, ifname)
-	}
-	if iface.Flags&net.FlagUp == 0 {
-		return nil, fmt.Errorf("socketcan: interface %s is down: `ip link set up %s` (a real adapter: `ip link set %s up type can bitrate 500000 [dbitrate 2000000 fd on]`)", ifname, ifname, ifname)
+		return nil, fmt.Errorf("socketcan: no interface %q (%v): create a virtual one with `"+fixVcan+"` (for CAN FD: `"+fixVcanFD+"`), or plug in the USB-CAN adapter and `"+fixReal+"`", ifname, err)
 	}
 	if iface.MTU != canMTU && iface.MTU != canFDMTU {
-		return nil, fmt.Errorf("socketcan: %s has MTU %d: it is not a CAN interface", ifname, iface.MTU)
+		return nil, fmt.Errorf("socketcan: %s has MTU %d, so it is not a CAN interface (CAN: 16, CAN FD: 72); name a vcan or can interface (`ip -details link show` lists them)", ifname, iface.MTU)
 	}
-	return &Bus{ifname: ifname, ifindex: iface.Index, fd: iface.MTU == canFDMTU, clk: clock.NewWall()}, nil
+	if iface.Flags&net.FlagUp == 0 {
+		return nil, fmt.Errorf("socketcan: interface %[1]s is down: `ip link set up %[1]s` (a CAN adapter: `"+fixReal+"`)", ifname)
+	}
+	b := &Bus{ifname: ifname, ifindex: iface.Index, fd: iface.MTU == canFDMTU, clk: clock.NewWall(), rcvbuf: RecvBuffer}
+	for _, o := range opts {
+		o(b)
+	}
+	return b, nil
 }
 
 func (b *Bus) Name() string { return b.ifname }
@@ -97,9 +126,9 @@ func (b *Bus) Attach(name string, filters ...can.Filter) (can.Node, error) {
 }
 
 func (b *Bus) open(name string, filters []can.Filter) (*node, error) {
-	s, err := unix.Socket(unix.AF_CAN, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.CAN_RAW)
+	s, err := socketFn(unix.AF_CAN, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.CAN_RAW)
 	if err != nil {
-		return nil, fmt.Errorf("socketcan %s: node %s: %w", b.ifname, name, err)
+		return nil, fmt.Errorf("socketcan %s: node %s: open a CAN_RAW socket: %w", b.ifname, name, err)
 	}
 	fail := func(what string, err error) (*node, error) {
 		unix.Close(s)
@@ -125,8 +154,8 @@ func (b *Bus) open(name string, filters []can.Filter) (*node, error) {
 	}
 	// A large receive buffer: vcan has no flow control, and a slow reader
 	// (an emulated CPU) must not lose frames to a socket overrun.
-	if unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, RecvBuffer) != nil {
-		unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, RecvBuffer)
+	if b.rcvbuf > 0 && unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, b.rcvbuf) != nil {
+		unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, b.rcvbuf)
 	}
 	if b.fd {
 		if err := unix.SetsockoptInt(s, solCANRaw, unix.CAN_RAW_FD_FRAMES, 1); err != nil {
@@ -181,6 +210,7 @@ type node struct {
 	mu           sync.Mutex
 	closed       bool
 	rmu          sync.Mutex
+	buf          [canFDMTU]byte // receive buffer (guarded by rmu)
 }
 
 func (n *node) Name() string { return n.name }
@@ -252,7 +282,7 @@ func (n *node) Send(f can.Frame) error {
 		return fmt.Errorf("socketcan %s: node %s: %w", n.bus.ifname, n.name, err)
 	}
 	if f.FD && !n.bus.fd {
-		return fmt.Errorf("socketcan %s: node %s: send %s: %w (the interface MTU is 16; set `ip link set %s mtu 72` for CAN FD)", n.bus.ifname, n.name, f, can.ErrNoFD, n.bus.ifname)
+		return fmt.Errorf("socketcan %[1]s: node %[2]s: send %[3]s: %[4]w: %[1]s has MTU 16 (classic CAN only); for CAN FD on vcan: `ip link set %[1]s down; ip link set %[1]s mtu 72; ip link set up %[1]s`, on an adapter: `ip link set %[1]s down; "+fixReal+"`", n.bus.ifname, n.name, f, can.ErrNoFD)
 	}
 	n.mu.Lock()
 	closed := n.closed
@@ -278,7 +308,7 @@ func (n *node) Recv(timeout time.Duration) (can.Frame, error) {
 	n.rmu.Lock()
 	defer n.rmu.Unlock()
 	deadline := time.Now().Add(timeout)
-	buf := make([]byte, canFDMTU)
+	buf := n.buf[:]
 	for {
 		ms := -1
 		if timeout >= 0 {

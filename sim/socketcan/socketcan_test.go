@@ -3,10 +3,12 @@ package socketcan_test
 import (
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"golang.org/x/sys/unix"
 
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/socketcan"
@@ -34,14 +36,88 @@ var _ = Describe("SocketCAN frames and errors (any kernel)", func() {
 		Expect(err).To(MatchError(ContainSubstring("neither can_frame nor canfd_frame")))
 	})
 
-	It("explains how to fix a kernel without CAN or a missing interface", func() {
+	// A socket the fake kernel hands out: a real descriptor, closed by Open.
+	okSocket := func(int, int, int) (int, error) { return unix.Open("/dev/null", unix.O_RDONLY, 0) }
+	iface := func(mtu int, flags net.Flags) func(string) (*net.Interface, error) {
+		return func(name string) (*net.Interface, error) {
+			return &net.Interface{Index: 7, Name: name, MTU: mtu, Flags: flags}, nil
+		}
+	}
+
+	It("explains how to load SocketCAN on a kernel without AF_CAN", func() {
+		DeferCleanup(socketcan.FakeKernel(func(int, int, int) (int, error) { return -1, unix.EAFNOSUPPORT }, nil))
+		_, err := socketcan.Open("vcan0")
+		Expect(err).To(MatchError(And(
+			ContainSubstring("vcan0: this kernel has no SocketCAN"),
+			ContainSubstring("address family not supported"),
+			ContainSubstring("modprobe can; modprobe can-raw"),
+			ContainSubstring("make test-vcan"))))
+	})
+
+	It("gives this host's real answer: no SocketCAN here, a missing interface where the kernel has CAN", func() {
+		s, sockErr := unix.Socket(unix.AF_CAN, unix.SOCK_RAW, unix.CAN_RAW)
+		if sockErr == nil {
+			unix.Close(s)
+		}
 		_, err := socketcan.Open("uptanehil-none0")
-		Expect(err).To(HaveOccurred())
-		// This host kernel has no AF_CAN; inside the VM the interface is missing.
-		Expect(err.Error()).To(Or(
-			ContainSubstring("this kernel has no SocketCAN"),
-			ContainSubstring("ip link add dev uptanehil-none0 type vcan")))
-		Expect(err.Error()).To(ContainSubstring("uptanehil-none0"))
+		if sockErr != nil {
+			Expect(err).To(MatchError(ContainSubstring("uptanehil-none0: this kernel has no SocketCAN")))
+		} else {
+			Expect(err).To(MatchError(ContainSubstring(`no interface "uptanehil-none0"`)))
+		}
+	})
+
+	It("explains how to create a missing interface, virtual or real", func() {
+		DeferCleanup(socketcan.FakeKernel(okSocket, func(string) (*net.Interface, error) {
+			return nil, errors.New("route ip+net: no such network interface")
+		}))
+		_, err := socketcan.Open("vcan3")
+		Expect(err).To(MatchError(And(
+			ContainSubstring(`no interface "vcan3"`),
+			ContainSubstring("modprobe vcan; ip link add dev vcan3 type vcan; ip link set up vcan3"),
+			ContainSubstring("ip link set vcan3 mtu 72"),
+			ContainSubstring("ip link set vcan3 up type can bitrate 500000 dbitrate 2000000 fd on"))))
+	})
+
+	It("explains how to bring up an interface that is down", func() {
+		DeferCleanup(socketcan.FakeKernel(okSocket, iface(16, 0)))
+		_, err := socketcan.Open("can0")
+		Expect(err).To(MatchError(And(
+			ContainSubstring("interface can0 is down"),
+			ContainSubstring("ip link set up can0"),
+			ContainSubstring("ip link set can0 up type can bitrate 500000 dbitrate 2000000 fd on"))))
+	})
+
+	It("refuses an interface that is not CAN", func() {
+		DeferCleanup(socketcan.FakeKernel(okSocket, iface(1500, net.FlagUp)))
+		_, err := socketcan.Open("eth0")
+		Expect(err).To(MatchError(ContainSubstring("eth0 has MTU 1500, so it is not a CAN interface")))
+		_, err = socketcan.Open("")
+		Expect(err).To(MatchError(ContainSubstring("empty interface name")))
+	})
+
+	It("opens classic and FD interfaces by their MTU", func() {
+		DeferCleanup(socketcan.FakeKernel(okSocket, iface(16, net.FlagUp)))
+		b, err := socketcan.Open("can0")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(b.Name()).To(Equal("can0"))
+		Expect(b.FD()).To(BeFalse())
+		DeferCleanup(socketcan.FakeKernel(okSocket, iface(72, net.FlagUp)))
+		b, err = socketcan.Open("can1", socketcan.WithRecvBuffer(1<<20))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(b.FD()).To(BeTrue())
+	})
+
+	It("refuses a CAN FD frame on a classic interface and says how to enable FD", func() {
+		n := socketcan.UnboundNode("can0", false)
+		err := n.Send(can.Frame{ID: 0x7E0, FD: true, Len: 12})
+		Expect(errors.Is(err, can.ErrNoFD)).To(BeTrue(), "%v", err)
+		Expect(err).To(MatchError(And(
+			ContainSubstring("can0 has MTU 16"),
+			ContainSubstring("ip link set can0 mtu 72"),
+			ContainSubstring("ip link set can0 up type can bitrate 500000 dbitrate 2000000 fd on"))))
+		err = n.Send(can.Frame{ID: 0x800, Len: 1})
+		Expect(err).To(MatchError(ContainSubstring("does not fit in 11 bits")))
 	})
 })
 
