@@ -46,6 +46,9 @@ type RunOptions struct {
 	Base *check.Profile
 	// ConformantOnly skips the control runs.
 	ConformantOnly bool
+	// Direct connects the Primary to the Secondaries by direct calls
+	// instead of the in-vehicle protocol on the rig's buses.
+	Direct bool
 }
 
 // Result is the verdict for one judged ECU under one profile.
@@ -121,7 +124,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name))
 		v, err := vehicle.Build(vehicle.Options{Rig: o.Rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
-			Events: r.log.Sink(), Links: o.Links})
+			Events: r.log.Sink(), Links: o.Links, OverBus: !o.Direct && o.Links == nil})
 		if err != nil {
 			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
 			return

@@ -67,7 +67,7 @@ Exit status 0 only if every ECU ends on its assigned image.
 	var v *vehicle.Vehicle
 	var runErr error
 	err = sim.Run("vehicle", func() {
-		v, runErr = vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: sim, Seed: seed.Seed(*sd), Events: events.Fan(disp.Sink())})
+		v, runErr = vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: sim, Seed: seed.Seed(*sd), Events: events.Fan(disp.Sink()), OverBus: true})
 		if runErr != nil {
 			return
 		}

@@ -19,12 +19,17 @@ import (
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
 	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/link"
+	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
 	"github.com/uptane-hil/uptane-hil/ecus/secondary"
 	"github.com/uptane-hil/uptane-hil/ecus/store"
+	"github.com/uptane-hil/uptane-hil/ecus/uds"
 	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/isotp"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
+	"github.com/uptane-hil/uptane-hil/sim/vbus"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/imagecrypt"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
@@ -51,6 +56,9 @@ type Options struct {
 	Links func(v *Vehicle, s *Secondary) (link.Secondary, error)
 	// Crash gives an ECU a crash-point function (power-loss specs).
 	Crash func(ecu string) store.CrashFunc
+	// OverBus carries the Primary ↔ Secondary traffic over the in-vehicle
+	// protocol (UDS on ISO-TP on the rig's buses) instead of direct calls.
+	OverBus bool
 	// BackendOnly stops after the backend is up: repositories with the
 	// factory images, and the vehicle in the Director's inventory (the
 	// ECUs' keys are derived from the seed as usual).
@@ -59,10 +67,11 @@ type Options struct {
 
 // Secondary is one Secondary of the vehicle.
 type Secondary struct {
-	Rig    *rigs.ECU
-	Config secondary.Config
-	ECU    *secondary.ECU // in-process ECUs
-	Link   link.Secondary
+	Rig     *rigs.ECU
+	Config  secondary.Config
+	ECU     *secondary.ECU // in-process ECUs
+	Link    link.Secondary
+	Handler *secondary.Handler // its UDS server's handler, over the bus
 }
 
 // Vehicle is a running vehicle and its backend.
@@ -74,10 +83,12 @@ type Vehicle struct {
 	Image    *repo.Image
 	Director *repo.Director
 	// Proxy is the man in the middle on the Primary's repository link.
-	Proxy       *mitm.Proxy
-	Backend     http.Handler
-	Primary     *primary.Primary
-	PrimaryCfg  primary.Config
+	Proxy      *mitm.Proxy
+	Backend    http.Handler
+	Primary    *primary.Primary
+	PrimaryCfg primary.Config
+	// Buses are the rig's buses (with OverBus), by name.
+	Buses       map[string]can.Bus
 	Secondaries []*Secondary
 	opts        Options
 	nonces      io.Reader
@@ -185,6 +196,25 @@ func Build(o Options) (*Vehicle, error) {
 		return v, nil
 	}
 
+	if o.OverBus {
+		v.Buses = map[string]can.Bus{}
+		for i := range r.Buses {
+			b := &r.Buses[i]
+			if b.Kind != rigs.Virtual {
+				return nil, fmt.Errorf("vehicle: bus %s is %s; only virtual buses are brought up in-process", b.Name, b.Kind)
+			}
+			cfg := vbus.Config{Name: b.Name, FD: b.FD, Clock: o.Clock, Seed: sd}
+			if r.IsTimed(b) {
+				cfg.Bitrate, cfg.DataBitrate = b.Bitrate, b.DataBitrate
+			}
+			bus, err := vbus.Open(cfg)
+			if err != nil {
+				return nil, err
+			}
+			v.Buses[b.Name] = bus
+		}
+	}
+
 	// Secondaries.
 	for _, e := range r.Secondaries() {
 		crash := store.CrashFunc(nil)
@@ -207,7 +237,11 @@ func Build(o Options) (*Vehicle, error) {
 				return nil, err
 			}
 		}
-		if o.Links != nil {
+		if o.OverBus && o.Links == nil {
+			if err := v.connect(s); err != nil {
+				return nil, err
+			}
+		} else if o.Links != nil {
 			s.Link, err = o.Links(v, s)
 			if err != nil {
 				return nil, err
@@ -315,8 +349,42 @@ func (v *Vehicle) Campaign(rc uint64, ecus ...string) (*primary.CycleReport, err
 	return v.Cycle(), nil
 }
 
+// connect serves the Secondary's UDS on ISO-TP on its bus and gives the
+// Primary a pouf client to it.
+func (v *Vehicle) connect(s *Secondary) error {
+	e := s.Rig
+	bus := v.Buses[e.Bus]
+	if s.ECU == nil {
+		return fmt.Errorf("vehicle: %s runs outside this process", e.ID)
+	}
+	opts := func(name string, tx, rx uint32) isotp.Options {
+		o := isotp.Options{Name: name, TxID: tx, RxID: rx, Extended: e.ISOTP.Extended, FD: e.ISOTP.FD, BRS: e.ISOTP.FD,
+			BlockSize: uint8(e.ISOTP.BlockSize), STmin: e.ISOTP.STmin, MaxRx: 1 << 26}
+		if e.ISOTP.FD {
+			o.TxDL = 64
+		}
+		return o
+	}
+	srvConn, err := isotp.New(bus, v.Clock, opts(e.ID, e.ISOTP.Response, e.ISOTP.Request))
+	if err != nil {
+		return fmt.Errorf("vehicle: %s: %w", e.ID, err)
+	}
+	s.Handler = secondary.NewHandler(s.ECU, v.Rig.Vehicle.VIN)
+	srv := uds.NewServer(srvConn, v.Clock, s.Handler, uds.ServerConfig{Name: e.ID, MaxFileSize: 1 << 26})
+	v.Clock.Go(e.ID+" UDS server", func() { _ = srv.Serve() })
+	pConn, err := isotp.New(bus, v.Clock, opts(v.Rig.Primary().ID+">"+e.ID, e.ISOTP.Request, e.ISOTP.Response))
+	if err != nil {
+		return fmt.Errorf("vehicle: %s: %w", e.ID, err)
+	}
+	s.Link = &link.Pouf{C: pouf.NewClient(uds.NewClient(pConn, v.Clock, uds.ClientConfig{}), e.ID)}
+	return nil
+}
+
 // Current returns the running in-process ECU (a reset replaces it), or nil.
 func (s *Secondary) Current() *secondary.ECU {
+	if s.Handler != nil {
+		return s.Handler.ECU()
+	}
 	if d, ok := s.Link.(*link.Direct); ok {
 		return d.ECU
 	}

@@ -1,0 +1,37 @@
+package link
+
+import (
+	"time"
+
+	"github.com/uptane-hil/uptane-hil/ecus/pouf"
+)
+
+// Pouf reaches a Secondary over the in-vehicle protocol: UDS on ISO-TP on
+// CAN (docs/pouf.md). Failed checks come back as *pouf.RoutineError, which
+// unwraps to the Secondary's *check.Error.
+type Pouf struct{ C *pouf.Client }
+
+// Identity implements Secondary.
+func (p *Pouf) Identity() (Identity, error) {
+	id, err := p.C.ReadIdentity()
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{ID: id.ID, HardwareID: id.HardwareID, VIN: id.VIN, Verification: id.Verification, Key: id.Key, EncryptionKey: id.EncryptionKey}, nil
+}
+
+func (p *Pouf) WriteNonce(n []byte) error   { return p.C.WriteNonce(n) }
+func (p *Pouf) WriteTime(t time.Time) error { return p.C.WriteTime(t) }
+func (p *Pouf) PutMetadata(repo, name string, data []byte, pr Progress) error {
+	return p.C.PutMetadata(repo, name, data, pouf.Progress(pr))
+}
+func (p *Pouf) VerifyMetadata() (bool, error) { return p.C.VerifyMetadata() }
+func (p *Pouf) PutImage(name string, data []byte, pr Progress) error {
+	return p.C.PutImage(name, data, pouf.Progress(pr))
+}
+func (p *Pouf) VerifyImage() error { return p.C.VerifyImage() }
+func (p *Pouf) Install() error     { return p.C.Install() }
+func (p *Pouf) Reset() error       { return p.C.Reset() }
+func (p *Pouf) VersionReport() ([]byte, error) {
+	return p.C.ReadVersionReport()
+}

@@ -1,0 +1,230 @@
+package secondary
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/uptane-hil/uptane-hil/ecus/pouf"
+	"github.com/uptane-hil/uptane-hil/ecus/uds"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
+)
+
+// Handler serves the in-vehicle protocol (docs/pouf.md) for one Secondary:
+// identity and the version report through ReadDataByIdentifier, nonce and
+// time through WriteDataByIdentifier, metadata and images through
+// RequestFileTransfer/TransferData/RequestTransferExit, verification and
+// installation through RoutineControl, and ECUReset reboots the ECU from its
+// state directory.
+type Handler struct {
+	uds.BaseHandler
+	cfg     Config
+	vin     string
+	mu      sync.Mutex
+	ecu     *ECU
+	report  []byte
+	partial map[string][]byte
+	bootErr error
+}
+
+// NewHandler returns the UDS handler of a booted ECU.
+func NewHandler(e *ECU, vin string) *Handler {
+	return &Handler{cfg: e.cfg, vin: vin, ecu: e, partial: map[string][]byte{}}
+}
+
+// ECU returns the running ECU (a reset replaces it).
+func (h *Handler) ECU() *ECU { h.mu.Lock(); defer h.mu.Unlock(); return h.ecu }
+
+func refuse(err error) error {
+	if ce, ok := check.As(err); ok {
+		return uds.Refuse(uds.ConditionsNotCorrect, "%s", ce.Error())
+	}
+	return uds.Refuse(uds.ConditionsNotCorrect, "%v", err)
+}
+
+// ReadDID implements uds.Handler.
+func (h *Handler) ReadDID(did uint16) ([]byte, error) {
+	e := h.ECU()
+	switch did {
+	case pouf.DIDECUSerial:
+		return []byte(e.ID()), nil
+	case pouf.DIDHardwareNumber:
+		return []byte(e.HardwareID()), nil
+	case pouf.DIDVIN:
+		return []byte(h.vin), nil
+	case pouf.DIDVerification:
+		return pouf.EncodeVerification(e.Verification())
+	case pouf.DIDSigningKey:
+		return pouf.EncodeKey(e.PublicKey())
+	case pouf.DIDEncryptionKey:
+		if k := e.EncryptionKey(); k != nil {
+			return k, nil
+		}
+		return nil, uds.Refuse(uds.RequestOutOfRange, "ECU %s has no encryption key", e.ID())
+	case pouf.DIDMaxImage:
+		return pouf.EncodeSize(uint32(e.cfg.MaxImage)), nil
+	case pouf.DIDMaxMetadata:
+		return pouf.EncodeSize(MaxMetadataFile), nil
+	case pouf.DIDVersionReport:
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.report == nil {
+			return nil, uds.Refuse(uds.ConditionsNotCorrect, "no version report created since the last nonce")
+		}
+		return h.report, nil
+	case pouf.DIDTime:
+		return pouf.EncodeTime(e.State().LatestTime), nil
+	}
+	return h.BaseHandler.ReadDID(did)
+}
+
+// WriteDID implements uds.Handler.
+func (h *Handler) WriteDID(did uint16, data []byte) error {
+	e := h.ECU()
+	switch did {
+	case pouf.DIDNonce:
+		if err := pouf.ValidNonce(data); err != nil {
+			return uds.Refuse(uds.RequestOutOfRange, "%v", err)
+		}
+		h.mu.Lock()
+		h.report = nil
+		h.mu.Unlock()
+		if err := e.SetNonce(data); err != nil {
+			return refuse(err)
+		}
+		return nil
+	case pouf.DIDTime:
+		t, err := pouf.ParseTime(data)
+		if err != nil {
+			return uds.Refuse(uds.RequestOutOfRange, "%v", err)
+		}
+		if err := e.SetTime(t); err != nil {
+			return refuse(err)
+		}
+		return nil
+	}
+	return h.BaseHandler.WriteDID(did, data)
+}
+
+// Routine implements uds.Handler.
+func (h *Handler) Routine(id uint16, ctl uds.RoutineControlType, params []byte) ([]byte, error) {
+	e := h.ECU()
+	r := pouf.Result{Status: pouf.Passed}
+	switch id {
+	case pouf.RoutineVerifyMetadata:
+		t, err := e.VerifyMetadata()
+		if err != nil {
+			r = pouf.FailedResult(err)
+		} else if t != nil {
+			r.Data = []byte{1}
+		} else {
+			r.Data = []byte{0}
+		}
+	case pouf.RoutineVerifyImage:
+		if err := e.VerifyImage(); err != nil {
+			r = pouf.FailedResult(err)
+		}
+	case pouf.RoutineInstall:
+		if err := e.Install(); err != nil {
+			r = pouf.FailedResult(err)
+		}
+	case pouf.RoutineVersionReport:
+		b, err := e.VersionReport()
+		if err != nil {
+			r = pouf.FailedResult(err)
+		} else {
+			h.mu.Lock()
+			h.report = b
+			h.mu.Unlock()
+		}
+	case pouf.RoutineAbort:
+		h.mu.Lock()
+		h.partial = map[string][]byte{}
+		h.mu.Unlock()
+	default:
+		return h.BaseHandler.Routine(id, ctl, params)
+	}
+	return r.Encode()
+}
+
+// StartDownload implements uds.Handler: metadata and images are buffered
+// and handed to the ECU on RequestTransferExit.
+func (h *Handler) StartDownload(req uds.FileRequest) (uds.FileSink, error) {
+	p, err := pouf.ParsePath(req.Path)
+	if err != nil {
+		return nil, uds.Refuse(uds.RequestOutOfRange, "%v", err)
+	}
+	e := h.ECU()
+	limit := uint64(MaxMetadataFile)
+	if p.IsImage() {
+		limit = uint64(e.ImageLimit())
+	} else if p.Repo == meta.Image && e.Verification() == Partial {
+		return nil, uds.Refuse(uds.RequestOutOfRange, "a partial-verification ECU takes no Image repository metadata")
+	}
+	if req.Size > limit {
+		err := check.Fail("pouf.transfer_size", p.Repo, "", "%s announced %d bytes; at most %d", req.Path, req.Size, limit).OnECU(e.ID())
+		if p.IsImage() && e.cfg.Profile.On("download_image.size") {
+			err = check.Fail("download_image.size", meta.Director, meta.Targets, "image %s announced %d bytes; the metadata allows %d", p.Target, req.Size, limit).OnECU(e.ID())
+		}
+		e.mu.Lock()
+		e.record(err)
+		e.mu.Unlock()
+		return nil, uds.Refuse(uds.UploadDownloadNotAccepted, "%s", err.Error())
+	}
+	s := &sink{h: h, path: p, key: req.Path, limit: limit}
+	if req.Mode == uds.ResumeFile {
+		h.mu.Lock()
+		s.buf = append([]byte(nil), h.partial[req.Path]...)
+		h.mu.Unlock()
+	}
+	return s, nil
+}
+
+type sink struct {
+	h     *Handler
+	path  pouf.Path
+	key   string
+	buf   []byte
+	limit uint64
+}
+
+func (s *sink) Offset() uint64 { return uint64(len(s.buf)) }
+
+func (s *sink) Write(p []byte) error {
+	if uint64(len(s.buf)+len(p)) > s.limit {
+		return fmt.Errorf("secondary: %s exceeds %d bytes", s.key, s.limit)
+	}
+	s.buf = append(s.buf, p...)
+	return nil
+}
+
+func (s *sink) Commit() error {
+	e := s.h.ECU()
+	s.h.mu.Lock()
+	delete(s.h.partial, s.key)
+	s.h.mu.Unlock()
+	if s.path.IsImage() {
+		return e.PutImage(s.path.Target, s.buf)
+	}
+	return e.PutMetadata(s.path.Repo, s.path.Name, s.buf)
+}
+
+func (s *sink) Abort(resumable bool) {
+	if resumable {
+		s.h.mu.Lock()
+		s.h.partial[s.key] = s.buf
+		s.h.mu.Unlock()
+	}
+}
+
+// Reset implements uds.Handler: the ECU reboots from its state directory.
+func (h *Handler) Reset(uds.ResetType) {
+	e, err := Boot(h.cfg)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.bootErr = err
+	if err == nil {
+		h.ecu = e
+	}
+	h.report = nil
+}
