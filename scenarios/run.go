@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -19,6 +20,8 @@ import (
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/sim/can"
+	"github.com/uptane-hil/uptane-hil/sim/capture"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
@@ -49,6 +52,10 @@ type RunOptions struct {
 	// Direct connects the Primary to the Secondaries by direct calls
 	// instead of the in-vehicle protocol on the rig's buses.
 	Direct bool
+	// Captures, when set, is the folder where each run's bus traffic is
+	// written: <scenario>-<profile>.pcap (LINKTYPE_CAN_SOCKETCAN, every
+	// bus) and .log (candump -L, one interface name per bus).
+	Captures string
 }
 
 // Result is the verdict for one judged ECU under one profile.
@@ -70,6 +77,9 @@ type Result struct {
 	Duration    gotime.Duration // simulated
 	Wall        gotime.Duration
 	Events      []events.Event
+	// Capture and CandumpLog are the capture files of the run (relative
+	// to RunOptions.Captures' parent), "" without captures.
+	Capture, CandumpLog string
 }
 
 // Run plays the scenario against the conformant profile and against its
@@ -102,6 +112,57 @@ type runner struct {
 	attacked bool
 	slowest  gotime.Duration
 	log      events.Log
+	pcapName string
+	logName  string
+}
+
+// capture writes every bus of the run to one pcap and one candump log.
+func (r *runner) capture(dir, profile string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	base := r.s.Name + "-" + strings.NewReplacer(":", "-", "+", "_", "/", "_").Replace(profile)
+	pf, err := os.Create(filepath.Join(dir, base+".pcap"))
+	if err != nil {
+		return nil, err
+	}
+	lf, err := os.Create(filepath.Join(dir, base+".log"))
+	if err != nil {
+		pf.Close()
+		return nil, err
+	}
+	pw, err := capture.NewPcapWriter(pf)
+	if err != nil {
+		pf.Close()
+		lf.Close()
+		return nil, err
+	}
+	var stops []func()
+	for _, name := range sortedBusNames(r.v.Buses) {
+		lw := capture.NewLogWriter(lf, name)
+		stops = append(stops, r.v.Buses[name].Tap(func(ev can.Event) {
+			pw.WriteEvent(ev)
+			lw.WriteEvent(ev)
+		}))
+	}
+	r.pcapName = filepath.Join(filepath.Base(dir), base+".pcap")
+	r.logName = filepath.Join(filepath.Base(dir), base+".log")
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+		pf.Close()
+		lf.Close()
+	}, nil
+}
+
+func sortedBusNames(m map[string]can.Bus) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
@@ -131,6 +192,14 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		}
 		defer v.Close()
 		r.v = v
+		if o.Captures != "" && len(v.Buses) > 0 {
+			stop, err := r.capture(o.Captures, profile.Name)
+			if err != nil {
+				stepErr = err
+				return
+			}
+			defer stop()
+		}
 		r.judged = s.ECUs
 		if len(r.judged) == 0 {
 			for _, sec := range v.Secondaries {
@@ -160,6 +229,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	for i := range results {
 		results[i].Duration = sim.Elapsed()
 		results[i].Wall = gotime.Since(wall)
+		results[i].Capture, results[i].CandumpLog = r.pcapName, r.logName
 	}
 	return results, nil
 }

@@ -63,6 +63,7 @@ OUT/junit.xml. Exit status 0 only if every result passes.
 		return 2
 	}
 	work := filepath.Join(*out, "runs")
+	os.RemoveAll(filepath.Join(*out, "captures"))
 	if err := os.RemoveAll(work); err != nil {
 		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
 		return 1
@@ -70,7 +71,7 @@ OUT/junit.xml. Exit status 0 only if every result passes.
 	started := time.Now()
 	var all []scenarios.Result
 	for _, s := range list {
-		res, err := s.Run(scenarios.RunOptions{Rig: r, Dir: work, Seed: seed.Seed(*sd)})
+		res, err := s.Run(scenarios.RunOptions{Rig: r, Dir: work, Seed: seed.Seed(*sd), Captures: filepath.Join(*out, "captures")})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
 			return 1
@@ -131,7 +132,7 @@ func writeSummary(w io.Writer, all []scenarios.Result) (failed int) {
 }
 
 func writeResults(dir string, r *rigs.Rig, sd uint64, started time.Time, all []scenarios.Result) error {
-	rig := reports.Rig{Name: r.Name, File: r.File, Transport: "virtual (in-process)"}
+	rig := reports.Rig{Name: r.Name, File: r.File, Transport: "virtual buses (UDS on ISO-TP), in-process"}
 	for _, b := range r.Buses {
 		rig.Buses = append(rig.Buses, reports.Bus{Name: b.Name, Interface: b.Interface, Bitrate: b.Bitrate, DataBitrate: b.DataBitrate, FD: b.FD})
 	}
@@ -140,7 +141,8 @@ func writeResults(dir string, r *rigs.Rig, sd uint64, started time.Time, all []s
 		rep.Add(reports.Result{Scenario: x.Scenario, Description: x.Description, Attack: x.Attack, Standard: x.Standard,
 			Transport: x.Transport, ECU: x.ECU, Profile: x.Profile, Control: x.Control, Expected: x.Expected,
 			Observed: x.Observed, Detected: x.Detected, Detail: x.Detail, VersionReport: x.Report, Pass: x.Pass,
-			Duration: reports.Ms(x.Duration), Wall: reports.Ms(x.Wall), Sequence: reports.SequenceFromEvents(time.Time{}, x.Events)})
+			Duration: reports.Ms(x.Duration), Wall: reports.Ms(x.Wall), Sequence: reports.SequenceFromEvents(time.Time{}, x.Events),
+			Capture: x.Capture, CandumpLog: x.CandumpLog})
 	}
 	rep.Finish(time.Now().UTC())
 	return reports.WriteAll(dir, rep, reports.WithStandard(reports.StandardSections(reports.StandardText)))
