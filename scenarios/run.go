@@ -17,12 +17,15 @@ import (
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
 	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/link"
+	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
+	"github.com/uptane-hil/uptane-hil/ecus/uds"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/capture"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/isotp"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
@@ -282,6 +285,68 @@ func (r *runner) step(i int) error {
 	return nil
 }
 
+// busAttack attacks a Secondary over the bus. forge-metadata: a node that
+// speaks the in-vehicle protocol as the Primary would (a compromised
+// Primary, or a device on the OBD port using the Primary's identifiers)
+// hands the target Director targets re-signed with the attacker's own key,
+// pointing at a malicious image, and asks it to verify and install.
+func (r *runner) busAttack(b *BusAttack) error {
+	if b.Action != "forge-metadata" {
+		return fmt.Errorf("bus attack %q is not supported by the runner yet", b.Action)
+	}
+	s := r.v.Secondary(b.Target)
+	if s == nil || r.v.Buses == nil {
+		return fmt.Errorf("no Secondary %q on a bus of this run", b.Target)
+	}
+	e := s.Rig
+	vin := r.v.Rig.Vehicle.VIN
+	n, err := r.v.Director.Version(vin, meta.Targets)
+	if err != nil {
+		return err
+	}
+	genuine, err := r.v.Director.File(vin, meta.VersionedName(n, meta.Targets))
+	if err != nil {
+		return err
+	}
+	k, err := keys.Generate(keys.Ed25519, r.v.Seed.Reader("attacker/key"))
+	if err != nil {
+		return err
+	}
+	img := r.v.ImageBytes("malicious", 0, e.ImageSize)
+	forged, err := forge.TargetsFor(genuine, e.ID, img, k)
+	if err != nil {
+		return err
+	}
+	conn, err := isotp.New(r.v.Buses[e.Bus], r.sim, isotp.Options{Name: "attacker>" + e.ID, TxID: e.ISOTP.Request, RxID: e.ISOTP.Response,
+		Extended: e.ISOTP.Extended, FD: e.ISOTP.FD, BRS: e.ISOTP.FD, TxDL: map[bool]int{true: 64, false: 0}[e.ISOTP.FD]})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	c := pouf.NewClient(uds.NewClient(conn, r.sim, uds.ClientConfig{}), e.ID)
+	r.v.PrimaryCfg.Events(events.Event{Time: r.sim.Now(), Kind: events.Attack, From: events.Attacker, To: e.ID, ECU: e.ID, Label: "forged Director targets and a malicious image over UDS"})
+	nonce := make([]byte, 16)
+	r.v.Seed.Reader("attacker/bus-nonce").Read(nonce)
+	steps := []func() error{
+		func() error { return c.WriteNonce(nonce) },
+		func() error { return c.WriteTime(r.sim.Now()) },
+		func() error { return c.PutMetadata(meta.Director, "targets.json", forged, nil) },
+		func() error { _, err := c.VerifyMetadata(); return err },
+		func() error { return c.PutImage(vehicle.ImageName(e.HardwareID, 0), img, nil) },
+		c.VerifyImage,
+		c.Install,
+		c.Reset,
+	}
+	for _, st := range steps {
+		if err := st(); err != nil {
+			r.details[e.ID] = append(r.details[e.ID], err.Error())
+			r.addChecks(e.ID, err)
+			return nil // the ECU refused: the attack stops here
+		}
+	}
+	return nil
+}
+
 // sendManifest sends the Director a replayed or forged vehicle manifest,
 // straight to its HTTP interface (the attacker needs no vehicle for that).
 func (r *runner) sendManifest(m *ManifestAttack) error {
@@ -477,6 +542,11 @@ func (r *runner) note(label string) {
 
 func (r *runner) attack(f string, a *AttackStep) (func(), error) {
 	switch {
+	case a.Bus != nil:
+		if err := r.busAttack(a.Bus); err != nil {
+			return nil, r.s.Errorf(f+".bus", "%v", err)
+		}
+		return func() {}, nil
 	case a.Manifest != nil:
 		if err := r.sendManifest(a.Manifest); err != nil {
 			return nil, r.s.Errorf(f+".manifest", "%v", err)

@@ -176,3 +176,30 @@ func TimestampRollback(r *Repo, oldSnapshot []byte) (Files, error) {
 	}
 	return out, nil
 }
+
+// TargetsFor re-signs Director targets with the signers given (the attacker's
+// own key when it holds none of the Director's), pointing ecu's image at
+// image: what a compromised Primary hands a partial-verification Secondary.
+func TargetsFor(targets []byte, ecu string, image []byte, signers ...keys.Signer) ([]byte, error) {
+	t, err := (&metadata.Metadata[metadata.TargetsType]{}).FromBytes(targets)
+	if err != nil {
+		return nil, fmt.Errorf("forge: Director targets: %w", err)
+	}
+	found := false
+	for _, tf := range t.Signed.Targets {
+		if c, err := meta.GetCustom(tf); err == nil {
+			if _, ok := c.ECUIdentifiers[ecu]; ok {
+				tf.Length, tf.Hashes, found = int64(len(image)), hashes(image), true
+			}
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("forge: the Director's targets have no image for %s to replace", ecu)
+	}
+	t.Signed.Version++
+	t.Signatures = nil
+	if err := meta.Sign(t, signers...); err != nil {
+		return nil, err
+	}
+	return t.ToBytes(false)
+}
