@@ -493,6 +493,12 @@ func (r *runner) publish(p *Publish) error {
 			return fmt.Errorf("the attacker has recorded no Director snapshot yet")
 		}
 		files, err = forge.TimestampRollback(rp, old)
+	} else if name, ok := strings.CutPrefix(p.Image, "target:"); ok {
+		img, err2 := r.v.Image.Target(name)
+		if err2 != nil {
+			return err2
+		}
+		files, err = forge.DirectorAssign(rp, p.ECU, r.v.Rig.ECU(p.ECU).HardwareID, name, img)
 	} else {
 		files, err = forge.DirectorImage(rp, p.ECU, r.v.ImageBytes("malicious", 0, r.v.Rig.ECU(p.ECU).ImageSize))
 	}

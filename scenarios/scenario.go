@@ -135,7 +135,9 @@ type Rotate struct {
 // Publish makes the attacker sign and serve metadata with the keys it holds.
 type Publish struct {
 	Repo  string `yaml:"repo"`
-	Image string `yaml:"image"` // "malicious": direct ECU to a malicious image
+	// Image: "malicious" directs the ECU to a malicious image; "target:NAME"
+	// to a genuine image of the Image repository that is wrong for it.
+	Image string `yaml:"image"`
 	ECU   string `yaml:"ecu"`
 	// Rollback: a fresh timestamp pointing at the oldest snapshot recorded.
 	Rollback bool `yaml:"rollback"`
@@ -144,7 +146,8 @@ type Publish struct {
 // Goal is what the attacker wants; observed "compromised" means it holds
 // for a judged ECU at the end.
 type Goal struct {
-	// Installed: the ECU ends on this image: "malicious" or "release:N".
+	// Installed: the ECU ends on this image: "malicious" (bytes that are not
+	// a release of its own firmware) or "release:N".
 	Installed string `yaml:"installed"`
 	// Undetected: no check error was reported for the ECU (a freeze or
 	// drop-request went unnoticed: the vehicle believes it is current).
@@ -370,8 +373,8 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 		if p.Rollback == (p.Image != "") {
 			return s.Errorf(f+".publish", "give exactly one of image: malicious (with ecu) or rollback: true")
 		}
-		if p.Image != "" && (p.Image != "malicious" || p.ECU == "") {
-			return s.Errorf(f+".publish.image", "image: malicious needs the ecu it is for")
+		if p.Image != "" && ((p.Image != "malicious" && !strings.HasPrefix(p.Image, "target:")) || p.ECU == "") {
+			return s.Errorf(f+".publish.image", "image: malicious or target:NAME, with the ecu it is for")
 		}
 	case st.Rotate != nil && st.Rotate.Repo != "director" && st.Rotate.Repo != "image":
 		return s.Errorf(f+".rotate.repo", "%q is not director or image", st.Rotate.Repo)

@@ -203,3 +203,51 @@ func TargetsFor(targets []byte, ecu string, image []byte, signers ...keys.Signer
 	}
 	return t.ToBytes(false)
 }
+
+// DirectorAssign forges Director metadata that directs ecu (of hardware
+// hwid) to install an image that genuinely exists on the Image repository
+// (name, with the Image repository's metadata img) but is wrong for it: an
+// older release, or firmware for other hardware. Targets, Snapshot and
+// Timestamp are re-signed with the Director keys held.
+func DirectorAssign(r *Repo, ecu, hwid, name string, img *metadata.TargetFiles) (Files, error) {
+	t, err := (&metadata.Metadata[metadata.TargetsType]{}).FromBytes(r.Targets)
+	if err != nil {
+		return nil, fmt.Errorf("forge: Director targets: %w", err)
+	}
+	ic, err := meta.GetCustom(img)
+	if err != nil {
+		return nil, fmt.Errorf("forge: image %s: %w", name, err)
+	}
+	for n, tf := range t.Signed.Targets {
+		if c, err := meta.GetCustom(tf); err == nil {
+			if _, ok := c.ECUIdentifiers[ecu]; ok {
+				delete(c.ECUIdentifiers, ecu)
+				if len(c.ECUIdentifiers) == 0 {
+					delete(t.Signed.Targets, n)
+					continue
+				}
+				if err := meta.SetCustom(tf, c); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	tf := &metadata.TargetFiles{Length: img.Length, Hashes: img.Hashes, Path: name}
+	c := &meta.Custom{Uptane: ic.Uptane, ECUIdentifiers: map[string]meta.ECUTarget{ecu: {HardwareID: hwid}}}
+	if old, ok := t.Signed.Targets[name]; ok {
+		if oc, err := meta.GetCustom(old); err == nil {
+			for k, v := range oc.ECUIdentifiers {
+				c.ECUIdentifiers[k] = v
+			}
+		}
+	}
+	if err := meta.SetCustom(tf, c); err != nil {
+		return nil, err
+	}
+	t.Signed.Targets[name] = tf
+	out := Files{}
+	if err := r.resign(t, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
