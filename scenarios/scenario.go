@@ -134,7 +134,7 @@ type Rotate struct {
 
 // Publish makes the attacker sign and serve metadata with the keys it holds.
 type Publish struct {
-	Repo  string `yaml:"repo"`
+	Repo string `yaml:"repo"`
 	// Image: "malicious" directs the ECU to a malicious image; "target:NAME"
 	// to a genuine image of the Image repository that is wrong for it.
 	Image string `yaml:"image"`
