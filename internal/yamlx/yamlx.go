@@ -289,21 +289,27 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// fieldName is the YAML name of a struct field ("" when it is not decoded).
+func fieldName(f reflect.StructField) string {
+	if !f.IsExported() {
+		return ""
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	switch name {
+	case "-":
+		return ""
+	case "":
+		return strings.ToLower(f.Name)
+	}
+	return name
+}
+
 func structFields(t reflect.Type) map[string][]int {
 	m := map[string][]int{}
 	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
+		if name := fieldName(t.Field(i)); name != "" {
+			m[name] = t.Field(i).Index
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		m[name] = f.Index
 	}
 	return m
 }
@@ -311,18 +317,9 @@ func structFields(t reflect.Type) map[string][]int {
 func knownList(t reflect.Type) string {
 	var names []string
 	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
+		if name := fieldName(t.Field(i)); name != "" {
+			names = append(names, name)
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		names = append(names, name)
 	}
 	return strings.Join(names, ", ")
 }
