@@ -172,12 +172,24 @@ func (b *Bus) open(name string, filters []can.Filter) (*node, error) {
 	return &node{bus: b, name: name, sock: s, wakeR: p[0], wakeW: p[1]}, nil
 }
 
-// Tap reads every frame on the interface with its own socket.
+// Tap reads every frame on the interface with its own CAN_RAW socket: the
+// frames of every socket on this host (the kernel loops them back) and of
+// the other controllers on the wire. The sender is "" (SocketCAN does not
+// say) and the time is when the frame was read. Close ends the tap too. The
+// interface has no way to report an error: when the socket cannot be opened
+// (the bus is closed, or Open succeeded and the kernel then lost CAN) the
+// tap sees nothing.
 func (b *Bus) Tap(fn func(can.Event)) func() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return func() {}
+	}
 	n, err := b.open("tap", nil)
 	if err != nil {
 		return func() {}
 	}
+	b.nodes = append(b.nodes, n)
 	go func() {
 		for {
 			f, err := n.Recv(clock.Forever)

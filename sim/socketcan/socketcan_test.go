@@ -194,6 +194,29 @@ var _ = Describe("SocketCAN on vcan", Label("vcan"), func() {
 		Eventually(done).Should(Receive(MatchError(can.ErrClosed)))
 	})
 
+	It("explains a missing interface on a kernel with CAN, and Close ends taps and nodes", func() {
+		_, err := socketcan.Open("vcan9")
+		Expect(err).To(MatchError(And(ContainSubstring(`no interface "vcan9"`),
+			ContainSubstring("ip link add dev vcan9 type vcan"))))
+
+		bus, err := socketcan.Open("vcan0")
+		Expect(err).NotTo(HaveOccurred())
+		seen := make(chan can.Frame, 16)
+		bus.Tap(func(e can.Event) { seen <- e.Frame })
+		n, err := bus.Attach("n")
+		Expect(err).NotTo(HaveOccurred())
+		a, _ := classic.Attach("a")
+		Expect(a.Send(can.New(0x10, []byte{1}))).To(Succeed())
+		Eventually(seen).Should(Receive(HaveField("ID", uint32(0x10))))
+		Expect(bus.Close()).To(Succeed())
+		_, err = n.Recv(time.Second)
+		Expect(errors.Is(err, can.ErrClosed)).To(BeTrue(), "%v", err)
+		Expect(a.Send(can.New(0x11, []byte{2}))).To(Succeed())
+		Consistently(seen, 200*time.Millisecond).ShouldNot(Receive())
+		_, err = bus.Attach("late")
+		Expect(errors.Is(err, can.ErrClosed)).To(BeTrue())
+	})
+
 	It("passes 10,000 frames in order", func() {
 		a, _ := classic.Attach("a")
 		b, _ := classic.Attach("b")
