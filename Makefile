@@ -18,6 +18,7 @@ demo:
 	$(GO) run ./cmd/uptane-hil run --rig rigs/virtual.yaml --out $(OUT) scenarios/
 
 test: vet test-host fuzz test-vcan
+	@.ci/junit-summary
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
