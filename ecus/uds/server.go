@@ -58,6 +58,16 @@ type ServerConfig struct {
 	// server answers busyRepeatRequest (pouf.rate_limit).
 	RateLimit  int
 	RateWindow time.Duration
+	// RateBurst, when > 0, makes the limit a token bucket instead of a
+	// fixed window: RateBurst requests may come at once, RateLimit per
+	// RateWindow on average, so the requests the server processes under a
+	// flood are spread evenly instead of coming in one burst per window.
+	RateBurst int
+	// ServiceTime is the processor time the ECU spends on each request it
+	// processes (dispatch, handler, answer): a model of the diagnostic task
+	// of a small ECU, on the server's clock. A request answered busy
+	// (pouf.rate_limit) costs none. Zero: instant.
+	ServiceTime time.Duration
 	// Profile switches pouf.rate_limit and pouf.transfer_size off for
 	// control runs.
 	Profile check.Profile
@@ -110,6 +120,11 @@ type Server struct {
 	winStart time.Time
 	winCount int
 	winTold  bool
+	// token bucket (RateBurst > 0): credit in time, one request costs
+	// RateWindow/RateLimit
+	credit  time.Duration
+	tokLast time.Time
+	toldAt  time.Time
 
 	jobs    *clock.Queue[func() error]
 	results *clock.Queue[error]
@@ -230,6 +245,9 @@ func (s *Server) flooded() bool {
 		return false
 	}
 	now := s.clk.Now()
+	if s.cfg.RateBurst > 0 {
+		return s.bucketEmpty(now)
+	}
 	if s.winStart.IsZero() || now.Sub(s.winStart) >= s.cfg.RateWindow || now.Before(s.winStart) {
 		s.winStart, s.winCount, s.winTold = now, 0, false
 	}
@@ -240,6 +258,28 @@ func (s *Server) flooded() bool {
 	if !s.winTold {
 		s.winTold = true
 		s.fire(CheckRateLimit, "more than %d requests in %s; answering busyRepeatRequest", s.cfg.RateLimit, s.cfg.RateWindow)
+	}
+	return true
+}
+
+// bucketEmpty takes one token from the bucket and reports whether there
+// was none.
+func (s *Server) bucketEmpty(now time.Time) bool {
+	cost := s.cfg.RateWindow / time.Duration(s.cfg.RateLimit)
+	full := cost * time.Duration(s.cfg.RateBurst)
+	if s.tokLast.IsZero() || now.Before(s.tokLast) {
+		s.credit = full
+	} else {
+		s.credit = min(full, s.credit+now.Sub(s.tokLast))
+	}
+	s.tokLast = now
+	if s.credit >= cost {
+		s.credit -= cost
+		return false
+	}
+	if s.toldAt.IsZero() || now.Sub(s.toldAt) >= s.cfg.RateWindow || now.Before(s.toldAt) {
+		s.toldAt = now
+		s.fire(CheckRateLimit, "more than %d requests in %s (burst %d); answering busyRepeatRequest", s.cfg.RateLimit, s.cfg.RateWindow, s.cfg.RateBurst)
 	}
 	return true
 }
@@ -259,6 +299,9 @@ func (s *Server) handle(req []byte) error {
 	}
 	s.lastReq = now
 	s.pending = false
+	if s.cfg.ServiceTime > 0 {
+		s.clk.Sleep(s.cfg.ServiceTime) // the ECU's processor at work
+	}
 	resp, err := s.dispatch(req)
 	s.lastReq = s.clk.Now() // S3 runs from the end of the answer
 	if err == errSent {

@@ -269,3 +269,64 @@ var _ = Describe("the flood guard (pouf.rate_limit)", func() {
 		Expect(b.checks).To(BeEmpty())
 	})
 })
+
+var _ = Describe("the flood guard as a token bucket (RateBurst)", func() {
+	It("lets a burst through at once, then one request per RateWindow/RateLimit, evenly, and tells the check once per window", func() {
+		var processed []time.Duration
+		b := run(uds.ServerConfig{RateLimit: 10, RateWindow: time.Second, RateBurst: 3}, func(b *bench) {
+			start := b.sim.Now()
+			// a flood: one request every 10 ms for 1.2 s
+			for i := 0; i < 120; i++ {
+				if resp := b.ask(0x3E, 0x00); len(resp) == 2 && resp[0] == 0x7E {
+					processed = append(processed, b.sim.Since(start))
+				} else {
+					Expect(resp).To(Equal(nrc(0x3E, uds.BusyRepeatRequest)))
+				}
+				b.sim.Sleep(10 * time.Millisecond)
+			}
+		})
+		// 3 at once, then one every 100 ms: 3 + 11 in 1.2 s
+		Expect(processed).To(HaveLen(3 + 11))
+		Expect(processed[3]).To(Equal(100 * time.Millisecond))
+		Expect(processed[:3]).To(Equal([]time.Duration{0, 10 * time.Millisecond, 20 * time.Millisecond}))
+		for i := 4; i < len(processed); i++ {
+			Expect(processed[i] - processed[i-1]).To(Equal(100 * time.Millisecond))
+		}
+		Expect(b.checks).To(HaveLen(2), "once in the first second, once more after it")
+		Expect(b.checks[0].Check).To(Equal(check.ID("pouf.rate_limit")))
+	})
+	It("fills up again while nobody asks, up to the burst", func() {
+		run(uds.ServerConfig{RateLimit: 10, RateWindow: time.Second, RateBurst: 3}, func(b *bench) {
+			for i := 0; i < 3; i++ {
+				Expect(b.ask(0x3E, 0x00)).To(Equal([]byte{0x7E, 0x00}))
+			}
+			Expect(b.ask(0x3E, 0x00)).To(Equal(nrc(0x3E, uds.BusyRepeatRequest)))
+			b.sim.Sleep(time.Hour)
+			for i := 0; i < 3; i++ {
+				Expect(b.ask(0x3E, 0x00)).To(Equal([]byte{0x7E, 0x00}))
+			}
+			Expect(b.ask(0x3E, 0x00)).To(Equal(nrc(0x3E, uds.BusyRepeatRequest)))
+		})
+	})
+	It("is off in a control profile without pouf.rate_limit", func() {
+		b := run(uds.ServerConfig{RateLimit: 1, RateBurst: 1, Profile: check.Without("pouf.rate_limit")}, func(b *bench) {
+			for i := 0; i < 20; i++ {
+				Expect(b.ask(0x3E, 0x00)).To(Equal([]byte{0x7E, 0x00}))
+			}
+		})
+		Expect(b.checks).To(BeEmpty())
+	})
+})
+
+var _ = Describe("the processor time of a request (ServiceTime)", func() {
+	It("answers a processed request ServiceTime later, a busy one at once", func() {
+		run(uds.ServerConfig{ServiceTime: 5 * time.Millisecond, RateLimit: 1, RateWindow: time.Hour}, func(b *bench) {
+			start := b.sim.Now()
+			Expect(b.ask(0x3E, 0x00)).To(Equal([]byte{0x7E, 0x00}))
+			Expect(b.sim.Since(start)).To(Equal(5 * time.Millisecond))
+			start = b.sim.Now()
+			Expect(b.ask(0x3E, 0x00)).To(Equal(nrc(0x3E, uds.BusyRepeatRequest)))
+			Expect(b.sim.Since(start)).To(BeZero())
+		})
+	})
+})
