@@ -220,6 +220,15 @@ func (e *ECU) record(err error) error {
 	return err
 }
 
+// RecordAttack keeps a check that fired outside the ECU's own steps (in its
+// diagnostic server: a request flood, an oversized transfer) as a detected
+// attack for the next version report.
+func (e *ECU) RecordAttack(err *check.Error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.record(err)
+}
+
 // SetTime takes the latest time from the Primary ({#send_time_primary},
 // {#verify_time}). Time never goes backwards (verify_time.monotonic).
 func (e *ECU) SetTime(t time.Time) error {

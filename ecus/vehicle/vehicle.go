@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
 	"github.com/uptane-hil/uptane-hil/ecus/events"
@@ -349,6 +350,19 @@ func (v *Vehicle) Campaign(rc uint64, ecus ...string) (*primary.CycleReport, err
 	return v.Cycle(), nil
 }
 
+// The diagnostic server model of every Secondary on a bus (docs/pouf.md,
+// "Timing"): each request it processes costs ServiceTime of its processor;
+// its rate limit (pouf.rate_limit) is a token bucket of RateBurst requests
+// refilled at uds.DefaultRateLimit per second, so that under a flood it
+// processes at most 200 requests a second, evenly spread (40% of its
+// processor), and answers the rest busy; RequestQueue requests wait for it
+// in its ISO-TP receive queue, beyond that they are lost.
+const (
+	ServiceTime  = 2 * time.Millisecond
+	RateBurst    = 50
+	RequestQueue = 256
+)
+
 // connect serves the Secondary's UDS on ISO-TP on its bus and gives the
 // Primary a pouf client to it.
 func (v *Vehicle) connect(s *Secondary) error {
@@ -365,12 +379,17 @@ func (v *Vehicle) connect(s *Secondary) error {
 		}
 		return o
 	}
-	srvConn, err := isotp.New(bus, v.Clock, opts(e.ID, e.ISOTP.Response, e.ISOTP.Request))
+	so := opts(e.ID, e.ISOTP.Response, e.ISOTP.Request)
+	so.RxQueue = RequestQueue
+	srvConn, err := isotp.New(bus, v.Clock, so)
 	if err != nil {
 		return fmt.Errorf("vehicle: %s: %w", e.ID, err)
 	}
 	s.Handler = secondary.NewHandler(s.ECU, v.Rig.Vehicle.VIN)
-	srv := uds.NewServer(srvConn, v.Clock, s.Handler, uds.ServerConfig{Name: e.ID, MaxFileSize: 1 << 26})
+	h := s.Handler
+	srv := uds.NewServer(srvConn, v.Clock, h, uds.ServerConfig{Name: e.ID, MaxFileSize: 1 << 26,
+		Profile: v.opts.profile(e.ID), OnCheck: func(ce *check.Error) { h.ECU().RecordAttack(ce) },
+		ServiceTime: ServiceTime, RateBurst: RateBurst})
 	v.Clock.Go(e.ID+" UDS server", func() { _ = srv.Serve() })
 	pConn, err := isotp.New(bus, v.Clock, opts(v.Rig.Primary().ID+">"+e.ID, e.ISOTP.Request, e.ISOTP.Response))
 	if err != nil {
