@@ -1,0 +1,148 @@
+package bus
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/uptane-hil/uptane-hil/sim/can"
+	"github.com/uptane-hil/uptane-hil/sim/clock"
+)
+
+// FloodConfig configures a request flood.
+type FloodConfig struct {
+	// Rate is the number of requests sent per second.
+	Rate int
+	// Request is the UDS request sent, at most 7 bytes so that it fits one
+	// single frame (default 3E 00: TesterPresent, answered positively).
+	Request []byte
+	// Grace is how long after the last request its answer may come
+	// (default 1 s); an answer that has not come by then is lost.
+	Grace time.Duration
+}
+
+// FloodStats is what the flooding node saw.
+type FloodStats struct {
+	Sent     int // requests sent
+	Answered int // answers to them (positive or negative)
+	Busy     int // of those, busyRepeatRequest (0x21): not processed
+	Lost     int // requests that got no answer: the ECU could not keep up
+}
+
+// Flood is a node that sends one UDS request as an ISO-TP single frame on
+// a Secondary's request identifier at a fixed rate, and counts the answers
+// on its response identifier.
+type Flood struct {
+	clk  clock.Clock
+	node can.Node
+	cfg  FloodConfig
+	mu   sync.Mutex
+	stop bool
+	done clock.Cond
+	exit bool
+	st   FloodStats
+}
+
+// StartFlood attaches the flooding node to b and starts sending on an actor
+// of clk until Stop.
+func StartFlood(b can.Bus, clk clock.Clock, ch Channel, name string, cfg FloodConfig) (*Flood, error) {
+	if cfg.Rate <= 0 || time.Second/time.Duration(cfg.Rate) <= 0 {
+		return nil, fmt.Errorf("bus: flood rate %d requests/s is not positive or too high", cfg.Rate)
+	}
+	if cfg.Request == nil {
+		cfg.Request = []byte{0x3E, 0x00}
+	}
+	if len(cfg.Request) == 0 || len(cfg.Request) > 7 {
+		return nil, fmt.Errorf("bus: a flood request is 1..7 bytes (one single frame), not %d", len(cfg.Request))
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = time.Second
+	}
+	node, err := b.Attach(name, can.Exact(ch.Response, ch.Extended))
+	if err != nil {
+		return nil, fmt.Errorf("bus: attacker node on %s: %w", b.Name(), err)
+	}
+	f := &Flood{clk: clk, node: node, cfg: cfg}
+	f.done = clk.NewCond(&f.mu)
+	frame := can.Frame{ID: ch.Request, Extended: ch.Extended, Len: uint8(1 + len(cfg.Request))}
+	frame.Data[0] = byte(len(cfg.Request)) // single frame, SF_DL
+	copy(frame.Data[1:], cfg.Request)
+	clk.Go(name+"/send", func() { f.send(frame) })
+	clk.Go(name+"/recv", func() { f.recv(cfg.Request[0]) })
+	return f, nil
+}
+
+func (f *Flood) send(frame can.Frame) {
+	defer func() {
+		f.mu.Lock()
+		f.exit = true
+		f.done.Broadcast()
+		f.mu.Unlock()
+	}()
+	period := time.Second / time.Duration(f.cfg.Rate)
+	start := f.clk.Now()
+	for k := 0; ; k++ {
+		if d := start.Add(time.Duration(k) * period).Sub(f.clk.Now()); d > 0 {
+			f.clk.Sleep(d)
+		}
+		f.mu.Lock()
+		stop := f.stop
+		f.mu.Unlock()
+		if stop || f.node.Send(frame) != nil {
+			return
+		}
+		f.mu.Lock()
+		f.st.Sent++
+		f.mu.Unlock()
+	}
+}
+
+// recv counts the answers to the flood's service: single frames on the
+// response identifier that are its positive response or a negative
+// response other than 0x78 response-pending.
+func (f *Flood) recv(sid byte) {
+	for {
+		fr, err := f.node.Recv(clock.Forever)
+		if err != nil {
+			return
+		}
+		if d := fr.Payload(); len(d) < 2 || d[0]>>4 != 0 {
+			continue // not a single frame
+		}
+		msg := firstBytes(&fr)
+		f.mu.Lock()
+		switch {
+		case msg[0] == sid+0x40:
+			f.st.Answered++
+		case len(msg) == 3 && msg[0] == 0x7F && msg[1] == sid && msg[2] != 0x78:
+			f.st.Answered++
+			if msg[2] == 0x21 {
+				f.st.Busy++
+			}
+		}
+		f.mu.Unlock()
+	}
+}
+
+// Stop ends the flood, waits Grace for the last answers, takes the node off
+// the bus and returns what it saw. It must run on an actor of the clock.
+func (f *Flood) Stop() FloodStats {
+	f.mu.Lock()
+	f.stop = true
+	for !f.exit {
+		f.done.Wait(clock.Forever)
+	}
+	f.mu.Unlock()
+	f.clk.Sleep(f.cfg.Grace)
+	f.node.Close()
+	return f.Stats()
+}
+
+// Stats returns what the node saw so far.
+func (f *Flood) Stats() FloodStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.st
+	st.Lost = max(0, st.Sent-st.Answered)
+	return st
+}

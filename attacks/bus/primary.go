@@ -1,0 +1,66 @@
+package bus
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/uptane-hil/uptane-hil/ecus/pouf"
+	"github.com/uptane-hil/uptane-hil/ecus/uds"
+	"github.com/uptane-hil/uptane-hil/sim/can"
+	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/isotp"
+)
+
+// File is one file the attacker sends: a metadata file of a repository
+// ("director" or "image", with its repository file name) or, for the
+// image, the target name (Repo empty).
+type File struct {
+	Repo, Name string
+	Data       []byte
+}
+
+// Session is what an attacker speaking as the Primary hands a Secondary, in
+// the order of an update cycle (docs/pouf.md, "One update cycle").
+type Session struct {
+	Nonce    []byte    // written to DID 0xF1A3 (starts the ECU's cycle)
+	Time     time.Time // written to DID 0xF1A4
+	Metadata []File    // sent, then the verify-metadata routine
+	Image    File      // sent, then verify image, install and ECUReset
+}
+
+// AsPrimary attaches a node to b that uses the Primary's identifiers of ch
+// (a compromised Primary, or a device on the diagnostic port that talks
+// with the Primary's CAN ids) and plays s with the ECU ecu over the
+// in-vehicle protocol: nonce, time, metadata, verify metadata, image,
+// verify image, install, reset. It returns nil when the ECU took it all and
+// rebooted, or the first refusal: a failed routine is a *pouf.RoutineError
+// that unwraps to the *check.Error the ECU named. It must run on an actor
+// of clk.
+func AsPrimary(b can.Bus, clk clock.Clock, ch Channel, ecu string, s Session) error {
+	conn, err := isotp.New(b, clk, ch.options("attacker>"+ecu, ch.Request, ch.Response))
+	if err != nil {
+		return fmt.Errorf("bus: attacker node on %s: %w", b.Name(), err)
+	}
+	defer conn.Close()
+	c := pouf.NewClient(uds.NewClient(conn, clk, uds.ClientConfig{}), ecu)
+	steps := []func() error{
+		func() error { return c.WriteNonce(s.Nonce) },
+		func() error { return c.WriteTime(s.Time) },
+	}
+	for _, f := range s.Metadata {
+		steps = append(steps, func() error { return c.PutMetadata(f.Repo, f.Name, f.Data, nil) })
+	}
+	steps = append(steps,
+		func() error { _, err := c.VerifyMetadata(); return err },
+		func() error { return c.PutImage(s.Image.Name, s.Image.Data, nil) },
+		c.VerifyImage,
+		c.Install,
+		c.Reset,
+	)
+	for _, st := range steps {
+		if err := st(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
