@@ -71,6 +71,39 @@ var _ = Describe("scenario files", func() {
 			`goal\.installed: "v2" is not malicious or release:N`),
 	)
 
+	DescribeTable("names the field of a broken bus attack",
+		func(bus, goal, want string) {
+			src := strings.Replace(freeze, "      mitm: {repo: director, file: 'timestamp\\.json$', action: replay, index: 0}", "      bus: "+bus, 1)
+			src = strings.Replace(src, "  installed: release:2\n  undetected: true\n", goal, 1)
+			_, err := scenarios.Parse("scenarios/broken.yaml", []byte(src))
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(MatchRegexp(want))
+		},
+		Entry("unknown action", "{bus: powertrain, action: jam, target: BRK-0001}", "  installed: malicious\n",
+			`:12:\d+: steps\[1\]\.attack\.bus\.action: "jam" is not one of forge-metadata, forge-image, spoof-report, replay-session, flood`),
+		Entry("no bus", "{action: forge-image, target: BRK-0001}", "  installed: malicious\n",
+			`steps\[1\]\.attack\.bus\.bus: missing: the rig's bus`),
+		Entry("no target", "{bus: powertrain, action: spoof-report}", "  director_accepts: spoofed\n",
+			`steps\[1\]\.attack\.bus\.target: missing: the Secondary attacked`),
+		Entry("a flood without a rate", "{bus: powertrain, action: flood, target: BRK-0001}", "  starved: true\n",
+			`steps\[1\]\.attack\.bus\.rate: 0: a flood needs a rate of 1\.\.10000 requests per second`),
+		Entry("a rate on another action", "{bus: powertrain, action: replay-session, target: BRK-0001, rate: 5}", "  installed: release:2\n",
+			`steps\[1\]\.attack\.bus\.rate: only a flood has a rate`),
+		Entry("starved without a flood", "{bus: powertrain, action: forge-image, target: BRK-0001}", "  starved: true\n",
+			`goal\.starved: only a bus flood attack`),
+		Entry("an unknown director_accepts", "{bus: powertrain, action: spoof-report, target: BRK-0001}", "  director_accepts: fooled\n",
+			`goal\.director_accepts: "fooled" is not replayed, forged or spoofed`),
+	)
+
+	It("parses every bus attack action", func() {
+		for _, a := range []string{"forge-metadata", "forge-image", "spoof-report", "replay-session"} {
+			src := strings.Replace(freeze, "      mitm: {repo: director, file: 'timestamp\\.json$', action: replay, index: 0}", "      bus: {bus: powertrain, action: "+a+", target: BRK-0001}", 1)
+			s, err := scenarios.Parse("s.yaml", []byte(src))
+			Expect(err).NotTo(HaveOccurred(), a)
+			Expect(s.Steps[1].Attack.Bus.Action).To(Equal(a))
+		}
+	})
+
 	It("refuses attack_off for an attack that was never switched on", func() {
 		_, err := scenarios.Parse("s.yaml", []byte(strings.Replace(freeze, "  - advance: 48h", "  - attack_off: thaw", 1)))
 		Expect(err).To(MatchError(ContainSubstring(`steps[2].attack_off: no attack named "thaw"`)))

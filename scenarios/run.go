@@ -17,15 +17,12 @@ import (
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
 	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/link"
-	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
-	"github.com/uptane-hil/uptane-hil/ecus/uds"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/capture"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
-	"github.com/uptane-hil/uptane-hil/sim/isotp"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
@@ -117,6 +114,7 @@ type runner struct {
 	log      events.Log
 	pcapName string
 	logName  string
+	bus      busState // attacks on the vehicle network (bus.go)
 }
 
 // capture writes every bus of the run to one pcap and one candump log.
@@ -195,6 +193,10 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		}
 		defer v.Close()
 		r.v = v
+		if err := r.busSetup(); err != nil {
+			stepErr = err
+			return
+		}
 		if o.Captures != "" && len(v.Buses) > 0 {
 			stop, err := r.capture(o.Captures, profile.Name)
 			if err != nil {
@@ -221,6 +223,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 				return
 			}
 		}
+		r.busEnd()
 		results = r.verdicts(profile, control)
 	})
 	if stepErr != nil {
@@ -281,68 +284,6 @@ func (r *runner) step(i int) error {
 		r.attacked = true
 	default:
 		return r.s.Errorf(f, "this step is not supported by the runner yet")
-	}
-	return nil
-}
-
-// busAttack attacks a Secondary over the bus. forge-metadata: a node that
-// speaks the in-vehicle protocol as the Primary would (a compromised
-// Primary, or a device on the OBD port using the Primary's identifiers)
-// hands the target Director targets re-signed with the attacker's own key,
-// pointing at a malicious image, and asks it to verify and install.
-func (r *runner) busAttack(b *BusAttack) error {
-	if b.Action != "forge-metadata" {
-		return fmt.Errorf("bus attack %q is not supported by the runner yet", b.Action)
-	}
-	s := r.v.Secondary(b.Target)
-	if s == nil || r.v.Buses == nil {
-		return fmt.Errorf("no Secondary %q on a bus of this run", b.Target)
-	}
-	e := s.Rig
-	vin := r.v.Rig.Vehicle.VIN
-	n, err := r.v.Director.Version(vin, meta.Targets)
-	if err != nil {
-		return err
-	}
-	genuine, err := r.v.Director.File(vin, meta.VersionedName(n, meta.Targets))
-	if err != nil {
-		return err
-	}
-	k, err := keys.Generate(keys.Ed25519, r.v.Seed.Reader("attacker/key"))
-	if err != nil {
-		return err
-	}
-	img := r.v.ImageBytes("malicious", 0, e.ImageSize)
-	forged, err := forge.TargetsFor(genuine, e.ID, img, k)
-	if err != nil {
-		return err
-	}
-	conn, err := isotp.New(r.v.Buses[e.Bus], r.sim, isotp.Options{Name: "attacker>" + e.ID, TxID: e.ISOTP.Request, RxID: e.ISOTP.Response,
-		Extended: e.ISOTP.Extended, FD: e.ISOTP.FD, BRS: e.ISOTP.FD, TxDL: map[bool]int{true: 64, false: 0}[e.ISOTP.FD]})
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	c := pouf.NewClient(uds.NewClient(conn, r.sim, uds.ClientConfig{}), e.ID)
-	r.v.PrimaryCfg.Events(events.Event{Time: r.sim.Now(), Kind: events.Attack, From: events.Attacker, To: e.ID, ECU: e.ID, Label: "forged Director targets and a malicious image over UDS"})
-	nonce := make([]byte, 16)
-	r.v.Seed.Reader("attacker/bus-nonce").Read(nonce)
-	steps := []func() error{
-		func() error { return c.WriteNonce(nonce) },
-		func() error { return c.WriteTime(r.sim.Now()) },
-		func() error { return c.PutMetadata(meta.Director, "targets.json", forged, nil) },
-		func() error { _, err := c.VerifyMetadata(); return err },
-		func() error { return c.PutImage(vehicle.ImageName(e.HardwareID, 0), img, nil) },
-		c.VerifyImage,
-		c.Install,
-		c.Reset,
-	}
-	for _, st := range steps {
-		if err := st(); err != nil {
-			r.details[e.ID] = append(r.details[e.ID], err.Error())
-			r.addChecks(e.ID, err)
-			return nil // the ECU refused: the attack stops here
-		}
 	}
 	return nil
 }
@@ -433,6 +374,9 @@ func (r *runner) directorAccepted(ecu, how string) bool {
 	}
 	if how == "forged" {
 		return got.Filename == "malicious.bin"
+	}
+	if how == "spoofed" {
+		return r.directorMisled(ecu)
 	}
 	sm, err := manifest.ParseManifest(r.replayed, manifest.MaxManifestSize)
 	if err != nil {
@@ -549,10 +493,7 @@ func (r *runner) note(label string) {
 func (r *runner) attack(f string, a *AttackStep) (func(), error) {
 	switch {
 	case a.Bus != nil:
-		if err := r.busAttack(a.Bus); err != nil {
-			return nil, r.s.Errorf(f+".bus", "%v", err)
-		}
-		return func() {}, nil
+		return r.busAttack(f+".bus", a)
 	case a.Manifest != nil:
 		if err := r.sendManifest(a.Manifest); err != nil {
 			return nil, r.s.Errorf(f+".manifest", "%v", err)
@@ -759,6 +700,9 @@ func (r *runner) verdicts(p check.Profile, control bool) []Result {
 		}
 		if g.DirectorAccepts != "" {
 			won = won && r.directorAccepted(ecu, g.DirectorAccepts)
+		}
+		if g.Starved {
+			won = won && r.starved(ecu)
 		}
 		if g.SlowerThan > 0 {
 			won = won && r.slowest > g.SlowerThan

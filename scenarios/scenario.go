@@ -155,7 +155,9 @@ type Goal struct {
 	// NotInstalled: the ECU does not end on this image.
 	NotInstalled string `yaml:"not_installed"`
 	// DirectorAccepts: the Director recorded a forged or replayed version
-	// report of the ECU as genuine.
+	// report of the ECU as genuine: "forged" (a malicious image), "replayed"
+	// (an earlier report), "spoofed" (an installed image the ECU does not
+	// run).
 	DirectorAccepts string `yaml:"director_accepts"`
 	// SlowerThan: an update cycle under attack lasted longer than this (a
 	// slow retrieval or drop-request that held the vehicle up).
@@ -163,6 +165,9 @@ type Goal struct {
 	// ServedOver: the vehicle consumed more than this many bytes of the
 	// attacker's responses (endless data).
 	ServedOver int64 `yaml:"served_over"`
+	// Starved: a request flood left requests to the ECU unanswered: its
+	// processor could not keep up (a bus flood attack).
+	Starved bool `yaml:"starved"`
 }
 
 var (
@@ -291,11 +296,14 @@ func (s *Scenario) validate() error {
 		}
 	}
 	g := s.Goal
-	if g.Installed == "" && !g.Undetected && g.NotInstalled == "" && g.DirectorAccepts == "" && g.SlowerThan == 0 && g.ServedOver == 0 {
-		return s.Errorf("goal", "missing: what the attacker wants (installed, undetected, not_installed, director_accepts, slower_than, served_over)")
+	if g.Installed == "" && !g.Undetected && g.NotInstalled == "" && g.DirectorAccepts == "" && g.SlowerThan == 0 && g.ServedOver == 0 && !g.Starved {
+		return s.Errorf("goal", "missing: what the attacker wants (installed, undetected, not_installed, director_accepts, slower_than, served_over, starved)")
 	}
-	if g.DirectorAccepts != "" && g.DirectorAccepts != "replayed" && g.DirectorAccepts != "forged" {
-		return s.Errorf("goal.director_accepts", "%q is not replayed or forged", g.DirectorAccepts)
+	if g.DirectorAccepts != "" && g.DirectorAccepts != "replayed" && g.DirectorAccepts != "forged" && g.DirectorAccepts != "spoofed" {
+		return s.Errorf("goal.director_accepts", "%q is not replayed, forged or spoofed", g.DirectorAccepts)
+	}
+	if g.Starved && !s.floods() {
+		return s.Errorf("goal.starved", "only a bus flood attack (bus: {action: flood}) can starve an ECU")
 	}
 	for f, v := range map[string]string{"goal.installed": g.Installed, "goal.not_installed": g.NotInstalled} {
 		if v != "" && !imageRe.MatchString(v) {
@@ -363,6 +371,16 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 			default:
 				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, spoof-report, replay-session, flood", b.Action)
 			}
+			switch {
+			case b.Bus == "":
+				return s.Errorf(f+".attack.bus.bus", "missing: the rig's bus the attacker is on")
+			case b.Target == "":
+				return s.Errorf(f+".attack.bus.target", "missing: the Secondary attacked")
+			case b.Action == "flood" && (b.Rate <= 0 || b.Rate > MaxFloodRate):
+				return s.Errorf(f+".attack.bus.rate", "%d: a flood needs a rate of 1..%d requests per second", b.Rate, MaxFloodRate)
+			case b.Action != "flood" && b.Rate != 0:
+				return s.Errorf(f+".attack.bus.rate", "only a flood has a rate")
+			}
 		}
 		attacks[a.Name] = true
 	case st.Publish != nil:
@@ -380,6 +398,20 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 		return s.Errorf(f+".rotate.repo", "%q is not director or image", st.Rotate.Repo)
 	}
 	return nil
+}
+
+// MaxFloodRate bounds a flood's requests per second: more single frames
+// than a 1 Mbit/s classic CAN bus carries make no sense.
+const MaxFloodRate = 10000
+
+// floods reports whether a step floods the bus.
+func (s *Scenario) floods() bool {
+	for _, st := range s.Steps {
+		if st.Attack != nil && st.Attack.Bus != nil && st.Attack.Bus.Action == "flood" {
+			return true
+		}
+	}
+	return false
 }
 
 // Profile returns the control profile: conformant minus the defence.

@@ -1,0 +1,365 @@
+package scenarios
+
+import (
+	"fmt"
+	gotime "time"
+
+	"github.com/uptane-hil/uptane-hil/attacks/bus"
+	"github.com/uptane-hil/uptane-hil/attacks/forge"
+	"github.com/uptane-hil/uptane-hil/ecus/events"
+	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
+	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/sim/can"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/uptane/keys"
+	"github.com/uptane-hil/uptane-hil/uptane/manifest"
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
+)
+
+// busState is what the attacks on the vehicle network keep during a run.
+type busState struct {
+	recorders map[string]*bus.Recorder  // bus name → the attacker's logger
+	floods    map[string]bus.FloodStats // target → what its flood saw
+	running   []*onceFunc               // switch-offs of attacks still on
+}
+
+type onceFunc struct {
+	f    func()
+	done bool
+}
+
+func (o *onceFunc) call() {
+	if !o.done {
+		o.done = true
+		o.f()
+	}
+}
+
+// busSetup starts the attacker's logger on every bus a replay-session step
+// replays onto: the attacker records from the start of the run.
+func (r *runner) busSetup() error {
+	r.bus.recorders = map[string]*bus.Recorder{}
+	r.bus.floods = map[string]bus.FloodStats{}
+	for i, st := range r.s.Steps {
+		if st.Attack == nil || st.Attack.Bus == nil || st.Attack.Bus.Action != "replay-session" {
+			continue
+		}
+		b, _, err := r.busTarget(st.Attack.Bus)
+		if err != nil {
+			return r.s.Errorf(fmt.Sprintf("steps[%d].attack.bus", i), "%v", err)
+		}
+		if r.bus.recorders[b.Name()] == nil {
+			r.bus.recorders[b.Name()] = bus.Record(b)
+		}
+	}
+	return nil
+}
+
+// busEnd switches off the bus attacks still on (a flood then reports what
+// it saw) and stops the loggers.
+func (r *runner) busEnd() {
+	for _, o := range r.bus.running {
+		o.call()
+	}
+	for _, rec := range r.bus.recorders {
+		rec.Stop()
+	}
+}
+
+// busTarget returns the bus of a bus attack and the rig entry of its target.
+func (r *runner) busTarget(b *BusAttack) (can.Bus, *rigs.ECU, error) {
+	s := r.v.Secondary(b.Target)
+	if s == nil {
+		return nil, nil, fmt.Errorf("no Secondary %q in rig %s", b.Target, r.v.Rig.Name)
+	}
+	bs := r.v.Buses[b.Bus]
+	if bs == nil {
+		return nil, nil, fmt.Errorf("no bus %q in this run (the vehicle's traffic goes over the rig's buses only with the in-vehicle protocol)", b.Bus)
+	}
+	if s.Rig.Bus != b.Bus {
+		return nil, nil, fmt.Errorf("%s is on bus %s, not %s", b.Target, s.Rig.Bus, b.Bus)
+	}
+	return bs, s.Rig, nil
+}
+
+func channel(e *rigs.ECU) bus.Channel {
+	return bus.Channel{Request: e.ISOTP.Request, Response: e.ISOTP.Response, Extended: e.ISOTP.Extended, FD: e.ISOTP.FD}
+}
+
+// busAttack plays one attack on the vehicle network (docs/scenarios.md,
+// "Bus attacks"). It returns the attack's switch-off.
+func (r *runner) busAttack(f string, a *AttackStep) (func(), error) {
+	b := a.Bus
+	bs, e, err := r.busTarget(b)
+	if err != nil {
+		return nil, r.s.Errorf(f, "%v", err)
+	}
+	ch := channel(e)
+	var off func()
+	switch b.Action {
+	case "forge-metadata":
+		err = r.forgeMetadata(bs, ch, e)
+	case "forge-image":
+		err = r.forgeImage(bs, ch, e)
+	case "spoof-report":
+		off, err = r.spoofReport(bs, ch, e)
+	case "replay-session":
+		err = r.replaySession(bs, ch, e)
+	case "flood":
+		off, err = r.flood(bs, ch, e, b.Rate)
+	default:
+		err = fmt.Errorf("bus attack %q is not supported by the runner", b.Action)
+	}
+	if err != nil {
+		return nil, r.s.Errorf(f, "%v", err)
+	}
+	if off == nil {
+		return func() {}, nil
+	}
+	o := &onceFunc{f: off}
+	r.bus.running = append(r.bus.running, o)
+	return o.call, nil
+}
+
+func (r *runner) attackEvent(ecu, label string) {
+	r.v.PrimaryCfg.Events(events.Event{Time: r.sim.Now(), Kind: events.Attack, From: events.Attacker, To: ecu, ECU: ecu, Label: label})
+}
+
+// attackerKey is the attacker's own signing key (it holds none of the
+// vehicle's).
+func (r *runner) attackerKey() (*keys.Private, error) {
+	return keys.Generate(keys.Ed25519, r.v.Seed.Reader("attacker/key"))
+}
+
+// refused records what stopped an attack on ecu, and the attacks the ECU
+// detected and keeps for its next version report.
+func (r *runner) refused(ecu string, err error) {
+	if err != nil {
+		r.details[ecu] = append(r.details[ecu], err.Error())
+		r.addChecks(ecu, err)
+	}
+	r.pendingDetections(ecu)
+}
+
+// pendingDetections adds the attacks the ECU recorded and has not reported
+// yet: what its next version report will list.
+func (r *runner) pendingDetections(ecu string) {
+	e := r.v.Secondary(ecu).Current()
+	if e == nil {
+		return
+	}
+	for _, a := range e.State().Attacks {
+		if !a.Reported {
+			r.addID(ecu, check.ID(a.Check))
+		}
+	}
+}
+
+// forgeMetadata: a node speaking as the Primary hands the target Director
+// targets re-signed with the attacker's own key, pointing at a malicious
+// image, and asks it to verify and install.
+func (r *runner) forgeMetadata(bs can.Bus, ch bus.Channel, e *rigs.ECU) error {
+	vin := r.v.Rig.Vehicle.VIN
+	n, err := r.v.Director.Version(vin, meta.Targets)
+	if err != nil {
+		return err
+	}
+	genuine, err := r.v.Director.File(vin, meta.VersionedName(n, meta.Targets))
+	if err != nil {
+		return err
+	}
+	k, err := r.attackerKey()
+	if err != nil {
+		return err
+	}
+	img := r.v.ImageBytes("malicious", 0, e.ImageSize)
+	forged, err := forge.TargetsFor(genuine, e.ID, img, k)
+	if err != nil {
+		return err
+	}
+	r.attackEvent(e.ID, "forged Director targets and a malicious image over UDS")
+	err = bus.AsPrimary(bs, r.sim, ch, e.ID, bus.Session{
+		Nonce: r.attackerNonce(), Time: r.sim.Now(),
+		Metadata: []bus.File{{Repo: meta.Director, Name: "targets.json", Data: forged}},
+		Image:    bus.File{Name: vehicle.ImageName(e.HardwareID, 0), Data: img},
+	})
+	r.refused(e.ID, err)
+	return nil
+}
+
+func (r *runner) attackerNonce() []byte {
+	nonce := make([]byte, 16)
+	r.v.Seed.Reader("attacker/bus-nonce").Read(nonce)
+	return nonce
+}
+
+// assigned returns the image the Director assigns the ECU now.
+func (r *runner) assigned(ecu string) (manifest.Image, error) {
+	as, err := r.v.Director.Assignments(r.v.Rig.Vehicle.VIN)
+	if err != nil {
+		return manifest.Image{}, err
+	}
+	for _, a := range as {
+		if a.ECU == ecu && a.Info != nil {
+			return manifest.Image{Filename: a.Target, Length: a.Info.Length, Hashes: a.Info.Hashes}, nil
+		}
+	}
+	return manifest.Image{}, fmt.Errorf("the Director assigns %s no image (run a campaign first)", ecu)
+}
+
+// forgeImage: a node speaking as the Primary hands the target the genuine
+// metadata the repositories serve now (for its verification profile) and,
+// under the name of the image the Director assigns it, a malicious image of
+// the same length, and asks it to verify and install.
+func (r *runner) forgeImage(bs can.Bus, ch bus.Channel, e *rigs.ECU) error {
+	want, err := r.assigned(e.ID)
+	if err != nil {
+		return err
+	}
+	files, err := r.genuineMetadata(e)
+	if err != nil {
+		return err
+	}
+	img := r.v.ImageBytes("malicious", 0, int(want.Length))
+	r.attackEvent(e.ID, "genuine metadata and a tampered image body over UDS")
+	err = bus.AsPrimary(bs, r.sim, ch, e.ID, bus.Session{Nonce: r.attackerNonce(), Time: r.sim.Now(),
+		Metadata: files, Image: bus.File{Name: want.Filename, Data: img}})
+	r.refused(e.ID, err)
+	return nil
+}
+
+// genuineMetadata is the current top-level metadata the repositories serve
+// that a Secondary of e's verification profile takes: Director targets for
+// partial verification; timestamp, snapshot and targets of both
+// repositories for full verification.
+func (r *runner) genuineMetadata(e *rigs.ECU) ([]bus.File, error) {
+	vin := r.v.Rig.Vehicle.VIN
+	roles := []string{meta.Targets}
+	if e.Profile == rigs.Full {
+		roles = []string{meta.Timestamp, meta.Snapshot, meta.Targets}
+	}
+	var out []bus.File
+	for _, role := range roles {
+		name := "timestamp.json"
+		if role != meta.Timestamp {
+			n, err := r.v.Director.Version(vin, role)
+			if err != nil {
+				return nil, err
+			}
+			name = meta.VersionedName(n, role)
+		}
+		b, err := r.v.Director.File(vin, name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, bus.File{Repo: meta.Director, Name: name, Data: b})
+	}
+	if e.Profile != rigs.Full {
+		return out, nil
+	}
+	for _, role := range roles {
+		name := "timestamp.json"
+		if role != meta.Timestamp {
+			name = meta.VersionedName(r.v.Image.Version(role), role)
+		}
+		b, ok := r.v.Image.File(name)
+		if !ok {
+			return nil, fmt.Errorf("the Image repository serves no %s", name)
+		}
+		out = append(out, bus.File{Repo: meta.Image, Name: name, Data: b})
+	}
+	return out, nil
+}
+
+// spoofReport: the attacker drives the target bus-off and answers on its
+// response identifier in its place, with version reports signed by the
+// attacker's key that carry the Primary's nonce and claim the image the
+// Director assigns is installed. Its switch-off takes the node off the bus
+// and lets the target recover.
+func (r *runner) spoofReport(bs can.Bus, ch bus.Channel, e *rigs.ECU) (func(), error) {
+	k, err := r.attackerKey()
+	if err != nil {
+		return nil, err
+	}
+	restore, err := bus.Silence(bs, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := bus.NewSpoof(bs, r.sim, ch, bus.SpoofConfig{ECU: e.ID, Signer: k, Counter: 1 << 20,
+		Claim: func() (manifest.Image, error) { return r.assigned(e.ID) }})
+	if err != nil {
+		restore()
+		return nil, err
+	}
+	r.attackEvent(e.ID, e.ID+" driven bus-off; the attacker answers in its place")
+	return func() {
+		sp.Close()
+		restore()
+		msg := fmt.Sprintf("spoofed %s: %d forged version reports handed out", e.ID, sp.Reports())
+		if err := sp.Err(); err != nil {
+			msg += "; " + err.Error()
+		}
+		r.details[e.ID] = append(r.details[e.ID], msg)
+	}, nil
+}
+
+// replaySession: the attacker takes the first update session to the target
+// from its log of the bus and replays it (canplayer), then waits for the
+// ECU to boot.
+func (r *runner) replaySession(bs can.Bus, ch bus.Channel, e *rigs.ECU) error {
+	recs, err := bus.UpdateSession(r.bus.recorders[bs.Name()].Log(), ch)
+	if err != nil {
+		return err
+	}
+	r.attackEvent(e.ID, fmt.Sprintf("replay of a recorded update session (%d frames)", len(recs)))
+	n, err := bus.Replay(bs, r.sim, "attacker (replay)", recs)
+	if err != nil {
+		return err
+	}
+	r.sim.Sleep(gotime.Second) // the ECU answers the last request and boots
+	r.details[e.ID] = append(r.details[e.ID], fmt.Sprintf("replayed %d recorded frames of an earlier update session to %s", n, e.ID))
+	r.pendingDetections(e.ID)
+	return nil
+}
+
+// flood: a node sends TesterPresent single frames at rate per second on the
+// target's request identifier until the attack is switched off, then
+// counts the requests that never got an answer.
+func (r *runner) flood(bs can.Bus, ch bus.Channel, e *rigs.ECU, rate int) (func(), error) {
+	fl, err := bus.StartFlood(bs, r.sim, ch, "attacker (flood "+e.ID+")", bus.FloodConfig{Rate: rate})
+	if err != nil {
+		return nil, err
+	}
+	r.attackEvent(e.ID, fmt.Sprintf("request flood at %d/s", rate))
+	return func() {
+		st := fl.Stop()
+		r.bus.floods[e.ID] = st
+		r.details[e.ID] = append(r.details[e.ID], fmt.Sprintf("flood of %s: %d requests, %d answered (%d busy), %d lost", e.ID, st.Sent, st.Answered, st.Busy, st.Lost))
+		r.pendingDetections(e.ID)
+	}, nil
+}
+
+// starved reports whether a flood left requests to ecu unanswered: the ECU
+// could not keep up.
+func (r *runner) starved(ecu string) bool {
+	st, ok := r.bus.floods[ecu]
+	return ok && st.Lost > 0
+}
+
+// directorMisled reports whether the Director records an installed image for
+// ecu that is not the one the ECU runs.
+func (r *runner) directorMisled(ecu string) bool {
+	inst, err := r.v.Director.Installed(r.v.Rig.Vehicle.VIN)
+	if err != nil {
+		return false
+	}
+	got, ok := inst[ecu]
+	if !ok {
+		return false
+	}
+	img, data, err := r.v.Secondary(ecu).Current().ActiveImage()
+	if err != nil {
+		return false
+	}
+	return got.Filename != img.Name || meta.CheckHashes(data, got.Length, got.Hashes) != nil
+}
