@@ -396,6 +396,12 @@ func (e *ECU) VerifyImage() error {
 	if e.imgData == nil {
 		return fmt.Errorf("secondary %s: no image received this cycle", e.cfg.ID)
 	}
+	if e.target == nil {
+		// e.g. the ECU lost power and booted again since it verified the
+		// metadata: what it verified went with the RAM, and an image is
+		// only installed with the target verified this cycle.
+		return fmt.Errorf("secondary %s: verify image %s: %w (verify metadata first)", e.cfg.ID, e.imgName, ErrNotVerified)
+	}
 	st := e.st.State()
 	ecu := verify.ECU{ID: e.cfg.ID, HardwareID: e.cfg.HardwareID, Filenames: e.cfg.Filenames}
 	if img := st.Installed(); img != nil {
@@ -409,6 +415,7 @@ func (e *ECU) VerifyImage() error {
 	if err != nil {
 		return e.record(err)
 	}
+	e.st.Crash("verify-image") // a cut before the verified image is kept
 	e.plain = plain
 	return nil
 }
@@ -440,15 +447,9 @@ func (e *ECU) Install() error {
 	return nil
 }
 
-// currentTargetLocked is the verified target, or the Director's target for
-// this ECU in the trusted metadata (when the metadata check found it
-// already verified).
-func (e *ECU) currentTargetLocked() *verify.ECUTarget {
-	if e.target != nil {
-		return e.target
-	}
-	return nil
-}
+// currentTargetLocked is the target verified this cycle (VerifyImage
+// refuses to run without one).
+func (e *ECU) currentTargetLocked() *verify.ECUTarget { return e.target }
 
 // VersionReport is {#create_version_report}: a signed ECU version report
 // with the installed image, the attacks detected since the last nonce, the

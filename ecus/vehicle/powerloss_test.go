@@ -2,6 +2,8 @@ package vehicle_test
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -18,12 +20,18 @@ import (
 const victim = "ECM-0001"
 
 // cutter counts the victim's crash points once it is armed and cuts the
-// power at the n-th (n = 0: never).
+// power at the n-th (n = 0: never), or at the first point match accepts.
 type cutter struct {
 	armed bool
 	n     int
+	match func(point string) bool
 	seen  []string
 	cut   string
+	// clk, when set, gives the simulated time of the cut (at); then, when
+	// set, runs just before the cut (on the victim's actor).
+	clk  clock.Clock
+	at   time.Time
+	then func()
 }
 
 func (c *cutter) crash(ecu string) store.CrashFunc {
@@ -31,15 +39,64 @@ func (c *cutter) crash(ecu string) store.CrashFunc {
 		return nil
 	}
 	return func(point string) {
-		if !c.armed {
+		if !c.armed || c.cut != "" {
 			return
 		}
 		c.seen = append(c.seen, point)
-		if len(c.seen) == c.n {
+		if len(c.seen) == c.n || (c.match != nil && c.match(point)) {
 			c.cut = point
+			if c.clk != nil {
+				c.at = c.clk.Now()
+			}
+			if c.then != nil {
+				c.then()
+			}
 			panic(store.Crash{Point: point})
 		}
 	}
+}
+
+// phase names the part of an update cycle a crash point of the victim
+// belongs to.
+func phase(point string) string {
+	switch {
+	case strings.HasPrefix(point, "transfer:"):
+		return "transfer" // a file arriving over the bus
+	case strings.HasPrefix(point, "meta:trusted/"), strings.HasPrefix(point, "verify-"), strings.HasPrefix(point, "attack:"):
+		return "verify" // metadata or image verification
+	case strings.HasPrefix(point, "install:"):
+		return "install" // slot write and switch
+	case strings.HasPrefix(point, "boot:"), strings.HasPrefix(point, "state:"):
+		return "reset" // the boot after ECUReset
+	default:
+		return "cycle" // nonce, time and version report state
+	}
+}
+
+// wholeImage checks the victim after a power-up: its active slot holds a
+// whole image, the genuine bytes of release 1 or 2. It returns the release.
+func wholeImage(v *vehicle.Vehicle, cut string) uint64 {
+	e := v.Secondary(victim).Current()
+	Expect(e).NotTo(BeNil(), "%s runs after the power-up (cut at %s)", victim, cut)
+	img, data, err := e.ActiveImage()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(meta.CheckHashes(data, img.Length, img.Hashes)).To(Succeed(), "a whole image after a cut at %s", cut)
+	rc, name, err := v.InstalledRelease(victim)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(name).NotTo(ContainSubstring("unknown bytes"), "after a cut at %s", cut)
+	Expect(rc).To(BeElementOf(uint64(1), uint64(2)), fmt.Sprintf("after a cut at %s", cut))
+	return rc
+}
+
+// updatesAgain runs a campaign of release 3 (for the ECUs given, all when
+// none) and checks that the victim installs it.
+func updatesAgain(v *vehicle.Vehicle, cut string, ecus ...string) {
+	rep, err := v.Campaign(3, ecus...)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(rep.ECUs[victim].Status).To(Equal(primary.Installed), "campaign after a cut at %s: %v", cut, rep.ECUs[victim].Err)
+	rc, _, err := v.InstalledRelease(victim)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(rc).To(Equal(uint64(3)))
 }
 
 var _ = Describe("power loss on a Secondary during an update", func() {
@@ -71,24 +128,13 @@ var _ = Describe("power loss on a Secondary during an update", func() {
 				// Power cycle: the ECU boots from its directory.
 				c.armed = false
 				Expect(d.Reset()).To(Succeed(), "boot after a cut at %s", c.cut)
-				img, data, err := d.ECU.ActiveImage()
-				Expect(err).NotTo(HaveOccurred())
-				Expect(meta.CheckHashes(data, img.Length, img.Hashes)).To(Succeed(), "a whole image after a cut at %s", c.cut)
-				rc, name, err := v.InstalledRelease(victim)
-				Expect(err).NotTo(HaveOccurred())
-				Expect(name).NotTo(ContainSubstring("unknown bytes"))
-				Expect(rc).To(BeElementOf(uint64(1), uint64(2)), fmt.Sprintf("after a cut at %s", c.cut))
-				if rc == 1 {
+				if wholeImage(v, c.cut) == 1 {
 					old++
 				} else {
 					installedNew++
 				}
 				// A later campaign succeeds.
-				rep, err := v.Campaign(3)
-				Expect(err).NotTo(HaveOccurred())
-				Expect(rep.ECUs[victim].Status).To(Equal(primary.Installed), "campaign after a cut at %s: %v", c.cut, rep.ECUs[victim].Err)
-				rc, _, _ = v.InstalledRelease(victim)
-				Expect(rc).To(Equal(uint64(3)))
+				updatesAgain(v, c.cut)
 			})
 		}
 		Expect(old).To(BeNumerically(">", 0), "some cuts came before the switch of slots")

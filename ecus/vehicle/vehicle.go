@@ -75,7 +75,7 @@ type Secondary struct {
 	Config  secondary.Config
 	ECU     *secondary.ECU // in-process ECUs
 	Link    link.Secondary
-	Handler *secondary.Handler // its UDS server's handler, over the bus
+	BusNode *secondary.Node // an in-process ECU on its bus: UDS server and power supply (PowerOff, PowerOn)
 }
 
 // Vehicle is a running vehicle and its backend.
@@ -420,13 +420,11 @@ func (v *Vehicle) connect(s *Secondary) error {
 		return o
 	}
 	if s.ECU != nil {
-		srvConn, err := isotp.New(bus, v.Clock, opts(e.ID, e.ISOTP.Response, e.ISOTP.Request))
-		if err != nil {
-			return fmt.Errorf("vehicle: %s: %w", e.ID, err)
+		s.BusNode = &secondary.Node{Config: s.Config, VIN: v.Rig.Vehicle.VIN, Bus: bus, Clock: v.Clock,
+			ISOTP: opts(e.ID, e.ISOTP.Response, e.ISOTP.Request), Server: uds.ServerConfig{Name: e.ID, MaxFileSize: 1 << 26}}
+		if err := s.BusNode.Start(s.ECU); err != nil {
+			return fmt.Errorf("vehicle: %w", err)
 		}
-		s.Handler = secondary.NewHandler(s.ECU, v.Rig.Vehicle.VIN)
-		srv := uds.NewServer(srvConn, v.Clock, s.Handler, uds.ServerConfig{Name: e.ID, MaxFileSize: 1 << 26})
-		v.Clock.Go(e.ID+" UDS server", func() { _ = srv.Serve() })
 	}
 	pConn, err := isotp.New(bus, v.Clock, opts(v.Rig.Primary().ID+">"+e.ID, e.ISOTP.Request, e.ISOTP.Response))
 	if err != nil {
@@ -436,10 +434,11 @@ func (v *Vehicle) connect(s *Secondary) error {
 	return nil
 }
 
-// Current returns the running in-process ECU (a reset replaces it), or nil.
+// Current returns the running in-process ECU (a reset or a power-on
+// replaces it), or nil.
 func (s *Secondary) Current() *secondary.ECU {
-	if s.Handler != nil {
-		return s.Handler.ECU()
+	if s.BusNode != nil {
+		return s.BusNode.ECU() // nil while it has no power
 	}
 	if d, ok := s.Link.(*link.Direct); ok {
 		return d.ECU
