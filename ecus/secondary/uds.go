@@ -32,7 +32,7 @@ type Handler struct {
 	mu      sync.Mutex
 	ecu     *ECU
 	report  []byte
-	partial map[string][]byte
+	partial map[string]partial // interrupted downloads by path, for ResumeFile
 	bootErr error
 	cut     string             // the crash point at which power was lost
 	onCut   func(point string) // the Node's power switch
@@ -40,7 +40,14 @@ type Handler struct {
 
 // NewHandler returns the UDS handler of a booted ECU.
 func NewHandler(e *ECU, vin string) *Handler {
-	return &Handler{cfg: e.cfg, vin: vin, ecu: e, partial: map[string][]byte{}}
+	return &Handler{cfg: e.cfg, vin: vin, ecu: e, partial: map[string]partial{}}
+}
+
+// partial is what arrived of an interrupted download of a file of size
+// bytes.
+type partial struct {
+	size uint64
+	data []byte
 }
 
 // ErrNoPower is the error of an ECU that lost power at a crash point.
@@ -158,6 +165,7 @@ func (h *Handler) writeDID(did uint16, data []byte) error {
 		}
 		h.mu.Lock()
 		h.report = nil
+		h.partial = map[string]partial{} // a new cycle
 		h.mu.Unlock()
 		if err := e.SetNonce(data); err != nil {
 			return refuse(err)
@@ -214,7 +222,7 @@ func (h *Handler) routine(id uint16, ctl uds.RoutineControlType, params []byte) 
 		}
 	case pouf.RoutineAbort:
 		h.mu.Lock()
-		h.partial = map[string][]byte{}
+		h.partial = map[string]partial{}
 		h.mu.Unlock()
 	default:
 		return h.BaseHandler.Routine(id, ctl, params)
@@ -254,12 +262,15 @@ func (h *Handler) startDownload(req uds.FileRequest) (uds.FileSink, error) {
 		return nil, uds.Refuse(uds.UploadDownloadNotAccepted, "%s", err.Error())
 	}
 	h.crash("transfer:" + req.Path + ":start")
-	s := &sink{h: h, path: p, key: req.Path, limit: limit}
-	if req.Mode == uds.ResumeFile {
-		h.mu.Lock()
-		s.buf = append([]byte(nil), h.partial[req.Path]...)
-		h.mu.Unlock()
+	s := &sink{h: h, path: p, key: req.Path, size: req.Size, limit: limit}
+	h.mu.Lock()
+	// ResumeFile continues only the same file (path and size); anything
+	// else starts the path over
+	if kept, ok := h.partial[req.Path]; ok && req.Mode == uds.ResumeFile && kept.size == req.Size {
+		s.buf = append([]byte(nil), kept.data...)
 	}
+	delete(h.partial, req.Path)
+	h.mu.Unlock()
 	return s, nil
 }
 
@@ -267,6 +278,7 @@ type sink struct {
 	h     *Handler
 	path  pouf.Path
 	key   string
+	size  uint64 // announced
 	buf   []byte
 	limit uint64
 }
@@ -307,7 +319,7 @@ func (s *sink) Abort(resumable bool) {
 	s.h.mu.Lock()
 	defer s.h.mu.Unlock()
 	if resumable && s.h.cut == "" {
-		s.h.partial[s.key] = s.buf
+		s.h.partial[s.key] = partial{size: s.size, data: s.buf}
 	}
 }
 

@@ -32,6 +32,36 @@ func victimFrames(v *vehicle.Vehicle, c *cutter) *int {
 	return n
 }
 
+// tester speaks UDS to the victim on the Primary's channel, as a test
+// bench would, to send an image file piece by piece.
+type tester struct {
+	u    *uds.Client
+	path string
+	data []byte
+}
+
+func newTester(v *vehicle.Vehicle) *tester {
+	return &tester{u: v.Secondary(victim).Link.(*link.Pouf).C.UDS(),
+		path: "image/" + vehicle.ImageName("ecm-v3", 2), data: make([]byte, 9001)}
+}
+
+// programming enters the programming session (through the extended one),
+// which ends any open transfer.
+func (t *tester) programming() {
+	_, _, err := t.u.StartSession(uds.ExtendedSession)
+	Expect(err).NotTo(HaveOccurred())
+	_, _, err = t.u.StartSession(uds.ProgrammingSession)
+	Expect(err).NotTo(HaveOccurred())
+}
+
+// start announces the image with size bytes and returns the position the
+// ECU continues from.
+func (t *tester) start(mode uds.FileMode, size int) uint64 {
+	resp, err := t.u.FileTransfer(uds.FileRequest{Mode: mode, Path: t.path, Size: uint64(size), CompressedSize: uint64(size)})
+	Expect(err).NotTo(HaveOccurred())
+	return resp.Position
+}
+
 var _ = Describe("power loss on a Secondary during an update over the bus (UDS on ISO-TP)", func() {
 	It("goes silent at a cut, is reported by the Primary, boots a whole image and updates again: 100 seeded cuts", func() {
 		// Probe: which crash points does the victim pass in a campaign?
@@ -61,8 +91,10 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 		for i := 0; i < 100; i++ {
 			n := 1 + rnd.IntN(len(points))
 			within(func(sim *clock.Sim) {
+				dir, remove := runDir()
+				defer remove()
 				c := &cutter{n: n, clk: sim}
-				v := build(sim, vehicle.Options{OverBus: true, Crash: c.crash})
+				v := build(sim, vehicle.Options{Dir: dir, OverBus: true, Crash: c.crash})
 				after := victimFrames(v, c)
 				c.armed = true
 				rep, err := v.Campaign(2)
@@ -117,45 +149,55 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 			c := &cutter{clk: sim, match: func(p string) bool { return strings.HasSuffix(p, ":block@3000") }}
 			v := build(sim, vehicle.Options{OverBus: true, Crash: c.crash})
 			after := victimFrames(v, c)
-			u := v.Secondary(victim).Link.(*link.Pouf).C.UDS()
-			programming := func() {
-				_, _, err := u.StartSession(uds.ExtendedSession)
-				Expect(err).NotTo(HaveOccurred())
-				_, _, err = u.StartSession(uds.ProgrammingSession)
-				Expect(err).NotTo(HaveOccurred())
-			}
-			path := "image/" + vehicle.ImageName("ecm-v3", 2)
-			data := make([]byte, 9000)
-			req := func(mode uds.FileMode) uds.FileRequest {
-				return uds.FileRequest{Mode: mode, Path: path, Size: uint64(len(data)), CompressedSize: uint64(len(data))}
-			}
-			programming()
-			_, err := u.FileTransfer(req(uds.ReplaceFile))
-			Expect(err).NotTo(HaveOccurred())
-			_, err = u.TransferData(1, data[:3000])
+			t := newTester(v)
+			t.programming()
+			Expect(t.start(uds.ReplaceFile, 9000)).To(BeZero())
+			_, err := t.u.TransferData(1, t.data[:3000])
 			Expect(err).NotTo(HaveOccurred())
 			// a new session ends the transfer; the ECU keeps what it got
-			programming()
-			resp, err := u.FileTransfer(req(uds.ResumeFile))
-			Expect(err).NotTo(HaveOccurred())
-			Expect(resp.Position).To(Equal(uint64(3000)))
+			t.programming()
+			Expect(t.start(uds.ResumeFile, 9000)).To(Equal(uint64(3000)))
 
 			// the power goes while the next block arrives: no answer at all
 			c.armed = true
-			_, err = u.TransferData(1, data[3000:6000])
+			_, err = t.u.TransferData(1, t.data[3000:6000])
 			var te *uds.TimeoutError
 			Expect(errors.As(err, &te)).To(BeTrue(), "a timeout, not a negative response: %v", err)
-			Expect(c.cut).To(Equal("transfer:" + path + ":block@3000"))
+			Expect(c.cut).To(Equal("transfer:" + t.path + ":block@3000"))
 			Expect(v.Secondary(victim).BusNode.Cut()).To(Equal(c.cut))
 			Expect(*after).To(BeZero(), "the victim sent frames after the cut")
 
 			// power-up: the partial transfer went with the RAM
 			c.armed = false
 			Expect(v.Secondary(victim).BusNode.PowerOn()).To(Succeed())
-			programming()
-			resp, err = u.FileTransfer(req(uds.ResumeFile))
-			Expect(err).NotTo(HaveOccurred())
-			Expect(resp.Position).To(BeZero(), "nothing of the transfer survived the power cut")
+			t.programming()
+			Expect(t.start(uds.ResumeFile, 9000)).To(BeZero(), "nothing of the transfer survived the power cut")
+		})
+	})
+
+	It("resumes a partial transfer only for the same path and size, and not after a new nonce", func() {
+		within(func(sim *clock.Sim) {
+			v := build(sim, vehicle.Options{OverBus: true})
+			t := newTester(v)
+			cut := func(size int) {
+				t.programming()
+				Expect(t.start(uds.ReplaceFile, size)).To(BeZero())
+				_, err := t.u.TransferData(1, t.data[:3000])
+				Expect(err).NotTo(HaveOccurred())
+				t.programming() // ends the transfer
+			}
+			cut(9000)
+			Expect(t.start(uds.ResumeFile, 9001)).To(BeZero(), "another size is another file")
+			cut(9000)
+			Expect(t.start(uds.ResumeFile, 9000)).To(Equal(uint64(3000)))
+			cut(9000)
+			Expect(t.start(uds.ReplaceFile, 9000)).To(BeZero())
+			t.programming()
+			Expect(t.start(uds.ResumeFile, 9000)).To(BeZero(), "ReplaceFile started the path over")
+			cut(9000)
+			Expect(v.Secondary(victim).Link.WriteNonce([]byte("a new cycle"))).To(Succeed())
+			t.programming()
+			Expect(t.start(uds.ResumeFile, 9000)).To(BeZero(), "a new nonce starts a new cycle")
 		})
 	})
 
