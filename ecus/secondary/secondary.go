@@ -6,8 +6,10 @@
 // persisted atomically by ecus/store, so a power cut at any point leaves an
 // ECU that boots a whole image and can update again.
 //
-// This package is transport-independent: ecus/pouf maps UDS services on
-// ISO-TP onto the methods of ECU.
+// ECU is transport-independent. Handler serves it over the in-vehicle
+// protocol (UDS, docs/pouf.md); Node runs it on a CAN bus with a power
+// supply, so a power cut there looks as on a real bus (docs/pouf.md,
+// "Power loss").
 package secondary
 
 import (
