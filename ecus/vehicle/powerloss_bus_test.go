@@ -201,6 +201,28 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 		})
 	})
 
+	It("cuts the power between crash points with PowerOff: the Primary times out; PowerOn answers again, from disk", func() {
+		within(func(sim *clock.Sim) {
+			v := build(sim, vehicle.Options{OverBus: true})
+			s := v.Secondary(victim)
+			Expect(s.BusNode.PowerOn()).To(MatchError(ContainSubstring("already powered")))
+			s.BusNode.PowerOff()
+			Expect(s.BusNode.Cut()).To(Equal("power-off"))
+			Expect(s.Current()).To(BeNil())
+			_, err := s.Link.Identity()
+			var te *uds.TimeoutError
+			Expect(errors.As(err, &te)).To(BeTrue(), "a timeout: %v", err)
+			boots := func() uint64 { return s.Current().State().Boots }
+			Expect(s.BusNode.PowerOn()).To(Succeed())
+			Expect(s.BusNode.Cut()).To(BeEmpty())
+			Expect(boots()).To(Equal(uint64(2)), "booted from its state directory again")
+			id, err := s.Link.Identity()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(id.ID).To(Equal(victim))
+			updatesAgain(v, "power-off")
+		})
+	})
+
 	It("does not install an image whose verified metadata went with the power: a glitch mid-image, the Primary resends, the ECU refuses", func() {
 		within(func(sim *clock.Sim) {
 			var v *vehicle.Vehicle
