@@ -317,6 +317,11 @@ func (e *ECU) VerifyMetadata() (*verify.ECUTarget, error) {
 		}
 		e.director, e.image = d, im
 		t = res.Targets[e.cfg.ID]
+		if t == nil && res.Stopped == verify.NoNewUpdates {
+			// no new metadata: resume an update verified earlier and not
+			// installed (the power went mid-install)
+			t = verify.Pending(o, scope, d)[e.cfg.ID]
+		}
 	} else {
 		d := e.director.Clone()
 		_, hasRoot := e.incoming.Director[meta.VersionedName(e.director.Root().Signed.Version+1, meta.Root)]

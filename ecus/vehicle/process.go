@@ -352,6 +352,17 @@ func StartSecondary(o ProcessOptions) (*SecondaryProcess, error) {
 	if e.Role != rigs.Secondary {
 		return nil, fmt.Errorf("vehicle: %s is the Primary; StartPrimary runs it", e.ID)
 	}
+	// The bus first: a missing interface is reported before anything else.
+	buses, own, err := o.openBuses(e.Bus)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*SecondaryProcess, error) {
+		if own {
+			CloseBuses(buses)
+		}
+		return nil, err
+	}
 	cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, Verification: e.Profile, Dir: o.Dir, Clock: o.Clock, Crash: o.Crash}
 	made, err := provisionOnce(o.Dir, func(tmp string) error {
 		dURL, iURL, err := BackendURLs(o.Rig, o.Backend)
@@ -382,32 +393,25 @@ func StartSecondary(o ProcessOptions) (*SecondaryProcess, error) {
 		return writeRecord(tmp, &o, e, k)
 	})
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if cfg.Key, cfg.EncKey, err = loadState(&o, e); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	ecu, err := secondary.Boot(cfg)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	img, data, err := ecu.ActiveImage()
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if err := meta.CheckHashes(data, img.Length, img.Hashes); err != nil {
-		return nil, fmt.Errorf("vehicle: %s booted %s, which is not whole: %w", e.ID, img.Name, err)
-	}
-	buses, own, err := o.openBuses(e.Bus)
-	if err != nil {
-		return nil, err
+		return fail(fmt.Errorf("vehicle: %s booted %s, which is not whole: %w", e.ID, img.Name, err))
 	}
 	h, conn, err := ServeSecondary(buses[e.Bus], o.Clock, e, ecu, o.Rig.Vehicle.VIN)
 	if err != nil {
-		if own {
-			CloseBuses(buses)
-		}
-		return nil, err
+		return fail(err)
 	}
 	return &SecondaryProcess{ECU: e, Handler: h, Provisioned: made, Booted: *img, Dir: o.Dir, conn: conn, buses: buses, own: own}, nil
 }
