@@ -163,3 +163,41 @@ var _ = Describe("one ECU per process (ProcessOptions, wall clock, shared buses)
 		Expect(err).To(MatchError(ContainSubstring("want http://HOST:PORT")))
 	})
 })
+
+var _ = Describe("a wall-clock vehicle run again on its directory (vehicle --no-spawn)", func() {
+	It("reopens the backend and boots the ECUs from their state: the same campaign finds every ECU on its image; another seed is refused", func() {
+		r, err := rigs.Parse("wall.yaml", []byte(strings.Replace(string(must(os.ReadFile("../../rigs/virtual.yaml"))), "clock: simulated", "clock: wall", 1)))
+		Expect(err).NotTo(HaveOccurred())
+		dir := GinkgoT().TempDir()
+		v, err := vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: clock.NewWall()})
+		Expect(err).NotTo(HaveOccurred())
+		rep, err := v.Campaign(2)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(vehicle.Judge(rep, v.Primary.Director()).OK).To(BeTrue())
+		Expect(v.Close()).To(Succeed())
+
+		v, err = vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: clock.NewWall()})
+		Expect(err).NotTo(HaveOccurred())
+		for _, s := range v.Secondaries {
+			rc, _, err := v.InstalledRelease(s.Rig.ID)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rc).To(Equal(uint64(2)), "%s booted from its state, not the factory", s.Rig.ID)
+		}
+		rep, err = v.Campaign(2)
+		Expect(err).NotTo(HaveOccurred())
+		verdict := vehicle.Judge(rep, v.Primary.Director())
+		Expect(verdict.OK).To(BeTrue(), "%+v", verdict)
+		for _, ev := range verdict.ECUs {
+			Expect(ev.Status).To(Equal(primary.UpToDate))
+		}
+		Expect(v.Close()).To(Succeed())
+
+		_, err = vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: clock.NewWall(), Seed: 99})
+		Expect(err).To(MatchError(And(ContainSubstring("this seed derives key"), ContainSubstring("remove "+filepath.Join(dir, "backend")))))
+	})
+})
+
+func must[T any](x T, err error) T {
+	Expect(err).NotTo(HaveOccurred())
+	return x
+}
