@@ -220,15 +220,16 @@ var _ = Describe("every ECU in its own process on vcan", Label("vcan"), func() {
 	})
 
 	It("power loss for real: SIGKILL of a Secondary mid-transfer and a self-kill mid-install leave whole images, and the next cycle installs release 2", func() {
-		// Seeded: after which TransferData block of ECM-0001's image the
-		// process is killed, and at which crash point of its store
+		// Seeded by the suite's random seed (printed; --ginkgo.seed=N
+		// replays it): after which TransferData block of ECM-0001's image
+		// the process is killed, and at which crash point of its store
 		// BRK-0001 kills itself while installing.
-		rnd := seed.Seed(4).Rand("vcan/power-loss")
+		rnd := seed.Seed(GinkgoRandomSeed()).Rand("vcan/power-loss")
 		k := 1 + rnd.IntN(3) // a 16 KiB image is 4 full blocks and a last short one
 		points := []string{"install:slot-*:before", "install:slot-*:torn", "install:slot-*:after",
 			"install:switch:before", "install:switch:torn", "install:switch:after"}
 		point := points[rnd.IntN(len(points))]
-		GinkgoWriter.Printf("kill ECM-0001 after image block %d; BRK-0001 loses power at %s\n", k, point)
+		AddReportEntry("power loss", fmt.Sprintf("seed %d: ECM-0001 killed after image block %d; BRK-0001 loses power at %s", GinkgoRandomSeed(), k, point))
 
 		r, err := rigs.Load("rigs/vcan.yaml")
 		Expect(err).NotTo(HaveOccurred())
@@ -294,6 +295,16 @@ var _ = Describe("every ECU in its own process on vcan", Label("vcan"), func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(string(log)).To(ContainSubstring(id+": stopped (terminated)"), "the child stopped cleanly")
 		}
+	})
+
+	It("vehicle --no-spawn with no ECU process running names the ECU that did not answer on the bus", func() {
+		rig := rigWith("127.0.0.1:8470", "127.0.0.1:0")
+		code, msg := captureStderr(func() int {
+			return dispatch([]string{"vehicle", "--rig", rig, "--out", GinkgoT().TempDir(), "--no-spawn", "--wait", "2s"}, io.Discard, io.Discard)
+		})
+		Expect(code).To(Equal(1))
+		Expect(msg).To(ContainSubstring("ECU ECM-0001 (process: external) did not answer on bus powertrain (vcan0) at request 0x7e0, response 0x7e8 within 2s"))
+		Expect(msg).To(ContainSubstring("--ecu ECM-0001` running?"))
 	})
 
 	It("vehicle on a rig whose interface does not exist names the bus, the interface and the fix", func() {

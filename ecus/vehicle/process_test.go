@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -135,6 +136,15 @@ var _ = Describe("one ECU per process (ProcessOptions, wall clock, shared buses)
 		_, err = vehicle.StartSecondary(vehicle.ProcessOptions{Rig: r, ECU: "BRK-0001", Dir: filepath.Join(out, "x"), Backend: "http://127.0.0.1:1", Buses: buses, Wait: 1})
 		Expect(err).To(MatchError(ContainSubstring("http://127.0.0.1:1/director/UPTHIL00000000001/root.json: no answer")))
 		Expect(filepath.Join(out, "x")).NotTo(BeAnExistingFile(), "a failed factory leaves no state to boot from")
+	})
+
+	It("BringUp names the ECU outside this process that does not answer on its bus, and how it should run", func() {
+		r := wallRig()
+		wall := clock.NewWall()
+		_, err := vehicle.Build(vehicle.Options{Rig: r, Dir: GinkgoT().TempDir(), Clock: wall, OverBus: true, Wait: 500 * time.Millisecond})
+		Expect(err).To(MatchError(And(
+			ContainSubstring("ECU ECM-0001 (process: external) did not answer on bus powertrain at request 0x7e0, response 0x7e8 within 500ms"),
+			ContainSubstring("is `uptane-hil ecu --rig wall-virtual.yaml --ecu ECM-0001` running?"))))
 	})
 
 	It("kills the process at a crash point named in "+vehicle.CrashEnv+" (parsing only: the kill itself runs in the vcan specs)", func() {
