@@ -67,7 +67,7 @@ var _ = Describe("the uptane-hil command", func() {
 	It("lists its commands and has --help on each", func() {
 		var out bytes.Buffer
 		Expect(dispatch([]string{"help"}, &out, &out)).To(Equal(0))
-		for _, c := range []string{"vehicle", "run", "repo", "tuf-client", "version"} {
+		for _, c := range []string{"vehicle", "run", "repo", "ecu", "tuf-client", "version"} {
 			Expect(out.String()).To(ContainSubstring(c))
 		}
 		Expect(dispatch([]string{"nope"}, &out, &out)).To(Equal(2))

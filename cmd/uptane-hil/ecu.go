@@ -65,7 +65,12 @@ manifest; 1 otherwise; 2 for bad arguments or a bad rig file.
 
 Power-loss tests: with %s=GLOB[#N] in the environment the ECU
 kills itself with SIGKILL the N-th time its store passes a crash point
-matching GLOB (e.g. install:switch:after, install:slot-*:torn).
+matching GLOB. The store's crash points (docs/architecture.md) are
+POINT:before, POINT:torn and POINT:after of each durable write, POINT one of
+install:slot-a, install:slot-b (the image into the inactive slot),
+install:switch (the state file that switches slots), meta:NAME (trusted
+metadata), nonce, time, report, attack, boot; e.g. install:switch:after or
+"install:slot-*:torn#1".
 
 `, vehicle.CrashEnv)
 		fs.PrintDefaults()
