@@ -70,7 +70,11 @@ POINT:before, POINT:torn and POINT:after of each durable write, POINT one of
 install:slot-a, install:slot-b (the image into the inactive slot),
 install:switch (the state file that switches slots), meta:NAME (trusted
 metadata), nonce, time, report, attack, boot; e.g. install:switch:after or
-"install:slot-*:torn#1".
+"install:slot-*:torn#1". A Secondary also passes points where no durable
+write happens (docs/pouf.md, "Power loss"): transfer:PATH:start,
+transfer:PATH:block@OFFSET and transfer:PATH:exit of each file it receives
+over the bus (PATH as in the POUF, e.g. image/ecm-v3/firmware-r2.bin), and
+verify-image; e.g. "transfer:image/*/*:block@*#3".
 
 `, vehicle.CrashEnv)
 		fs.PrintDefaults()

@@ -122,7 +122,7 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 
 				// Power-up: a fresh ECU from its state directory.
 				c.armed = false
-				Expect(node.PowerOn()).To(Succeed(), "boot after a cut at %s", c.cut)
+				powerOn(v, c.cut)
 				if wholeImage(v, c.cut) == 1 {
 					old++
 				} else {

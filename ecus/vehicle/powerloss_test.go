@@ -104,6 +104,17 @@ func wholeImage(v *vehicle.Vehicle, cut string) uint64 {
 	return rc
 }
 
+// powerOn powers the victim on after a cut: a reboot from its state
+// directory, by direct calls or on its bus.
+func powerOn(v *vehicle.Vehicle, cut string) {
+	s := v.Secondary(victim)
+	if s.BusNode != nil {
+		Expect(s.BusNode.PowerOn()).To(Succeed(), "boot after a cut at %s", cut)
+		return
+	}
+	Expect(s.Link.(*link.Direct).Reset()).To(Succeed(), "boot after a cut at %s", cut)
+}
+
 // updatesAgain runs a campaign of release 3 (for the ECUs given, all when
 // none) and checks that the victim installs it.
 func updatesAgain(v *vehicle.Vehicle, cut string, ecus ...string) {
@@ -142,10 +153,9 @@ var _ = Describe("power loss on a Secondary during an update", func() {
 				_, err := v.Campaign(2)
 				Expect(err).NotTo(HaveOccurred())
 				Expect(c.cut).NotTo(BeEmpty(), "point %d of %d did not cut the power", n, total)
-				d := v.Secondary(victim).Link.(*link.Direct)
 				// Power cycle: the ECU boots from its directory.
 				c.armed = false
-				Expect(d.Reset()).To(Succeed(), "boot after a cut at %s", c.cut)
+				powerOn(v, c.cut)
 				if wholeImage(v, c.cut) == 1 {
 					old++
 				} else {
@@ -161,44 +171,35 @@ var _ = Describe("power loss on a Secondary during an update", func() {
 })
 
 var _ = Describe("power loss mid-install, then the same campaign", func() {
-	It("the next cycle installs the assigned image although the Director signed nothing new (no new updates: the verified update resumes)", func() {
-		for _, point := range []string{"install:slot-a:before", "install:slot-a:after", "install:switch:before"} {
-			within(func(sim *clock.Sim) {
-				armed, cut := false, ""
-				v := build(sim, vehicle.Options{Crash: func(ecu string) store.CrashFunc {
-					if ecu != victim {
-						return nil
-					}
-					return func(p string) {
-						if armed && p == point {
-							cut = p
-							panic(store.Crash{Point: p})
-						}
-					}
-				}})
-				armed = true
-				rep, err := v.Campaign(2)
-				Expect(err).NotTo(HaveOccurred())
-				Expect(cut).To(Equal(point))
-				Expect(rep.ECUs[victim].Status).NotTo(Equal(primary.Installed))
-				armed = false
-				d := v.Secondary(victim).Link.(*link.Direct)
-				Expect(d.Reset()).To(Succeed())
-				rc, _, err := v.InstalledRelease(victim)
-				Expect(err).NotTo(HaveOccurred())
-				Expect(rc).To(Equal(uint64(1)), "cut at %s: the old image", point)
-				// the same assignment, no new Director metadata
-				rep = v.Cycle()
-				Expect(rep.Err).NotTo(HaveOccurred())
-				Expect(rep.Stopped).To(Equal("no new updates"))
-				Expect(rep.ECUs[victim].Status).To(Equal(primary.Installed), "after a cut at %s: %v", point, rep.ECUs[victim].Err)
-				rc, _, _ = v.InstalledRelease(victim)
-				Expect(rc).To(Equal(uint64(2)))
-				Expect(vehicle.Judge(rep, v.Primary.Director()).OK).To(BeTrue())
-				inst, err := v.Director.Installed(v.Rig.Vehicle.VIN)
-				Expect(err).NotTo(HaveOccurred())
-				Expect(inst[victim].Filename).To(Equal(vehicle.ImageName("ecm-v3", 2)))
-			})
+	It("the next cycle installs the assigned image although the Director signed nothing new (no new updates: the verified update resumes), by direct calls and over the bus", func() {
+		for _, overBus := range []bool{false, true} {
+			for _, point := range []string{"install:slot-a:before", "install:slot-a:after", "install:switch:before"} {
+				within(func(sim *clock.Sim) {
+					c := &cutter{match: func(p string) bool { return p == point }}
+					v := build(sim, vehicle.Options{OverBus: overBus, Crash: c.crash})
+					c.armed = true
+					rep, err := v.Campaign(2)
+					Expect(err).NotTo(HaveOccurred())
+					Expect(c.cut).To(Equal(point))
+					Expect(rep.ECUs[victim].Status).NotTo(Equal(primary.Installed))
+					c.armed = false
+					powerOn(v, c.cut)
+					rc, _, err := v.InstalledRelease(victim)
+					Expect(err).NotTo(HaveOccurred())
+					Expect(rc).To(Equal(uint64(1)), "cut at %s: the old image", point)
+					// the same assignment, no new Director metadata
+					rep = v.Cycle()
+					Expect(rep.Err).NotTo(HaveOccurred())
+					Expect(rep.Stopped).To(Equal("no new updates"))
+					Expect(rep.ECUs[victim].Status).To(Equal(primary.Installed), "after a cut at %s (over the bus: %v): %v", point, overBus, rep.ECUs[victim].Err)
+					rc, _, _ = v.InstalledRelease(victim)
+					Expect(rc).To(Equal(uint64(2)))
+					Expect(vehicle.Judge(rep, v.Primary.Director()).OK).To(BeTrue())
+					inst, err := v.Director.Installed(v.Rig.Vehicle.VIN)
+					Expect(err).NotTo(HaveOccurred())
+					Expect(inst[victim].Filename).To(Equal(vehicle.ImageName("ecm-v3", 2)))
+				})
+			}
 		}
 	})
 })
