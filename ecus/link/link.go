@@ -6,7 +6,6 @@
 package link
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -75,8 +74,9 @@ type Direct struct {
 	Dead string
 }
 
-// ErrNoPower is returned by an ECU that lost power.
-var ErrNoPower = errors.New("link: the ECU has no power")
+// ErrNoPower is returned by an ECU that lost power (the same error as a
+// secondary.Node's Handler returns).
+var ErrNoPower = secondary.ErrNoPower
 
 func (d *Direct) guard(op func() error) (err error) {
 	if d.Dead != "" {

@@ -6,8 +6,10 @@
 // persisted atomically by ecus/store, so a power cut at any point leaves an
 // ECU that boots a whole image and can update again.
 //
-// This package is transport-independent: ecus/pouf maps UDS services on
-// ISO-TP onto the methods of ECU.
+// ECU is transport-independent. Handler serves it over the in-vehicle
+// protocol (UDS, docs/pouf.md); Node runs it on a CAN bus with a power
+// supply, so a power cut there looks as on a real bus (docs/pouf.md,
+// "Power loss").
 package secondary
 
 import (
@@ -114,8 +116,11 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, 
 	if err := st.Install(factory, data); err != nil {
 		return err
 	}
-	// the time of manufacture is the first securely known time
-	return st.Update("provision-time", func(s *store.State) error { s.LatestTime = cfg.Clock.Now(); return nil })
+	// the time of manufacture is the first securely known time, in the
+	// whole seconds the in-vehicle protocol carries (docs/pouf.md), so the
+	// Primary's first time, sent in the same second, is not "before" it
+	t := cfg.Clock.Now().Truncate(time.Second)
+	return st.Update("provision-time", func(s *store.State) error { s.LatestTime = t; return nil })
 }
 
 func saveRepo(st *store.Store, name string, r *verify.Repo) error {
@@ -323,6 +328,11 @@ func (e *ECU) VerifyMetadata() (*verify.ECUTarget, error) {
 		}
 		e.director, e.image = d, im
 		t = res.Targets[e.cfg.ID]
+		if t == nil && res.Stopped == verify.NoNewUpdates {
+			// no new metadata: resume an update verified earlier and not
+			// installed (the power went mid-install)
+			t = verify.Pending(o, scope, d)[e.cfg.ID]
+		}
 	} else {
 		d := e.director.Clone()
 		_, hasRoot := e.incoming.Director[meta.VersionedName(e.director.Root().Signed.Version+1, meta.Root)]
@@ -405,6 +415,12 @@ func (e *ECU) VerifyImage() error {
 	if e.imgData == nil {
 		return fmt.Errorf("secondary %s: no image received this cycle", e.cfg.ID)
 	}
+	if e.target == nil {
+		// e.g. the ECU lost power and booted again since it verified the
+		// metadata: what it verified went with the RAM, and an image is
+		// only installed with the target verified this cycle.
+		return fmt.Errorf("secondary %s: verify image %s: %w (verify metadata first)", e.cfg.ID, e.imgName, ErrNotVerified)
+	}
 	st := e.st.State()
 	ecu := verify.ECU{ID: e.cfg.ID, HardwareID: e.cfg.HardwareID, Filenames: e.cfg.Filenames}
 	if img := st.Installed(); img != nil {
@@ -418,6 +434,7 @@ func (e *ECU) VerifyImage() error {
 	if err != nil {
 		return e.record(err)
 	}
+	e.st.Crash("verify-image") // a cut before the verified image is kept
 	e.plain = plain
 	return nil
 }
@@ -449,15 +466,9 @@ func (e *ECU) Install() error {
 	return nil
 }
 
-// currentTargetLocked is the verified target, or the Director's target for
-// this ECU in the trusted metadata (when the metadata check found it
-// already verified).
-func (e *ECU) currentTargetLocked() *verify.ECUTarget {
-	if e.target != nil {
-		return e.target
-	}
-	return nil
-}
+// currentTargetLocked is the target verified this cycle (VerifyImage
+// refuses to run without one).
+func (e *ECU) currentTargetLocked() *verify.ECUTarget { return e.target }
 
 // VersionReport is {#create_version_report}: a signed ECU version report
 // with the installed image, the attacks detected since the last nonce, the

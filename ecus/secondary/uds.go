@@ -1,10 +1,12 @@
 package secondary
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/uptane-hil/uptane-hil/ecus/pouf"
+	"github.com/uptane-hil/uptane-hil/ecus/store"
 	"github.com/uptane-hil/uptane-hil/ecus/uds"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
@@ -16,6 +18,13 @@ import (
 // RequestFileTransfer/TransferData/RequestTransferExit, verification and
 // installation through RoutineControl, and ECUReset reboots the ECU from its
 // state directory.
+//
+// Everything a Handler holds is RAM: partial downloads, the version report
+// of the cycle, and (in its ECU) the files received this cycle. A power cut
+// — a store.Crash at a crash point of the ECU, the store or the transfer —
+// leaves the Handler without power: it answers nothing more (every method
+// fails with ErrNoPower) and tells the Node that runs it, which silences the
+// UDS server at once (docs/pouf.md, "Power loss").
 type Handler struct {
 	uds.BaseHandler
 	cfg     Config
@@ -23,17 +32,76 @@ type Handler struct {
 	mu      sync.Mutex
 	ecu     *ECU
 	report  []byte
-	partial map[string][]byte
+	partial map[string]partial // interrupted downloads by path, for ResumeFile
 	bootErr error
+	cut     string             // the crash point at which power was lost
+	onCut   func(point string) // the Node's power switch
 }
 
 // NewHandler returns the UDS handler of a booted ECU.
 func NewHandler(e *ECU, vin string) *Handler {
-	return &Handler{cfg: e.cfg, vin: vin, ecu: e, partial: map[string][]byte{}}
+	return &Handler{cfg: e.cfg, vin: vin, ecu: e, partial: map[string]partial{}}
 }
+
+// partial is what arrived of an interrupted download of a file of size
+// bytes.
+type partial struct {
+	size uint64
+	data []byte
+}
+
+// ErrNoPower is the error of an ECU that lost power at a crash point.
+var ErrNoPower = errors.New("the ECU has no power")
 
 // ECU returns the running ECU (a reset replaces it).
 func (h *Handler) ECU() *ECU { h.mu.Lock(); defer h.mu.Unlock(); return h.ecu }
+
+// Cut returns the crash point at which the ECU lost power, or "".
+func (h *Handler) Cut() string { h.mu.Lock(); defer h.mu.Unlock(); return h.cut }
+
+// crash passes a crash point of the bus path (a place where a power cut can
+// land without a durable step).
+func (h *Handler) crash(point string) {
+	if h.cfg.Crash != nil {
+		h.cfg.Crash(point)
+	}
+}
+
+// powerCut loses the RAM at a cut; it reports whether the ECU had power.
+func (h *Handler) powerCut(point string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cut != "" {
+		return false
+	}
+	h.cut = point
+	h.ecu, h.report, h.partial = nil, nil, nil
+	return true
+}
+
+// powered runs f on a powered ECU. A store.Crash panic in f is a power cut:
+// the Handler is dead from then on and its Node silences the server before
+// f's caller can answer. Other panics go on.
+func (h *Handler) powered(f func() error) (err error) {
+	if p := h.Cut(); p != "" {
+		return fmt.Errorf("secondary %s: %w (cut at %s)", h.cfg.ID, ErrNoPower, p)
+	}
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		c, ok := r.(store.Crash)
+		if !ok {
+			panic(r)
+		}
+		if h.powerCut(c.Point) && h.onCut != nil {
+			h.onCut(c.Point)
+		}
+		err = fmt.Errorf("secondary %s: %w (cut at %s)", h.cfg.ID, ErrNoPower, c.Point)
+	}()
+	return f()
+}
 
 func refuse(err error) error {
 	if ce, ok := check.As(err); ok {
@@ -43,7 +111,12 @@ func refuse(err error) error {
 }
 
 // ReadDID implements uds.Handler.
-func (h *Handler) ReadDID(did uint16) ([]byte, error) {
+func (h *Handler) ReadDID(did uint16) (b []byte, err error) {
+	err = h.powered(func() (err error) { b, err = h.readDID(did); return })
+	return
+}
+
+func (h *Handler) readDID(did uint16) ([]byte, error) {
 	e := h.ECU()
 	switch did {
 	case pouf.DIDECUSerial:
@@ -80,6 +153,10 @@ func (h *Handler) ReadDID(did uint16) ([]byte, error) {
 
 // WriteDID implements uds.Handler.
 func (h *Handler) WriteDID(did uint16, data []byte) error {
+	return h.powered(func() error { return h.writeDID(did, data) })
+}
+
+func (h *Handler) writeDID(did uint16, data []byte) error {
 	e := h.ECU()
 	switch did {
 	case pouf.DIDNonce:
@@ -88,6 +165,7 @@ func (h *Handler) WriteDID(did uint16, data []byte) error {
 		}
 		h.mu.Lock()
 		h.report = nil
+		h.partial = map[string]partial{} // a new cycle
 		h.mu.Unlock()
 		if err := e.SetNonce(data); err != nil {
 			return refuse(err)
@@ -107,7 +185,12 @@ func (h *Handler) WriteDID(did uint16, data []byte) error {
 }
 
 // Routine implements uds.Handler.
-func (h *Handler) Routine(id uint16, ctl uds.RoutineControlType, params []byte) ([]byte, error) {
+func (h *Handler) Routine(id uint16, ctl uds.RoutineControlType, params []byte) (b []byte, err error) {
+	err = h.powered(func() (err error) { b, err = h.routine(id, ctl, params); return })
+	return
+}
+
+func (h *Handler) routine(id uint16, ctl uds.RoutineControlType, params []byte) ([]byte, error) {
 	e := h.ECU()
 	r := pouf.Result{Status: pouf.Passed}
 	switch id {
@@ -139,7 +222,7 @@ func (h *Handler) Routine(id uint16, ctl uds.RoutineControlType, params []byte) 
 		}
 	case pouf.RoutineAbort:
 		h.mu.Lock()
-		h.partial = map[string][]byte{}
+		h.partial = map[string]partial{}
 		h.mu.Unlock()
 	default:
 		return h.BaseHandler.Routine(id, ctl, params)
@@ -148,8 +231,15 @@ func (h *Handler) Routine(id uint16, ctl uds.RoutineControlType, params []byte) 
 }
 
 // StartDownload implements uds.Handler: metadata and images are buffered
-// and handed to the ECU on RequestTransferExit.
-func (h *Handler) StartDownload(req uds.FileRequest) (uds.FileSink, error) {
+// in RAM and handed to the ECU on RequestTransferExit. A transfer cut short
+// by a session change or an ECUReset keeps what arrived for ResumeFile; a
+// power cut loses it, and ResumeFile then answers filePosition 0.
+func (h *Handler) StartDownload(req uds.FileRequest) (sink uds.FileSink, err error) {
+	err = h.powered(func() (err error) { sink, err = h.startDownload(req); return })
+	return
+}
+
+func (h *Handler) startDownload(req uds.FileRequest) (uds.FileSink, error) {
 	p, err := pouf.ParsePath(req.Path)
 	if err != nil {
 		return nil, uds.Refuse(uds.RequestOutOfRange, "%v", err)
@@ -171,12 +261,16 @@ func (h *Handler) StartDownload(req uds.FileRequest) (uds.FileSink, error) {
 		e.mu.Unlock()
 		return nil, uds.Refuse(uds.UploadDownloadNotAccepted, "%s", err.Error())
 	}
-	s := &sink{h: h, path: p, key: req.Path, limit: limit}
-	if req.Mode == uds.ResumeFile {
-		h.mu.Lock()
-		s.buf = append([]byte(nil), h.partial[req.Path]...)
-		h.mu.Unlock()
+	h.crash("transfer:" + req.Path + ":start")
+	s := &sink{h: h, path: p, key: req.Path, size: req.Size, limit: limit}
+	h.mu.Lock()
+	// ResumeFile continues only the same file (path and size); anything
+	// else starts the path over
+	if kept, ok := h.partial[req.Path]; ok && req.Mode == uds.ResumeFile && kept.size == req.Size {
+		s.buf = append([]byte(nil), kept.data...)
 	}
+	delete(h.partial, req.Path)
+	h.mu.Unlock()
 	return s, nil
 }
 
@@ -184,47 +278,64 @@ type sink struct {
 	h     *Handler
 	path  pouf.Path
 	key   string
+	size  uint64 // announced
 	buf   []byte
 	limit uint64
 }
 
 func (s *sink) Offset() uint64 { return uint64(len(s.buf)) }
 
+// Write takes one TransferData block. A cut at the ":block@<offset>"
+// crash point lands while the block is being taken in.
 func (s *sink) Write(p []byte) error {
-	if uint64(len(s.buf)+len(p)) > s.limit {
-		return fmt.Errorf("secondary: %s exceeds %d bytes", s.key, s.limit)
-	}
-	s.buf = append(s.buf, p...)
-	return nil
+	return s.h.powered(func() error {
+		if uint64(len(s.buf)+len(p)) > s.limit {
+			return fmt.Errorf("secondary: %s exceeds %d bytes", s.key, s.limit)
+		}
+		s.h.crash(fmt.Sprintf("transfer:%s:block@%d", s.key, len(s.buf)))
+		s.buf = append(s.buf, p...)
+		return nil
+	})
 }
 
+// Commit is RequestTransferExit: the whole file goes to the ECU.
 func (s *sink) Commit() error {
-	e := s.h.ECU()
-	s.h.mu.Lock()
-	delete(s.h.partial, s.key)
-	s.h.mu.Unlock()
-	if s.path.IsImage() {
-		return e.PutImage(s.path.Target, s.buf)
-	}
-	return e.PutMetadata(s.path.Repo, s.path.Name, s.buf)
+	return s.h.powered(func() error {
+		s.h.crash("transfer:" + s.key + ":exit")
+		e := s.h.ECU()
+		s.h.mu.Lock()
+		delete(s.h.partial, s.key)
+		s.h.mu.Unlock()
+		if s.path.IsImage() {
+			return e.PutImage(s.path.Target, s.buf)
+		}
+		return e.PutMetadata(s.path.Repo, s.path.Name, s.buf)
+	})
 }
 
+// Abort keeps a resumable transfer's data in RAM, unless the power is gone
+// (it went with it).
 func (s *sink) Abort(resumable bool) {
-	if resumable {
-		s.h.mu.Lock()
-		s.h.partial[s.key] = s.buf
-		s.h.mu.Unlock()
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	if resumable && s.h.cut == "" {
+		s.h.partial[s.key] = partial{size: s.size, data: s.buf}
 	}
 }
 
 // Reset implements uds.Handler: the ECU reboots from its state directory.
+// The partial downloads survive a requested reset (docs/pouf.md,
+// "Resuming"); a power cut while it boots leaves the ECU unpowered.
 func (h *Handler) Reset(uds.ResetType) {
-	e, err := Boot(h.cfg)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.bootErr = err
-	if err == nil {
-		h.ecu = e
-	}
-	h.report = nil
+	_ = h.powered(func() error {
+		e, err := Boot(h.cfg)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.bootErr = err
+		if err == nil {
+			h.ecu = e
+		}
+		h.report = nil
+		return nil
+	})
 }

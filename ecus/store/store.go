@@ -8,7 +8,10 @@
 //
 // Power loss is simulated with crash points: every durable step calls the
 // store's CrashFunc with a name; a test's CrashFunc panics with Crash at a
-// seeded point, which unwinds the ECU as a power cut would.
+// seeded point, which unwinds the ECU as a power cut would. The ECU code
+// above the store (ecus/secondary) passes further points where a cut can
+// land without a durable step (a TransferData block, an image verification)
+// through the same CrashFunc (Store.Crash).
 package store
 
 import (
@@ -33,8 +36,10 @@ type Crash struct{ Point string }
 
 func (c Crash) Error() string { return "store: simulated power loss at " + c.Point }
 
-// CrashFunc is called before and after every durable step. It may panic with
-// Crash to simulate power loss at that point.
+// CrashFunc is called before and after every durable step (and at the
+// points Store.Crash is called for). It may panic with Crash to simulate
+// power loss at that point; whoever runs the ECU recovers the panic and
+// treats the ECU as unpowered (link.Direct, secondary.Node).
 type CrashFunc func(point string)
 
 // Slot names.
@@ -90,8 +95,11 @@ func (s *State) Inactive() string {
 type Store struct {
 	dir   string
 	crash CrashFunc
-	mu    sync.Mutex
-	st    State
+	// torn: a CrashFunc was given, so a write leaves a half-written
+	// temporary file behind at its ":torn" point, as a cut mid-write would.
+	torn bool
+	mu   sync.Mutex
+	st   State
 }
 
 const (
@@ -104,13 +112,14 @@ const (
 // image the state says; if it does not (a slot file damaged outside our
 // control), it falls back to the other slot when that one is whole.
 func Open(dir, ecu string, crash CrashFunc) (*Store, error) {
+	torn := crash != nil
 	if crash == nil {
 		crash = func(string) {}
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "meta"), 0o700); err != nil {
 		return nil, fmt.Errorf("store %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, crash: crash}
+	s := &Store{dir: dir, crash: crash, torn: torn}
 	if err := s.removeTemps(); err != nil {
 		return nil, err
 	}
@@ -233,11 +242,28 @@ func (s *Store) saveNamedLocked(point string) error {
 	return s.write(point, filepath.Join(s.dir, stateFile), data, 0o600)
 }
 
+// Crash passes a crash point that is no durable step of the store: a place
+// in the ECU's work where a power cut can land (docs/pouf.md, "Power loss").
+func (s *Store) Crash(point string) { s.crash(point) }
+
 // write is atomicfile.Write with crash points before, in the middle of the
-// temporary file (a torn write), and after.
+// temporary file (a torn write), and after. When crash points are armed, the
+// torn point really leaves half of the data in a temporary file, which the
+// next Open must remove.
 func (s *Store) write(point, path string, data []byte, perm os.FileMode) error {
 	s.crash(point + ":before")
-	s.crash(point + ":torn")
+	if s.torn {
+		tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-torn")
+		if err := os.WriteFile(tmp, data[:len(data)/2], perm); err != nil {
+			return fmt.Errorf("store %s: %w", s.dir, err)
+		}
+		s.crash(point + ":torn")
+		if err := os.Remove(tmp); err != nil {
+			return fmt.Errorf("store %s: %w", s.dir, err)
+		}
+	} else {
+		s.crash(point + ":torn")
+	}
 	if err := atomicfile.Write(path, data, perm); err != nil {
 		return fmt.Errorf("store %s: %w", s.dir, err)
 	}

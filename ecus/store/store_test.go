@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -107,6 +108,34 @@ var _ = Describe("ECU state store", func() {
 				Expect(e.Name()).NotTo(ContainSubstring(".tmp-"), "a temporary file survived the reboot")
 			}
 		}
+	})
+
+	It("leaves half of the data in a temporary file at a torn point, which the next Open removes", func() {
+		var seen []string
+		torn := -1
+		probe := GinkgoT().TempDir()
+		Expect(install(probe, nil, image("fw-1.bin", oldData, 1), oldData)).To(BeFalse())
+		Expect(install(probe, func(p string) { seen = append(seen, p) }, image("fw-2.bin", newData, 2), newData)).To(BeFalse())
+		slot := ""
+		for i, p := range seen {
+			if strings.HasPrefix(p, "install:slot-") && strings.HasSuffix(p, ":torn") {
+				torn, slot = i+1, strings.TrimSuffix(strings.TrimPrefix(p, "install:"), ":torn")
+			}
+		}
+		Expect(torn).To(BeNumerically(">", 0), "crash points %v", seen)
+		seen = nil
+		Expect(install(dir, crashAt(torn, &seen), image("fw-2.bin", newData, 2), newData)).To(BeTrue())
+		tmp := filepath.Join(dir, "."+slot+".bin.tmp-torn")
+		left, err := os.ReadFile(tmp)
+		Expect(err).NotTo(HaveOccurred(), "the cut left a half-written slot file")
+		Expect(left).To(Equal(newData[:len(newData)/2]))
+		s, err := store.Open(dir, "ECU-1", nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(tmp).NotTo(BeAnExistingFile())
+		img, data, err := s.ReadActive()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(img.Name).To(Equal("fw-1.bin"))
+		Expect(data).To(Equal(oldData))
 	})
 
 	It("keeps metadata inside its directory and stages resumable transfers", func() {
