@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	gotime "time"
 
@@ -281,7 +282,19 @@ func (r *runner) spoofReport(bs can.Bus, ch bus.Channel, e *rigs.ECU) (func(), e
 	if err != nil {
 		return nil, err
 	}
+	how := " driven bus-off"
 	restore, err := bus.Silence(bs, e.ID)
+	if errors.Is(err, bus.ErrNoBusOff) {
+		// SocketCAN has no error signalling to abuse: the attacker
+		// disconnects the ECU instead (its power supply)
+		node := r.v.Secondary(e.ID).BusNode
+		if node == nil {
+			return nil, fmt.Errorf("%v, and %s does not run in this process to be disconnected", err, e.ID)
+		}
+		node.PowerOff()
+		how, err = " disconnected", nil
+		restore = node.PowerOn
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +304,7 @@ func (r *runner) spoofReport(bs can.Bus, ch bus.Channel, e *rigs.ECU) (func(), e
 		restore()
 		return nil, err
 	}
-	r.attackEvent(e.ID, e.ID+" driven bus-off; the attacker answers in its place")
+	r.attackEvent(e.ID, e.ID+how+"; the attacker answers in its place")
 	return func() {
 		sp.Close()
 		restore()
@@ -357,7 +370,11 @@ func (r *runner) directorMisled(ecu string) bool {
 	if !ok {
 		return false
 	}
-	img, data, err := r.v.Secondary(ecu).Current().ActiveImage()
+	e := r.v.Secondary(ecu).Current()
+	if e == nil {
+		return false
+	}
+	img, data, err := e.ActiveImage()
 	if err != nil {
 		return false
 	}

@@ -253,7 +253,9 @@ func (r *runner) step(i int) error {
 		if err := v.Publish(st.Campaign.Release, ecus...); err != nil {
 			return r.s.Errorf(f+".campaign", "%v", err)
 		}
-		r.observe(v.Cycle())
+		if !st.Campaign.AssignOnly {
+			r.observe(v.Cycle())
+		}
 	case st.Cycle != nil:
 		r.observe(v.Cycle())
 	case st.Advance > 0:

@@ -61,6 +61,9 @@ type Step struct {
 type Campaign struct {
 	Release uint64   `yaml:"release"`
 	ECUs    []string `yaml:"ecus"` // default: the judged ECUs
+	// AssignOnly publishes and assigns without the update cycle: the
+	// vehicle has not fetched the campaign yet.
+	AssignOnly bool `yaml:"assign_only"`
 }
 
 // Cycle runs one update cycle.

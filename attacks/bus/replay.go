@@ -108,8 +108,9 @@ func firstBytes(f *can.Frame) []byte {
 
 // Replay attaches a node named name to b and sends recs on it with their
 // recorded spacing (canplayer), and takes it off once its last frame has
-// left the wire. It returns how many frames went out. It must run on an
-// actor of clk.
+// left the wire (on a bus that models frame durations Send only queues a
+// frame; elsewhere it has handed it over). It returns how many frames went
+// out. It must run on an actor of clk.
 func Replay(b can.Bus, clk clock.Clock, name string, recs []capture.Record) (int, error) {
 	if len(recs) == 0 {
 		return 0, fmt.Errorf("bus: nothing to replay")
@@ -121,6 +122,10 @@ func Replay(b can.Bus, clk clock.Clock, name string, recs []capture.Record) (int
 		return 0, fmt.Errorf("bus: attacker node on %s: %w", b.Name(), err)
 	}
 	defer node.Close()
+	timed, _ := b.(interface{ Timed() bool })
+	if timed == nil || !timed.Timed() {
+		return capture.Replay(clk, node, recs, capture.ReplayOptions{})
+	}
 	onWire := clock.NewQueue[struct{}](clk, 0)
 	defer b.Tap(func(ev can.Event) {
 		if ev.Sender == name {

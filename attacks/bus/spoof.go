@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -14,15 +15,20 @@ import (
 	"github.com/uptane-hil/uptane-hil/uptane/manifest"
 )
 
+// ErrNoBusOff: the bus does not model bus-off (SocketCAN: vcan has no
+// error signalling at all).
+var ErrNoBusOff = errors.New("bus: this bus does not model bus-off")
+
 // Silence drives the node named node bus-off and keeps it there until
 // restore is called: the error-frame attack on a victim's transmissions
 // (its transmit error counter passes 255), after which its frames never
 // reach the wire while it still hears everything. It needs a bus that
-// models bus-off: the virtual bus (sim/vbus).
+// models bus-off, the virtual bus (sim/vbus); on others it fails with
+// ErrNoBusOff.
 func Silence(b can.Bus, node string) (restore func() error, err error) {
 	vb, ok := b.(*vbus.Bus)
 	if !ok {
-		return nil, fmt.Errorf("bus: silencing %s needs the virtual bus's bus-off model; %s is a %T", node, b.Name(), b)
+		return nil, fmt.Errorf("%w: silencing %s needs the virtual bus; %s is a %T", ErrNoBusOff, node, b.Name(), b)
 	}
 	name := "attacker: bus-off " + node
 	if err := vb.AddFault(vbus.FaultRule{Name: name, Kind: vbus.BusOff, Nodes: []string{node}}); err != nil {

@@ -76,6 +76,7 @@ var _ = Describe("a spoofed Secondary (Silence, Spoof)", func() {
 
 	It("needs the virtual bus's bus-off model to silence an ECU", func() {
 		_, err := bus.Silence(otherBus{}, "BRK-1")
+		Expect(err).To(MatchError(bus.ErrNoBusOff))
 		Expect(err).To(MatchError(ContainSubstring("silencing BRK-1 needs the virtual bus")))
 	})
 
