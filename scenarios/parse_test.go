@@ -104,6 +104,13 @@ var _ = Describe("scenario files", func() {
 		}
 	})
 
+	It("parses a campaign the Director assigns without an update cycle", func() {
+		s, err := scenarios.Parse("s.yaml", []byte(strings.Replace(freeze, "campaign: {release: 2}", "campaign: {release: 2, assign_only: true}", 1)))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Steps[0].Campaign.AssignOnly).To(BeTrue())
+		Expect(s.Steps[3].Campaign.AssignOnly).To(BeFalse())
+	})
+
 	It("refuses attack_off for an attack that was never switched on", func() {
 		_, err := scenarios.Parse("s.yaml", []byte(strings.Replace(freeze, "  - advance: 48h", "  - attack_off: thaw", 1)))
 		Expect(err).To(MatchError(ContainSubstring(`steps[2].attack_off: no attack named "thaw"`)))
