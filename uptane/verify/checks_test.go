@@ -490,3 +490,21 @@ var _ = Describe("the checks of the Standard, one step at a time", func() {
 		}
 	})
 })
+
+var _ = Describe("check_targets step 3 as two checks", func() {
+	craft := func(v *vehicle, signers ...keys.Signer) {
+		r := v.dir
+		r.targets.Signed.Version++
+		r.release()
+		r.files[meta.VersionedName(r.targets.Signed.Version, meta.Targets)] = signBytes(r.targets, signers...)
+	}
+	It("without check_targets.threshold still needs one valid signature: the control lacks the threshold, not the signature check", func() {
+		v := newVehicle(1)
+		Expect(v.verifyPrimary(check.Conformant)).Error().NotTo(HaveOccurred())
+		craft(v, evil)
+		_, err := v.verifyPrimary(check.Without("check_targets.threshold"))
+		Expect(check.Is(err, "check_targets.signatures")).To(BeTrue(), "%v", err)
+		_, err = v.verifyPrimary(check.Without("check_targets.threshold", "check_targets.signatures"))
+		Expect(err).NotTo(HaveOccurred())
+	})
+})
