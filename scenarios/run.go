@@ -198,7 +198,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name))
 		vo := vehicle.Options{Rig: o.Rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
-			Events: r.log.Sink(), Links: o.Links, OverBus: !o.Direct && o.Links == nil}
+			Events: r.log.Sink(), Links: o.Links, OverBus: !o.Direct && o.Links == nil, AllInProcess: true}
 		s.Setup.Image.apply(&vo)
 		v, err := vehicle.Build(vo)
 		if err != nil {

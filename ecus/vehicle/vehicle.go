@@ -32,6 +32,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/isotp"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
+	"github.com/uptane-hil/uptane-hil/sim/socketcan"
 	"github.com/uptane-hil/uptane-hil/sim/vbus"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/imagecrypt"
@@ -66,6 +67,9 @@ type Options struct {
 	// factory images, and the vehicle in the Director's inventory (the
 	// ECUs' keys are derived from the seed as usual).
 	BackendOnly bool
+	// AllInProcess runs every ECU in this process, whatever the rig's
+	// `process` says (the scenario runner owns every ECU's state).
+	AllInProcess bool
 	// ImageRoles sets how many keys a top-level role of the Image
 	// repository has and how many must sign (default: one key, threshold
 	// 1), e.g. {"targets": {Keys: 2, Threshold: 2}}.
@@ -251,21 +255,8 @@ func Build(o Options) (*Vehicle, error) {
 	}
 
 	if o.OverBus {
-		v.Buses = map[string]can.Bus{}
-		for i := range r.Buses {
-			b := &r.Buses[i]
-			if b.Kind != rigs.Virtual {
-				return nil, fmt.Errorf("vehicle: bus %s is %s; only virtual buses are brought up in-process", b.Name, b.Kind)
-			}
-			cfg := vbus.Config{Name: b.Name, FD: b.FD, Clock: o.Clock, Seed: sd}
-			if r.IsTimed(b) {
-				cfg.Bitrate, cfg.DataBitrate = b.Bitrate, b.DataBitrate
-			}
-			bus, err := vbus.Open(cfg)
-			if err != nil {
-				return nil, err
-			}
-			v.Buses[b.Name] = bus
+		if v.Buses, err = OpenBuses(r, o.Clock, sd); err != nil {
+			return nil, err
 		}
 	}
 
@@ -278,18 +269,20 @@ func Build(o Options) (*Vehicle, error) {
 		cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, Verification: e.Profile, Profile: o.profile(e.ID),
 			Dir: filepath.Join(o.Dir, "ecus", e.ID), Key: ecuKeys[e.ID], EncKey: encKeys[e.ID], Clock: o.Clock, Crash: crash}
 		img := v.ImageBytes(e.HardwareID, 1, e.ImageSize)
-		var imageRoot []byte
-		if e.Profile == rigs.Full {
-			imageRoot = v.Image.Root()
-		}
-		if err := secondary.Provision(cfg, v.Director.Root(), imageRoot, factory(e.HardwareID, 1, img), img); err != nil {
-			return nil, err
-		}
 		s := &Secondary{Rig: e, Config: cfg}
-		if e.Process == rigs.InProcess {
+		if v.inProcess(e) {
+			if err := secondary.Provision(cfg, v.Director.Root(), imageRootFor(v, e), factory(e.HardwareID, 1, img), img); err != nil {
+				return nil, err
+			}
 			if s.ECU, err = secondary.Boot(cfg); err != nil {
 				return nil, err
 			}
+		} else if o.Clock.Simulated() && o.OverBus {
+			return nil, fmt.Errorf("vehicle: %s runs outside this process (process: %s), which a simulated clock cannot wait for: run the rig on `clock: wall`, or every ECU in this process", e.ID, e.Process)
+		} else if !o.OverBus && o.Links == nil {
+			// Its own process (uptane-hil ecu) or a physical ECU provisions
+			// and runs it; this process can only talk to it over the bus.
+			return nil, fmt.Errorf("vehicle: %s runs outside this process (process: %s); it needs a bus link", e.ID, e.Process)
 		}
 		if o.OverBus && o.Links == nil {
 			if err := v.connect(s); err != nil {
@@ -301,9 +294,6 @@ func Build(o Options) (*Vehicle, error) {
 				return nil, err
 			}
 		} else {
-			if s.ECU == nil {
-				return nil, fmt.Errorf("vehicle: %s runs outside this process; it needs a bus link", e.ID)
-			}
 			s.Link = &link.Direct{ECU: s.ECU, Cfg: cfg, VIN: r.Vehicle.VIN}
 		}
 		v.Secondaries = append(v.Secondaries, s)
@@ -330,6 +320,71 @@ func Build(o Options) (*Vehicle, error) {
 	}
 	v.PrimaryCfg = pc
 	return v, nil
+}
+
+// OpenBuses opens the rig's buses: virtual ones in this process (timed
+// under the simulated clock unless the rig says otherwise), SocketCAN ones
+// on their interfaces (on the simulated clock, frames cross the kernel
+// while simulated time stands still: see socketcan.WithClock).
+func OpenBuses(r *rigs.Rig, clk clock.Clock, sd seed.Seed) (map[string]can.Bus, error) {
+	buses := map[string]can.Bus{}
+	closeAll := func() {
+		for _, b := range buses {
+			if c, ok := b.(io.Closer); ok {
+				c.Close()
+			}
+		}
+	}
+	for i := range r.Buses {
+		b := &r.Buses[i]
+		var bus can.Bus
+		switch b.Kind {
+		case rigs.Virtual:
+			cfg := vbus.Config{Name: b.Name, FD: b.FD, Clock: clk, Seed: sd}
+			if r.IsTimed(b) {
+				cfg.Bitrate, cfg.DataBitrate = b.Bitrate, b.DataBitrate
+			}
+			vb, err := vbus.Open(cfg)
+			if err != nil {
+				closeAll()
+				return nil, err
+			}
+			bus = vb
+		case rigs.SocketCAN:
+			// On the simulated clock every node must be in this process
+			// (clock.External); Build refuses ECUs outside it.
+			sb, err := socketcan.Open(b.Interface, socketcan.WithClock(clk))
+			if err != nil {
+				closeAll()
+				return nil, fmt.Errorf("vehicle: bus %s: %w", b.Name, err)
+			}
+			if b.FD && !sb.FD() {
+				sb.Close()
+				closeAll()
+				return nil, fmt.Errorf("vehicle: bus %s: the rig says fd: true but %s is a classic CAN interface (MTU 16): `ip link set %s mtu 72`", b.Name, b.Interface, b.Interface)
+			}
+			bus = sb
+		default:
+			closeAll()
+			return nil, fmt.Errorf("vehicle: bus %s: unknown kind %q", b.Name, b.Kind)
+		}
+		buses[b.Name] = bus
+	}
+	return buses, nil
+}
+
+// inProcess reports whether this process runs ECU e.
+func (v *Vehicle) inProcess(e *rigs.ECU) bool {
+	return v.opts.AllInProcess || e.Process == "" || e.Process == rigs.InProcess
+}
+
+// imageRootFor is the Image repository's Root a Secondary is provisioned
+// with: full-verification ECUs only.
+func imageRootFor(v *Vehicle, e *rigs.ECU) []byte {
+	if e.Profile == rigs.Full {
+		return v.Image.Root()
+	}
+	return nil
 }
 
 func factory(hwid string, rc uint64, img []byte) store.Image {
@@ -423,8 +478,8 @@ func (v *Vehicle) Campaign(rc uint64, ecus ...string) (*primary.CycleReport, err
 func (v *Vehicle) connect(s *Secondary) error {
 	e := s.Rig
 	bus := v.Buses[e.Bus]
-	if s.ECU == nil {
-		return fmt.Errorf("vehicle: %s runs outside this process", e.ID)
+	if bus == nil {
+		return fmt.Errorf("vehicle: %s: no bus %q", e.ID, e.Bus)
 	}
 	opts := func(name string, tx, rx uint32) isotp.Options {
 		o := isotp.Options{Name: name, TxID: tx, RxID: rx, Extended: e.ISOTP.Extended, FD: e.ISOTP.FD, BRS: e.ISOTP.FD,
@@ -434,13 +489,15 @@ func (v *Vehicle) connect(s *Secondary) error {
 		}
 		return o
 	}
-	srvConn, err := isotp.New(bus, v.Clock, opts(e.ID, e.ISOTP.Response, e.ISOTP.Request))
-	if err != nil {
-		return fmt.Errorf("vehicle: %s: %w", e.ID, err)
+	if s.ECU != nil {
+		srvConn, err := isotp.New(bus, v.Clock, opts(e.ID, e.ISOTP.Response, e.ISOTP.Request))
+		if err != nil {
+			return fmt.Errorf("vehicle: %s: %w", e.ID, err)
+		}
+		s.Handler = secondary.NewHandler(s.ECU, v.Rig.Vehicle.VIN)
+		srv := uds.NewServer(srvConn, v.Clock, s.Handler, uds.ServerConfig{Name: e.ID, MaxFileSize: 1 << 26})
+		v.Clock.Go(e.ID+" UDS server", func() { _ = srv.Serve() })
 	}
-	s.Handler = secondary.NewHandler(s.ECU, v.Rig.Vehicle.VIN)
-	srv := uds.NewServer(srvConn, v.Clock, s.Handler, uds.ServerConfig{Name: e.ID, MaxFileSize: 1 << 26})
-	v.Clock.Go(e.ID+" UDS server", func() { _ = srv.Serve() })
 	pConn, err := isotp.New(bus, v.Clock, opts(v.Rig.Primary().ID+">"+e.ID, e.ISOTP.Request, e.ISOTP.Response))
 	if err != nil {
 		return fmt.Errorf("vehicle: %s: %w", e.ID, err)
@@ -482,8 +539,13 @@ func (v *Vehicle) InstalledRelease(id string) (uint64, string, error) {
 	return img.ReleaseCounter, img.Name, nil
 }
 
-// Close releases the backend's database.
+// Close releases the backend's database and closes the buses.
 func (v *Vehicle) Close() error {
+	for _, b := range v.Buses {
+		if c, ok := b.(io.Closer); ok {
+			c.Close()
+		}
+	}
 	if v.Director != nil {
 		return v.Director.Close()
 	}
