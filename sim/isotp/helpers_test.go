@@ -244,30 +244,48 @@ func (e *env) conn(o isotp.Options) *isotp.Conn {
 	return c
 }
 
-// holdingNode holds the frames hold picks for a while before handing them
-// on: a CAN controller that cannot get a frame out (arbitration lost to
-// busier nodes, no acknowledgement). vcan never holds a frame, so the
-// N_As and N_Ar specs hold it here, on every transport alike.
-type holdingNode struct {
+// hookedNode lets a spec act on a channel's frames at the node: hold a
+// frame before it goes out (a CAN controller that cannot get it onto the
+// bus: arbitration lost to busier nodes, no acknowledgement), or notice a
+// frame that came in. vcan never holds a frame, so the N_As and N_Ar specs
+// hold it here, on every transport alike.
+type hookedNode struct {
 	can.Node
-	clk  clock.Clock
-	hold func(f can.Frame) time.Duration
+	beforeSend func(f can.Frame) // may block on the clock (nil: none)
+	afterRecv  func(f can.Frame) // must not block (nil: none)
 }
 
-func (h *holdingNode) Send(f can.Frame) error {
-	if d := h.hold(f); d > 0 {
-		h.clk.Sleep(d)
+func (h *hookedNode) Send(f can.Frame) error {
+	if h.beforeSend != nil {
+		h.beforeSend(f)
 	}
 	return h.Node.Send(f)
 }
 
-// heldConn is a channel on a node that holds the frames hold picks.
-func (e *env) heldConn(o isotp.Options, hold func(f can.Frame) time.Duration) *isotp.Conn {
+func (h *hookedNode) Recv(timeout time.Duration) (can.Frame, error) {
+	f, err := h.Node.Recv(timeout)
+	if err == nil && h.afterRecv != nil {
+		h.afterRecv(f)
+	}
+	return f, err
+}
+
+// hookedConn is a channel on a hookedNode.
+func (e *env) hookedConn(o isotp.Options, beforeSend, afterRecv func(f can.Frame)) *isotp.Conn {
 	node, err := e.bus.Attach(o.Name, can.Exact(o.RxID, o.Extended))
-	ExpectWithOffset(1, err).NotTo(HaveOccurred())
-	c, err := isotp.OnNode(&holdingNode{Node: node, clk: e.clk, hold: hold}, e.bus.FD(), e.clk, o)
-	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	ExpectWithOffset(2, err).NotTo(HaveOccurred())
+	c, err := isotp.OnNode(&hookedNode{Node: node, beforeSend: beforeSend, afterRecv: afterRecv}, e.bus.FD(), e.clk, o)
+	ExpectWithOffset(2, err).NotTo(HaveOccurred())
 	return c
+}
+
+// heldConn is a channel whose node holds each frame for hold(frame).
+func (e *env) heldConn(o isotp.Options, hold func(f can.Frame) time.Duration) *isotp.Conn {
+	return e.hookedConn(o, func(f can.Frame) {
+		if d := hold(f); d > 0 {
+			e.clk.Sleep(d)
+		}
+	}, nil)
 }
 
 // sendAsync runs c.Send(msg) on its own actor; the result arrives on the

@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/uptane-hil/uptane-hil/sim/can"
+	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/isotp"
 	"github.com/uptane-hil/uptane-hil/sim/vbus"
 )
@@ -241,7 +242,7 @@ func describeTransfers(t transport) {
 		})
 
 		It("is full duplex: answers flow control while its own Send is in progress", func() {
-			t.run(false, fullDuplex)
+			t.run(false, func(e *env) { fullDuplex(e, true) })
 		})
 
 		It("keeps channels with extended addressing apart on shared identifiers", func() {
@@ -269,11 +270,36 @@ func describeTransfers(t transport) {
 }
 
 // fullDuplex: both ends send at once, each answering the other's flow
-// control while its own Send waits for flow control.
-func fullDuplex(e *env) {
+// control while its own Send is under way. With gate, each end's node holds
+// its own third CF until the other end's first CF has come in, so the
+// transfers overlap by construction (on the wall clock one Send could
+// otherwise finish before the other's goroutine first runs), and an end
+// that could not answer FC during its own Send would stall both.
+func fullDuplex(e *env, gate bool) {
 	oa, ob := optsA(), optsB()
 	oa.BlockSize, ob.BlockSize = 2, 3
-	a, b := e.conn(oa), e.conn(ob)
+	var a, b *isotp.Conn
+	if gate {
+		gated := func(o isotp.Options, peerTx uint32) *isotp.Conn {
+			seen := clock.NewQueue[struct{}](e.clk, 1)
+			held := false
+			return e.hookedConn(o, func(f can.Frame) {
+				if f.Data[0] == 0x23 && !held { // our CF 3
+					defer GinkgoRecover() // on the sender's goroutine
+					held = true
+					_, err := seen.Pop(e.within)
+					Expect(err).NotTo(HaveOccurred(), "%s: the other end's CF 1 never came", o.Name)
+				}
+			}, func(f can.Frame) {
+				if f.ID == peerTx && f.Data[0] == 0x21 {
+					seen.TryPush(struct{}{})
+				}
+			})
+		}
+		a, b = gated(oa, ob.TxID), gated(ob, oa.TxID)
+	} else {
+		a, b = e.conn(oa), e.conn(ob)
+	}
 	ma, mb := pattern(5000), pattern(4000)[100:]
 	qa := e.sendAsync(a, ma)
 	qb := e.sendAsync(b, mb)
@@ -297,7 +323,7 @@ func fullDuplex(e *env) {
 
 var _ = Describe("transfers (virtual bus only)", func() {
 	It("is full duplex on the timed bus too", func() {
-		simEnv(vbus.Config{Bitrate: 500_000}, fullDuplex)
+		simEnv(vbus.Config{Bitrate: 500_000}, func(e *env) { fullDuplex(e, false) })
 	})
 
 	It("runs on the wall clock too", func() {
