@@ -44,8 +44,8 @@ type Bus struct {
 type Backend struct {
 	Mode        string `yaml:"mode"`         // "embedded" (in-process) or "remote"
 	Listen      string `yaml:"listen"`       // embedded: serve HTTP here too (e.g. 127.0.0.1:8470), "" for in-process only
-	DirectorURL string `yaml:"director_url"` // remote
-	ImageURL    string `yaml:"image_url"`    // remote
+	DirectorURL string `yaml:"director_url"` // remote: the Director's base; a vehicle's files are at DIRECTOR_URL/VIN/...
+	ImageURL    string `yaml:"image_url"`    // remote: the Image repository's base
 	Expiry      Expiry `yaml:"expiry"`
 }
 

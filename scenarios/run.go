@@ -188,7 +188,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name))
 		v, err := vehicle.Build(vehicle.Options{Rig: o.Rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
-			Events: r.log.Sink(), Links: o.Links, OverBus: !o.Direct && o.Links == nil})
+			Events: r.log.Sink(), Links: o.Links, OverBus: !o.Direct && o.Links == nil, AllInProcess: true})
 		if err != nil {
 			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
 			return

@@ -29,15 +29,28 @@ func runRepo(args []string) int {
 	out := fs.String("out", "out", "output directory (state goes to OUT/repo)")
 	listen := fs.String("listen", "", "address to serve on (default: the rig's backend.listen, else 127.0.0.1:8470)")
 	sd := fs.Uint64("seed", 0, "seed of the run (0: the rig's seed)")
+	release := fs.Uint64("release", 0, "publish release N (2 or more) of every Secondary's image and let the Director assign it before serving (0: only the factory release 1)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `usage: uptane-hil repo [--rig FILE] [--listen ADDR] [--out DIR] [--seed N]
+		fmt.Fprintf(fs.Output(), `usage: uptane-hil repo [--rig FILE] [--listen ADDR] [--out DIR] [--seed N] [--release N]
 
-Serves the rig's backend alone, on wall-clock time, until interrupted:
+Serves the rig's backend alone, on wall-clock time, until SIGINT or SIGTERM:
   /director/VIN/...   the Director (metadata signed on demand, POST manifest)
   /image/...          the Image repository (metadata and images)
 The repositories hold release 1 of every ECU's image and the rig's vehicle
 in the Director's inventory, with keys derived from the seed, so ECUs built
-from the same rig and seed trust them. API: docs/director-api.md.
+from the same rig and seed (uptane-hil ecu) trust them. With --release N,
+release N of every Secondary's image is published and the Director assigns
+it before serving: a campaign is waiting for the vehicle's next cycle.
+
+What the Director recorded from the vehicle's accepted manifests is read at
+  GET /director/VIN/installed   {ECU: {filename, length, hashes, ...}}
+  GET /director/VIN/records     every manifest received, accepted or not
+and printed when the server stops. API: docs/director-api.md. State:
+OUT/repo, made afresh at every start (ECUs that keep their state across a
+restart of the backend would see its metadata versions start again).
+
+Exit status: 0 after SIGINT or SIGTERM, 1 if serving failed, 2 for bad
+arguments or a bad rig file.
 
 `)
 		fs.PrintDefaults()
@@ -46,6 +59,14 @@ from the same rig and seed trust them. API: docs/director-api.md.
 		if err == flag.ErrHelp {
 			return 0
 		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "uptane-hil repo: unexpected argument %q (flags only; see --help)\n", fs.Arg(0))
+		return 2
+	}
+	if *release == 1 {
+		fmt.Fprintln(os.Stderr, "uptane-hil repo: --release 1 is the factory image every ECU has already; give 2 or more")
 		return 2
 	}
 	r, err := rigs.Load(*rigFile)
@@ -68,6 +89,19 @@ from the same rig and seed trust them. API: docs/director-api.md.
 		return 1
 	}
 	defer v.Close()
+	if *release > 1 {
+		if err := v.Publish(*release); err != nil {
+			fmt.Fprintln(os.Stderr, "uptane-hil repo:", err)
+			return 1
+		}
+		for _, e := range r.Secondaries() {
+			enc := ""
+			if e.Encrypted {
+				enc = " (encrypted for it)"
+			}
+			fmt.Printf("assigned %s → %s%s\n", e.ID, vehicle.ImageName(e.HardwareID, *release), enc)
+		}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "uptane-hil repo:", err)
@@ -82,5 +116,31 @@ from the same rig and seed trust them. API: docs/director-api.md.
 		fmt.Fprintln(os.Stderr, "uptane-hil repo:", err)
 		return 1
 	}
+	printInstalled(v)
 	return 0
+}
+
+// printInstalled prints what the Director recorded from the vehicle's
+// accepted manifests.
+func printInstalled(v *vehicle.Vehicle) {
+	inst, err := v.Director.Installed(v.Rig.Vehicle.VIN)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "uptane-hil repo:", err)
+		return
+	}
+	recs, _ := v.Director.Records(v.Rig.Vehicle.VIN)
+	accepted := 0
+	for _, r := range recs {
+		if r.Accepted {
+			accepted++
+		}
+	}
+	fmt.Printf("the Director recorded (%d manifests received, %d accepted):\n", len(recs), accepted)
+	for _, e := range v.Rig.ECUs {
+		name := "(no report accepted)"
+		if i, ok := inst[e.ID]; ok {
+			name = i.Filename
+		}
+		fmt.Printf("  %-10s %s\n", e.ID, name)
+	}
 }

@@ -33,7 +33,13 @@ defended, and with the control profile that lacks exactly the scenario's
 defence, where the attack must succeed. Prints a line per run and a summary
 table, and writes OUT/report.html (one self-contained file for auditors),
 OUT/report.json (schema uptane-hil/report/v1, docs/report-schema.md) and
-OUT/junit.xml. Exit status 0 only if every result passes.
+OUT/junit.xml, and OUT/captures/<scenario>-<profile>.pcap and .log (every
+bus of the run). Exit status 0 only if every result passes.
+
+Runs are simulated: every ECU of the rig runs in this process on the
+simulated clock. On rigs/virtual.yaml the buses are in-process; on
+rigs/vcan.yaml every frame crosses the kernel's SocketCAN (vcan0, vcan1)
+while simulated time stands still. Rigs with physical ECUs are refused.
 
 `)
 		fs.PrintDefaults()
@@ -53,9 +59,13 @@ OUT/junit.xml. Exit status 0 only if every result passes.
 		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
 		return 2
 	}
-	if r.Clock != rigs.Simulated {
-		fmt.Fprintf(os.Stderr, "uptane-hil run: rig %s runs on wall-clock time over SocketCAN; scenario runs on it are not implemented yet (use rigs/virtual.yaml)\n", r.File)
-		return 2
+	// Scenarios run every ECU in this process on the simulated clock (on
+	// SocketCAN buses too); an ECU on a wire cannot be run that way.
+	for _, e := range r.ECUs {
+		if e.Process == rigs.Physical {
+			fmt.Fprintf(os.Stderr, "uptane-hil run: rig %s: ECU %s is physical; scenario runs need every ECU in this process (rigs/virtual.yaml, rigs/vcan.yaml); drive a bench with `uptane-hil vehicle`\n", r.File, e.ID)
+			return 2
+		}
 	}
 	list, err := scenarios.LoadAll(paths...)
 	if err != nil {

@@ -443,9 +443,21 @@ func (p *Primary) UpdateCycle() *CycleReport {
 		rep.Err = err
 		return rep
 	}
+	if res.Stopped == verify.NoNewUpdates {
+		// No new metadata, but an update verified earlier may not have
+		// been installed everywhere (power loss, a failed download).
+		pend := verify.Pending(o, verify.Scope{Primary: true, ECUs: ids, Installed: installed}, d)
+		delete(pend, p.cfg.ID)
+		if len(pend) > 0 {
+			res.Targets = pend
+			p.emit(events.Event{Kind: events.Note, From: p.cfg.ID, Label: fmt.Sprintf("no new metadata; resuming the verified update of %d ECU(s)", len(pend))})
+		}
+	}
 	if res.Stopped != "" || len(res.Targets) == 0 {
 		rep.Stopped = res.Stopped
-		p.emit(events.Event{Kind: events.Note, From: p.cfg.ID, Label: "no new updates: " + res.Stopped})
+		if len(res.Targets) == 0 {
+			p.emit(events.Event{Kind: events.Note, From: p.cfg.ID, Label: "no new updates: " + res.Stopped})
+		}
 	}
 	// 4. Download and verify images.
 	images := map[string][]byte{}

@@ -114,8 +114,11 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, 
 	if err := st.Install(factory, data); err != nil {
 		return err
 	}
-	// the time of manufacture is the first securely known time
-	return st.Update("provision-time", func(s *store.State) error { s.LatestTime = cfg.Clock.Now(); return nil })
+	// the time of manufacture is the first securely known time, in the
+	// whole seconds the in-vehicle protocol carries (docs/pouf.md), so the
+	// Primary's first time, sent in the same second, is not "before" it
+	t := cfg.Clock.Now().Truncate(time.Second)
+	return st.Update("provision-time", func(s *store.State) error { s.LatestTime = t; return nil })
 }
 
 func saveRepo(st *store.Store, name string, r *verify.Repo) error {
@@ -314,6 +317,11 @@ func (e *ECU) VerifyMetadata() (*verify.ECUTarget, error) {
 		}
 		e.director, e.image = d, im
 		t = res.Targets[e.cfg.ID]
+		if t == nil && res.Stopped == verify.NoNewUpdates {
+			// no new metadata: resume an update verified earlier and not
+			// installed (the power went mid-install)
+			t = verify.Pending(o, scope, d)[e.cfg.ID]
+		}
 	} else {
 		d := e.director.Clone()
 		_, hasRoot := e.incoming.Director[meta.VersionedName(e.director.Root().Signed.Version+1, meta.Root)]

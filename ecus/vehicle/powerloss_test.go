@@ -95,3 +95,46 @@ var _ = Describe("power loss on a Secondary during an update", func() {
 		Expect(installedNew).To(BeNumerically(">", 0), "some cuts came after the switch of slots")
 	})
 })
+
+var _ = Describe("power loss mid-install, then the same campaign", func() {
+	It("the next cycle installs the assigned image although the Director signed nothing new (no new updates: the verified update resumes)", func() {
+		for _, point := range []string{"install:slot-a:before", "install:slot-a:after", "install:switch:before"} {
+			within(func(sim *clock.Sim) {
+				armed, cut := false, ""
+				v := build(sim, vehicle.Options{Crash: func(ecu string) store.CrashFunc {
+					if ecu != victim {
+						return nil
+					}
+					return func(p string) {
+						if armed && p == point {
+							cut = p
+							panic(store.Crash{Point: p})
+						}
+					}
+				}})
+				armed = true
+				rep, err := v.Campaign(2)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(cut).To(Equal(point))
+				Expect(rep.ECUs[victim].Status).NotTo(Equal(primary.Installed))
+				armed = false
+				d := v.Secondary(victim).Link.(*link.Direct)
+				Expect(d.Reset()).To(Succeed())
+				rc, _, err := v.InstalledRelease(victim)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(rc).To(Equal(uint64(1)), "cut at %s: the old image", point)
+				// the same assignment, no new Director metadata
+				rep = v.Cycle()
+				Expect(rep.Err).NotTo(HaveOccurred())
+				Expect(rep.Stopped).To(Equal("no new updates"))
+				Expect(rep.ECUs[victim].Status).To(Equal(primary.Installed), "after a cut at %s: %v", point, rep.ECUs[victim].Err)
+				rc, _, _ = v.InstalledRelease(victim)
+				Expect(rc).To(Equal(uint64(2)))
+				Expect(vehicle.Judge(rep, v.Primary.Director()).OK).To(BeTrue())
+				inst, err := v.Director.Installed(v.Rig.Vehicle.VIN)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(inst[victim].Filename).To(Equal(vehicle.ImageName("ecm-v3", 2)))
+			})
+		}
+	})
+})

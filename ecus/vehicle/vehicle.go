@@ -9,12 +9,15 @@ package vehicle
 import (
 	"bytes"
 	"crypto/ecdh"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
 	"github.com/uptane-hil/uptane-hil/ecus/events"
@@ -29,6 +32,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/isotp"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
+	"github.com/uptane-hil/uptane-hil/sim/socketcan"
 	"github.com/uptane-hil/uptane-hil/sim/vbus"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/imagecrypt"
@@ -63,7 +67,21 @@ type Options struct {
 	// factory images, and the vehicle in the Director's inventory (the
 	// ECUs' keys are derived from the seed as usual).
 	BackendOnly bool
+	// AllInProcess runs every ECU in this process, whatever the rig's
+	// `process` says (the scenario runner owns every ECU's state).
+	AllInProcess bool
+	// Buses hands BringUp buses opened already (OpenBuses), by name; the
+	// caller closes them. Nil: BringUp opens the rig's buses (with OverBus)
+	// and Close closes them.
+	Buses map[string]can.Bus
+	// Wait bounds how long BringUp waits for each ECU outside this process
+	// to answer on its bus (0: DefaultWait).
+	Wait time.Duration
 }
+
+// DefaultWait is how long a bring-up waits for an ECU in another process
+// (or a physical one) to answer on the bus, and for the backend to answer.
+const DefaultWait = 60 * time.Second
 
 // Secondary is one Secondary of the vehicle.
 type Secondary struct {
@@ -72,6 +90,7 @@ type Secondary struct {
 	ECU     *secondary.ECU // in-process ECUs
 	Link    link.Secondary
 	Handler *secondary.Handler // its UDS server's handler, over the bus
+	Client  *pouf.Client       // the Primary's client to it, over the bus
 }
 
 // Vehicle is a running vehicle and its backend.
@@ -94,7 +113,9 @@ type Vehicle struct {
 	nonces      io.Reader
 	// ECUKeys are the ECUs' signing keys (a scenario hands one to the
 	// attacker to play a compromised ECU).
-	ECUKeys map[string]*keys.Private
+	ECUKeys  map[string]*keys.Private
+	encKeys  map[string]*ecdh.PrivateKey
+	ownBuses bool
 }
 
 func (o Options) profile(ecu string) check.Profile {
@@ -110,25 +131,79 @@ func (o Options) profile(ecu string) check.Profile {
 // ImageName is the target name of release rc of an ECU hardware's image.
 func ImageName(hwid string, rc uint64) string { return fmt.Sprintf("%s/firmware-r%d.bin", hwid, rc) }
 
-// ImageBytes is the deterministic content of release rc for hardware hwid.
-func (v *Vehicle) ImageBytes(hwid string, rc uint64, size int) []byte {
+// ImageBytes is the deterministic content of release rc for hardware hwid
+// under seed sd: the backend, an ECU's factory and a test derive the same
+// bytes.
+func ImageBytes(sd seed.Seed, hwid string, rc uint64, size int) []byte {
 	b := make([]byte, size)
-	io.ReadFull(v.Seed.Reader(fmt.Sprintf("image/%s/%d", hwid, rc)), b)
+	io.ReadFull(sd.Reader(fmt.Sprintf("image/%s/%d", hwid, rc)), b)
 	copy(b, fmt.Sprintf("%s release %d\n", hwid, rc))
 	return b
 }
 
-// Build brings up the vehicle. Under a simulated clock call it from inside
-// the clock's Run.
+// ImageBytes is the deterministic content of release rc for hardware hwid.
+func (v *Vehicle) ImageBytes(hwid string, rc uint64, size int) []byte {
+	return ImageBytes(v.Seed, hwid, rc, size)
+}
+
+// SeedOf is the seed of a run: s, or the rig's seed when s is zero.
+func SeedOf(r *rigs.Rig, s seed.Seed) seed.Seed {
+	if s == 0 {
+		return seed.Seed(r.Seed)
+	}
+	return s
+}
+
+// ECUKeys derives an ECU's signing key and, for an ECU whose images are
+// encrypted, its X25519 image key from the seed. Every bring-up (the whole
+// vehicle here, one ECU in its own process, the backend alone) derives
+// them alike, so the Director's inventory matches the ECUs.
+func ECUKeys(sd seed.Seed, e *rigs.ECU) (*keys.Private, *ecdh.PrivateKey, error) {
+	k, err := keys.Generate(e.KeyType, sd.Reader("keys/ecu/"+e.ID))
+	if err != nil {
+		return nil, nil, fmt.Errorf("vehicle: key of %s: %w", e.ID, err)
+	}
+	if !e.Encrypted {
+		return k, nil, nil
+	}
+	ek, err := imagecrypt.GenerateKey(sd.Reader("keys/ecu-enc/" + e.ID))
+	if err != nil {
+		return nil, nil, fmt.Errorf("vehicle: encryption key of %s: %w", e.ID, err)
+	}
+	return k, ek, nil
+}
+
+// Factory is an ECU's factory image: release 1 of its hardware's image.
+func Factory(sd seed.Seed, e *rigs.ECU) (store.Image, []byte) {
+	img := ImageBytes(sd, e.HardwareID, 1, e.ImageSize)
+	return factory(e.HardwareID, 1, img), img
+}
+
+// Build brings up the vehicle: NewBackend, then BringUp. Under a simulated
+// clock call it from inside the clock's Run.
 func Build(o Options) (*Vehicle, error) {
+	v, err := NewBackend(o)
+	if err != nil || o.BackendOnly {
+		return v, err
+	}
+	if err := v.BringUp(); err != nil {
+		v.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// NewBackend brings up the backend: the Image repository with release 1 of
+// every ECU hardware's image, and the Director with the vehicle in its
+// inventory (the ECUs' keys derived from the seed). A backend directory
+// that already holds them (a wall-clock rig run again) is reopened as it
+// is: its releases, assignments and metadata versions continue.
+func NewBackend(o Options) (*Vehicle, error) {
 	r := o.Rig
 	if r.Backend.Mode != rigs.Embedded {
 		return nil, fmt.Errorf("vehicle: rig %s: only the embedded backend can be brought up in-process (mode %q)", r.Name, r.Backend.Mode)
 	}
-	sd := o.Seed
-	if sd == 0 {
-		sd = seed.Seed(r.Seed)
-	}
+	sd := SeedOf(r, o.Seed)
 	v := &Vehicle{Rig: r, Clock: o.Clock, Seed: sd, Dir: o.Dir, opts: o, nonces: sd.Reader("nonces")}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("vehicle: %w", err)
@@ -158,60 +233,101 @@ func Build(o Options) (*Vehicle, error) {
 	for _, e := range r.ECUs {
 		hw[e.HardwareID] = max(hw[e.HardwareID], e.ImageSize)
 	}
+	added := false
 	for _, h := range sortedKeys(hw) {
+		if _, err := v.Image.Target(ImageName(h, 1)); err == nil {
+			continue // a reopened backend
+		}
 		if err := v.Image.AddImage(ImageName(h, 1), v.ImageBytes(h, 1, hw[h]), []string{h}, 1); err != nil {
+			v.Close()
 			return nil, err
 		}
+		added = true
 	}
-	if err := v.Image.Publish(); err != nil {
-		return nil, err
+	if added {
+		if err := v.Image.Publish(); err != nil {
+			v.Close()
+			return nil, err
+		}
 	}
 
 	// Keys and inventory.
 	inv := []repo.ECU{}
-	ecuKeys := map[string]*keys.Private{}
-	encKeys := map[string]*ecdh.PrivateKey{}
-	for _, e := range r.ECUs {
-		k, err := keys.Generate(e.KeyType, sd.Reader("keys/ecu/"+e.ID))
+	v.ECUKeys = map[string]*keys.Private{}
+	v.encKeys = map[string]*ecdh.PrivateKey{}
+	for i := range r.ECUs {
+		e := &r.ECUs[i]
+		k, ek, err := ECUKeys(sd, e)
 		if err != nil {
+			v.Close()
 			return nil, err
 		}
-		ecuKeys[e.ID] = k
+		v.ECUKeys[e.ID] = k
 		item := repo.ECU{ID: e.ID, HardwareID: e.HardwareID, Key: k.Public(), Primary: e.Role == rigs.Primary}
-		if e.Encrypted {
-			ek, err := imagecrypt.GenerateKey(sd.Reader("keys/ecu-enc/" + e.ID))
-			if err != nil {
-				return nil, err
-			}
-			encKeys[e.ID] = ek
+		if ek != nil {
+			v.encKeys[e.ID] = ek
 			item.EncryptionKey = ek.PublicKey().Bytes()
 		}
 		inv = append(inv, item)
 	}
-	v.ECUKeys = ecuKeys
-	if err := v.Director.AddVehicle(r.Vehicle.VIN, inv...); err != nil {
+	if err := v.inventory(inv); err != nil {
+		v.Close()
 		return nil, err
 	}
-	if o.BackendOnly {
-		return v, nil
-	}
+	return v, nil
+}
 
+// inventory adds the vehicle to the Director, or checks that a reopened
+// Director holds it with the same ECUs and keys.
+func (v *Vehicle) inventory(inv []repo.ECU) error {
+	vin := v.Rig.Vehicle.VIN
+	have, err := v.Director.Vehicle(vin)
+	if errors.Is(err, repo.ErrUnknownVehicle) {
+		return v.Director.AddVehicle(vin, inv...)
+	}
+	if err != nil {
+		return err
+	}
+	fix := fmt.Sprintf("was it made from another rig or seed? remove %s to start afresh", filepath.Join(v.Dir, "backend"))
+	if len(have.ECUs) != len(inv) {
+		return fmt.Errorf("vehicle: the backend in %s has vehicle %s with %d ECUs, the rig %d: %s", v.Dir, vin, len(have.ECUs), len(inv), fix)
+	}
+	for _, e := range inv {
+		h, ok := have.ECU(e.ID)
+		if !ok {
+			return fmt.Errorf("vehicle: the backend in %s has no ECU %s in vehicle %s: %s", v.Dir, e.ID, vin, fix)
+		}
+		want, _ := keys.ID(e.Key)
+		if h.KeyID != want || h.HardwareID != e.HardwareID {
+			return fmt.Errorf("vehicle: the backend in %s has ECU %s with key %s (hardware %s); this seed derives key %s (hardware %s): %s",
+				v.Dir, e.ID, short(h.KeyID), h.HardwareID, short(want), e.HardwareID, fix)
+		}
+	}
+	return nil
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// BringUp brings up the buses (unless Options.Buses hands them over), the
+// Secondaries this process runs, the links to the others (waiting until
+// each answers on its bus), and the Primary. A state directory that
+// already holds an ECU (a wall-clock rig run again) is booted, never
+// provisioned over.
+func (v *Vehicle) BringUp() error {
+	o, r, sd := v.opts, v.Rig, v.Seed
+	var err error
 	if o.OverBus {
-		v.Buses = map[string]can.Bus{}
-		for i := range r.Buses {
-			b := &r.Buses[i]
-			if b.Kind != rigs.Virtual {
-				return nil, fmt.Errorf("vehicle: bus %s is %s; only virtual buses are brought up in-process", b.Name, b.Kind)
+		v.Buses = o.Buses
+		if v.Buses == nil {
+			if v.Buses, err = OpenBuses(r, o.Clock, sd); err != nil {
+				return err
 			}
-			cfg := vbus.Config{Name: b.Name, FD: b.FD, Clock: o.Clock, Seed: sd}
-			if r.IsTimed(b) {
-				cfg.Bitrate, cfg.DataBitrate = b.Bitrate, b.DataBitrate
-			}
-			bus, err := vbus.Open(cfg)
-			if err != nil {
-				return nil, err
-			}
-			v.Buses[b.Name] = bus
+			v.ownBuses = true
 		}
 	}
 
@@ -222,60 +338,192 @@ func Build(o Options) (*Vehicle, error) {
 			crash = o.Crash(e.ID)
 		}
 		cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, Verification: e.Profile, Profile: o.profile(e.ID),
-			Dir: filepath.Join(o.Dir, "ecus", e.ID), Key: ecuKeys[e.ID], EncKey: encKeys[e.ID], Clock: o.Clock, Crash: crash}
-		img := v.ImageBytes(e.HardwareID, 1, e.ImageSize)
-		var imageRoot []byte
-		if e.Profile == rigs.Full {
-			imageRoot = v.Image.Root()
-		}
-		if err := secondary.Provision(cfg, v.Director.Root(), imageRoot, factory(e.HardwareID, 1, img), img); err != nil {
-			return nil, err
-		}
+			Dir: filepath.Join(o.Dir, "ecus", e.ID), Key: v.ECUKeys[e.ID], EncKey: v.encKeys[e.ID], Clock: o.Clock, Crash: crash}
 		s := &Secondary{Rig: e, Config: cfg}
-		if e.Process == rigs.InProcess {
-			if s.ECU, err = secondary.Boot(cfg); err != nil {
-				return nil, err
+		if v.inProcess(e) {
+			fi, img := Factory(sd, e)
+			_, err := provisionOnce(cfg.Dir, func(tmp string) error {
+				c := cfg
+				c.Dir = tmp
+				return secondary.Provision(c, v.Director.Root(), imageRootFor(v, e), fi, img)
+			})
+			if err != nil {
+				return err
 			}
+			if s.ECU, err = secondary.Boot(cfg); err != nil {
+				return err
+			}
+		} else if o.Clock.Simulated() && o.OverBus {
+			return fmt.Errorf("vehicle: %s runs outside this process (process: %s), which a simulated clock cannot wait for: run the rig on `clock: wall`, or every ECU in this process", e.ID, e.Process)
+		} else if !o.OverBus && o.Links == nil {
+			// Its own process (uptane-hil ecu) or a physical ECU provisions
+			// and runs it; this process can only talk to it over the bus.
+			return fmt.Errorf("vehicle: %s runs outside this process (process: %s); it needs a bus link", e.ID, e.Process)
 		}
 		if o.OverBus && o.Links == nil {
 			if err := v.connect(s); err != nil {
-				return nil, err
+				return err
 			}
 		} else if o.Links != nil {
 			s.Link, err = o.Links(v, s)
 			if err != nil {
-				return nil, err
+				return err
 			}
 		} else {
-			if s.ECU == nil {
-				return nil, fmt.Errorf("vehicle: %s runs outside this process; it needs a bus link", e.ID)
-			}
 			s.Link = &link.Direct{ECU: s.ECU, Cfg: cfg, VIN: r.Vehicle.VIN}
 		}
 		v.Secondaries = append(v.Secondaries, s)
 	}
+	// The ECUs in other processes, or physical ones: each must answer on
+	// its bus before the Primary pins its identity.
+	for _, s := range v.Secondaries {
+		if s.ECU != nil || s.Client == nil {
+			continue
+		}
+		id, err := WaitForECU(s.Client, r, s.Rig, o.Wait)
+		if err != nil {
+			return err
+		}
+		if err := v.checkIdentity(s.Rig, id); err != nil {
+			return err
+		}
+	}
 
 	// The Primary.
 	p := r.Primary()
-	pc := primary.Config{VIN: r.Vehicle.VIN, ID: p.ID, HardwareID: p.HardwareID, Key: ecuKeys[p.ID], Clock: o.Clock,
+	pc := primary.Config{VIN: r.Vehicle.VIN, ID: p.ID, HardwareID: p.HardwareID, Key: v.ECUKeys[p.ID], Clock: o.Clock,
 		Client:      &http.Client{Transport: v.Proxy},
 		DirectorURL: "http://backend.invalid/director/" + r.Vehicle.VIN + "/", ImageURL: "http://backend.invalid/image/",
 		Dir: filepath.Join(o.Dir, "ecus", p.ID), Profile: o.profile(p.ID), Events: o.Events, Nonces: sd.Reader("nonces/primary")}
+	if !o.Clock.Simulated() {
+		// Wall-clock runs do not replay, and a reopened Director remembers
+		// every nonce it has seen: fresh ones from the system.
+		pc.Nonces = rand.Reader
+	}
 	if o.Crash != nil {
 		pc.Crash = o.Crash(p.ID)
 	}
 	for _, s := range v.Secondaries {
 		pc.Secondaries = append(pc.Secondaries, primary.SecondaryConfig{ID: s.Rig.ID, Bus: s.Rig.Bus, Link: s.Link})
 	}
-	pimg := v.ImageBytes(p.HardwareID, 1, p.ImageSize)
-	if err := primary.Provision(pc, v.Director.Root(), v.Image.Root(), factory(p.HardwareID, 1, pimg), pimg); err != nil {
-		return nil, err
+	fi, pimg := Factory(sd, p)
+	_, err = provisionOnce(pc.Dir, func(tmp string) error {
+		c := pc
+		c.Dir = tmp
+		return primary.Provision(c, v.Director.Root(), v.Image.Root(), fi, pimg)
+	})
+	if err != nil {
+		return err
 	}
 	if v.Primary, err = primary.Boot(pc); err != nil {
-		return nil, err
+		return err
 	}
 	v.PrimaryCfg = pc
-	return v, nil
+	return nil
+}
+
+// checkIdentity compares what an ECU outside this process says about
+// itself with the rig and the Director's inventory.
+func (v *Vehicle) checkIdentity(e *rigs.ECU, id pouf.Identity) error {
+	if id.HardwareID != e.HardwareID {
+		return fmt.Errorf("vehicle: %s reports hardware %q on the bus; the rig says %q", e.ID, id.HardwareID, e.HardwareID)
+	}
+	if id.VIN != v.Rig.Vehicle.VIN {
+		return fmt.Errorf("vehicle: %s reports VIN %q on the bus; the rig says %q", e.ID, id.VIN, v.Rig.Vehicle.VIN)
+	}
+	if id.Verification != e.Profile {
+		return fmt.Errorf("vehicle: %s reports %s verification on the bus; the rig says profile: %s", e.ID, id.Verification, e.Profile)
+	}
+	got, err := keys.ID(id.Key)
+	if err != nil {
+		return fmt.Errorf("vehicle: %s: its signing key: %w", e.ID, err)
+	}
+	if want := v.ECUKeys[e.ID].KeyID(); got != want {
+		return fmt.Errorf("vehicle: %s signs with key %s, but the Director's inventory has key %s (derived from seed %d): "+
+			"an ECU in its own process must be provisioned with the same seed (remove its state directory to provision it again); "+
+			"a physical ECU's own key cannot be registered yet", e.ID, short(got), short(want), v.Seed)
+	}
+	return nil
+}
+
+// OpenBuses opens the rig's buses: virtual ones in this process (timed
+// under the simulated clock unless the rig says otherwise), SocketCAN ones
+// on their interfaces (on the simulated clock, frames cross the kernel
+// while simulated time stands still: see socketcan.WithClock).
+func OpenBuses(r *rigs.Rig, clk clock.Clock, sd seed.Seed) (map[string]can.Bus, error) {
+	names := make([]string, len(r.Buses))
+	for i := range r.Buses {
+		names[i] = r.Buses[i].Name
+	}
+	return OpenNamedBuses(r, clk, sd, names...)
+}
+
+// OpenNamedBuses opens the rig's buses with the given names (an ECU in its
+// own process opens only the buses it is on).
+func OpenNamedBuses(r *rigs.Rig, clk clock.Clock, sd seed.Seed, names ...string) (map[string]can.Bus, error) {
+	buses := map[string]can.Bus{}
+	for _, name := range names {
+		b := r.Bus(name)
+		if b == nil {
+			CloseBuses(buses)
+			return nil, fmt.Errorf("vehicle: rig %s has no bus %q", r.Name, name)
+		}
+		bus, err := OpenBus(r, b, clk, sd)
+		if err != nil {
+			CloseBuses(buses)
+			return nil, err
+		}
+		buses[b.Name] = bus
+	}
+	return buses, nil
+}
+
+// OpenBus opens one bus of the rig.
+func OpenBus(r *rigs.Rig, b *rigs.Bus, clk clock.Clock, sd seed.Seed) (can.Bus, error) {
+	switch b.Kind {
+	case rigs.Virtual:
+		cfg := vbus.Config{Name: b.Name, FD: b.FD, Clock: clk, Seed: sd}
+		if r.IsTimed(b) {
+			cfg.Bitrate, cfg.DataBitrate = b.Bitrate, b.DataBitrate
+		}
+		return vbus.Open(cfg)
+	case rigs.SocketCAN:
+		// On the simulated clock every node must be in this process
+		// (clock.External); Build refuses ECUs outside it.
+		sb, err := socketcan.Open(b.Interface, socketcan.WithClock(clk))
+		if err != nil {
+			return nil, fmt.Errorf("vehicle: bus %s (%s): %w", b.Name, r.File, err)
+		}
+		if b.FD && !sb.FD() {
+			sb.Close()
+			return nil, fmt.Errorf("vehicle: bus %s: the rig says fd: true but %s is a classic CAN interface (MTU 16): `ip link set %s mtu 72`", b.Name, b.Interface, b.Interface)
+		}
+		return sb, nil
+	}
+	return nil, fmt.Errorf("vehicle: bus %s: unknown kind %q", b.Name, b.Kind)
+}
+
+// CloseBuses closes buses that can be closed.
+func CloseBuses(buses map[string]can.Bus) {
+	for _, b := range buses {
+		if c, ok := b.(io.Closer); ok {
+			c.Close()
+		}
+	}
+}
+
+// inProcess reports whether this process runs ECU e.
+func (v *Vehicle) inProcess(e *rigs.ECU) bool {
+	return v.opts.AllInProcess || e.Process == "" || e.Process == rigs.InProcess
+}
+
+// imageRootFor is the Image repository's Root a Secondary is provisioned
+// with: full-verification ECUs only.
+func imageRootFor(v *Vehicle, e *rigs.ECU) []byte {
+	if e.Profile == rigs.Full {
+		return v.Image.Root()
+	}
+	return nil
 }
 
 func factory(hwid string, rc uint64, img []byte) store.Image {
@@ -302,12 +550,12 @@ func (v *Vehicle) Secondary(id string) *Secondary {
 }
 
 // Publish makes the Image repository publish release rc of the images of
-// the given ECUs (all Secondaries when none) and the Director assign them
-// (encrypted for ECUs whose rig entry says so).
+// the given ECUs (all the rig's Secondaries when none) and the Director
+// assign them (encrypted for ECUs whose rig entry says so).
 func (v *Vehicle) Publish(rc uint64, ecus ...string) error {
 	if len(ecus) == 0 {
-		for _, s := range v.Secondaries {
-			ecus = append(ecus, s.Rig.ID)
+		for _, e := range v.Rig.Secondaries() {
+			ecus = append(ecus, e.ID)
 		}
 	}
 	done := map[string]bool{}
@@ -349,35 +597,113 @@ func (v *Vehicle) Campaign(rc uint64, ecus ...string) (*primary.CycleReport, err
 	return v.Cycle(), nil
 }
 
-// connect serves the Secondary's UDS on ISO-TP on its bus and gives the
-// Primary a pouf client to it.
+// connect serves the Secondary's UDS on ISO-TP on its bus (when it runs
+// in this process) and gives the Primary a pouf client to it.
 func (v *Vehicle) connect(s *Secondary) error {
 	e := s.Rig
 	bus := v.Buses[e.Bus]
-	if s.ECU == nil {
-		return fmt.Errorf("vehicle: %s runs outside this process", e.ID)
+	if bus == nil {
+		return fmt.Errorf("vehicle: %s: no bus %q", e.ID, e.Bus)
 	}
-	opts := func(name string, tx, rx uint32) isotp.Options {
-		o := isotp.Options{Name: name, TxID: tx, RxID: rx, Extended: e.ISOTP.Extended, FD: e.ISOTP.FD, BRS: e.ISOTP.FD,
-			BlockSize: uint8(e.ISOTP.BlockSize), STmin: e.ISOTP.STmin, MaxRx: 1 << 26}
-		if e.ISOTP.FD {
-			o.TxDL = 64
+	if s.ECU != nil {
+		h, _, err := ServeSecondary(bus, v.Clock, e, s.ECU, v.Rig.Vehicle.VIN)
+		if err != nil {
+			return err
 		}
-		return o
+		s.Handler = h
 	}
-	srvConn, err := isotp.New(bus, v.Clock, opts(e.ID, e.ISOTP.Response, e.ISOTP.Request))
+	c, err := DialSecondary(bus, v.Clock, v.Rig.Primary().ID, e)
 	if err != nil {
-		return fmt.Errorf("vehicle: %s: %w", e.ID, err)
+		return err
 	}
-	s.Handler = secondary.NewHandler(s.ECU, v.Rig.Vehicle.VIN)
-	srv := uds.NewServer(srvConn, v.Clock, s.Handler, uds.ServerConfig{Name: e.ID, MaxFileSize: 1 << 26})
-	v.Clock.Go(e.ID+" UDS server", func() { _ = srv.Serve() })
-	pConn, err := isotp.New(bus, v.Clock, opts(v.Rig.Primary().ID+">"+e.ID, e.ISOTP.Request, e.ISOTP.Response))
-	if err != nil {
-		return fmt.Errorf("vehicle: %s: %w", e.ID, err)
-	}
-	s.Link = &link.Pouf{C: pouf.NewClient(uds.NewClient(pConn, v.Clock, uds.ClientConfig{}), e.ID)}
+	s.Client = c
+	s.Link = &link.Pouf{C: c}
 	return nil
+}
+
+// isotpOptions are the ISO-TP options of one end of a Secondary's channel.
+func isotpOptions(e *rigs.ECU, name string, tx, rx uint32) isotp.Options {
+	o := isotp.Options{Name: name, TxID: tx, RxID: rx, Extended: e.ISOTP.Extended, FD: e.ISOTP.FD, BRS: e.ISOTP.FD,
+		BlockSize: uint8(e.ISOTP.BlockSize), STmin: e.ISOTP.STmin, MaxRx: 1 << 26}
+	if e.ISOTP.FD {
+		o.TxDL = 64
+	}
+	return o
+}
+
+// ServeSecondary serves the in-vehicle protocol (UDS on ISO-TP) of a booted
+// Secondary on its bus at its rig ISO-TP identifiers, until the connection
+// (or the bus) is closed.
+func ServeSecondary(bus can.Bus, clk clock.Clock, e *rigs.ECU, ecu *secondary.ECU, vin string) (*secondary.Handler, *isotp.Conn, error) {
+	conn, err := isotp.New(bus, clk, isotpOptions(e, e.ID, e.ISOTP.Response, e.ISOTP.Request))
+	if err != nil {
+		return nil, nil, fmt.Errorf("vehicle: %s: %w", e.ID, err)
+	}
+	h := secondary.NewHandler(ecu, vin)
+	srv := uds.NewServer(conn, clk, h, uds.ServerConfig{Name: e.ID, MaxFileSize: 1 << 26})
+	clk.Go(e.ID+" UDS server", func() { _ = srv.Serve() })
+	return h, conn, nil
+}
+
+// WallSlack is what a Primary on a wall-clock rig adds to a Secondary's
+// announced P2 and P2* for the transport: ECUs in other processes share the
+// host's CPUs (in the vcan VM, six processes on one emulated CPU), so an
+// answer can come later than on a bench ECU.
+const WallSlack = time.Second
+
+// DialSecondary opens the Primary's end of a Secondary's channel on its
+// bus and returns a pouf client over it.
+func DialSecondary(bus can.Bus, clk clock.Clock, primaryID string, e *rigs.ECU) (*pouf.Client, error) {
+	conn, err := isotp.New(bus, clk, isotpOptions(e, primaryID+">"+e.ID, e.ISOTP.Request, e.ISOTP.Response))
+	if err != nil {
+		return nil, fmt.Errorf("vehicle: %s: %w", e.ID, err)
+	}
+	cfg := uds.ClientConfig{}
+	if !clk.Simulated() {
+		cfg.Slack = WallSlack
+	}
+	return pouf.NewClient(uds.NewClient(conn, clk, cfg), e.ID), nil
+}
+
+// WaitForECU waits until the ECU answers on its bus (ReadDataByIdentifier
+// of its serial number, then its whole identity), at most wait (0:
+// DefaultWait). The error names the ECU, its bus and how it should run.
+func WaitForECU(c *pouf.Client, r *rigs.Rig, e *rigs.ECU, wait time.Duration) (pouf.Identity, error) {
+	if wait <= 0 {
+		wait = DefaultWait
+	}
+	clk := c.UDS().Clock()
+	deadline := clk.Now().Add(wait)
+	var last error
+	for {
+		b, err := c.UDS().ReadDID(pouf.DIDECUSerial)
+		if err == nil {
+			if string(b) != e.ID {
+				return pouf.Identity{}, fmt.Errorf("vehicle: the ECU at %s's address (request %#x) on bus %s says it is %q", e.ID, e.ISOTP.Request, e.Bus, b)
+			}
+			id, err := c.ReadIdentity()
+			if err == nil {
+				return id, nil
+			}
+			last = err
+		} else {
+			last = err
+		}
+		if !clk.Now().Before(deadline) {
+			break
+		}
+		clk.Sleep(200 * time.Millisecond)
+	}
+	how := fmt.Sprintf("is `uptane-hil ecu --rig %s --ecu %s` running?", r.File, e.ID)
+	if e.Process == rigs.Physical {
+		how = "is the ECU powered and on the bus, at the rig's ISO-TP identifiers and bit rate?"
+	}
+	iface := ""
+	if b := r.Bus(e.Bus); b != nil && b.Interface != "" {
+		iface = " (" + b.Interface + ")"
+	}
+	return pouf.Identity{}, fmt.Errorf("vehicle: ECU %s (process: %s) did not answer on bus %s%s at request %#x, response %#x within %s: %v; %s",
+		e.ID, e.Process, e.Bus, iface, e.ISOTP.Request, e.ISOTP.Response, wait, last, how)
 }
 
 // Current returns the running in-process ECU (a reset replaces it), or nil.
@@ -413,8 +739,12 @@ func (v *Vehicle) InstalledRelease(id string) (uint64, string, error) {
 	return img.ReleaseCounter, img.Name, nil
 }
 
-// Close releases the backend's database.
+// Close releases the backend's database and closes the buses it opened.
 func (v *Vehicle) Close() error {
+	if v.ownBuses {
+		CloseBuses(v.Buses)
+		v.ownBuses = false
+	}
 	if v.Director != nil {
 		return v.Director.Close()
 	}

@@ -34,6 +34,10 @@ type Sim struct {
 	start    time.Time
 	switches uint64
 	fired    uint64
+	// events from outside the simulation (External)
+	holds    int
+	injected []func()
+	kick     chan struct{}
 }
 
 // NewSim returns a simulated clock that starts at start (Epoch when zero).
@@ -41,7 +45,7 @@ func NewSim(start time.Time) *Sim {
 	if start.IsZero() {
 		start = Epoch
 	}
-	return &Sim{now: start, start: start, live: map[*actor]struct{}{}, yield: make(chan struct{})}
+	return &Sim{now: start, start: start, live: map[*actor]struct{}{}, yield: make(chan struct{}), kick: make(chan struct{}, 1)}
 }
 
 // SetHorizon makes Run fail with a HorizonError when simulated time would pass
@@ -261,6 +265,9 @@ func (s *Sim) Run(name string, root func()) error {
 			s.mu.Unlock()
 			next.wake <- struct{}{}
 			<-s.yield
+			continue
+		}
+		if s.externalLocked() {
 			continue
 		}
 		if len(s.timers) > 0 {

@@ -7,7 +7,8 @@
 // Classic and FD frames go through one code path on golang.org/x/sys/unix
 // (struct can_frame and struct canfd_frame); go.einride.tech/can's socketcan
 // package speaks classic frames only, so it would split the path in two.
-// SocketCAN runs on wall-clock time.
+// SocketCAN runs on wall-clock time, or on a simulated clock when every node
+// on the interface belongs to the run (WithClock): see clock.External.
 package socketcan
 
 import (
@@ -52,6 +53,8 @@ type Bus struct {
 	nodes   []*node
 	closed  bool
 	rcvbuf  int
+	// ext is the simulated clock (WithClock); nil on wall-clock time.
+	ext clock.External
 }
 
 var _ can.Bus = (*Bus)(nil)
@@ -62,6 +65,24 @@ type Option func(*Bus)
 // WithRecvBuffer sets the receive buffer each node asks for (bytes; default
 // RecvBuffer).
 func WithRecvBuffer(bytes int) Option { return func(b *Bus) { b.rcvbuf = bytes } }
+
+// WithClock runs the bus on clock c. On a simulated clock (which must be a
+// clock.External) every frame still crosses the kernel, but simulated time
+// stands still while it is in flight: a node's Send holds the clock once
+// for each other node of this bus, each node's reader injects the frame
+// into the run when the kernel hands it over, and node filters are applied
+// in this process (every node reads every frame, so none is held in vain).
+// Every node on the interface must belong to this run: a frame from another
+// process or a wire arrives whenever it arrives, unheld. On Wall (the
+// default) nothing changes.
+func WithClock(c clock.Clock) Option {
+	return func(b *Bus) {
+		b.clk = c
+		if ext, ok := c.(clock.External); ok && c.Simulated() {
+			b.ext = ext
+		}
+	}
+}
 
 // Hooks for the specs (a kernel without CAN cannot produce the other errors).
 var (
@@ -105,6 +126,9 @@ func Open(ifname string, opts ...Option) (*Bus, error) {
 	for _, o := range opts {
 		o(b)
 	}
+	if b.clk.Simulated() && b.ext == nil {
+		return nil, fmt.Errorf("socketcan: %s: a simulated clock for SocketCAN must implement clock.External (%T does not)", ifname, b.clk)
+	}
 	return b, nil
 }
 
@@ -123,6 +147,10 @@ func (b *Bus) Attach(name string, filters ...can.Filter) (can.Node, error) {
 		return nil, err
 	}
 	b.nodes = append(b.nodes, n)
+	if b.ext != nil {
+		n.rx = clock.NewQueue[can.Frame](b.clk, 0)
+		go n.pump()
+	}
 	return n, nil
 }
 
@@ -135,7 +163,7 @@ func (b *Bus) open(name string, filters []can.Filter) (*node, error) {
 		unix.Close(s)
 		return nil, fmt.Errorf("socketcan %s: node %s: %s: %w", b.ifname, name, what, err)
 	}
-	if len(filters) > 0 {
+	if len(filters) > 0 && b.ext == nil {
 		raw := make([]byte, 8*len(filters))
 		for i, f := range filters {
 			id, mask := f.ID, f.Mask
@@ -170,17 +198,19 @@ func (b *Bus) open(name string, filters []can.Filter) (*node, error) {
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return fail("wake-up pipe", err)
 	}
-	return &node{bus: b, name: name, sock: s, wakeR: p[0], wakeW: p[1]}, nil
+	return &node{bus: b, name: name, sock: s, wakeR: p[0], wakeW: p[1], filters: filters, alive: true}, nil
 }
 
 // Tap reads every frame on the interface with its own CAN_RAW socket: the
 // frames of every socket on this host (the kernel loops them back) and of
 // the other controllers on the wire. The sender is "" (SocketCAN does not
-// say). The time is the kernel's receive timestamp (SO_TIMESTAMPNS, wall
-// time): on vcan it is taken inside the sender's write, on a CAN adapter
-// when the driver hands the frame up, so the gaps between events are the
-// gaps on the bus, not those of this reader's scheduling; a frame the kernel
-// gave no timestamp gets the time it was read. Close ends the tap too. The
+// say). On wall-clock time the time is the kernel's receive timestamp
+// (SO_TIMESTAMPNS): on vcan it is taken inside the sender's write, on a CAN
+// adapter when the driver hands the frame up, so the gaps between events
+// are the gaps on the bus, not those of this reader's scheduling; a frame
+// the kernel gave no timestamp gets the time it was read. On a simulated
+// clock (WithClock) it is the simulated time the frame entered the run.
+// Close ends the tap too. The
 // interface has no way to report an error: when the socket cannot be opened
 // (the bus is closed, or Open succeeded and the kernel then lost CAN) the
 // tap sees nothing.
@@ -194,11 +224,16 @@ func (b *Bus) Tap(fn func(can.Event)) func() {
 	if err != nil {
 		return func() {}
 	}
-	n.stamped = unix.SetsockoptInt(n.sock, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil
 	b.nodes = append(b.nodes, n)
+	if b.ext != nil {
+		n.tap = fn
+		go n.pump()
+		return func() { n.Close() }
+	}
+	n.stamped = unix.SetsockoptInt(n.sock, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil
 	go func() {
 		for {
-			f, at, err := n.recv(clock.Forever)
+			f, at, err := n.recvSocket(clock.Forever)
 			if err != nil {
 				return
 			}
@@ -234,6 +269,87 @@ type node struct {
 	buf          [canFDMTU]byte // receive buffer (guarded by rmu)
 	stamped      bool           // SO_TIMESTAMPNS is on (taps)
 	oob          []byte         // control messages of a stamped read (guarded by rmu)
+	// On a simulated clock (Bus.ext): the frames the pump injected, the
+	// filters applied here, a tap's callback, and (guarded by bus.mu)
+	// whether the node still receives and how many held frames it owes.
+	rx      *clock.Queue[can.Frame]
+	filters []can.Filter
+	tap     func(can.Event)
+	alive   bool
+	expect  int
+}
+
+func (n *node) accepts(f can.Frame) bool {
+	if len(n.filters) == 0 {
+		return true
+	}
+	for _, flt := range n.filters {
+		if flt.Match(&f) {
+			return true
+		}
+	}
+	return false
+}
+
+// pump reads the node's socket and injects each frame into the simulated
+// run, releasing the hold its sender took for this node.
+func (n *node) pump() {
+	b := n.bus
+	for {
+		f, _, err := n.recvSocket(clock.Forever)
+		if err != nil {
+			return // closed
+		}
+		b.mu.Lock()
+		held := n.expect > 0
+		if held {
+			n.expect--
+		}
+		b.mu.Unlock()
+		b.ext.Inject(func() {
+			switch {
+			case n.tap != nil:
+				n.tap(can.Event{Time: b.clk.Now(), Frame: f})
+			case n.accepts(f):
+				n.rx.TryPush(f)
+			}
+			if held {
+				b.ext.Release(1)
+			}
+		})
+	}
+}
+
+// hold takes one hold on the simulated clock for every other receiving
+// node of the bus (they will each read the frame back from the kernel).
+func (n *node) hold() []*node {
+	b := n.bus
+	b.mu.Lock()
+	var to []*node
+	for _, x := range b.nodes {
+		if x != n && x.alive {
+			x.expect++
+			to = append(to, x)
+		}
+	}
+	b.mu.Unlock()
+	b.ext.Hold(len(to))
+	return to
+}
+
+// unhold gives back the holds of a frame that was not sent.
+func (n *node) unhold(to []*node) {
+	b := n.bus
+	b.mu.Lock()
+	k := 0
+	for _, x := range to {
+		if x.expect > 0 {
+			x.expect--
+			k++
+		}
+	}
+	b.mu.Unlock()
+	b.ext.Release(k)
 }
 
 func (n *node) Name() string { return n.name }
@@ -314,6 +430,10 @@ func (n *node) Send(f can.Frame) error {
 		return fmt.Errorf("socketcan %s: node %s: send: %w", n.bus.ifname, n.name, can.ErrClosed)
 	}
 	b := Encode(f)
+	var held []*node
+	if n.bus.ext != nil {
+		held = n.hold()
+	}
 	for {
 		_, err := unix.Write(n.sock, b)
 		if errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN) {
@@ -321,6 +441,9 @@ func (n *node) Send(f can.Frame) error {
 			continue
 		}
 		if err != nil {
+			if n.bus.ext != nil {
+				n.unhold(held)
+			}
 			return fmt.Errorf("socketcan %s: node %s: send %s: %w", n.bus.ifname, n.name, f, err)
 		}
 		return nil
@@ -328,13 +451,24 @@ func (n *node) Send(f can.Frame) error {
 }
 
 func (n *node) Recv(timeout time.Duration) (can.Frame, error) {
-	f, _, err := n.recv(timeout)
-	return f, err
+	if n.rx == nil {
+		f, _, err := n.recvSocket(timeout)
+		return f, err
+	}
+	f, err := n.rx.Pop(timeout)
+	switch {
+	case errors.Is(err, clock.ErrTimeout):
+		return f, fmt.Errorf("socketcan %s: node %s: %w", n.bus.ifname, n.name, can.ErrTimeout)
+	case err != nil:
+		return f, fmt.Errorf("socketcan %s: node %s: %w", n.bus.ifname, n.name, can.ErrClosed)
+	}
+	return f, nil
 }
 
-// recv reads the next frame; on a stamped node it also returns the
-// kernel's receive timestamp (zero when the kernel gave none).
-func (n *node) recv(timeout time.Duration) (can.Frame, time.Time, error) {
+// recvSocket reads the next data frame from the socket, on wall-clock time;
+// on a stamped node (a tap) it also returns the kernel's receive timestamp
+// (zero when the kernel gave none).
+func (n *node) recvSocket(timeout time.Duration) (can.Frame, time.Time, error) {
 	n.rmu.Lock()
 	defer n.rmu.Unlock()
 	deadline := time.Now().Add(timeout)
@@ -417,6 +551,16 @@ func (n *node) Close() error {
 		return nil
 	}
 	n.closed = true
+	if b := n.bus; b.ext != nil {
+		b.mu.Lock()
+		owed := n.expect
+		n.expect, n.alive = 0, false
+		b.mu.Unlock()
+		b.ext.Release(owed)
+		if n.rx != nil {
+			n.rx.Close()
+		}
+	}
 	unix.Write(n.wakeW, []byte{1})
 	go func() {
 		n.rmu.Lock() // wait for a pending Recv to see the wake-up

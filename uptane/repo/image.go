@@ -21,29 +21,6 @@ import (
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 )
 
-// Delegation fields go-tuf's DelegatedRole does not have; they live in
-// DelegatedRole.UnrecognizedFields, so the delegating role signs them. The
-// Uptane verifier (uptane/verify) reads exactly these:
-//
-//	{"name": "brakes", "keyids": [...], "threshold": 1, "terminating": false,
-//	 "paths": ["brakes/*"], "hardwareIds": ["brake-ctrl-v2"]}
-//
-//	{"name": "fw-2of2", "keyids": [], "threshold": 1, "terminating": true,
-//	 "paths": ["fw/*"], "multiRole": {"roles": ["supplier-a", "supplier-b"], "threshold": 2}}
-//
-// The members of a multi-role delegation are DelegatedRoles of the same list
-// with "paths": [] (they act only through the multi-role delegation).
-const (
-	FieldHardwareIDs = "hardwareIds"
-	FieldMultiRole   = "multiRole"
-)
-
-// MultiRole is the "multiRole" field of a multi-role delegation.
-type MultiRole struct {
-	Roles     []string `json:"roles"`
-	Threshold int      `json:"threshold"`
-}
-
 // ImageOptions configures an Image repository.
 type ImageOptions struct {
 	// Dir holds the repository's state: keys/ (private keys, mode 0600),
@@ -314,7 +291,7 @@ func (im *Image) pruneDelegationKeys(dl *metadata.Delegations) {
 
 var roleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 
-func (im *Image) addDelegatedRole(parent string, d Delegation, paths []string, multi *MultiRole) error {
+func (im *Image) addDelegatedRole(parent string, d Delegation, paths []string, multi *meta.MultiRole) error {
 	if !roleName.MatchString(d.Name) || d.Name == meta.Targets || d.Name == meta.Root || d.Name == meta.Snapshot || d.Name == meta.Timestamp {
 		return fmt.Errorf("repo: image: delegate: bad role name %q (letters, digits, _ and -, not a top-level role)", d.Name)
 	}
@@ -330,13 +307,13 @@ func (im *Image) addDelegatedRole(parent string, d Delegation, paths []string, m
 	}
 	dr := metadata.DelegatedRole{Name: d.Name, KeyIDs: []string{}, Threshold: 1, Terminating: d.Terminating, Paths: paths}
 	if len(d.HardwareIDs) > 0 {
-		dr.UnrecognizedFields = map[string]any{FieldHardwareIDs: slices.Clone(d.HardwareIDs)}
+		dr.UnrecognizedFields = map[string]any{meta.FieldHardwareIDs: slices.Clone(d.HardwareIDs)}
 	}
 	if multi != nil {
 		if dr.UnrecognizedFields == nil {
 			dr.UnrecognizedFields = map[string]any{}
 		}
-		dr.UnrecognizedFields[FieldMultiRole] = *multi
+		dr.UnrecognizedFields[meta.FieldMultiRole] = *multi
 	} else {
 		if len(d.Signers) == 0 {
 			return fmt.Errorf("repo: image: delegate %q: no signers", d.Name)
@@ -421,7 +398,7 @@ func (im *Image) DelegateMulti(parent string, md MultiDelegation) error {
 	if md.Threshold < 1 || md.Threshold > len(md.Members) {
 		return fmt.Errorf("repo: image: delegate %q: threshold %d of %d member roles", md.Name, md.Threshold, len(md.Members))
 	}
-	mr := &MultiRole{Threshold: md.Threshold}
+	mr := &meta.MultiRole{Threshold: md.Threshold}
 	for _, m := range md.Members {
 		mr.Roles = append(mr.Roles, m.Name)
 	}
@@ -450,22 +427,8 @@ func (im *Image) delegationOf(role string) *metadata.DelegatedRole {
 }
 
 func hardwareIDsOf(d *metadata.DelegatedRole) ([]string, bool) {
-	v, ok := d.UnrecognizedFields[FieldHardwareIDs]
-	if !ok {
-		return nil, false
-	}
-	var out []string
-	switch x := v.(type) {
-	case []string:
-		out = x
-	case []any:
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-	}
-	return out, true
+	ids, scoped, _ := meta.HardwareIDs(d)
+	return ids, scoped
 }
 
 func (im *Image) multiParents(role string) []*metadata.DelegatedRole {
@@ -473,24 +436,7 @@ func (im *Image) multiParents(role string) []*metadata.DelegatedRole {
 	p := im.roles[im.parent[role]]
 	for i := range p.Signed.Delegations.Roles {
 		d := &p.Signed.Delegations.Roles[i]
-		v, ok := d.UnrecognizedFields[FieldMultiRole]
-		if !ok {
-			continue
-		}
-		var names []string
-		switch x := v.(type) {
-		case MultiRole:
-			names = x.Roles
-		case map[string]any:
-			if rs, ok := x["roles"].([]any); ok {
-				for _, r := range rs {
-					if s, ok := r.(string); ok {
-						names = append(names, s)
-					}
-				}
-			}
-		}
-		if slices.Contains(names, role) {
+		if mr, _ := meta.MultiRoleOf(d); mr != nil && slices.Contains(mr.Roles, role) {
 			out = append(out, d)
 		}
 	}

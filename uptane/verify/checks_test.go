@@ -153,8 +153,8 @@ func multirole(v *vehicle, threshold int, contents ...[]byte) {
 		}
 	}
 	d := metadata.DelegatedRole{Name: "fw", KeyIDs: []string{}, Threshold: 1, Paths: []string{"fw/*"}}
-	verify.SetHardwareIDs(&d, "brake")
-	verify.SetMultiRole(&d, verify.MultiRole{Roles: names, Threshold: threshold})
+	meta.SetHardwareIDs(&d, "brake")
+	meta.SetMultiRole(&d, meta.MultiRole{Roles: names, Threshold: threshold})
 	roles := v.img.targets.Signed.Delegations.Roles
 	v.img.targets.Signed.Delegations.Roles = append([]metadata.DelegatedRole{d}, roles...)
 	v.img.targets.Signed.Version++

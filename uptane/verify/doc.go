@@ -14,5 +14,5 @@
 //
 // Delegations may carry Uptane's hardware-identifier scoping and TAP-3
 // multi-role delegations as extra fields of go-tuf's DelegatedRole; see
-// FieldHardwareIDs and docs/verification.md.
+// meta.FieldHardwareIDs and docs/verification.md.
 package verify

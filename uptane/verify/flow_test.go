@@ -91,6 +91,37 @@ var _ = Describe("full verification", func() {
 		Expect(res.Used.Director).NotTo(HaveKey("2.snapshot.json"))
 	})
 
+	It("after a step-4 stop, Pending names the verified targets not installed yet; none once installed, none when the trusted Targets expired", func() {
+		v := newVehicle(2)
+		res, err := v.verifyPrimary(check.Conformant)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Targets).To(HaveLen(3))
+		// BRK1 installed its image; BRK2 lost power before it did
+		v.installed = map[string]*metadata.TargetFiles{"PRI": res.Targets["PRI"].Director, "BRK1": res.Targets["BRK1"].Director}
+		v.dir.timestamp.Signed.Version++
+		v.dir.publishTimestamp()
+		res, err = v.verifyPrimary(check.Conformant)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Stopped).To(Equal(verify.NoNewUpdates))
+		pend := verify.Pending(v.o, v.primary(), v.tDir)
+		Expect(pend).To(HaveLen(1))
+		Expect(pend).To(HaveKey("BRK2"))
+		Expect(pend["BRK2"].Name).To(Equal("brakes/brk2.bin"))
+		Expect(pend["BRK2"].Director.Hashes).To(Equal(meta.HashesOf(v.images["brakes/brk2.bin"])))
+		Expect(pend["BRK2"].Custom.Uptane.ReleaseCounter).To(BeEquivalentTo(5))
+		// a Secondary's scope: only its own target
+		Expect(verify.Pending(v.o, verify.Scope{ECUs: []string{"BRK1"}, Installed: v.installed}, v.tDir)).To(BeEmpty())
+		Expect(verify.Pending(v.o, verify.Scope{ECUs: []string{"BRK2"}, Installed: v.installed}, v.tDir)).To(HaveKey("BRK2"))
+		// installed: nothing pending
+		v.installed["BRK2"] = pend["BRK2"].Director
+		Expect(verify.Pending(v.o, v.primary(), v.tDir)).To(BeEmpty())
+		// expired trusted Targets: nothing is resumed from them
+		delete(v.installed, "BRK2")
+		late := v.o
+		late.Time = v.tDir.Targets().Signed.Expires
+		Expect(verify.Pending(late, v.primary(), v.tDir)).To(BeEmpty())
+	})
+
 	It("step 6: nothing new to install means no new targets, and the Image repository is not contacted", func() {
 		v := newVehicle(2)
 		res, err := v.verifyPrimary(check.Conformant)

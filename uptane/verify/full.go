@@ -271,6 +271,37 @@ func directorTargets(u *Update, scope Scope) (map[string]*ECUTarget, error) {
 	return out, nil
 }
 
+// Pending returns the targets the trusted Director Targets assign to ECUs
+// in scope that have another image installed: an update verified in an
+// earlier cycle and not installed since (the power went mid-install, an
+// image could not be downloaded). Full verification stops at step 4 when
+// the Director's Snapshot is unchanged ("no new updates": there is no new
+// metadata to verify), so without this an ECU that lost an update would
+// wait for the Director to sign new metadata. The targets are those the
+// ECU verified (Director and, for a full-verification ECU, the Image
+// repository) when that Snapshot was new; none when the trusted Snapshot
+// or Targets have expired at o.Time. On the Primary (scope.Primary) every
+// ECU of the Targets counts.
+func Pending(o Options, scope Scope, director *Repo) map[string]*ECUTarget {
+	if director == nil || director.targets == nil || director.snapshot == nil {
+		return nil
+	}
+	if !o.Time.Before(director.targets.Signed.Expires) || !o.Time.Before(director.snapshot.Signed.Expires) {
+		return nil
+	}
+	all, err := directorTargets(&Update{w: director}, scope)
+	if err != nil {
+		return nil
+	}
+	out := map[string]*ECUTarget{}
+	for ecu, t := range all {
+		if anyNew(map[string]*ECUTarget{ecu: t}, scope.Installed) {
+			out[ecu] = t
+		}
+	}
+	return out
+}
+
 func anyNew(targets map[string]*ECUTarget, installed map[string]*metadata.TargetFiles) bool {
 	for ecu, t := range targets {
 		have := installed[ecu]

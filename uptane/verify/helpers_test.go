@@ -116,7 +116,7 @@ func (r *testRepo) delegate(role string, paths []string, hwids ...string) *metad
 	}
 	d := metadata.DelegatedRole{Name: role, KeyIDs: []string{}, Threshold: 1, Paths: paths}
 	if len(hwids) > 0 {
-		verify.SetHardwareIDs(&d, hwids...)
+		meta.SetHardwareIDs(&d, hwids...)
 	}
 	r.targets.Signed.Delegations.Roles = append(r.targets.Signed.Delegations.Roles, d)
 	must(0, r.targets.Signed.AddKey(k.Public(), role))
