@@ -116,3 +116,83 @@ var _ = Describe("scenario files", func() {
 		Expect(err).To(MatchError(ContainSubstring(`steps[2].attack_off: no attack named "thaw"`)))
 	})
 })
+
+const supplier = `name: key-compromise-supplier-delegated
+description: The attacker signs, with a supplier's key, an image for another supplier's hardware.
+attack: arbitrary-software
+standard: [resolve_delegations]
+transport: keys
+ecus: [ECM-0001]
+defence: [resolve_delegations.scope]
+setup:
+  image:
+    roles:
+      targets: {keys: 3, threshold: 2}
+    delegations:
+      - {name: brakes-supplier, paths: ['brk-v2/*'], hardware_ids: [brk-v2], keys: 2}
+steps:
+  - attack:
+      name: supplier-key
+      compromise: {repo: image, role: brakes-supplier, key: 1}
+  - publish: {repo: image, role: brakes-supplier, image: malicious, ecu: ECM-0001, name: ecm-v3/firmware-r3.bin, release: 3}
+  - publish: {repo: director, image: 'target:ecm-v3/firmware-r3.bin', ecu: ECM-0001}
+  - publish: {repo: director, rollback_targets: true}
+  - attack:
+      name: tap
+      eavesdrop: {bus: body}
+  - cycle: {}
+goal:
+  installed: malicious
+  leaked_over: 1024
+`
+
+var _ = Describe("scenario files for key compromise and eavesdropping", func() {
+	It("parses the Image repository setup, image publishing and the eavesdropper", func() {
+		s, err := scenarios.Parse("s.yaml", []byte(supplier))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Setup.Image.Roles).To(HaveKeyWithValue("targets", scenarios.RoleKeys{Keys: 3, Threshold: 2}))
+		Expect(s.Setup.Image.Delegations).To(Equal([]scenarios.DelegationSetup{{Name: "brakes-supplier",
+			Paths: []string{"brk-v2/*"}, HardwareIDs: []string{"brk-v2"}, Keys: 2}}))
+		Expect(*s.Steps[1].Publish).To(Equal(scenarios.Publish{Repo: "image", Role: "brakes-supplier", Image: "malicious",
+			ECU: "ECM-0001", Name: "ecm-v3/firmware-r3.bin", Release: 3}))
+		Expect(s.Steps[3].Publish.RollbackTargets).To(BeTrue())
+		Expect(s.Steps[4].Attack.Eavesdrop.Bus).To(Equal("body"))
+		Expect(s.Goal.LeakedOver).To(Equal(1024))
+	})
+
+	DescribeTable("names the field of a broken setup, publish or eavesdrop",
+		func(edit func(string) string, want string) {
+			_, err := scenarios.Parse("scenarios/broken.yaml", []byte(edit(supplier)))
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(MatchRegexp(want))
+		},
+		Entry("a role that is not top-level", func(s string) string { return strings.Replace(s, "targets: {keys: 3", "brakes: {keys: 3", 1) },
+			`^scenarios/broken\.yaml:11:\d+: setup\.image\.roles\.brakes: "brakes" is not a top-level role`),
+		Entry("a threshold above the keys", func(s string) string { return strings.Replace(s, "keys: 3, threshold: 2", "keys: 1, threshold: 2", 1) },
+			`:11:\d+: setup\.image\.roles\.targets\.threshold: 2 is more than the 1 keys`),
+		Entry("a delegation without paths", func(s string) string { return strings.Replace(s, "paths: ['brk-v2/*'], ", "", 1) },
+			`:13:\d+: setup\.image\.delegations\[0\]\.paths: missing`),
+		Entry("a delegation to a top-level role", func(s string) string { return strings.Replace(s, "name: brakes-supplier,", "name: snapshot,", 1) },
+			`setup\.image\.delegations\[0\]\.name: "snapshot": name the supplier role`),
+		Entry("an unknown setup field", func(s string) string { return strings.Replace(s, "    roles:", "    rolls:", 1) },
+			`:10:\d+: setup\.image\.rolls: unknown field \(known: roles, delegations\)`),
+		Entry("an image publish without a name", func(s string) string { return strings.Replace(s, ", name: ecm-v3/firmware-r3.bin, release: 3", "", 1) },
+			`steps\[1\]\.publish\.name: the target name of the malicious image`),
+		Entry("a target name that traverses paths", func(s string) string { return strings.Replace(s, "name: ecm-v3/firmware-r3.bin", "name: ../fw.bin", 1) },
+			`steps\[1\]\.publish\.name:`),
+		Entry("a rollback on the image repository", func(s string) string {
+			return strings.Replace(s, "publish: {repo: director, rollback_targets", "publish: {repo: image, rollback_targets", 1)
+		},
+			`steps\[3\]\.publish: rollback and rollback_targets are for the director repository`),
+		Entry("two director publications in one step", func(s string) string {
+			return strings.Replace(s, "rollback_targets: true}", "rollback_targets: true, rollback: true}", 1)
+		},
+			`steps\[3\]\.publish: give exactly one of`),
+		Entry("an eavesdropper without a bus", func(s string) string { return strings.Replace(s, "eavesdrop: {bus: body}", "eavesdrop: {}", 1) },
+			`steps\[4\]\.attack\.eavesdrop\.bus: missing`),
+		Entry("leaked_over without an eavesdropper", func(s string) string {
+			return strings.Replace(s, "  - attack:\n      name: tap\n      eavesdrop: {bus: body}\n", "", 1)
+		},
+			`goal\.leaked_over: no step switches an eavesdropper on`),
+	)
+})

@@ -13,6 +13,9 @@ import (
 	"strings"
 	gotime "time"
 
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/uptane-hil/uptane-hil/attacks/eavesdrop"
 	"github.com/uptane-hil/uptane-hil/attacks/forge"
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
 	"github.com/uptane-hil/uptane-hil/ecus/events"
@@ -108,13 +111,19 @@ type runner struct {
 	rules    []*mitm.Rule
 	held     map[string][]keys.Signer // director role → signers the attacker holds
 	heldECU  map[string]*keys.Private // ECU id → ECU keys the attacker holds
-	replayed []byte                   // the manifest the attacker replayed
-	attacked bool
-	slowest  gotime.Duration
-	log      events.Log
-	pcapName string
-	logName  string
-	bus      busState // attacks on the vehicle network (bus.go)
+	// Image repository keys the attacker holds and the images it signed
+	// (keys.go); the eavesdropper and the buses it taps (eavesdrop.go).
+	heldImage map[string][]keys.Signer
+	forged    map[string]*metadata.TargetFiles
+	tap       *eavesdrop.Tap
+	tapped    []string
+	replayed  []byte // the manifest the attacker replayed
+	attacked  bool
+	slowest   gotime.Duration
+	log       events.Log
+	pcapName  string
+	logName   string
+	bus       busState // attacks on the vehicle network (bus.go)
 }
 
 // capture writes every bus of the run to one pcap and one candump log.
@@ -182,11 +191,14 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	wall := gotime.Now()
 	var results []Result
 	var stepErr error
-	r := &runner{s: s, sim: sim, held: map[string][]keys.Signer{}, heldECU: map[string]*keys.Private{}, detected: map[string][]check.ID{}, details: map[string][]string{}, offs: map[string]func(){}}
+	r := &runner{s: s, sim: sim, held: map[string][]keys.Signer{}, heldECU: map[string]*keys.Private{}, detected: map[string][]check.ID{}, details: map[string][]string{}, offs: map[string]func(){},
+		heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{}}
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name))
-		v, err := vehicle.Build(vehicle.Options{Rig: o.Rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
-			Events: r.log.Sink(), Links: o.Links, OverBus: !o.Direct && o.Links == nil, AllInProcess: true})
+		vo := vehicle.Options{Rig: o.Rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
+			Events: r.log.Sink(), Links: o.Links, OverBus: !o.Direct && o.Links == nil, AllInProcess: true}
+		s.Setup.Image.apply(&vo)
+		v, err := vehicle.Build(vo)
 		if err != nil {
 			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
 			return
@@ -280,7 +292,11 @@ func (r *runner) step(i int) error {
 			return r.s.Errorf(f+".rotate", "%v", err)
 		}
 	case st.Publish != nil:
-		if err := r.publish(st.Publish); err != nil {
+		publish := r.publish
+		if st.Publish.Repo == "image" {
+			publish = r.publishImage
+		}
+		if err := publish(st.Publish); err != nil {
 			return r.s.Errorf(f+".publish", "%v", err)
 		}
 		r.attacked = true
@@ -439,8 +455,10 @@ func (r *runner) publish(p *Publish) error {
 			return fmt.Errorf("the attacker has recorded no Director snapshot yet")
 		}
 		files, err = forge.TimestampRollback(rp, old)
+	} else if p.RollbackTargets {
+		files, err = r.rollbackTargets(rp)
 	} else if name, ok := strings.CutPrefix(p.Image, "target:"); ok {
-		img, err2 := r.v.Image.Target(name)
+		img, err2 := r.imageTarget(name)
 		if err2 != nil {
 			return err2
 		}
@@ -501,6 +519,10 @@ func (r *runner) attack(f string, a *AttackStep) (func(), error) {
 			return nil, r.s.Errorf(f+".manifest", "%v", err)
 		}
 		return func() {}, nil
+	case a.Eavesdrop != nil:
+		return r.eavesdrop(f, a.Eavesdrop)
+	case a.Compromise != nil && a.Compromise.Repo == "image":
+		return func() {}, r.compromiseImage(f, a.Compromise)
 	case a.Compromise != nil && a.Compromise.Repo == "ecu":
 		k := r.v.ECUKeys[a.Compromise.Role]
 		if k == nil {
@@ -708,6 +730,9 @@ func (r *runner) verdicts(p check.Profile, control bool) []Result {
 		}
 		if g.SlowerThan > 0 {
 			won = won && r.slowest > g.SlowerThan
+		}
+		if g.LeakedOver > 0 {
+			won = won && r.leaked(ecu) > g.LeakedOver
 		}
 		if g.ServedOver > 0 {
 			var n int64

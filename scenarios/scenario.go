@@ -43,6 +43,9 @@ type Scenario struct {
 // Setup is the state before the first step.
 type Setup struct {
 	Release uint64 `yaml:"release"` // release counter of the factory images (default 1)
+	// Image shapes the Image repository: keys and thresholds of its
+	// top-level roles, supplier delegations (keys.go).
+	Image ImageSetup `yaml:"image"`
 }
 
 // Step is one action; exactly one field is set.
@@ -81,6 +84,8 @@ type AttackStep struct {
 	// Manifest sends the Director a vehicle manifest the attacker replays
 	// or forges (with an ECU key it holds).
 	Manifest *ManifestAttack `yaml:"manifest"`
+	// Eavesdrop records a bus (eavesdrop.go).
+	Eavesdrop *EavesdropAttack `yaml:"eavesdrop"`
 }
 
 // ManifestAttack sends the Director a manifest.
@@ -137,13 +142,25 @@ type Rotate struct {
 
 // Publish makes the attacker sign and serve metadata with the keys it holds.
 type Publish struct {
-	Repo string `yaml:"repo"`
+	Repo string `yaml:"repo"` // director or image
 	// Image: "malicious" directs the ECU to a malicious image; "target:NAME"
-	// to a genuine image of the Image repository that is wrong for it.
+	// to an image of the Image repository that is wrong for it (or one the
+	// attacker published there itself). On the image repository only
+	// "malicious".
 	Image string `yaml:"image"`
 	ECU   string `yaml:"ecu"`
 	// Rollback: a fresh timestamp pointing at the oldest snapshot recorded.
 	Rollback bool `yaml:"rollback"`
+	// RollbackTargets: a fresh snapshot (and timestamp) listing the oldest
+	// Director targets recorded.
+	RollbackTargets bool `yaml:"rollback_targets"`
+	// Image repository only (keys.go): the targets role the attacker signs
+	// with ("targets" or a delegated role; default targets), the target name
+	// of the malicious image, and its release counter (default: one above
+	// the ECU's installed release).
+	Role    string `yaml:"role"`
+	Name    string `yaml:"name"`
+	Release uint64 `yaml:"release"`
 }
 
 // Goal is what the attacker wants; observed "compromised" means it holds
@@ -171,6 +188,9 @@ type Goal struct {
 	// Starved: a request flood left requests to the ECU unanswered: its
 	// processor could not keep up (a bus flood attack).
 	Starved bool `yaml:"starved"`
+	// LeakedOver: the eavesdropper recovered more than this many bytes of
+	// the plaintext of the image the Director assigned the ECU.
+	LeakedOver int `yaml:"leaked_over"`
 }
 
 var (
@@ -289,6 +309,9 @@ func (s *Scenario) validate() error {
 	if s.Setup.Release == 0 {
 		s.Setup.Release = 1
 	}
+	if err := s.validateImageSetup(); err != nil {
+		return err
+	}
 	if len(s.Steps) == 0 {
 		return s.Errorf("steps", "missing: a scenario needs at least one step")
 	}
@@ -299,8 +322,14 @@ func (s *Scenario) validate() error {
 		}
 	}
 	g := s.Goal
-	if g.Installed == "" && !g.Undetected && g.NotInstalled == "" && g.DirectorAccepts == "" && g.SlowerThan == 0 && g.ServedOver == 0 && !g.Starved {
-		return s.Errorf("goal", "missing: what the attacker wants (installed, undetected, not_installed, director_accepts, slower_than, served_over, starved)")
+	if g.Installed == "" && !g.Undetected && g.NotInstalled == "" && g.DirectorAccepts == "" && g.SlowerThan == 0 && g.ServedOver == 0 && g.LeakedOver == 0 && !g.Starved {
+		return s.Errorf("goal", "missing: what the attacker wants (installed, undetected, not_installed, director_accepts, slower_than, served_over, leaked_over, starved)")
+	}
+	if g.LeakedOver < 0 {
+		return s.Errorf("goal.leaked_over", "%d: a number of bytes, 0 or more", g.LeakedOver)
+	}
+	if err := s.validateEavesdrop(); err != nil {
+		return err
 	}
 	if g.DirectorAccepts != "" && g.DirectorAccepts != "replayed" && g.DirectorAccepts != "forged" && g.DirectorAccepts != "spoofed" {
 		return s.Errorf("goal.director_accepts", "%q is not replayed, forged or spoofed", g.DirectorAccepts)
@@ -341,13 +370,16 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 			return s.Errorf(f+".attack.name", "%q: name the attack (lower-case, digits, -)", a.Name)
 		}
 		n := 0
-		for _, on := range []bool{a.MITM != nil, a.Compromise != nil, a.Bus != nil, a.Manifest != nil} {
+		for _, on := range []bool{a.MITM != nil, a.Compromise != nil, a.Bus != nil, a.Manifest != nil, a.Eavesdrop != nil} {
 			if on {
 				n++
 			}
 		}
 		if n != 1 {
-			return s.Errorf(f+".attack", "an attack is exactly one of mitm, compromise, bus, manifest")
+			return s.Errorf(f+".attack", "an attack is exactly one of mitm, compromise, bus, manifest, eavesdrop")
+		}
+		if e := a.Eavesdrop; e != nil && e.Bus == "" {
+			return s.Errorf(f+".attack.eavesdrop.bus", "missing: the bus to record (a bus of the rig)")
 		}
 		if m := a.MITM; m != nil {
 			if m.Repo != "director" && m.Repo != "image" {
@@ -387,16 +419,7 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 		}
 		attacks[a.Name] = true
 	case st.Publish != nil:
-		p := st.Publish
-		if p.Repo != "director" {
-			return s.Errorf(f+".publish.repo", "%q: the attacker publishes on the director repository", p.Repo)
-		}
-		if p.Rollback == (p.Image != "") {
-			return s.Errorf(f+".publish", "give exactly one of image: malicious (with ecu) or rollback: true")
-		}
-		if p.Image != "" && ((p.Image != "malicious" && !strings.HasPrefix(p.Image, "target:")) || p.ECU == "") {
-			return s.Errorf(f+".publish.image", "image: malicious or target:NAME, with the ecu it is for")
-		}
+		return s.validatePublish(f+".publish", st.Publish)
 	case st.Rotate != nil && st.Rotate.Repo != "director" && st.Rotate.Repo != "image":
 		return s.Errorf(f+".rotate.repo", "%q is not director or image", st.Rotate.Repo)
 	}

@@ -79,7 +79,13 @@ func DirectorImage(r *Repo, ecu string, image []byte) (Files, error) {
 
 // resign signs targets as version N+1 and a matching snapshot and timestamp.
 func (r *Repo) resign(t *metadata.Metadata[metadata.TargetsType], out Files) error {
-	ts, err := r.signers(meta.Targets)
+	return r.resignAs(t, meta.Targets, out)
+}
+
+// resignAs signs t as version N+1 of the targets role role (with the keys
+// held for role) and a snapshot and timestamp that list it.
+func (r *Repo) resignAs(t *metadata.Metadata[metadata.TargetsType], role string, out Files) error {
+	ts, err := r.signers(role)
 	if err != nil {
 		return err
 	}
@@ -92,14 +98,14 @@ func (r *Repo) resign(t *metadata.Metadata[metadata.TargetsType], out Files) err
 	if err != nil {
 		return err
 	}
-	out[meta.VersionedName(t.Signed.Version, meta.Targets)] = tb
+	out[meta.VersionedName(t.Signed.Version, role)] = tb
 	s, err := (&metadata.Metadata[metadata.SnapshotType]{}).FromBytes(r.Snapshot)
 	if err != nil {
 		return fmt.Errorf("forge: snapshot: %w", err)
 	}
-	mf := s.Signed.Meta["targets.json"]
+	mf := s.Signed.Meta[meta.UnversionedName(role)]
 	if mf == nil {
-		return fmt.Errorf("forge: snapshot lists no targets.json")
+		return fmt.Errorf("forge: snapshot lists no %s", meta.UnversionedName(role))
 	}
 	mf.Version = t.Signed.Version
 	if mf.Length != 0 {
@@ -247,6 +253,76 @@ func DirectorAssign(r *Repo, ecu, hwid, name string, img *metadata.TargetFiles) 
 	t.Signed.Targets[name] = tf
 	out := Files{}
 	if err := r.resign(t, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ImageTarget forges Image repository metadata that lists image under name,
+// for hardware hwid with release counter rc, in the targets role role
+// ("targets" or a delegated role) whose current metadata is current: that
+// role's version N+1 signed with the keys held for role (all of them, even
+// when fewer than its threshold), and a Snapshot and Timestamp that list it
+// (with the snapshot and timestamp keys held; r.Snapshot and r.Timestamp are
+// the Image repository's current ones). It returns the files to serve —
+// metadata under the Image repository's names and the image under
+// "targets/HASH.NAME" — and the image's target metadata, which a Director
+// the attacker also controls assigns (DirectorAssign) so that Director and
+// Image repository agree.
+func ImageTarget(r *Repo, role string, current []byte, name string, image []byte, hwid string, rc uint64) (Files, *metadata.TargetFiles, error) {
+	if err := meta.ValidTargetName(name); err != nil {
+		return nil, nil, fmt.Errorf("forge: %w", err)
+	}
+	t, err := (&metadata.Metadata[metadata.TargetsType]{}).FromBytes(current)
+	if err != nil {
+		return nil, nil, fmt.Errorf("forge: Image %s: %w", role, err)
+	}
+	tf := &metadata.TargetFiles{Length: int64(len(image)), Hashes: hashes(image), Path: name}
+	if err := meta.SetCustom(tf, &meta.Custom{Uptane: meta.ShallMatch{HardwareIDs: []string{hwid}, ReleaseCounter: rc}}); err != nil {
+		return nil, nil, fmt.Errorf("forge: %w", err)
+	}
+	if t.Signed.Targets == nil {
+		t.Signed.Targets = map[string]*metadata.TargetFiles{}
+	}
+	t.Signed.Targets[name] = tf
+	out := Files{}
+	if err := r.resignAs(t, role, out); err != nil {
+		return nil, nil, err
+	}
+	for _, n := range meta.ImageNames(name, tf.Hashes) {
+		out["targets/"+n] = image
+	}
+	c := *tf
+	return out, &c, nil
+}
+
+// TargetsRollback forges, with the snapshot and timestamp keys held, a new
+// Snapshot (version N+1, so it passes the version check) that lists an
+// older, genuinely signed Targets file the attacker recorded, and a
+// Timestamp for it: a rollback by whoever holds the snapshot key. The old
+// Targets file is among the files returned, under its versioned name.
+func TargetsRollback(r *Repo, oldTargets []byte) (Files, error) {
+	t, err := (&metadata.Metadata[metadata.TargetsType]{}).FromBytes(oldTargets)
+	if err != nil {
+		return nil, fmt.Errorf("forge: old targets: %w", err)
+	}
+	s, err := (&metadata.Metadata[metadata.SnapshotType]{}).FromBytes(r.Snapshot)
+	if err != nil {
+		return nil, fmt.Errorf("forge: snapshot: %w", err)
+	}
+	mf := s.Signed.Meta["targets.json"]
+	if mf == nil {
+		return nil, fmt.Errorf("forge: snapshot lists no targets.json")
+	}
+	mf.Version = t.Signed.Version
+	if mf.Length != 0 {
+		mf.Length = int64(len(oldTargets))
+	}
+	if len(mf.Hashes) != 0 {
+		mf.Hashes = hashes(oldTargets)
+	}
+	out := Files{meta.VersionedName(t.Signed.Version, meta.Targets): oldTargets}
+	if err := r.resignSnapshot(s, out); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -16,8 +16,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
 	"github.com/uptane-hil/uptane-hil/ecus/events"
@@ -77,6 +80,32 @@ type Options struct {
 	// Wait bounds how long BringUp waits for each ECU outside this process
 	// to answer on its bus (0: DefaultWait).
 	Wait time.Duration
+	// ImageRoles sets how many keys a top-level role of the Image
+	// repository has and how many must sign (default: one key, threshold
+	// 1), e.g. {"targets": {Keys: 2, Threshold: 2}}.
+	ImageRoles map[string]RoleKeys
+	// Delegations are supplier roles the Image repository's top-level
+	// Targets delegates to, in this order. Each supplier's keys derive from
+	// the seed; an image whose name and hardware a delegation covers is
+	// signed by that supplier (the first that covers it), every other image
+	// by the top-level Targets role.
+	Delegations []Delegation
+}
+
+// RoleKeys is the keys and threshold of a repository role.
+type RoleKeys struct {
+	Keys      int // keys made (default: Threshold)
+	Threshold int // signatures needed (default 1)
+}
+
+// Delegation is a supplier role of the Image repository
+// ({#delegations_meta}).
+type Delegation struct {
+	Name        string
+	Paths       []string // image path patterns, e.g. "brk-v2/*"
+	HardwareIDs []string // hardware identifiers it is scoped to (none: any)
+	Terminating bool
+	RoleKeys
 }
 
 // DefaultWait is how long a bring-up waits for an ECU in another process
@@ -211,10 +240,35 @@ func NewBackend(o Options) (*Vehicle, error) {
 	exp := repo.Expiry{Root: r.Backend.Expiry.Root, Targets: r.Backend.Expiry.Targets, Delegated: r.Backend.Expiry.Targets,
 		Snapshot: r.Backend.Expiry.Snapshot, Timestamp: r.Backend.Expiry.Timestamp}
 	var err error
+	ikc := repo.KeyConfig{Rand: sd.Reader("keys/image"), Thresholds: map[string]int{}, Keys: map[string]int{}}
+	for _, role := range sortedKeys(o.ImageRoles) {
+		rk := o.ImageRoles[role]
+		if rk.Threshold < 0 || rk.Keys < 0 || rk.Keys > 0 && rk.Threshold > rk.Keys {
+			return nil, fmt.Errorf("vehicle: image %s role: threshold %d with %d keys", role, rk.Threshold, rk.Keys)
+		}
+		ikc.Thresholds[role], ikc.Keys[role] = rk.Threshold, rk.Keys
+	}
 	v.Image, err = repo.OpenImage(repo.ImageOptions{Dir: filepath.Join(o.Dir, "backend", "image"), Clock: o.Clock,
-		Keys: repo.KeyConfig{Rand: sd.Reader("keys/image")}, Expiry: exp})
+		Keys: ikc, Expiry: exp})
 	if err != nil {
 		return nil, err
+	}
+	for _, d := range o.Delegations {
+		th := max(d.Threshold, 1)
+		n := max(d.Keys, th)
+		rd := sd.Reader("keys/image/delegated/" + d.Name)
+		var sg []keys.Signer
+		for i := 0; i < n; i++ {
+			k, err := keys.Generate(keys.Ed25519, rd)
+			if err != nil {
+				return nil, err
+			}
+			sg = append(sg, k)
+		}
+		if err := v.Image.Delegate(meta.Targets, repo.Delegation{Name: d.Name, Paths: d.Paths, Terminating: d.Terminating,
+			HardwareIDs: d.HardwareIDs, Signers: sg, Threshold: th}); err != nil {
+			return nil, fmt.Errorf("vehicle: %w", err)
+		}
 	}
 	v.Director, err = repo.OpenDirector(repo.DirectorOptions{Dir: filepath.Join(o.Dir, "backend", "director"), Clock: o.Clock,
 		Keys: repo.KeyConfig{Rand: sd.Reader("keys/director")}, Expiry: exp, Images: v.Image, Rand: sd.Reader("director/encrypt"),
@@ -238,7 +292,7 @@ func NewBackend(o Options) (*Vehicle, error) {
 		if _, err := v.Image.Target(ImageName(h, 1)); err == nil {
 			continue // a reopened backend
 		}
-		if err := v.Image.AddImage(ImageName(h, 1), v.ImageBytes(h, 1, hw[h]), []string{h}, 1); err != nil {
+		if err := v.Image.AddImageTo(v.ImageRole(ImageName(h, 1), h), ImageName(h, 1), v.ImageBytes(h, 1, hw[h]), []string{h}, 1); err != nil {
 			v.Close()
 			return nil, err
 		}
@@ -539,6 +593,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
+// ImageRole is the Image repository role that signs image name of hardware
+// hwid: the first of Options.Delegations that covers both, else "targets".
+func (v *Vehicle) ImageRole(name, hwid string) string {
+	for _, d := range v.opts.Delegations {
+		dr := metadata.DelegatedRole{Name: d.Name, Paths: d.Paths}
+		if ok, _ := dr.IsDelegatedPath(name); !ok {
+			continue
+		}
+		if len(d.HardwareIDs) == 0 || slices.Contains(d.HardwareIDs, hwid) {
+			return d.Name
+		}
+	}
+	return meta.Targets
+}
+
 // Secondary returns the Secondary with identifier id.
 func (v *Vehicle) Secondary(id string) *Secondary {
 	for _, s := range v.Secondaries {
@@ -567,7 +636,7 @@ func (v *Vehicle) Publish(rc uint64, ecus ...string) error {
 		name := ImageName(e.HardwareID, rc)
 		if !done[e.HardwareID] {
 			if _, err := v.Image.Target(name); err != nil {
-				if err := v.Image.AddImage(name, v.ImageBytes(e.HardwareID, rc, e.ImageSize), []string{e.HardwareID}, rc); err != nil {
+				if err := v.Image.AddImageTo(v.ImageRole(name, e.HardwareID), name, v.ImageBytes(e.HardwareID, rc, e.ImageSize), []string{e.HardwareID}, rc); err != nil {
 					return err
 				}
 			}

@@ -30,15 +30,17 @@ type Conn struct {
 	rxErr  error
 	rxf    can.Frame // the frame being handled (receive actor only)
 
-	mu      sync.Mutex
-	closed  bool
-	txBusy  bool
-	txIdle  clock.Cond
-	fcWait  bool // a sender waits for a flow control frame
-	fcReady bool
-	fc      [3]byte // FS, BS, STmin of the flow control frame received
-	fcBad   *Error  // malformed flow control frame
-	fcCond  clock.Cond
+	mu     sync.Mutex
+	closed bool
+	txBusy bool
+	txIdle clock.Cond
+	// fcWait: a sender expects flow control (armFC sets it; the receive
+	// actor clears it at any FC but WAIT, the sender when it ends). fcq
+	// holds the FCs received meanwhile that the sender has not taken yet:
+	// a peer may answer WAIT and then CTS before the sender runs again.
+	fcWait bool
+	fcq    []fcFrame
+	fcCond clock.Cond
 
 	// transmit confirmation from a bus tap (timed buses only)
 	confirm   bool
@@ -47,6 +49,13 @@ type Conn struct {
 	txDone    uint64 // of those, frames seen on the wire
 	txDoneAt  time.Time
 	txCond    clock.Cond
+}
+
+// fcFrame is a received flow control frame: FS, BS, STmin, or why it is
+// malformed.
+type fcFrame struct {
+	fc  [3]byte
+	bad *Error
 }
 
 type rxItem struct {
@@ -279,22 +288,35 @@ func (c *Conn) sendFC(fs byte) error {
 	return c.put(&f, c.opt.NAr, "N_Ar", "FC "+fsName(fs))
 }
 
-// onFC takes a flow control frame from the receive actor.
+// onFC takes a flow control frame from the receive actor. Whether an FC is
+// expected is decided here, frame by frame in arrival order, as the
+// kernel's can-isotp does: after WAIT another FC is awaited, after any
+// other none until the sender asks again (so a second CTS in a row is
+// ignored), however late the sender takes them.
 func (c *Conn) onFC(f *can.Frame, ae int) {
 	c.mu.Lock()
-	if !c.fcWait || c.fcReady {
+	if !c.fcWait {
 		c.mu.Unlock()
 		c.rx.ignore(f, FlowControl, "FC while no transmission waits for one")
 		return
 	}
-	c.fcReady = true
-	if int(f.Len) < ae+3 {
-		c.fcBad = errorf(KindProtocol, "malformed FC of %d bytes; transmission aborted (tx id %#x)", f.Len, c.opt.TxID)
-	} else {
-		c.fcBad = nil
-		copy(c.fc[:], f.Data[ae:ae+3])
-		c.fc[0] &= 0x0f
+	if len(c.fcq) > c.opt.MaxWait {
+		// N_WFTmax+1 WAITs are queued: the sender will give up on them
+		c.mu.Unlock()
+		c.rx.ignore(f, FlowControl, fmt.Sprintf("FC after %d FC WAIT not yet taken", len(c.fcq)))
+		return
 	}
+	var it fcFrame
+	if int(f.Len) < ae+3 {
+		it.bad = errorf(KindProtocol, "malformed FC of %d bytes; transmission aborted (tx id %#x)", f.Len, c.opt.TxID)
+	} else {
+		copy(it.fc[:], f.Data[ae:ae+3])
+		it.fc[0] &= 0x0f
+	}
+	if it.bad != nil || it.fc[0] != fsWait {
+		c.fcWait = false
+	}
+	c.fcq = append(c.fcq, it)
 	c.fcCond.Signal()
 	c.mu.Unlock()
 	if c.rx.observe != nil {
@@ -306,40 +328,43 @@ func (c *Conn) onFC(f *can.Frame, ae int) {
 // that asks for it, so a quick answer is not missed.
 func (c *Conn) armFC() {
 	c.mu.Lock()
-	c.fcWait, c.fcReady = true, false
+	c.fcWait, c.fcq = true, c.fcq[:0]
 	c.mu.Unlock()
+}
+
+// endFCLocked stops expecting flow control (c.mu held).
+func (c *Conn) endFCLocked() {
+	c.fcWait, c.fcq = false, c.fcq[:0]
 }
 
 // waitFC waits up to N_Bs for the flow control frame armFC asked for.
 func (c *Conn) waitFC(after string) ([3]byte, error) {
 	c.mu.Lock()
 	deadline := c.clk.Now().Add(c.opt.NBs)
-	for !c.fcReady {
+	for len(c.fcq) == 0 {
 		if c.closed || c.rxDone {
-			c.fcWait = false
+			c.endFCLocked()
 			c.mu.Unlock()
-			return c.fc, errorf(KindClosed, "channel closed while waiting for FC after %s (tx id %#x)", after, c.opt.TxID)
+			return [3]byte{}, errorf(KindClosed, "channel closed while waiting for FC after %s (tx id %#x)", after, c.opt.TxID)
 		}
 		left := deadline.Sub(c.clk.Now())
 		if left <= 0 {
-			c.fcWait = false
+			c.endFCLocked()
 			c.mu.Unlock()
 			err := &Error{Kind: KindTimeout, Timer: "N_Bs",
 				Msg: fmt.Sprintf("N_Bs timeout: no flow control within %s after %s (tx id %#x)", c.opt.NBs, after, c.opt.TxID)}
 			c.observeTX(err)
-			return c.fc, err
+			return [3]byte{}, err
 		}
 		c.fcCond.Wait(left)
 	}
-	fc, bad := c.fc, c.fcBad
-	// after FC WAIT the next FC is awaited at once, so none is missed
-	c.fcReady = false
-	c.fcWait = bad == nil && fc[0] == fsWait
+	it := c.fcq[0]
+	c.fcq = c.fcq[1:]
 	c.mu.Unlock()
-	if bad != nil {
-		return fc, bad
+	if it.bad != nil {
+		return it.fc, it.bad
 	}
-	return fc, nil
+	return it.fc, nil
 }
 
 func (c *Conn) observeTX(err error) {
@@ -387,6 +412,7 @@ func (c *Conn) lockTX() error {
 
 func (c *Conn) unlockTX() {
 	c.mu.Lock()
+	c.endFCLocked() // a transmission that ended expects no more FC
 	c.txBusy = false
 	c.txIdle.Signal()
 	c.mu.Unlock()
@@ -448,9 +474,6 @@ func (c *Conn) Send(msg []byte) error {
 	total := (n - pos + per - 1) / per
 	c.armFC()
 	if err := c.put(&f, c.opt.NAs, "N_As", "FF"); err != nil {
-		c.mu.Lock()
-		c.fcWait = false
-		c.mu.Unlock()
 		return err
 	}
 
@@ -481,9 +504,6 @@ func (c *Conn) Send(msg []byte) error {
 				err := errorf(KindProtocol, "FC WAIT %d times in a row after %s, more than N_WFTmax %d; transmission aborted (tx id %#x)",
 					waits, after, c.opt.MaxWait, c.opt.TxID)
 				c.observeTX(err)
-				c.mu.Lock()
-				c.fcWait = false
-				c.mu.Unlock()
 				return err
 			}
 			continue
@@ -521,11 +541,6 @@ func (c *Conn) Send(msg []byte) error {
 				c.armFC()
 			}
 			if err := c.put(&f, c.opt.NAs, "N_As", "CF"); err != nil {
-				if blockEnd {
-					c.mu.Lock()
-					c.fcWait = false
-					c.mu.Unlock()
-				}
 				return err
 			}
 			handed = c.clk.Now()

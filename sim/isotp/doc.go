@@ -35,6 +35,10 @@
 // for the whole message (as the kernel does), waits for an FC after every
 // block (N_Bs), accepts up to N_WFTmax FC WAIT in a row, and fails with
 // KindOverflow on FC OVFLW and KindProtocol on an invalid flow status.
+// Flow control frames are judged in the order they arrive, however late
+// the sender takes them: after WAIT another FC is awaited (a CTS right
+// behind a WAIT counts), after any other FC none until the next block, so
+// a repeated CTS is ignored.
 //
 // Every error is an *Error whose Kind tells timeouts, protocol errors,
 // overflow, closed channels, invalid arguments and bus failures apart;

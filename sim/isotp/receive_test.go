@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/isotp"
 	"github.com/uptane-hil/uptane-hil/sim/vbus"
 )
@@ -28,340 +29,338 @@ func cfHex(sn int) string {
 // ff90 is the first frame of a 90-byte message: 6 bytes here, 12 CFs.
 var ff90 = "10 5A " + hexOf(pattern(6))
 
-func noMessage(c *isotp.Conn) {
-	_, err := c.Recv(0)
-	Expect(err).To(MatchError(isotp.ErrTimeout))
-}
+// describeReception: reassembly, the receiver's timer, hostile and
+// malformed frames and the receiver's limits, on transport t.
+func describeReception(t transport) {
+	Describe("reception", func() {
+		var (
+			rec *recorder
+			ob  isotp.Options
+		)
+		BeforeEach(func() {
+			rec = &recorder{}
+			ob = optsB()
+			ob.Observer = rec.observe
+		})
 
-var _ = Describe("reception", func() {
-	var (
-		evs []isotp.Event
-		ob  isotp.Options
-	)
-	BeforeEach(func() {
-		evs = nil
-		ob = optsB()
-		ob.Observer = func(ev isotp.Event) { evs = append(evs, ev) }
-	})
-	ignored := func() []string {
-		var out []string
-		for _, ev := range evs {
-			if ev.Ignored {
-				out = append(out, ev.Info)
-			}
-		}
-		return out
-	}
-
-	It("reassembles a hand-made message and sends FC after every block", func() {
-		simRun(vbus.Config{}, func(r *rig) {
-			ob.BlockSize, ob.STmin = 3, 300*time.Microsecond
-			b := r.conn(ob)
-			p := r.peer("peer", 0x7e0, 0x7e8)
-			p.send(ff90)
-			Expect(p.recv().String()).To(Equal("7E8#3003F3"))
-			for sn := 1; sn <= 12; sn++ {
-				p.send(cfHex(sn))
-				if sn%3 == 0 && sn < 12 {
-					Expect(p.recv().String()).To(Equal("7E8#3003F3"))
-				} else {
-					p.expectNothing()
+		It("reassembles a hand-made message and sends FC after every block", func() {
+			t.run(false, func(e *env) {
+				ob.BlockSize, ob.STmin = 3, 300*time.Microsecond
+				b := e.conn(ob)
+				p := e.peer("peer", 0x7e0, 0x7e8)
+				p.send(ff90)
+				Expect(p.recv().String()).To(Equal("7E8#3003F3"))
+				for sn := 1; sn <= 12; sn++ {
+					p.send(cfHex(sn))
+					if sn%3 == 0 && sn < 12 {
+						Expect(p.recv().String()).To(Equal("7E8#3003F3"))
+					} else {
+						p.expectNothing()
+					}
 				}
-			}
-			Expect(b.Recv(0)).To(Equal(pattern(90)))
+				Expect(b.Recv(e.within)).To(Equal(pattern(90)))
+			})
 		})
-	})
 
-	It("gives up after exactly N_Cr with a clear error", func() {
-		simRun(vbus.Config{}, func(r *rig) {
-			b := r.conn(ob)
-			p := r.peer("peer", 0x7e0, 0x7e8)
-			p.send(ff90)
-			p.recv()
-			for sn := 1; sn <= 3; sn++ {
-				r.clk.Sleep(10 * time.Millisecond)
-				p.send(cfHex(sn))
-			}
-			last := r.clk.Now()
-			_, err := b.Recv(-1)
-			Expect(r.clk.Since(last)).To(Equal(isotp.DefaultTimeout))
-			Expect(err).To(MatchError("isotp: N_Cr timeout after CF 3 of 12 (rx id 0x7e0)"))
-			Expect(err).To(MatchError(isotp.ErrTimeout))
-			Expect(err.(*isotp.Error).Timer).To(Equal("N_Cr"))
-			// the rest of the old message is ignored, never delivered
-			p.send(cfHex(4))
-			noMessage(b)
-			Expect(ignored()).To(ConsistOf(ContainSubstring("CF while no reception")))
+		It("gives up after N_Cr with a clear error", func() {
+			t.run(false, func(e *env) {
+				b := e.conn(ob)
+				p := e.peer("peer", 0x7e0, 0x7e8)
+				p.send(ff90)
+				p.recv()
+				var last time.Time
+				for sn := 1; sn <= 3; sn++ {
+					e.clk.Sleep(10 * time.Millisecond)
+					last = e.clk.Now() // before the CF: N_Cr cannot start earlier
+					p.send(cfHex(sn))
+				}
+				_, err := b.Recv(e.within)
+				e.atLeast(e.clk.Since(last), isotp.DefaultTimeout, "from CF 3 to the N_Cr error")
+				Expect(err).To(MatchError("isotp: N_Cr timeout after CF 3 of 12 (rx id 0x7e0)"))
+				Expect(err).To(MatchError(isotp.ErrTimeout))
+				Expect(err.(*isotp.Error).Timer).To(Equal("N_Cr"))
+				// the rest of the old message is ignored, never delivered
+				p.send(cfHex(4))
+				e.noMessage(b)
+				e.await("the stray CF", func() bool { return len(rec.ignored()) > 0 })
+				Expect(rec.ignored()).To(ConsistOf(ContainSubstring("CF while no reception")))
+			})
 		})
-	})
 
-	It("aborts on a wrong sequence number and never delivers the corrupted message", func() {
-		simRun(vbus.Config{}, func(r *rig) {
-			b := r.conn(ob)
-			p := r.peer("peer", 0x7e0, 0x7e8)
-			p.send(ff90)
-			p.recv()
-			p.send(cfHex(1))
-			p.send(cfHex(3))
-			_, err := b.Recv(0)
-			Expect(err).To(MatchError("isotp: wrong sequence number 3 in CF 2 of 12, expected 2; reception aborted (rx id 0x7e0)"))
-			Expect(err).To(MatchError(isotp.ErrProtocol))
-			for sn := 2; sn <= 12; sn++ {
-				p.send(cfHex(sn))
-			}
-			noMessage(b)
-			p.send("02 68 69")
-			Expect(b.Recv(0)).To(Equal([]byte("hi")))
-		})
-	})
-
-	It("wraps the sequence number from 15 to 0", func() {
-		simRun(vbus.Config{}, func(r *rig) {
-			b := r.conn(ob)
-			p := r.peer("peer", 0x7e0, 0x7e8)
-			msg := pattern(6 + 7*17)
-			p.send("10 7D " + hexOf(msg[:6]))
-			p.recv()
-			for i := 1; i <= 17; i++ {
-				p.send("2" + "0123456789ABCDEF"[i&0xf:i&0xf+1] + hexOf(msg[6+7*(i-1):6+7*i]))
-			}
-			Expect(b.Recv(0)).To(Equal(msg))
-		})
-	})
-
-	It("ignores a CF when no reception is in progress", func() {
-		simRun(vbus.Config{}, func(r *rig) {
-			b := r.conn(ob)
-			p := r.peer("peer", 0x7e0, 0x7e8)
-			p.send(cfHex(1))
-			noMessage(b)
-			Expect(ignored()).To(ConsistOf("ignored: CF while no reception is in progress"))
-			p.expectNothing()
-			p.send("02 68 69")
-			Expect(b.Recv(0)).To(Equal([]byte("hi")))
-		})
-	})
-
-	DescribeTable("restarts on a new FF or SF during a reception and reports the aborted one",
-		func(newFrame string, want []byte, what string) {
-			simRun(vbus.Config{}, func(r *rig) {
-				b := r.conn(ob)
-				p := r.peer("peer", 0x7e0, 0x7e8)
+		It("aborts on a wrong sequence number and never delivers the corrupted message", func() {
+			t.run(false, func(e *env) {
+				b := e.conn(ob)
+				p := e.peer("peer", 0x7e0, 0x7e8)
 				p.send(ff90)
 				p.recv()
 				p.send(cfHex(1))
-				p.send(newFrame)
-				if strings.HasPrefix(newFrame, "1") {
-					p.recv()
-					p.send("21 " + hexOf(want[6:13]))
-					p.send("22 " + hexOf(want[13:]))
-				}
-				_, err := b.Recv(0)
+				p.send(cfHex(3))
+				_, err := b.Recv(e.within)
+				Expect(err).To(MatchError("isotp: wrong sequence number 3 in CF 2 of 12, expected 2; reception aborted (rx id 0x7e0)"))
 				Expect(err).To(MatchError(isotp.ErrProtocol))
-				Expect(err).To(MatchError("isotp: reception of a 90-byte message aborted after 13 bytes (CF 1 of 12) by a new " + what + " (rx id 0x7e0)"))
-				Expect(b.Recv(0)).To(Equal(want))
-				noMessage(b)
+				for sn := 2; sn <= 12; sn++ {
+					p.send(cfHex(sn))
+				}
+				e.noMessage(b)
+				p.send("02 68 69")
+				Expect(b.Recv(e.within)).To(Equal([]byte("hi")))
 			})
-		},
-		Entry("FF", "10 14 "+hexOf(pattern(20)[:6]), pattern(20), "FF"),
-		Entry("SF", "03 01 02 03", []byte{1, 2, 3}, "SF"),
-	)
-
-	It("answers FC OVFLW to a message over MaxRx and reports it", func() {
-		simRun(vbus.Config{}, func(r *rig) {
-			ob.MaxRx = 100
-			b := r.conn(ob)
-			p := r.peer("peer", 0x7e0, 0x7e8)
-			p.send("10 65 00 00 00 00 00 00") // 101 bytes
-			Expect(p.recv().String()).To(Equal("7E8#320000"))
-			_, err := b.Recv(0)
-			Expect(err).To(MatchError(isotp.ErrOverflow))
-			Expect(err).To(MatchError("isotp: FF announces 101 bytes, more than the 100-byte receive limit; sent FC OVFLW (rx id 0x7e0)"))
-			p.send(cfHex(1))
-			noMessage(b)
-			p.send("10 64 00 00 00 00 00 00") // exactly 100 bytes is fine
-			Expect(p.recv().String()).To(Equal("7E8#300000"))
 		})
-	})
 
-	It("answers a first frame announcing 4 GiB with OVFLW without allocating for it", func() {
-		simRun(vbus.Config{}, func(r *rig) {
-			b := r.conn(ob)
-			p := r.peer("peer", 0x7e0, 0x7e8)
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			p.send("10 00 FF FF FF FF 00 00")
-			Expect(p.recv().String()).To(Equal("7E8#320000"))
-			_, err := b.Recv(0)
-			runtime.ReadMemStats(&after)
-			Expect(err).To(MatchError(ContainSubstring("FF announces 4294967295 bytes")))
-			Expect(after.TotalAlloc - before.TotalAlloc).To(BeNumerically("<", 64<<10))
-		})
-	})
-
-	It("allocates for a large announced message only as its data arrives", func() {
-		simRun(vbus.Config{}, func(r *rig) {
-			b := r.conn(ob)
-			p := r.peer("peer", 0x7e0, 0x7e8)
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			p.send("10 00 00 10 00 00 00 00") // 1 MiB announced, then silence
-			p.recv()
-			_, err := b.Recv(-1)
-			runtime.ReadMemStats(&after)
-			Expect(err).To(MatchError(ContainSubstring("N_Cr timeout after CF 0 of")))
-			Expect(after.TotalAlloc - before.TotalAlloc).To(BeNumerically("<", 64<<10))
-		})
-	})
-
-	It("ignores malformed frames and stays usable", func() {
-		simRun(vbus.Config{}, func(r *rig) {
-			b := r.conn(ob)
-			p := r.peer("peer", 0x7e0, 0x7e8)
-			for _, h := range []string{
-				"00 01 02",                // SF_DL 0
-				"07 01 02 03",             // SF_DL beyond the frame
-				"10 05 01 02 03 04 05 00", // FF_DL fits a single frame
-				"10 14 01 02 03 04 05",    // classic FF shorter than 8 bytes
-				"10 00 00 00 00 64 00 00", // escape FF_DL that fits 12 bits
-				"45 00",                   // unknown PCI type
-				"",                        // no PCI at all
-			} {
-				p.send(h)
-			}
-			noMessage(b)
-			p.expectNothing()
-			Expect(ignored()).To(HaveLen(7))
-			p.send("01 2A")
-			Expect(b.Recv(0)).To(Equal([]byte{42}))
-		})
-	})
-
-	It("ignores short CFs before the last and CFs longer than the FF", func() {
-		simRun(vbus.Config{FD: true}, func(r *rig) {
-			ob.FD = true
-			b := r.conn(ob)
-			p := r.peer("peer", 0x7e0, 0x7e8)
-			p.send(ff90)
-			p.recv()
-			p.send("21 01 02")                // short, but not the last
-			p.send("21" + hexOf(pattern(11))) // FD CF of 12 bytes after a classic FF
-			Expect(ignored()).To(HaveLen(2))
-			for sn := 1; sn <= 12; sn++ {
-				p.send(cfHex(sn))
-			}
-			Expect(b.Recv(0)).To(Equal(pattern(90)))
-		})
-	})
-
-	It("reassembles a CAN FD message whose last CF is shorter and padded", func() {
-		simRun(vbus.Config{FD: true}, func(r *rig) {
-			ob.FD = true
-			b := r.conn(ob)
-			p := r.peer("peer", 0x7e0, 0x7e8)
-			msg := pattern(100) // FF 62 bytes, CF 38 bytes padded to 48
-			p.send("10 64" + hexOf(msg[:62]))
-			Expect(p.recv().FD).To(BeTrue())
-			p.send("21" + hexOf(msg[62:]) + strings.Repeat("CC", 9))
-			Expect(b.Recv(0)).To(Equal(msg))
-			// an escape SF of 30 bytes in a 32-byte frame
-			p.send("00 1E" + hexOf(msg[:30]))
-			Expect(b.Recv(0)).To(Equal(msg[:30]))
-		})
-	})
-
-	It("bounds its receive queue: OVFLW at a first frame, drops when full", func() {
-		simRun(vbus.Config{}, func(r *rig) {
-			ob.RxQueue = 2
-			b := r.conn(ob)
-			p := r.peer("peer", 0x7e0, 0x7e8)
-			p.send("01 01")
-			p.send("01 02")
-			p.send("01 03")
-			p.send(ff90)
-			Expect(p.recv().String()).To(Equal("7E8#320000"))
-			Expect(b.Recv(0)).To(Equal([]byte{1}))
-			Expect(b.Recv(0)).To(Equal([]byte{2}))
-			noMessage(b)
-			var dropped []error
-			for _, ev := range evs {
-				if ev.Err != nil {
-					dropped = append(dropped, ev.Err)
+		It("wraps the sequence number from 15 to 0", func() {
+			t.run(false, func(e *env) {
+				b := e.conn(ob)
+				p := e.peer("peer", 0x7e0, 0x7e8)
+				msg := pattern(6 + 7*17)
+				p.send("10 7D " + hexOf(msg[:6]))
+				p.recv()
+				for i := 1; i <= 17; i++ {
+					p.send("2" + "0123456789ABCDEF"[i&0xf:i&0xf+1] + hexOf(msg[6+7*(i-1):6+7*i]))
 				}
-			}
-			Expect(dropped).To(HaveLen(2))
-			Expect(dropped[0]).To(MatchError(ContainSubstring("receive queue full: 1-byte message dropped")))
-			Expect(dropped[1]).To(MatchError(ContainSubstring("receive queue full at a 90-byte FF")))
+				Expect(b.Recv(e.within)).To(Equal(msg))
+			})
 		})
-	})
 
-	It("reports every frame to the observer", func() {
-		simRun(vbus.Config{}, func(r *rig) {
-			var ea []isotp.Event
-			oa := optsA()
-			oa.Observer = func(ev isotp.Event) { ea = append(ea, ev) }
-			a, b := r.conn(oa), r.conn(ob)
-			q := r.sendAsync(a, pattern(20))
-			Expect(b.Recv(-1)).To(Equal(pattern(20)))
-			Expect(mustPop(q)).To(Succeed())
-			summary := func(evs []isotp.Event) string {
-				var s []string
-				for _, ev := range evs {
-					s = append(s, ev.Dir.String()+" "+ev.Type.String())
+		It("ignores a CF when no reception is in progress", func() {
+			t.run(false, func(e *env) {
+				b := e.conn(ob)
+				p := e.peer("peer", 0x7e0, 0x7e8)
+				p.send(cfHex(1))
+				e.noMessage(b)
+				p.expectNothing()
+				p.send("02 68 69")
+				Expect(b.Recv(e.within)).To(Equal([]byte("hi")))
+				Expect(rec.ignored()).To(ConsistOf("ignored: CF while no reception is in progress"))
+			})
+		})
+
+		DescribeTable("restarts on a new FF or SF during a reception and reports the aborted one",
+			func(newFrame string, want []byte, what string) {
+				t.run(false, func(e *env) {
+					b := e.conn(ob)
+					p := e.peer("peer", 0x7e0, 0x7e8)
+					p.send(ff90)
+					p.recv()
+					p.send(cfHex(1))
+					p.send(newFrame)
+					if strings.HasPrefix(newFrame, "1") {
+						p.recv()
+						p.send("21 " + hexOf(want[6:13]))
+						p.send("22 " + hexOf(want[13:]))
+					}
+					_, err := b.Recv(e.within)
+					Expect(err).To(MatchError(isotp.ErrProtocol))
+					Expect(err).To(MatchError("isotp: reception of a 90-byte message aborted after 13 bytes (CF 1 of 12) by a new " + what + " (rx id 0x7e0)"))
+					Expect(b.Recv(e.within)).To(Equal(want))
+					e.noMessage(b)
+				})
+			},
+			Entry("FF", "10 14 "+hexOf(pattern(20)[:6]), pattern(20), "FF"),
+			Entry("SF", "03 01 02 03", []byte{1, 2, 3}, "SF"),
+		)
+
+		It("answers FC OVFLW to a message over MaxRx and reports it", func() {
+			t.run(false, func(e *env) {
+				ob.MaxRx = 100
+				b := e.conn(ob)
+				p := e.peer("peer", 0x7e0, 0x7e8)
+				p.send("10 65 00 00 00 00 00 00") // 101 bytes
+				Expect(p.recv().String()).To(Equal("7E8#320000"))
+				_, err := b.Recv(e.within)
+				Expect(err).To(MatchError(isotp.ErrOverflow))
+				Expect(err).To(MatchError("isotp: FF announces 101 bytes, more than the 100-byte receive limit; sent FC OVFLW (rx id 0x7e0)"))
+				p.send(cfHex(1))
+				e.noMessage(b)
+				p.send("10 64 00 00 00 00 00 00") // exactly 100 bytes is fine
+				Expect(p.recv().String()).To(Equal("7E8#300000"))
+			})
+		})
+
+		It("answers a first frame announcing 4 GiB with OVFLW without allocating for it", func() {
+			t.run(false, func(e *env) {
+				b := e.conn(ob)
+				p := e.peer("peer", 0x7e0, 0x7e8)
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				p.send("10 00 FF FF FF FF 00 00")
+				Expect(p.recv().String()).To(Equal("7E8#320000"))
+				_, err := b.Recv(e.within)
+				runtime.ReadMemStats(&after)
+				Expect(err).To(MatchError(ContainSubstring("FF announces 4294967295 bytes")))
+				Expect(after.TotalAlloc - before.TotalAlloc).To(BeNumerically("<", 64<<10))
+			})
+		})
+
+		It("allocates for a large announced message only as its data arrives", func() {
+			t.run(false, func(e *env) {
+				b := e.conn(ob)
+				p := e.peer("peer", 0x7e0, 0x7e8)
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				p.send("10 00 00 10 00 00 00 00") // 1 MiB announced, then silence
+				p.recv()
+				_, err := b.Recv(e.within)
+				runtime.ReadMemStats(&after)
+				Expect(err).To(MatchError(ContainSubstring("N_Cr timeout after CF 0 of")))
+				Expect(after.TotalAlloc - before.TotalAlloc).To(BeNumerically("<", 64<<10))
+			})
+		})
+
+		It("ignores malformed frames and stays usable", func() {
+			t.run(false, func(e *env) {
+				b := e.conn(ob)
+				p := e.peer("peer", 0x7e0, 0x7e8)
+				for _, h := range []string{
+					"00 01 02",                // SF_DL 0
+					"07 01 02 03",             // SF_DL beyond the frame
+					"10 05 01 02 03 04 05 00", // FF_DL fits a single frame
+					"10 14 01 02 03 04 05",    // classic FF shorter than 8 bytes
+					"10 00 00 00 00 64 00 00", // escape FF_DL that fits 12 bits
+					"45 00",                   // unknown PCI type
+					"",                        // no PCI at all
+				} {
+					p.send(h)
 				}
-				return strings.Join(s, ", ")
-			}
-			Expect(summary(ea)).To(Equal("tx FF, rx FC, tx CF, tx CF"))
-			Expect(summary(evs)).To(Equal("rx FF, tx FC, rx CF, rx CF"))
-			Expect(evs[3].Info).To(Equal("CF 2 of 2"))
+				e.noMessage(b)
+				p.expectNothing()
+				p.send("01 2A")
+				Expect(b.Recv(e.within)).To(Equal([]byte{42}), "the first message after the malformed frames")
+				Expect(rec.ignored()).To(HaveLen(7))
+			})
 		})
-	})
 
-	It("closes cleanly: blocked and later calls fail with KindClosed", func() {
-		simRun(vbus.Config{}, func(r *rig) {
-			oa := optsA()
-			oa.TxID = 0x700 // nobody listens: Send blocks waiting for FC
-			a, b := r.conn(oa), r.conn(ob)
-			errs := r.sendAsync(a, pattern(20))
-			got := make(chan error, 1)
-			r.clk.Go("recv", func() { _, err := b.Recv(-1); got <- err })
-			r.clk.Sleep(10 * time.Millisecond)
-			Expect(a.Close()).To(Succeed())
-			Expect(b.Close()).To(Succeed())
-			Expect(isotp.KindOf(mustPop(errs))).To(Equal(isotp.KindClosed))
-			r.clk.Sleep(time.Millisecond)
-			Expect(<-got).To(MatchError(isotp.ErrClosed))
-			Expect(a.Send([]byte{1})).To(MatchError(isotp.ErrClosed))
-			_, err := b.Recv(0)
-			Expect(err).To(MatchError(isotp.ErrClosed))
-			Expect(a.Close()).To(Succeed())
+		It("ignores short CFs before the last and CFs longer than the FF", func() {
+			t.run(true, func(e *env) {
+				ob.FD = true
+				b := e.conn(ob)
+				p := e.peer("peer", 0x7e0, 0x7e8)
+				p.send(ff90)
+				p.recv()
+				p.send("21 01 02")                // short, but not the last
+				p.send("21" + hexOf(pattern(11))) // FD CF of 12 bytes after a classic FF
+				for sn := 1; sn <= 12; sn++ {
+					p.send(cfHex(sn))
+				}
+				Expect(b.Recv(e.within)).To(Equal(pattern(90)))
+				Expect(rec.ignored()).To(HaveLen(2))
+			})
 		})
-	})
-})
 
-var _ = Describe("OnNode", func() {
-	It("runs a channel on a node attached by the caller, ignoring other identifiers", func() {
-		simRun(vbus.Config{}, func(r *rig) {
-			var evs []isotp.Event
-			ob := optsB()
-			ob.Observer = func(ev isotp.Event) { evs = append(evs, ev) }
-			node, err := r.bus.Attach("B") // no filter: sees everything
-			Expect(err).NotTo(HaveOccurred())
-			b, err := isotp.OnNode(node, false, r.clk, ob)
-			Expect(err).NotTo(HaveOccurred())
-			a := r.conn(optsA())
-			p := r.peer("peer", 0x123, 0x7ff)
-			p.send("01 2A") // an SF on another identifier
-			q := r.sendAsync(a, pattern(50))
-			Expect(b.Recv(-1)).To(Equal(pattern(50)))
-			Expect(mustPop(q)).To(Succeed())
-			noMessage(b)
-			Expect(evs[0].Ignored).To(BeTrue())
-			Expect(evs[0].Info).To(ContainSubstring("identifier 0x123"))
-			Expect(b.Close()).To(Succeed())
+		It("reassembles a CAN FD message whose last CF is shorter and padded", func() {
+			t.run(true, func(e *env) {
+				ob.FD = true
+				b := e.conn(ob)
+				p := e.peer("peer", 0x7e0, 0x7e8)
+				msg := pattern(100) // FF 62 bytes, CF 38 bytes padded to 48
+				p.send("10 64" + hexOf(msg[:62]))
+				Expect(p.recv().FD).To(BeTrue())
+				p.send("21" + hexOf(msg[62:]) + strings.Repeat("CC", 9))
+				Expect(b.Recv(e.within)).To(Equal(msg))
+				// an escape SF of 30 bytes in a 32-byte frame
+				p.send("00 1E" + hexOf(msg[:30]))
+				Expect(b.Recv(e.within)).To(Equal(msg[:30]))
+			})
+		})
+
+		It("bounds its receive queue: OVFLW at a first frame, drops when full", func() {
+			t.run(false, func(e *env) {
+				ob.RxQueue = 2
+				b := e.conn(ob)
+				p := e.peer("peer", 0x7e0, 0x7e8)
+				p.send("01 01")
+				p.send("01 02")
+				p.send("01 03")
+				p.send(ff90)
+				Expect(p.recv().String()).To(Equal("7E8#320000"))
+				Expect(b.Recv(e.within)).To(Equal([]byte{1}))
+				Expect(b.Recv(e.within)).To(Equal([]byte{2}))
+				e.noMessage(b)
+				dropped := rec.errs()
+				Expect(dropped).To(HaveLen(2))
+				Expect(dropped[0]).To(MatchError(ContainSubstring("receive queue full: 1-byte message dropped")))
+				Expect(dropped[1]).To(MatchError(ContainSubstring("receive queue full at a 90-byte FF")))
+			})
+		})
+
+		It("reports every frame to the observer", func() {
+			t.run(false, func(e *env) {
+				var ra recorder
+				oa := optsA()
+				oa.Observer = ra.observe
+				a, b := e.conn(oa), e.conn(ob)
+				q := e.sendAsync(a, pattern(20))
+				Expect(b.Recv(e.within)).To(Equal(pattern(20)))
+				Expect(e.pop(q)).To(Succeed())
+				summary := func(evs []isotp.Event) string {
+					var s []string
+					for _, ev := range evs {
+						s = append(s, ev.Dir.String()+" "+ev.Type.String())
+					}
+					return strings.Join(s, ", ")
+				}
+				if e.exact {
+					Expect(summary(ra.all())).To(Equal("tx FF, rx FC, tx CF, tx CF"))
+				} else {
+					// A's sender and A's receive goroutine report
+					// concurrently: the order holds per direction
+					var tx, rx []isotp.Event
+					for _, ev := range ra.all() {
+						if ev.Dir == isotp.TX {
+							tx = append(tx, ev)
+						} else {
+							rx = append(rx, ev)
+						}
+					}
+					Expect(summary(tx)).To(Equal("tx FF, tx CF, tx CF"))
+					Expect(summary(rx)).To(Equal("rx FC"))
+				}
+				evs := rec.all()
+				Expect(summary(evs)).To(Equal("rx FF, tx FC, rx CF, rx CF"))
+				Expect(evs[3].Info).To(Equal("CF 2 of 2"))
+			})
+		})
+
+		It("closes cleanly: blocked and later calls fail with KindClosed", func() {
+			t.run(false, func(e *env) {
+				oa := optsA()
+				oa.TxID = 0x700 // nobody listens: Send blocks waiting for FC
+				a, b := e.conn(oa), e.conn(ob)
+				errs := e.sendAsync(a, pattern(20))
+				got := clock.NewQueue[error](e.clk, 1)
+				e.clk.Go("recv", func() { _, err := b.Recv(-1); got.TryPush(err) })
+				e.clk.Sleep(10 * time.Millisecond)
+				Expect(a.Close()).To(Succeed())
+				Expect(b.Close()).To(Succeed())
+				Expect(isotp.KindOf(e.pop(errs))).To(Equal(isotp.KindClosed))
+				Expect(e.pop(got)).To(MatchError(isotp.ErrClosed))
+				Expect(a.Send([]byte{1})).To(MatchError(isotp.ErrClosed))
+				_, err := b.Recv(0)
+				Expect(err).To(MatchError(isotp.ErrClosed))
+				Expect(a.Close()).To(Succeed())
+			})
+		})
+
+		It("runs a channel on a node attached by the caller, ignoring other identifiers (OnNode)", func() {
+			t.run(false, func(e *env) {
+				node, err := e.bus.Attach("B") // no filter: sees everything
+				Expect(err).NotTo(HaveOccurred())
+				b, err := isotp.OnNode(node, e.bus.FD(), e.clk, ob)
+				Expect(err).NotTo(HaveOccurred())
+				a := e.conn(optsA())
+				p := e.peer("peer", 0x123, 0x7ff)
+				p.send("01 2A") // an SF on another identifier
+				q := e.sendAsync(a, pattern(50))
+				Expect(b.Recv(e.within)).To(Equal(pattern(50)))
+				Expect(e.pop(q)).To(Succeed())
+				e.noMessage(b)
+				evs := rec.all()
+				Expect(evs[0].Ignored).To(BeTrue())
+				Expect(evs[0].Info).To(ContainSubstring("identifier 0x123"))
+				Expect(b.Close()).To(Succeed())
+			})
 		})
 	})
-})
+}
 
 var _ = Describe("options", func() {
 	DescribeTable("are validated with a clear error",

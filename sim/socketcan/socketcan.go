@@ -18,6 +18,7 @@ import (
 	"net"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -203,7 +204,13 @@ func (b *Bus) open(name string, filters []can.Filter) (*node, error) {
 // Tap reads every frame on the interface with its own CAN_RAW socket: the
 // frames of every socket on this host (the kernel loops them back) and of
 // the other controllers on the wire. The sender is "" (SocketCAN does not
-// say) and the time is when the frame was read. Close ends the tap too. The
+// say). On wall-clock time the time is the kernel's receive timestamp
+// (SO_TIMESTAMPNS): on vcan it is taken inside the sender's write, on a CAN
+// adapter when the driver hands the frame up, so the gaps between events
+// are the gaps on the bus, not those of this reader's scheduling; a frame
+// the kernel gave no timestamp gets the time it was read. On a simulated
+// clock (WithClock) it is the simulated time the frame entered the run.
+// Close ends the tap too. The
 // interface has no way to report an error: when the socket cannot be opened
 // (the bus is closed, or Open succeeded and the kernel then lost CAN) the
 // tap sees nothing.
@@ -223,13 +230,17 @@ func (b *Bus) Tap(fn func(can.Event)) func() {
 		go n.pump()
 		return func() { n.Close() }
 	}
+	n.stamped = unix.SetsockoptInt(n.sock, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil
 	go func() {
 		for {
-			f, err := n.Recv(clock.Forever)
+			f, at, err := n.recvSocket(clock.Forever)
 			if err != nil {
 				return
 			}
-			fn(can.Event{Time: b.clk.Now(), Frame: f})
+			if at.IsZero() {
+				at = b.clk.Now()
+			}
+			fn(can.Event{Time: at, Frame: f})
 		}
 	}()
 	return func() { n.Close() }
@@ -256,6 +267,8 @@ type node struct {
 	closed       bool
 	rmu          sync.Mutex
 	buf          [canFDMTU]byte // receive buffer (guarded by rmu)
+	stamped      bool           // SO_TIMESTAMPNS is on (taps)
+	oob          []byte         // control messages of a stamped read (guarded by rmu)
 	// On a simulated clock (Bus.ext): the frames the pump injected, the
 	// filters applied here, a tap's callback, and (guarded by bus.mu)
 	// whether the node still receives and how many held frames it owes.
@@ -283,7 +296,7 @@ func (n *node) accepts(f can.Frame) bool {
 func (n *node) pump() {
 	b := n.bus
 	for {
-		f, err := n.recvSocket(clock.Forever)
+		f, _, err := n.recvSocket(clock.Forever)
 		if err != nil {
 			return // closed
 		}
@@ -439,7 +452,8 @@ func (n *node) Send(f can.Frame) error {
 
 func (n *node) Recv(timeout time.Duration) (can.Frame, error) {
 	if n.rx == nil {
-		return n.recvSocket(timeout)
+		f, _, err := n.recvSocket(timeout)
+		return f, err
 	}
 	f, err := n.rx.Pop(timeout)
 	switch {
@@ -451,8 +465,10 @@ func (n *node) Recv(timeout time.Duration) (can.Frame, error) {
 	return f, nil
 }
 
-// recvSocket reads the next data frame from the socket, on wall-clock time.
-func (n *node) recvSocket(timeout time.Duration) (can.Frame, error) {
+// recvSocket reads the next data frame from the socket, on wall-clock time;
+// on a stamped node (a tap) it also returns the kernel's receive timestamp
+// (zero when the kernel gave none).
+func (n *node) recvSocket(timeout time.Duration) (can.Frame, time.Time, error) {
 	n.rmu.Lock()
 	defer n.rmu.Unlock()
 	deadline := time.Now().Add(timeout)
@@ -472,30 +488,60 @@ func (n *node) recvSocket(timeout time.Duration) (can.Frame, error) {
 			continue
 		}
 		if err != nil {
-			return can.Frame{}, fmt.Errorf("socketcan %s: node %s: poll: %w", n.bus.ifname, n.name, err)
+			return can.Frame{}, time.Time{}, fmt.Errorf("socketcan %s: node %s: poll: %w", n.bus.ifname, n.name, err)
 		}
 		if fds[1].Revents != 0 {
-			return can.Frame{}, fmt.Errorf("socketcan %s: node %s: %w", n.bus.ifname, n.name, can.ErrClosed)
+			return can.Frame{}, time.Time{}, fmt.Errorf("socketcan %s: node %s: %w", n.bus.ifname, n.name, can.ErrClosed)
 		}
 		if k == 0 {
 			if timeout >= 0 && !time.Now().Before(deadline) {
-				return can.Frame{}, fmt.Errorf("socketcan %s: node %s: %w", n.bus.ifname, n.name, can.ErrTimeout)
+				return can.Frame{}, time.Time{}, fmt.Errorf("socketcan %s: node %s: %w", n.bus.ifname, n.name, can.ErrTimeout)
 			}
 			continue
 		}
-		m, err := unix.Read(n.sock, buf)
+		var m int
+		var at time.Time
+		if n.stamped {
+			if n.oob == nil {
+				n.oob = make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{}))))
+			}
+			var oobn int
+			m, oobn, _, _, err = unix.Recvmsg(n.sock, buf, n.oob, 0)
+			if err == nil {
+				at = stampOf(n.oob[:oobn])
+			}
+		} else {
+			m, err = unix.Read(n.sock, buf)
+		}
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
-			return can.Frame{}, fmt.Errorf("socketcan %s: node %s: read: %w", n.bus.ifname, n.name, err)
+			return can.Frame{}, time.Time{}, fmt.Errorf("socketcan %s: node %s: read: %w", n.bus.ifname, n.name, err)
 		}
 		f, err := Decode(buf[:m])
 		if err != nil {
 			continue // error frames and malformed reads are not data
 		}
-		return f, nil
+		return f, at, nil
 	}
+}
+
+// stampOf returns the SCM_TIMESTAMPNS time among the control messages, or
+// the zero time.
+func stampOf(oob []byte) time.Time {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}
+	}
+	for _, m := range msgs {
+		var ts unix.Timespec
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(ts)) {
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&ts)), unsafe.Sizeof(ts)), m.Data)
+			return time.Unix(ts.Unix())
+		}
+	}
+	return time.Time{}
 }
 
 func (n *node) Close() error {

@@ -194,6 +194,50 @@ var _ = Describe("SocketCAN on vcan", Label("vcan"), func() {
 		Eventually(done).Should(Receive(MatchError(can.ErrClosed)))
 	})
 
+	It("stamps tapped frames with the kernel's time of the sender's write, not the time they were read", func() {
+		gate := make(chan struct{})
+		seen := make(chan can.Event, 16)
+		stop := classic.Tap(func(e can.Event) {
+			seen <- e
+			if e.Frame.ID == 0x101 {
+				<-gate // the tap reads the next frames only when the gate opens
+			}
+		})
+		defer stop()
+		defer close(gate)
+		a, _ := classic.Attach("a")
+		// the tap listens once a frame comes through
+		Eventually(func() bool {
+			Expect(a.Send(can.New(0x100, nil))).To(Succeed())
+			select {
+			case <-seen:
+				return true
+			case <-time.After(50 * time.Millisecond):
+				return false
+			}
+		}, 10*time.Second).Should(BeTrue())
+		time.Sleep(20 * time.Millisecond)
+		for len(seen) > 0 {
+			<-seen
+		}
+		var before, after []time.Time
+		for i := range 3 {
+			before = append(before, time.Now())
+			Expect(a.Send(can.New(0x101+uint32(i), []byte{byte(i)}))).To(Succeed())
+			after = append(after, time.Now())
+			time.Sleep(30 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond)
+		gate <- struct{}{}
+		for i := range 3 {
+			var ev can.Event
+			Eventually(seen, 5*time.Second).Should(Receive(&ev))
+			Expect(ev.Frame.ID).To(Equal(0x101 + uint32(i)))
+			Expect(ev.Time).To(BeTemporally(">=", before[i]), "frame %d", i)
+			Expect(ev.Time).To(BeTemporally("<=", after[i]), "frame %d: stamped %s after its write returned", i, ev.Time.Sub(after[i]))
+		}
+	})
+
 	It("explains a missing interface on a kernel with CAN, and Close ends taps and nodes", func() {
 		_, err := socketcan.Open("vcan9")
 		Expect(err).To(MatchError(And(ContainSubstring(`no interface "vcan9"`),

@@ -77,7 +77,8 @@ var All = []Check{
 	// Targets ({#check_targets})
 	c("check_targets", "size", "1", EndlessData, "Targets metadata is downloaded up to Z bytes"),
 	c("check_targets", "snapshot_match", "2", MixAndMatch, "Targets version matches the Snapshot"),
-	c("check_targets", "signatures", "3", ArbitrarySoftware, "Targets is signed by the threshold of keys of its delegator"),
+	c("check_targets", "signatures", "3", ArbitrarySoftware, "Targets carries a valid signature by a key of its delegator (off: signatures are not checked at all)"),
+	c("check_targets", "threshold", "3", ArbitrarySoftware, "Targets carries valid signatures of a threshold of distinct keys of its delegator (off: one valid key suffices)"),
 	c("check_targets", "version", "4", Rollback, "Targets version is not lower than the trusted one"),
 	c("check_targets", "expiry", "5", Freeze, "Targets has not expired"),
 	c("check_targets", "director_no_delegations", "6", ArbitrarySoftware, "Director Targets has no delegations"),
@@ -111,6 +112,7 @@ var All = []Check{
 	c("director_repository", "ecus_in_inventory", "3", Spoofing, "every reporting ECU belongs to this vehicle"),
 	c("director_repository", "all_ecus_reported", "3", DropRequest, "every ECU in the inventory is represented in the manifest"),
 	c("director_repository", "nonce_fresh", "4", Replay, "the nonce/counter of each version report has not been used before"),
+	c("director_repository", "encrypt_images", "6", Eavesdrop, "the Director encrypts the images of ECUs that require it, for that ECU's key"),
 	// In-vehicle bus protocol (docs/pouf.md)
 	c("pouf", "report_signature", "-", Spoofing, "the Primary verifies each Secondary's version report signature"),
 	c("pouf", "report_nonce", "-", Replay, "the version report carries the nonce the Primary just wrote"),

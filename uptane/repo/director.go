@@ -53,8 +53,9 @@ type DirectorOptions struct {
 	// MaxClockSkew is how far in the future an ECU's reported time may be
 	// (default 5 minutes).
 	MaxClockSkew time.Duration
-	// Profile switches the Director's manifest checks off (control runs);
-	// the zero value has every check on.
+	// Profile switches the Director's checks off (control runs): the
+	// manifest checks and director_repository.encrypt_images; the zero
+	// value has every check on.
 	Profile check.Profile
 }
 
@@ -410,11 +411,17 @@ func (d *Director) assignments(tx *bolt.Tx, vin string) ([]Assignment, error) {
 // image target (replacing any earlier assignment for that ECU). The image's
 // hardware identifiers must include the ECU's ({#inventory_db}). With
 // Encrypt, the image is encrypted for the ECU's X25519 key and served by
-// the Director.
+// the Director ({#director_repository}, directing installation step 6:
+// check director_repository.encrypt_images; a control profile without it
+// assigns the image in clear).
 func (d *Director) Assign(vin, ecu, target string, opts ...AssignOptions) error {
 	var o AssignOptions
 	for _, x := range opts {
 		o.Encrypt = o.Encrypt || x.Encrypt
+	}
+	if o.Encrypt && !d.opts.Profile.On("director_repository.encrypt_images") {
+		d.log.Info("image encryption switched off by the profile: assigning in clear", "vin", vin, "ecu", ecu, "target", target, "profile", d.opts.Profile.Name)
+		o.Encrypt = false
 	}
 	if d.opts.Images == nil {
 		return errors.New("repo: director: no Image repository configured")

@@ -222,6 +222,29 @@ var _ = Describe("Director repository", func() {
 			}
 		})
 
+		It("assigns in clear when its profile lacks director_repository.encrypt_images (the eavesdrop control)", func() {
+			Expect(f.d.Close()).To(Succeed()) // the fixture's conformant Director; cleanup closes the new one
+			var err error
+			f.d, err = repo.OpenDirector(repo.DirectorOptions{Dir: GinkgoT().TempDir(), Clock: f.clk, Images: f.im,
+				Keys: repo.KeyConfig{Rand: seed.Seed(11).Reader("director-keys")}, Rand: seed.Seed(11).Reader("director-enc"),
+				Profile: check.Without("director_repository.encrypt_images")})
+			Expect(err).NotTo(HaveOccurred())
+			sec := f.ecus["SEC-1"]
+			Expect(f.d.AddVehicle("VIN1",
+				repo.ECU{ID: "PRI-1", HardwareID: "pri-hw", Key: f.ecus["PRI-1"].sign.Public(), Primary: true},
+				repo.ECU{ID: "SEC-1", HardwareID: "brk-hw", Key: sec.sign.Public(), EncryptionKey: sec.enc.PublicKey().Bytes()})).To(Succeed())
+			Expect(f.d.Assign("VIN1", "SEC-1", "brk.bin", repo.AssignOptions{Encrypt: true})).To(Succeed())
+			tg := f.targets("VIN1")
+			c, err := meta.GetCustom(tg.Signed.Targets["brk.bin"])
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.ECUIdentifiers["SEC-1"].Encrypted).To(BeNil())
+			Expect(tg.Signed.Targets["brk.bin"].Hashes).To(Equal(meta.HashesOf([]byte("brake firmware v2"))))
+			as, err := f.d.Assignments("VIN1")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(as).To(HaveLen(1))
+			Expect(as[0].Encrypted).To(BeNil())
+		})
+
 		It("signs byte-identical metadata for the same seed, clock and inputs", func() {
 			g := newFixture()
 			for _, x := range []*fixture{f, g} {

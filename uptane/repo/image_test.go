@@ -130,6 +130,20 @@ var _ = Describe("Image repository", func() {
 		Expect(root.VerifyDelegate(meta.Targets, tg)).To(Succeed())
 	})
 
+	It("makes more keys than the threshold when KeyConfig.Keys asks (a 2-of-3 Targets role) and signs with all", func() {
+		im, err := repo.OpenImage(repo.ImageOptions{Clock: clk, Keys: repo.KeyConfig{Rand: seed.Seed(3).Reader("image-keys"),
+			Thresholds: map[string]int{meta.Targets: 2}, Keys: map[string]int{meta.Targets: 3, meta.Snapshot: 0}}})
+		Expect(err).NotTo(HaveOccurred())
+		root := parseRoot(im.Root())
+		r := root.Signed.Roles[meta.Targets]
+		Expect(r.Threshold).To(Equal(2))
+		Expect(r.KeyIDs).To(HaveLen(3))
+		Expect(im.Signers(meta.Targets)).To(HaveLen(3))
+		Expect(root.Signed.Roles[meta.Snapshot].KeyIDs).To(HaveLen(1))
+		tg := parseTargets(mustFile(im, "1.targets.json"))
+		Expect(validSigs(tg.Signed, tg.Signatures, root.Signed.Keys, r.KeyIDs)).To(Equal(3))
+	})
+
 	It("rejects image names that could traverse paths and images without hardware", func() {
 		Expect(im.AddImage("../etc/passwd", []byte("x"), []string{"hw"}, 1)).To(MatchError(ContainSubstring("not allowed")))
 		Expect(im.AddImage("fw.bin", []byte("x"), nil, 1)).To(MatchError(ContainSubstring("hardware identifier")))

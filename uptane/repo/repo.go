@@ -100,9 +100,12 @@ type KeyConfig struct {
 	// Rand is the source of key material (crypto/rand when nil); a
 	// sim/seed Reader makes the keys of a run reproducible.
 	Rand io.Reader
-	// Thresholds per top-level role (default 1). That many keys are made
-	// for each role.
+	// Thresholds per top-level role (default 1).
 	Thresholds map[string]int
+	// Keys is how many keys are made per top-level role (default, and at
+	// least, its threshold): {targets: 2} with no threshold gives a
+	// 1-of-2 Targets role, with Thresholds {targets: 2} a 2-of-2 one.
+	Keys map[string]int
 }
 
 func (k KeyConfig) threshold(role string) int {
@@ -110,6 +113,10 @@ func (k KeyConfig) threshold(role string) int {
 		return t
 	}
 	return 1
+}
+
+func (k KeyConfig) keys(role string) int {
+	return max(k.Keys[role], k.threshold(role))
 }
 
 // topRoles holds a repository's Root metadata and the signers of the
@@ -123,7 +130,7 @@ func newTopRoles(kc KeyConfig, exp time.Time) (*topRoles, error) {
 	root := metadata.Root(exp)
 	t := &topRoles{root: root, signers: map[string][]keys.Signer{}}
 	for _, role := range []string{meta.Root, meta.Targets, meta.Snapshot, meta.Timestamp} {
-		n := kc.threshold(role)
+		n := kc.keys(role)
 		for i := 0; i < n; i++ {
 			k, err := keys.Generate(kc.Type, kc.Rand)
 			if err != nil {
@@ -134,7 +141,7 @@ func newTopRoles(kc KeyConfig, exp time.Time) (*topRoles, error) {
 				return nil, fmt.Errorf("repo: %s key: %w", role, err)
 			}
 		}
-		root.Signed.Roles[role].Threshold = n
+		root.Signed.Roles[role].Threshold = kc.threshold(role)
 	}
 	if err := meta.Sign(root, t.signers[meta.Root]...); err != nil {
 		return nil, fmt.Errorf("repo: sign root: %w", err)

@@ -299,12 +299,33 @@ var cases = []crafted{
 			r.targets.Signed.Expires = r.targets.Signed.Expires.Add(time.Second)
 			sameLength(r.files, meta.VersionedName(r.targets.Signed.Version, meta.Targets), func() []byte { return signBytes(r.targets, r.signers[meta.Targets]...) })
 		}},
-	{step: "check_targets step 3: Targets signed by 1 of its threshold of 2 keys → arbitrary software", id: "check_targets.signatures",
+	{step: "check_targets step 3: Targets signed by 1 of its threshold of 2 keys → arbitrary software", id: "check_targets.threshold",
 		craft: func(v *vehicle) {
 			r := v.dir
 			r.targets.Signed.Version++
 			r.release()
 			r.files[meta.VersionedName(r.targets.Signed.Version, meta.Targets)] = signBytes(r.targets, r.signers[meta.Targets][1])
+		}},
+	{step: "check_targets step 3: Image Targets signed by 1 of its threshold of 2 keys and the attacker's key → arbitrary software", id: "check_targets.threshold",
+		craft: func(v *vehicle) {
+			r := v.img
+			v.newImage("BRK1", "brakes/brk1-v6.bin", "", 6)
+			r.files[meta.VersionedName(r.targets.Signed.Version, meta.Targets)] = signBytes(r.targets, r.signers[meta.Targets][0], evil)
+		}},
+	{step: "check_targets step 3: Targets signed only by a key Root does not give → arbitrary software", id: "check_targets.signatures",
+		craft: func(v *vehicle) {
+			r := v.dir
+			r.targets.Signed.Version++
+			r.release()
+			r.files[meta.VersionedName(r.targets.Signed.Version, meta.Targets)] = signBytes(r.targets, evil)
+		}},
+	{step: "check_targets step 3: delegated Targets signed by 1 of the 2 keys its delegator requires → arbitrary software", id: "check_targets.threshold",
+		craft: func(v *vehicle) {
+			second := key(keys.ECDSAP256, "image/supplier-2")
+			must(0, v.img.targets.Signed.AddKey(second.Public(), "supplier"))
+			v.img.delegation("supplier").Threshold = 2
+			v.img.targets.Signed.Version++
+			v.newImage("BRK1", "brakes/brk1-v6.bin", "supplier", 6)
 		}},
 	{step: "check_targets step 3: delegated Targets signed by a key its delegator does not give → arbitrary software", id: "check_targets.signatures",
 		craft: func(v *vehicle) {
@@ -467,5 +488,23 @@ var _ = Describe("the checks of the Standard, one step at a time", func() {
 			}
 			Expect(seen).To(HaveKey(ch.ID))
 		}
+	})
+})
+
+var _ = Describe("check_targets step 3 as two checks", func() {
+	craft := func(v *vehicle, signers ...keys.Signer) {
+		r := v.dir
+		r.targets.Signed.Version++
+		r.release()
+		r.files[meta.VersionedName(r.targets.Signed.Version, meta.Targets)] = signBytes(r.targets, signers...)
+	}
+	It("without check_targets.threshold still needs one valid signature: the control lacks the threshold, not the signature check", func() {
+		v := newVehicle(1)
+		Expect(v.verifyPrimary(check.Conformant)).Error().NotTo(HaveOccurred())
+		craft(v, evil)
+		_, err := v.verifyPrimary(check.Without("check_targets.threshold"))
+		Expect(check.Is(err, "check_targets.signatures")).To(BeTrue(), "%v", err)
+		_, err = v.verifyPrimary(check.Without("check_targets.threshold", "check_targets.signatures"))
+		Expect(err).NotTo(HaveOccurred())
 	})
 })

@@ -386,13 +386,27 @@ func (u *Update) checkTargets(role string) (*checkedTargets, error) {
 	return &checkedTargets{loadedRole: loadedRole{m: t, payload: payloadOf(t), name: name}, raw: data}, nil
 }
 
-// verifyThresholdStep is step 3 of {#check_targets}.
+// verifyThresholdStep is step 3 of {#check_targets}, as two checks:
+// check_targets.signatures (at least one valid signature by a key the
+// delegator gives; off, signatures are not checked at all) and
+// check_targets.threshold (valid signatures of a threshold of distinct such
+// keys; off, one valid key suffices).
 func verifyThresholdStep(u *Update, role string, t *metadata.Metadata[metadata.TargetsType], payload []byte, ks map[string]*metadata.Key, keyIDs []string, threshold int, whose string) error {
 	if !u.o.on("check_targets.signatures") {
 		return nil
 	}
-	if err := verifyThreshold(t.Signatures, payload, ks, keyIDs, threshold); err != nil {
-		return u.fail("check_targets.signatures", role, "version %d is not signed by the threshold of %s", t.Signed.Version, whose).Wrap(err)
+	if threshold < 1 {
+		return u.fail("check_targets.signatures", role, "version %d: the %s have threshold %d, which is not positive", t.Signed.Version, whose, threshold)
+	}
+	if payload == nil {
+		return u.fail("check_targets.signatures", role, "version %d: the signed part has no canonical JSON form", t.Signed.Version)
+	}
+	n := meta.CountSignatures(payload, t.Signatures, ks, keyIDs)
+	if n == 0 {
+		return u.fail("check_targets.signatures", role, "version %d carries no valid signature by the %s (threshold %d)", t.Signed.Version, whose, threshold)
+	}
+	if u.o.on("check_targets.threshold") && n < threshold {
+		return u.fail("check_targets.threshold", role, "version %d is signed by %d of the %s, threshold %d", t.Signed.Version, n, whose, threshold)
 	}
 	return nil
 }
