@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
 	"github.com/uptane-hil/uptane-hil/internal/yamlx"
 )
 
@@ -75,6 +77,23 @@ type ECU struct {
 	Encrypted  bool     `yaml:"encrypted"`   // images are encrypted for this ECU
 	ImageSize  int      `yaml:"image_size"`  // bytes of the factory image (default 16 KiB)
 	ISOTP      ISOTP    `yaml:"isotp"`
+	// PublicKey is a physical ECU's own signing key, as it reports it
+	// (the POUF's public-key DID): the Director's inventory holds this key
+	// instead of one derived from the seed.
+	PublicKey *PublicKey `yaml:"public_key"`
+}
+
+// PublicKey is an ECU's public key in TUF's key format
+// ({"keytype", "scheme", "keyval": {"public"}}).
+type PublicKey struct {
+	KeyType string `yaml:"keytype"` // ed25519 or ecdsa
+	Scheme  string `yaml:"scheme"`  // ed25519 or ecdsa-sha2-nistp256
+	Public  string `yaml:"public"`  // ed25519: hex; ECDSA: PEM
+}
+
+// Key returns the key in go-tuf's form.
+func (k *PublicKey) Key() *metadata.Key {
+	return &metadata.Key{Type: k.KeyType, Scheme: k.Scheme, Value: metadata.KeyVal{PublicKey: k.Public}}
 }
 
 // ISOTP is how the Primary reaches a Secondary.
@@ -345,6 +364,14 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 		}
 		if !oneOf(e.KeyType, "ed25519", "ecdsa-sha2-nistp256") {
 			return r.Errorf(f+".key_type", "%q is not one of ed25519, ecdsa-sha2-nistp256", e.KeyType)
+		}
+		if e.PublicKey != nil {
+			if e.Process != Physical {
+				return r.Errorf(f+".public_key", "only a physical ECU brings its own key; uptane-hil derives the others' keys from the seed")
+			}
+			if _, err := e.PublicKey.Key().ID(); err != nil || e.PublicKey.KeyType == "" || e.PublicKey.Scheme == "" || e.PublicKey.Public == "" {
+				return r.Errorf(f+".public_key", "needs keytype, scheme and public (the key as the ECU reports it in its public-key DID)")
+			}
 		}
 		if e.ImageSize == 0 {
 			e.ImageSize = 16 << 10

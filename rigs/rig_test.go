@@ -74,3 +74,31 @@ var _ = Describe("rig files", func() {
 		Expect(err).To(MatchError(ContainSubstring("no-such-rig.yaml")))
 	})
 })
+
+var _ = Describe("a physical ECU's own key", func() {
+	bench := func(edit func(string) string) (*rigs.Rig, error) {
+		data, err := readFile("bench-example.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		return rigs.Parse("rigs/bench.yaml", []byte(edit(data)))
+	}
+	const key = "\n    public_key: {keytype: ed25519, scheme: ed25519, public: 3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29}"
+
+	It("is read from public_key in TUF's key format", func() {
+		r, err := bench(func(s string) string { return strings.Replace(s, "process: physical          # a real ECU: uptane-hil only talks to it", "process: physical"+key, 1) })
+		Expect(err).NotTo(HaveOccurred())
+		k := r.ECU("SUPPLIER-ECU-01").PublicKey.Key()
+		Expect(k.Type).To(Equal("ed25519"))
+		id, err := k.ID()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(id).To(HaveLen(64))
+	})
+
+	It("is refused on an ECU uptane-hil runs, and incomplete, naming the field", func() {
+		_, err := bench(func(s string) string { return strings.Replace(s, "buses: [bench]", "buses: [bench]"+key, 1) })
+		Expect(err).To(MatchError(MatchRegexp(`^rigs/bench\.yaml:\d+:\d+: ecus\[0\]\.public_key: only a physical ECU brings its own key`)))
+		_, err = bench(func(s string) string {
+			return strings.Replace(s, "process: physical          # a real ECU: uptane-hil only talks to it", "process: physical\n    public_key: {keytype: ed25519}", 1)
+		})
+		Expect(err).To(MatchError(MatchRegexp(`ecus\[1\]\.public_key: needs keytype, scheme and public`)))
+	})
+})

@@ -317,7 +317,7 @@ func NewBackend(o Options) (*Vehicle, error) {
 			return nil, err
 		}
 		v.ECUKeys[e.ID] = k
-		item := repo.ECU{ID: e.ID, HardwareID: e.HardwareID, Key: k.Public(), Primary: e.Role == rigs.Primary}
+		item := repo.ECU{ID: e.ID, HardwareID: e.HardwareID, Key: v.InventoryKey(e), Primary: e.Role == rigs.Primary}
 		if ek != nil {
 			v.encKeys[e.ID] = ek
 			item.EncryptionKey = ek.PublicKey().Bytes()
@@ -476,6 +476,16 @@ func (v *Vehicle) BringUp() error {
 	return nil
 }
 
+// InventoryKey is the signing key the Director's inventory holds for ECU e:
+// a physical ECU's own (the rig's public_key), else the one derived from
+// the seed.
+func (v *Vehicle) InventoryKey(e *rigs.ECU) *metadata.Key {
+	if e.PublicKey != nil {
+		return e.PublicKey.Key()
+	}
+	return v.ECUKeys[e.ID].Public()
+}
+
 // checkIdentity compares what an ECU outside this process says about
 // itself with the rig and the Director's inventory.
 func (v *Vehicle) checkIdentity(e *rigs.ECU, id pouf.Identity) error {
@@ -492,10 +502,17 @@ func (v *Vehicle) checkIdentity(e *rigs.ECU, id pouf.Identity) error {
 	if err != nil {
 		return fmt.Errorf("vehicle: %s: its signing key: %w", e.ID, err)
 	}
-	if want := v.ECUKeys[e.ID].KeyID(); got != want {
+	want, err := keys.ID(v.InventoryKey(e))
+	if err != nil {
+		return fmt.Errorf("vehicle: %s: the rig's public_key: %w", e.ID, err)
+	}
+	if got != want {
+		if e.PublicKey != nil {
+			return fmt.Errorf("vehicle: %s signs with key %s, but the rig's public_key (in the Director's inventory) is key %s: copy the key the ECU reports into the rig", e.ID, short(got), short(want))
+		}
 		return fmt.Errorf("vehicle: %s signs with key %s, but the Director's inventory has key %s (derived from seed %d): "+
 			"an ECU in its own process must be provisioned with the same seed (remove its state directory to provision it again); "+
-			"a physical ECU's own key cannot be registered yet", e.ID, short(got), short(want), v.Seed)
+			"a physical ECU with its own key needs public_key: in the rig", e.ID, short(got), short(want), v.Seed)
 	}
 	return nil
 }
