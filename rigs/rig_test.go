@@ -84,7 +84,9 @@ var _ = Describe("a physical ECU's own key", func() {
 	const key = "\n    public_key: {keytype: ed25519, scheme: ed25519, public: 3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29}"
 
 	It("is read from public_key in TUF's key format", func() {
-		r, err := bench(func(s string) string { return strings.Replace(s, "process: physical          # a real ECU: uptane-hil only talks to it", "process: physical"+key, 1) })
+		r, err := bench(func(s string) string {
+			return strings.Replace(s, "process: physical          # a real ECU: uptane-hil only talks to it", "process: physical"+key, 1)
+		})
 		Expect(err).NotTo(HaveOccurred())
 		k := r.ECU("SUPPLIER-ECU-01").PublicKey.Key()
 		Expect(k.Type).To(Equal("ed25519"))
