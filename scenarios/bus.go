@@ -362,11 +362,7 @@ func (r *runner) starved(ecu string) bool {
 // directorMisled reports whether the Director records an installed image for
 // ecu that is not the one the ECU runs.
 func (r *runner) directorMisled(ecu string) bool {
-	inst, err := r.v.Director.Installed(r.v.Rig.Vehicle.VIN)
-	if err != nil {
-		return false
-	}
-	got, ok := inst[ecu]
+	got, ok := r.directorRecord(ecu)
 	if !ok {
 		return false
 	}

@@ -379,14 +379,21 @@ func (r *runner) sendManifest(m *ManifestAttack) error {
 	return nil
 }
 
+// directorRecord is the installed image the Director recorded for ecu
+// from the vehicle's manifests.
+func (r *runner) directorRecord(ecu string) (repo.InstalledImage, bool) {
+	inst, err := r.v.Director.Installed(r.v.Rig.Vehicle.VIN)
+	if err != nil {
+		return repo.InstalledImage{}, false
+	}
+	got, ok := inst[ecu]
+	return got, ok
+}
+
 // directorAccepted reports whether the Director now believes what the
 // attacker told it about ecu.
 func (r *runner) directorAccepted(ecu, how string) bool {
-	inst, err := r.v.Director.Installed(r.v.Rig.Vehicle.VIN)
-	if err != nil {
-		return false
-	}
-	got, ok := inst[ecu]
+	got, ok := r.directorRecord(ecu)
 	if !ok {
 		return false
 	}
