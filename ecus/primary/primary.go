@@ -73,11 +73,7 @@ type Primary struct {
 	mu       sync.Mutex
 }
 
-const (
-	directorState = "trusted/director.json"
-	imageState    = "trusted/image.json"
-	pinnedState   = "secondaries.json"
-)
+const pinnedState = "secondaries.json"
 
 // Provision is the factory: trusted roots of both repositories, the
 // Primary's own image, and the identity (keys) of each Secondary, read over
@@ -87,20 +83,15 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, 
 	if err != nil {
 		return err
 	}
-	for name, root := range map[string][]byte{directorState: directorRoot, imageState: imageRoot} {
-		repoName := meta.Director
-		if name == imageState {
-			repoName = meta.Image
-		}
-		r, err := verify.NewRepo(repoName, root)
+	for _, rr := range []struct {
+		repo string
+		root []byte
+	}{{meta.Director, directorRoot}, {meta.Image, imageRoot}} {
+		r, err := verify.NewRepo(rr.repo, rr.root)
 		if err != nil {
-			return fmt.Errorf("primary %s: provision %s root: %w", cfg.ID, repoName, err)
+			return fmt.Errorf("primary %s: provision %s root: %w", cfg.ID, rr.repo, err)
 		}
-		b, err := r.Marshal()
-		if err != nil {
-			return err
-		}
-		if err := st.PutMeta(name, b); err != nil {
+		if err := st.PutTrusted(rr.repo, r); err != nil {
 			return err
 		}
 	}
@@ -135,13 +126,13 @@ func Boot(cfg Config) (*Primary, error) {
 		return nil, err
 	}
 	p := &Primary{cfg: cfg, st: st}
-	for name, dst := range map[string]**verify.Repo{directorState: &p.director, imageState: &p.image} {
-		b, err := st.GetMeta(name)
+	for repo, dst := range map[string]**verify.Repo{meta.Director: &p.director, meta.Image: &p.image} {
+		b, err := st.Trusted(repo)
 		if err != nil {
-			return nil, fmt.Errorf("primary %s: %s: %w (was it provisioned?)", cfg.ID, name, err)
+			return nil, fmt.Errorf("primary %s: %w", cfg.ID, err)
 		}
 		if *dst, err = verify.LoadRepo(b); err != nil {
-			return nil, fmt.Errorf("primary %s: %s: %w", cfg.ID, name, err)
+			return nil, fmt.Errorf("primary %s: %s: %w", cfg.ID, store.TrustedName(repo), err)
 		}
 	}
 	b, err := st.GetMeta(pinnedState)
@@ -547,14 +538,11 @@ func sortedKeys(m map[string]*verify.ECUTarget) []string {
 }
 
 func (p *Primary) saveRepos(d, im *verify.Repo) error {
-	for name, r := range map[string]*verify.Repo{directorState: d, imageState: im} {
-		b, err := r.Marshal()
-		if err != nil {
-			return err
-		}
-		if err := p.st.PutMeta(name, b); err != nil {
-			return err
-		}
+	if err := p.st.PutTrusted(meta.Director, d); err != nil {
+		return err
+	}
+	if err := p.st.PutTrusted(meta.Image, im); err != nil {
+		return err
 	}
 	p.director, p.image = d, im
 	return nil

@@ -78,11 +78,6 @@ type ECU struct {
 	lastErr  error
 }
 
-const (
-	directorState = "trusted/director.json"
-	imageState    = "trusted/image.json"
-)
-
 // Provision is the factory: it gives a new ECU its trusted metadata (the
 // Director's Root, and the Image repository's Root for full verification;
 // {#build-time-prerequisite-requirements-for-ecus}) and its first image.
@@ -98,7 +93,7 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, 
 	if err != nil {
 		return fmt.Errorf("secondary %s: provision Director root: %w", cfg.ID, err)
 	}
-	if err := saveRepo(st, directorState, d); err != nil {
+	if err := st.PutTrusted(meta.Director, d); err != nil {
 		return err
 	}
 	if cfg.Verification == Full {
@@ -109,7 +104,7 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, 
 		if err != nil {
 			return fmt.Errorf("secondary %s: provision Image root: %w", cfg.ID, err)
 		}
-		if err := saveRepo(st, imageState, im); err != nil {
+		if err := st.PutTrusted(meta.Image, im); err != nil {
 			return err
 		}
 	}
@@ -121,14 +116,6 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, 
 	// Primary's first time, sent in the same second, is not "before" it
 	t := cfg.Clock.Now().Truncate(time.Second)
 	return st.Update("provision-time", func(s *store.State) error { s.LatestTime = t; return nil })
-}
-
-func saveRepo(st *store.Store, name string, r *verify.Repo) error {
-	b, err := r.Marshal()
-	if err != nil {
-		return err
-	}
-	return st.PutMeta(name, b)
 }
 
 // Boot starts the ECU from its state directory (power-on or after a reset).
@@ -147,11 +134,11 @@ func Boot(cfg Config) (*ECU, error) {
 		return nil, err
 	}
 	e := &ECU{cfg: cfg, st: st}
-	if e.director, err = loadRepo(st, directorState); err != nil {
+	if e.director, err = loadRepo(st, meta.Director); err != nil {
 		return nil, fmt.Errorf("secondary %s: %w", cfg.ID, err)
 	}
 	if cfg.Verification == Full {
-		if e.image, err = loadRepo(st, imageState); err != nil {
+		if e.image, err = loadRepo(st, meta.Image); err != nil {
 			return nil, fmt.Errorf("secondary %s: %w", cfg.ID, err)
 		}
 	}
@@ -163,10 +150,10 @@ func Boot(cfg Config) (*ECU, error) {
 	return e, nil
 }
 
-func loadRepo(st *store.Store, name string) (*verify.Repo, error) {
-	b, err := st.GetMeta(name)
+func loadRepo(st *store.Store, repo string) (*verify.Repo, error) {
+	b, err := st.Trusted(repo)
 	if err != nil {
-		return nil, fmt.Errorf("trusted metadata %s: %w (was the ECU provisioned?)", name, err)
+		return nil, err
 	}
 	return verify.LoadRepo(b)
 }
@@ -320,10 +307,10 @@ func (e *ECU) VerifyMetadata() (*verify.ECUTarget, error) {
 		if err != nil {
 			return nil, e.record(err)
 		}
-		if err := saveRepo(e.st, directorState, d); err != nil {
+		if err := e.st.PutTrusted(meta.Director, d); err != nil {
 			return nil, err
 		}
-		if err := saveRepo(e.st, imageState, im); err != nil {
+		if err := e.st.PutTrusted(meta.Image, im); err != nil {
 			return nil, err
 		}
 		e.director, e.image = d, im
@@ -341,7 +328,7 @@ func (e *ECU) VerifyMetadata() (*verify.ECUTarget, error) {
 		if err != nil {
 			return nil, e.record(err)
 		}
-		if err := saveRepo(e.st, directorState, d); err != nil {
+		if err := e.st.PutTrusted(meta.Director, d); err != nil {
 			return nil, err
 		}
 		e.director = d

@@ -330,6 +330,34 @@ func (s *Store) PutMeta(name string, data []byte) error {
 	return s.write("meta:"+name, p, data, 0o600)
 }
 
+// Marshaler is a repository's trusted state as verification keeps it
+// (uptane/verify.Repo).
+type Marshaler interface{ Marshal() ([]byte, error) }
+
+// TrustedName is the metadata file that holds repo's trusted state
+// ("trusted/director.json", "trusted/image.json"), for the Primary and the
+// Secondaries alike.
+func TrustedName(repo string) string { return "trusted/" + repo + ".json" }
+
+// PutTrusted persists repo's trusted state, atomically like PutMeta.
+func (s *Store) PutTrusted(repo string, r Marshaler) error {
+	b, err := r.Marshal()
+	if err != nil {
+		return fmt.Errorf("store %s: trusted %s metadata: %w", s.dir, repo, err)
+	}
+	return s.PutMeta(TrustedName(repo), b)
+}
+
+// Trusted reads repo's trusted state; the error says the ECU may not have
+// been provisioned.
+func (s *Store) Trusted(repo string) ([]byte, error) {
+	b, err := s.GetMeta(TrustedName(repo))
+	if err != nil {
+		return nil, fmt.Errorf("trusted metadata %s: %w (was the ECU provisioned?)", TrustedName(repo), err)
+	}
+	return b, nil
+}
+
 // GetMeta reads a metadata file; os.ErrNotExist when absent.
 func (s *Store) GetMeta(name string) ([]byte, error) {
 	p, err := s.metaPath(name)
