@@ -591,14 +591,7 @@ func (d *Director) refresh(tx *bolt.Tx, vin string) error {
 				return err
 			}
 		}
-		if err := meta.Sign(tg, d.top.signers[meta.Targets]...); err != nil {
-			return fmt.Errorf("repo: director: sign targets of %s: %w", vin, err)
-		}
-		b, err := encode(tg)
-		if err != nil {
-			return err
-		}
-		if err := vb.Put([]byte("f/"+meta.VersionedName(tg.Signed.Version, meta.Targets)), b); err != nil {
+		if _, err := signAndPut(d, vb, vin, meta.Targets, tg, tg.Signed.Version); err != nil {
 			return err
 		}
 		st.Targets, st.TargetsExp, st.Dirty = tg.Signed.Version, tg.Signed.Expires, false
@@ -607,14 +600,7 @@ func (d *Director) refresh(tx *bolt.Tx, vin string) error {
 		sn := metadata.Snapshot(expires(d.opts.Clock, d.opts.Expiry.For(meta.Snapshot)))
 		sn.Signed.Version = st.Snapshot + 1
 		sn.Signed.Meta = map[string]*metadata.MetaFiles{"targets.json": {Version: st.Targets}}
-		if err := meta.Sign(sn, d.top.signers[meta.Snapshot]...); err != nil {
-			return fmt.Errorf("repo: director: sign snapshot of %s: %w", vin, err)
-		}
-		b, err := encode(sn)
-		if err != nil {
-			return err
-		}
-		if err := vb.Put([]byte("f/"+meta.VersionedName(sn.Signed.Version, meta.Snapshot)), b); err != nil {
+		if _, err := signAndPut(d, vb, vin, meta.Snapshot, sn, sn.Signed.Version); err != nil {
 			return err
 		}
 		st.Snapshot, st.SnapshotExp = sn.Signed.Version, sn.Signed.Expires
@@ -623,14 +609,8 @@ func (d *Director) refresh(tx *bolt.Tx, vin string) error {
 	ts := metadata.Timestamp(expires(d.opts.Clock, d.opts.Expiry.For(meta.Timestamp)))
 	ts.Signed.Version = st.Timestamp + 1
 	ts.Signed.Meta = map[string]*metadata.MetaFiles{"snapshot.json": {Version: st.Snapshot, Length: int64(len(snb)), Hashes: meta.HashesOf(snb)}}
-	if err := meta.Sign(ts, d.top.signers[meta.Timestamp]...); err != nil {
-		return fmt.Errorf("repo: director: sign timestamp of %s: %w", vin, err)
-	}
-	b, err := encode(ts)
+	b, err := signAndPut(d, vb, vin, meta.Timestamp, ts, ts.Signed.Version)
 	if err != nil {
-		return err
-	}
-	if err := vb.Put([]byte("f/"+meta.VersionedName(ts.Signed.Version, meta.Timestamp)), b); err != nil {
 		return err
 	}
 	if err := vb.Put([]byte("f/timestamp.json"), b); err != nil {
@@ -639,6 +619,22 @@ func (d *Director) refresh(tx *bolt.Tx, vin string) error {
 	st.Timestamp, st.TimestampExp = ts.Signed.Version, ts.Signed.Expires
 	d.log.Info("vehicle metadata signed", "vin", vin, "targets", st.Targets, "snapshot", st.Snapshot, "timestamp", st.Timestamp)
 	return putJSON(vb, []byte("state"), st)
+}
+
+// signAndPut signs a vehicle's metadata for role with the Director's
+// online keys and stores it under its versioned name; it returns the bytes.
+func signAndPut[T metadata.Roles](d *Director, vb *bolt.Bucket, vin, role string, md *metadata.Metadata[T], version int64) ([]byte, error) {
+	if err := meta.Sign(md, d.top.signers[role]...); err != nil {
+		return nil, fmt.Errorf("repo: director: sign %s of %s: %w", role, vin, err)
+	}
+	b, err := encode(md)
+	if err != nil {
+		return nil, err
+	}
+	if err := vb.Put([]byte("f/"+meta.VersionedName(version, role)), b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Refresh signs new metadata for a vehicle if its assignments changed or
