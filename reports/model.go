@@ -46,14 +46,24 @@ const (
 
 // Report is the result of one suite run.
 type Report struct {
-	Schema   string    `json:"schema"`
-	Tool     Tool      `json:"tool"`
-	Rig      Rig       `json:"rig"`
-	Seed     uint64    `json:"seed"`
+	Schema string `json:"schema"`
+	Tool   Tool   `json:"tool"`
+	Rig    Rig    `json:"rig"`
+	Seed   uint64 `json:"seed"`
+	// Seeds are the seeds of a seed sweep (--seeds): every run played
+	// under each; absent for a run under one seed.
+	Seeds []uint64 `json:"seeds,omitempty"`
+	// Plan identifies the whole suite the runs belong to, Shard the part
+	// of it this report holds (absent: all of it). See plan.go.
+	Plan     *Plan     `json:"plan,omitempty"`
+	Shard    *Shard    `json:"shard,omitempty"`
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
 	Results  []Result  `json:"results"`
-	Summary  Summary   `json:"summary"`
+	// Unstable lists the runs whose verdict differs between the seeds of a
+	// sweep, with the seeds that replay each verdict (unstable.go).
+	Unstable []Unstable `json:"unstable,omitempty"`
+	Summary  Summary    `json:"summary"`
 }
 
 // Tool names the program that produced the report.
@@ -71,6 +81,9 @@ type Rig struct {
 	// bus), "vcan" (Linux virtual CAN), "socketcan" (real interfaces).
 	Transport string `json:"transport"`
 	Buses     []Bus  `json:"buses"`
+	// Digest is the SHA-256 (hex) of the rig file: shards of one suite
+	// must have run on the same rig.
+	Digest string `json:"sha256,omitempty"`
 }
 
 // Bus is one CAN segment of the rig.
@@ -96,6 +109,9 @@ type Result struct {
 	ECU       string `json:"ecu"`
 	// Profile is "conformant" or "without:<check>[+<check>...]".
 	Profile string `json:"profile"`
+	// Seed is the seed the run was played under (`uptane-hil run --seed
+	// SEED` replays it).
+	Seed uint64 `json:"seed,omitempty"`
 	// Control is true for the run with the control profile (the attack must
 	// succeed there, proving the suite notices a missing defence).
 	Control  bool   `json:"control"`
@@ -154,6 +170,9 @@ type Summary struct {
 	Runs   int `json:"runs"`
 	Passed int `json:"passed"`
 	Failed int `json:"failed"`
+	// Unstable is the number of runs whose verdict differs between seeds
+	// (each is a failure too).
+	Unstable int `json:"unstable,omitempty"`
 }
 
 // New returns an empty report of the current schema, started at started.
@@ -183,6 +202,7 @@ func (r *Report) Summarize() {
 			s.Failed++
 		}
 	}
+	s.Unstable = len(r.Unstable)
 	r.Summary = s
 }
 
@@ -288,7 +308,7 @@ func (r *Report) Validate() error {
 		}
 	}
 	want := r.Summary
-	r2 := Report{Results: r.Results}
+	r2 := Report{Results: r.Results, Unstable: r.Unstable}
 	r2.Summarize()
 	if want != r2.Summary {
 		bad("summary: %+v, but the results give %+v", want, r2.Summary)

@@ -24,7 +24,28 @@ func minimal() *reports.Report {
 		Profile: "conformant", Expected: reports.Defended, Observed: reports.Defended, Pass: true,
 		Sequence: []reports.Message{{T: 1, Label: "start", Kind: reports.KindNote}},
 		BusLoad:  []reports.BusLoad{{Bus: "powertrain", Samples: []reports.LoadSample{{T: 0, LoadPct: 1}}}}})
+	r.Plan = reports.NewPlan([]reports.PlanScenario{{Name: "s", File: "s.yaml", Digest: "00"}}, []uint64{7}, 2)
+	r.Shard = &reports.Shard{Index: 1, Count: 1, Balance: "count", Units: []int{0, 1}}
+	r.Unstable = []reports.Unstable{{Scenario: "s", ECU: "ECM-0001", Profile: "conformant", Expected: reports.Defended,
+		Verdicts: []reports.SeedVerdicts{{Observed: reports.Defended, Seeds: []uint64{7}}, {Observed: reports.Compromised, Seeds: []uint64{8}}}}}
 	r.Finish(sample.Started.Add(time.Second))
+	return r
+}
+
+// withScale is the sample with the fields of a sharded seed sweep set.
+func withScale(r *reports.Report) *reports.Report {
+	r.Rig.Digest = "9f2c"
+	r.Rig.File = "rigs/noisy.yaml"
+	r.Seeds = []uint64{1, 2}
+	r.Plan = reports.NewPlan([]reports.PlanScenario{{Name: r.Results[0].Scenario, File: "s.yaml", Digest: "00"}}, r.Seeds, 4)
+	r.Shard = &reports.Shard{Index: 2, Count: 2, Balance: "count", Units: []int{1, 3}}
+	for i := range r.Results {
+		r.Results[i].Seed = 1 + uint64(i%2)
+	}
+	r.Results[1].Scenario, r.Results[1].ECU, r.Results[1].Profile = r.Results[0].Scenario, r.Results[0].ECU, r.Results[0].Profile
+	r.Results[1].Observed, r.Results[1].Pass = reports.Compromised, false
+	r.FindUnstable()
+	Expect(r.Unstable).NotTo(BeEmpty())
 	return r
 }
 
@@ -44,7 +65,7 @@ var _ = Describe("the report model and its JSON", func() {
 
 	It("writes exactly the fields docs/report-schema.md documents", func() {
 		doc := documentedFields()
-		r := sample.Report(1)
+		r := withScale(sample.Report(1))
 		r.Rig.Buses[0].Interface = "vcan0" // the one field the sample leaves empty
 		written := jsonPaths(jsonOf(r))
 		for p := range written {
@@ -69,7 +90,7 @@ var _ = Describe("the report model and its JSON", func() {
 				optional = append(optional, p)
 			}
 		}
-		Expect(optional).To(ConsistOf("results[].sequence", "results[].busLoad"))
+		Expect(optional).To(ConsistOf("results[].sequence", "results[].busLoad", "plan", "shard", "unstable", "summary.unstable"))
 	})
 
 	It("writes RFC 3339 times, the schema name and millisecond numbers", func() {
@@ -145,7 +166,7 @@ var _ = Describe("the report model and its JSON", func() {
 	It("counts passes and failures as results are added", func() {
 		r := minimal()
 		r.Add(reports.Result{Pass: false}, reports.Result{Pass: true})
-		Expect(r.Summary).To(Equal(reports.Summary{Runs: 3, Passed: 2, Failed: 1}))
+		Expect(r.Summary).To(Equal(reports.Summary{Runs: 3, Passed: 2, Failed: 1, Unstable: 1}), "minimal has one unstable run")
 		Expect(r.Passed()).To(BeFalse())
 		Expect(reports.Ms(1500 * time.Microsecond)).To(Equal(1.5))
 	})

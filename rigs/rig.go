@@ -40,6 +40,9 @@ type Bus struct {
 	DataBitrate int    `yaml:"data_bitrate"` // CAN FD data phase bit rate, bit/s
 	FD          bool   `yaml:"fd"`
 	Timed       *bool  `yaml:"timed"` // virtual: model frame timing (default true under the simulated clock)
+	// Faults is noise the bus injects, drawn from the run's seed
+	// (faults.go); virtual buses only.
+	Faults []Fault `yaml:"faults"`
 }
 
 // Backend says where the Director and Image repositories are.
@@ -284,6 +287,11 @@ func (r *Rig) validate() error {
 			}
 		} else if b.DataBitrate != 0 {
 			return r.Errorf(f+".data_bitrate", "only CAN FD buses (fd: true) have a data bit rate")
+		}
+	}
+	for i := range r.Buses {
+		if err := r.validateFaults(fmt.Sprintf("buses[%d]", i), &r.Buses[i]); err != nil {
+			return err
 		}
 	}
 	if r.Backend.Mode == "" {

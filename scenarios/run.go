@@ -59,6 +59,9 @@ type RunOptions struct {
 	// written: <scenario>-<profile>.pcap (LINKTYPE_CAN_SOCKETCAN, every
 	// bus) and .log (candump -L, one interface name per bus).
 	Captures string
+	// Tag, when set, is appended to the run's directory and capture file
+	// names (a seed sweep tags each run "seed-N", see Play).
+	Tag string
 }
 
 // Result is the verdict for one judged ECU under one profile.
@@ -127,11 +130,11 @@ type runner struct {
 }
 
 // capture writes every bus of the run to one pcap and one candump log.
-func (r *runner) capture(dir, profile string) (func(), error) {
+func (r *runner) capture(dir, profile, tag string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	base := r.s.Name + "-" + strings.NewReplacer(":", "-", "+", "_", "/", "_").Replace(profile)
+	base := tagged(r.s.Name+"-"+strings.NewReplacer(":", "-", "+", "_", "/", "_").Replace(profile), tag)
 	pf, err := os.Create(filepath.Join(dir, base+".pcap"))
 	if err != nil {
 		return nil, err
@@ -194,7 +197,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	r := &runner{s: s, sim: sim, held: map[string][]keys.Signer{}, heldECU: map[string]*keys.Private{}, detected: map[string][]check.ID{}, details: map[string][]string{}, offs: map[string]func(){},
 		heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{}}
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
-		dir := filepath.Join(o.Dir, s.Name, strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name))
+		dir := filepath.Join(o.Dir, s.Name, tagged(strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name), o.Tag))
 		vo := vehicle.Options{Rig: o.Rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
 			Events: r.log.Sink(), Links: o.Links, OverBus: !o.Direct && o.Links == nil, AllInProcess: true}
 		s.Setup.Image.apply(&vo)
@@ -210,7 +213,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 			return
 		}
 		if o.Captures != "" && len(v.Buses) > 0 {
-			stop, err := r.capture(o.Captures, profile.Name)
+			stop, err := r.capture(o.Captures, profile.Name, o.Tag)
 			if err != nil {
 				stepErr = err
 				return

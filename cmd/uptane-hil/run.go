@@ -1,18 +1,19 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/uptane-hil/uptane-hil/internal/shard"
 	"github.com/uptane-hil/uptane-hil/reports"
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/scenarios"
-	"github.com/uptane-hil/uptane-hil/sim/seed"
 )
 
 func init() {
@@ -20,91 +21,161 @@ func init() {
 }
 
 func runSuite(args []string) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	rigFile := fs.String("rig", "rigs/virtual.yaml", "rig file")
-	out := fs.String("out", "out", "output directory for reports and captures")
-	sd := fs.Uint64("seed", 0, "seed of the run (0: the rig's seed)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `usage: uptane-hil run [--rig FILE] [--out DIR] [--seed N] [SCENARIO FILE OR FOLDER ...]
-
-Plays each scenario (default: the scenarios/ folder) against the rig, twice
-per judged ECU: with the conformant profile, where the attack must be
-defended, and with the control profile that lacks exactly the scenario's
-defence, where the attack must succeed. Prints a line per run and a summary
-table, and writes OUT/report.html (one self-contained file for auditors),
-OUT/report.json (schema uptane-hil/report/v1, docs/report-schema.md) and
-OUT/junit.xml, and OUT/captures/<scenario>-<profile>.pcap and .log (every
-bus of the run). Exit status 0 only if every result passes.
-
-Runs are simulated: every ECU of the rig runs in this process on the
-simulated clock. On rigs/virtual.yaml the buses are in-process; on
-rigs/vcan.yaml every frame crosses the kernel's SocketCAN (vcan0, vcan1)
-while simulated time stands still. Rigs with physical ECUs are refused.
-
-`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+	f, err := parseRunFlags("run", args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
 		return 2
 	}
-	paths := fs.Args()
-	if len(paths) == 0 {
-		paths = []string{"scenarios"}
-	}
-	r, err := rigs.Load(*rigFile)
+	r, p, err := loadSuite(f)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
 		return 2
+	}
+	sh, sharded, err := pickShard(f)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
+		return 2
+	}
+	var costs []float64
+	balance := "count"
+	if f.timings != "" {
+		if costs, balance, err = unitCosts(p, f.timings); err != nil {
+			fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
+			return 2
+		}
+	}
+	picked := shard.Pick(shard.Assign(len(p.units), costs, sh.Count), sh)
+	units := make([]unit, len(picked))
+	for i, k := range picked {
+		units[i] = p.units[k]
+	}
+	procs := f.procs
+	if procs > 1 && r.HasSocketCAN() {
+		// every process would see every other's frames on the interface
+		if f.procSet {
+			fmt.Fprintf(os.Stderr, "uptane-hil run: rig %s has SocketCAN buses, which processes would share: playing in one process\n", r.File)
+		}
+		procs = 1
+	}
+	for _, d := range []string{capturesDir(f.out), runsDir(f.out)} {
+		if err := os.RemoveAll(d); err != nil {
+			fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
+			return 1
+		}
+	}
+	if sharded {
+		fmt.Printf("shard %s: %d of the suite's %d plays (scenario × profile × seed; split by %s)\n", sh, len(units), len(p.units), strings.SplitN(balance, ":", 2)[0])
+	}
+	started := time.Now()
+	n, total := 0, len(units)
+	width := len(fmt.Sprint(total))
+	results, err := playAll(r, f, p, units, queueOrder(units, costs), procs, func(u unit, rs []reports.Result) {
+		n++
+		for _, x := range rs {
+			fmt.Printf("[%*d/%d] %-4s %-34s %-9s %-44s %-11s %s%s\n", width, n, total, passWord(x.Pass), x.Scenario, x.ECU, x.Profile, x.Observed, x.Detected, seedNote(p, x.Seed))
+		}
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
+		return 1
+	}
+	rep, err := newReport(r, p, started)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
+		return 1
+	}
+	if sharded {
+		rep.Shard = &reports.Shard{Index: sh.Index, Count: sh.Count, Balance: balance, Units: picked}
+	}
+	for _, rs := range results {
+		rep.Add(rs...)
+	}
+	if err := writeReport(f.out, rep); err != nil {
+		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
+		return 1
+	}
+	failed := writeSummary(os.Stdout, rep.Results)
+	reports.WriteUnstable(os.Stdout, rep)
+	fmt.Printf("\n%d runs in %s wall (%d process(es)); reports in %s: report.html, report.json, junit.xml\n", len(rep.Results), time.Since(started).Round(time.Millisecond), min(procs, max(1, len(units))), f.out)
+	if failed > 0 || len(rep.Unstable) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// loadSuite loads the rig and the scenarios and builds the plan.
+func loadSuite(f *runFlags) (*rigs.Rig, *suitePlan, error) {
+	r, err := rigs.Load(f.rig)
+	if err != nil {
+		return nil, nil, err
 	}
 	// Scenarios run every ECU in this process on the simulated clock (on
 	// SocketCAN buses too); an ECU on a wire cannot be run that way.
 	for _, e := range r.ECUs {
 		if e.Process == rigs.Physical {
-			fmt.Fprintf(os.Stderr, "uptane-hil run: rig %s: ECU %s is physical; scenario runs need every ECU in this process (rigs/virtual.yaml, rigs/vcan.yaml); drive a bench with `uptane-hil vehicle`\n", r.File, e.ID)
-			return 2
+			return nil, nil, fmt.Errorf("rig %s: ECU %s is physical; scenario runs need every ECU in this process (rigs/virtual.yaml, rigs/vcan.yaml); drive a bench with `uptane-hil vehicle`", r.File, e.ID)
 		}
 	}
-	list, err := scenarios.LoadAll(paths...)
+	list, err := scenarios.LoadAll(f.paths...)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
-		return 2
+		return nil, nil, err
 	}
-	work := filepath.Join(*out, "runs")
-	os.RemoveAll(filepath.Join(*out, "captures"))
-	if err := os.RemoveAll(work); err != nil {
-		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
-		return 1
+	seeds := []uint64{f.seed}
+	if f.seed == 0 {
+		seeds[0] = r.Seed
 	}
-	started := time.Now()
-	var all []scenarios.Result
-	for _, s := range list {
-		res, err := s.Run(scenarios.RunOptions{Rig: r, Dir: work, Seed: seed.Seed(*sd), Captures: filepath.Join(*out, "captures")})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
-			return 1
+	if f.seeds != "" {
+		if seeds, err = parseSeeds(f.seeds); err != nil {
+			return nil, nil, err
 		}
-		for _, x := range res {
-			fmt.Printf("%-4s %-34s %-9s %-44s %-11s %s\n", passWord(x.Pass), x.Scenario, x.ECU, x.Profile, x.Observed, x.Detected)
+	}
+	p, err := buildPlan(list, seeds)
+	return r, p, err
+}
+
+// pickShard is the shard this process plays: --shard, else the
+// environment's, else the whole suite (sharded false: the report is not a
+// shard's, there is nothing to merge).
+func pickShard(f *runFlags) (s shard.Shard, sharded bool, err error) {
+	if f.shard != "" {
+		s, err := shard.Parse(f.shard)
+		if err == nil && f.shards != 0 && f.shards != s.Count {
+			err = fmt.Errorf("--shard %s, but --shards %d", f.shard, f.shards)
 		}
-		all = append(all, res...)
+		return s, true, err
 	}
-	failed := writeSummary(os.Stdout, all)
-	fmt.Printf("\n%d runs in %s wall; reports in %s: report.html, report.json, junit.xml\n", len(all), time.Since(started).Round(time.Millisecond), *out)
-	sdv := uint64(*sd)
-	if sdv == 0 {
-		sdv = r.Seed
+	s, from, found, err := shard.FromEnv(os.Getenv, f.shards)
+	if err != nil {
+		return s, false, fmt.Errorf("shard from the environment: %w", err)
 	}
-	if err := writeResults(*out, r, sdv, started, all); err != nil {
-		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
-		return 1
+	if found {
+		fmt.Printf("shard %s from %s\n", s, from)
 	}
-	if failed > 0 {
-		return 1
+	return s, found, nil
+}
+
+// queueOrder is the order in which runs are handed to workers: longest
+// first when their costs are known (the last to finish is then a short
+// one), else plan order.
+func queueOrder(units []unit, costs []float64) []int {
+	q := make([]int, len(units))
+	for i, u := range units {
+		q[i] = u.index
 	}
-	return 0
+	if costs != nil {
+		sort.SliceStable(q, func(a, b int) bool { return costs[q[a]] > costs[q[b]] })
+	}
+	return q
+}
+
+func seedNote(p *suitePlan, s uint64) string {
+	if len(p.seeds) > 1 {
+		return fmt.Sprintf("  (seed %d)", s)
+	}
+	return ""
 }
 
 func passWord(p bool) string {
@@ -114,7 +185,7 @@ func passWord(p bool) string {
 	return "FAIL"
 }
 
-func writeSummary(w io.Writer, all []scenarios.Result) (failed int) {
+func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 	type row struct{ runs, passed int }
 	byAttack := map[string]*row{}
 	var order []string
@@ -139,21 +210,4 @@ func writeSummary(w io.Writer, all []scenarios.Result) (failed int) {
 	}
 	fmt.Fprintf(w, "%d passed, %d failed\n", len(all)-failed, failed)
 	return failed
-}
-
-func writeResults(dir string, r *rigs.Rig, sd uint64, started time.Time, all []scenarios.Result) error {
-	rig := reports.Rig{Name: r.Name, File: r.File, Transport: "virtual buses (UDS on ISO-TP), in-process"}
-	for _, b := range r.Buses {
-		rig.Buses = append(rig.Buses, reports.Bus{Name: b.Name, Interface: b.Interface, Bitrate: b.Bitrate, DataBitrate: b.DataBitrate, FD: b.FD})
-	}
-	rep := reports.New(reports.Tool{Name: "uptane-hil", Version: version}, rig, sd, started.UTC())
-	for _, x := range all {
-		rep.Add(reports.Result{Scenario: x.Scenario, Description: x.Description, Attack: x.Attack, Standard: x.Standard,
-			Transport: x.Transport, ECU: x.ECU, Profile: x.Profile, Control: x.Control, Expected: x.Expected,
-			Observed: x.Observed, Detected: x.Detected, Detail: x.Detail, VersionReport: x.Report, Pass: x.Pass,
-			Duration: reports.Ms(x.Duration), Wall: reports.Ms(x.Wall), Sequence: reports.SequenceFromEvents(time.Time{}, x.Events),
-			Capture: x.Capture, CandumpLog: x.CandumpLog})
-	}
-	rep.Finish(time.Now().UTC())
-	return reports.WriteAll(dir, rep, reports.WithStandard(reports.StandardSections(reports.StandardText)))
 }

@@ -557,7 +557,15 @@ func OpenBus(r *rigs.Rig, b *rigs.Bus, clk clock.Clock, sd seed.Seed) (can.Bus, 
 		if r.IsTimed(b) {
 			cfg.Bitrate, cfg.DataBitrate = b.Bitrate, b.DataBitrate
 		}
-		return vbus.Open(cfg)
+		vb, err := vbus.Open(cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := installFaults(r, b, vb); err != nil {
+			vb.Close()
+			return nil, err
+		}
+		return vb, nil
 	case rigs.SocketCAN:
 		// On the simulated clock every node must be in this process
 		// (clock.External); Build refuses ECUs outside it.

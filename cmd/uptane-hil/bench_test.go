@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/uptane-hil/uptane-hil/reports"
+)
+
+// benchRun runs `uptane-hil run ARGS` in this process (its output
+// discarded) and returns the wall time and the report.
+func benchRun(b *testing.B, args ...string) (time.Duration, *reports.Report) {
+	b.Helper()
+	dir := b.TempDir()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer null.Close()
+	old := os.Stdout
+	os.Stdout = null
+	start := time.Now()
+	code := dispatch(append([]string{"run", "--out", dir}, args...), null, null)
+	took := time.Since(start)
+	os.Stdout = old
+	if code == 2 {
+		b.Fatalf("uptane-hil run %v: exit %d", args, code)
+	}
+	if code != 0 {
+		b.Logf("uptane-hil run %v: exit %d (some result failed; the timing stands)", args, code)
+	}
+	f, err := os.Open(dir + "/report.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := reports.ReadJSON(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return took, rep
+}
+
+// benchSetup makes the test binary the worker command and runs from the
+// module root.
+func benchSetup(b *testing.B) {
+	b.Helper()
+	wd, _ := os.Getwd()
+	if err := os.Chdir("../.."); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.Chdir(wd) })
+	os.Setenv(cliEnv, "1")
+	b.Cleanup(func() { os.Unsetenv(cliEnv) })
+}
+
+// BenchmarkSuiteProcesses plays the whole suite with -p 1 and then -p 2,
+// in one benchmark run, and reports both wall times and the speed-up
+// (goal: at least 1.8 on two free cores).
+func BenchmarkSuiteProcesses(b *testing.B) {
+	benchSetup(b)
+	for b.Loop() {
+		t1, r1 := benchRun(b, "-p", "1")
+		t2, r2 := benchRun(b, "-p", "2")
+		if len(r1.Results) != len(r2.Results) {
+			b.Fatalf("-p 1: %d results, -p 2: %d", len(r1.Results), len(r2.Results))
+		}
+		b.ReportMetric(t1.Seconds(), "s-p1")
+		b.ReportMetric(t2.Seconds(), "s-p2")
+		b.ReportMetric(t1.Seconds()/t2.Seconds(), "speedup")
+		b.ReportMetric(float64(len(r1.Results)), "runs")
+		b.ReportMetric(float64(runtime.NumCPU()), "cores")
+	}
+}
+
+// BenchmarkSeedSweep plays the whole suite under UPTANE_HIL_BENCH_SEEDS
+// seeds (default 3) with -p <cores> and reports runs per second and the
+// wall time a 100-seed sweep would take at that rate (extrapolated).
+func BenchmarkSeedSweep(b *testing.B) {
+	benchSetup(b)
+	n := 3
+	if v := os.Getenv("UPTANE_HIL_BENCH_SEEDS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("UPTANE_HIL_BENCH_SEEDS=%q", v)
+		}
+	}
+	for b.Loop() {
+		took, rep := benchRun(b, "--seeds", fmt.Sprintf("1-%d", n))
+		runs := float64(len(rep.Results))
+		b.ReportMetric(runs/took.Seconds(), "runs/s")
+		b.ReportMetric(float64(rep.Plan.Units)/took.Seconds(), "plays/s")
+		b.ReportMetric(runs, "runs")
+		b.ReportMetric(took.Seconds()*100/float64(n), "s-per-100-seeds")
+	}
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"os"
+	"time"
+
+	"github.com/uptane-hil/uptane-hil/reports"
+	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/scenarios"
+	"github.com/uptane-hil/uptane-hil/sim/seed"
+)
+
+// playUnit plays one run of the plan in this process and returns its
+// results in the report's form (what a worker process sends back).
+func playUnit(r *rigs.Rig, out string, u unit) ([]reports.Result, error) {
+	res, err := u.scen.Play(scenarios.RunOptions{Rig: r, Dir: runsDir(out), Seed: seed.Seed(u.seed), Captures: capturesDir(out), Tag: u.tag}, u.control)
+	if err != nil {
+		return nil, err
+	}
+	rs := make([]reports.Result, len(res))
+	for i, x := range res {
+		rs[i] = reports.Result{Scenario: x.Scenario, Description: x.Description, Attack: x.Attack, Standard: x.Standard,
+			Transport: x.Transport, ECU: x.ECU, Profile: x.Profile, Seed: u.seed, Control: x.Control, Expected: x.Expected,
+			Observed: x.Observed, Detected: x.Detected, Detail: x.Detail, VersionReport: x.Report, Pass: x.Pass,
+			Duration: reports.Ms(x.Duration), Wall: reports.Ms(x.Wall), Sequence: reports.SequenceFromEvents(time.Time{}, x.Events),
+			Capture: x.Capture, CandumpLog: x.CandumpLog}
+	}
+	return rs, nil
+}
+
+func runsDir(out string) string     { return out + string(os.PathSeparator) + "runs" }
+func capturesDir(out string) string { return out + string(os.PathSeparator) + "captures" }
+
+// newReport is the report of a run (or a shard of one) on rig r.
+func newReport(r *rigs.Rig, p *suitePlan, started time.Time) (*reports.Report, error) {
+	rig := reports.Rig{Name: r.Name, File: r.File, Transport: "virtual buses (UDS on ISO-TP), in-process"}
+	for _, b := range r.Buses {
+		rig.Buses = append(rig.Buses, reports.Bus{Name: b.Name, Interface: b.Interface, Bitrate: b.Bitrate, DataBitrate: b.DataBitrate, FD: b.FD})
+	}
+	data, err := os.ReadFile(r.File)
+	if err != nil {
+		return nil, err
+	}
+	rig.Digest = reports.Digest(data)
+	rep := reports.New(reports.Tool{Name: "uptane-hil", Version: version}, rig, p.seeds[0], started.UTC())
+	if len(p.seeds) > 1 {
+		rep.Seeds = p.seeds
+	}
+	rep.Plan = p.info
+	return rep, nil
+}
+
+// writeReport finishes rep and writes the three reports into dir.
+func writeReport(dir string, rep *reports.Report) error {
+	reports.SortPlanOrder(rep)
+	rep.FindUnstable()
+	rep.Finish(time.Now().UTC())
+	return reports.WriteAll(dir, rep, reports.WithStandard(reports.StandardSections(reports.StandardText)))
+}
