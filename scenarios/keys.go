@@ -208,11 +208,11 @@ func (r *runner) publishImage(p *Publish) error {
 	}
 	rc := p.Release
 	if rc == 0 {
-		n, _, err := r.v.InstalledRelease(p.ECU)
+		inst, err := r.v.Installed(p.ECU)
 		if err != nil {
 			return err
 		}
-		rc = n + 1
+		rc = inst.Release + 1
 	}
 	rp := &forge.Repo{Signers: r.heldImage}
 	var err error

@@ -411,8 +411,9 @@ func (r *runner) directorAccepted(ecu, how string) bool {
 	if !ok {
 		return false
 	}
-	_, real, _ := r.v.InstalledRelease(ecu)
-	return got.Filename == old.Signed.Installed.Filename && got.Filename != real
+	// The report names the old image, and not the genuine one installed.
+	inst, _ := r.v.Installed(ecu)
+	return got.Filename == old.Signed.Installed.Filename && (got.Filename != inst.Name || !inst.Genuine)
 }
 
 // rotate replaces a role's keys with new ones (Root N+1 revokes the old).
@@ -702,16 +703,16 @@ func (r *runner) addID(ecu string, id check.ID) {
 }
 
 func (r *runner) installedIs(ecu, want string) bool {
-	rc, name, err := r.v.InstalledRelease(ecu)
+	inst, err := r.v.Installed(ecu)
 	if err != nil {
 		return false
 	}
 	if want == "malicious" {
-		return strings.HasSuffix(name, "(unknown bytes)")
+		return !inst.Genuine
 	}
 	var n uint64
 	fmt.Sscanf(want, "release:%d", &n)
-	return rc == n && !strings.HasSuffix(name, "(unknown bytes)")
+	return inst.Release == n && inst.Genuine
 }
 
 func (r *runner) verdicts(p check.Profile, control bool) []Result {

@@ -841,26 +841,31 @@ func (s *Secondary) Current() *secondary.ECU {
 	return s.ECU
 }
 
-// InstalledRelease returns the release counter and name of the image an
-// in-process ECU has in its active slot; the name is marked "(unknown
-// bytes)" when the slot does not hold that release's genuine image.
-func (v *Vehicle) InstalledRelease(id string) (uint64, string, error) {
+// Installed is the image an ECU has in its active slot.
+type Installed struct {
+	Release uint64 // release counter of the image's metadata
+	Name    string // image file name
+	// Genuine is true when the slot holds exactly the genuine bytes of that
+	// release (false: an attacker's image under that name).
+	Genuine bool
+}
+
+// Installed returns the image an in-process ECU has in its active slot.
+func (v *Vehicle) Installed(id string) (Installed, error) {
 	s := v.Secondary(id)
 	if s == nil {
-		return 0, "", fmt.Errorf("vehicle: no Secondary %q", id)
+		return Installed{}, fmt.Errorf("vehicle: no Secondary %q", id)
 	}
 	e := s.Current()
 	if e == nil {
-		return 0, "", fmt.Errorf("vehicle: %s does not run in this process, or has no power", id)
+		return Installed{}, fmt.Errorf("vehicle: %s does not run in this process, or has no power", id)
 	}
 	img, data, err := e.ActiveImage()
 	if err != nil {
-		return 0, "", err
+		return Installed{}, err
 	}
-	if want := v.ImageBytes(s.Rig.HardwareID, img.ReleaseCounter, len(data)); !bytes.Equal(want, data) {
-		return img.ReleaseCounter, img.Name + " (unknown bytes)", nil
-	}
-	return img.ReleaseCounter, img.Name, nil
+	want := v.ImageBytes(s.Rig.HardwareID, img.ReleaseCounter, len(data))
+	return Installed{Release: img.ReleaseCounter, Name: img.Name, Genuine: bytes.Equal(want, data)}, nil
 }
 
 // Close releases the backend's database and closes the buses it opened.
