@@ -7,11 +7,11 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 )
 

@@ -9,8 +9,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/uptane-hil/uptane-hil/ecus/link"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
+	"github.com/uptane-hil/uptane-hil/ecus/secondary"
 	"github.com/uptane-hil/uptane-hil/ecus/store"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
@@ -113,7 +113,7 @@ func powerOn(v *vehicle.Vehicle, cut string) {
 		Expect(s.BusNode.PowerOn()).To(Succeed(), "boot after a cut at %s", cut)
 		return
 	}
-	Expect(s.Link.(*link.Direct).Reset()).To(Succeed(), "boot after a cut at %s", cut)
+	Expect(s.Link.(*secondary.Direct).Reset()).To(Succeed(), "boot after a cut at %s", cut)
 }
 
 // updatesAgain runs a campaign of release 3 (for the ECUs given, all when
