@@ -18,6 +18,7 @@ var assets embed.FS
 var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
 	"f":      func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
 	"ms":     fmtMs,
+	"seeds":  SeedRanges,
 	"pass":   passWord,
 	"lower":  strings.ToLower,
 	"breaks": breaks,

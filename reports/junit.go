@@ -88,7 +88,7 @@ func JUnit(r *Report) JUnitSuites {
 		var st float64
 		for _, x := range g.Results {
 			c := JUnitCase{
-				Name:      fmt.Sprintf("%s / %s", x.ECU, x.Profile),
+				Name:      caseName(r, x),
 				ClassName: "uptane-hil." + x.Attack + "." + x.Scenario,
 				Time:      seconds(x.Wall),
 				SystemOut: caseOut(x),
@@ -111,8 +111,42 @@ func JUnit(r *Report) JUnitSuites {
 		root.Failures += s.Failures
 		root.Suites = append(root.Suites, s)
 	}
+	if len(r.Unstable) > 0 {
+		root.Suites = append(root.Suites, unstableSuite(r))
+		root.Tests += len(r.Unstable)
+		root.Failures += len(r.Unstable)
+	}
 	root.Time = seconds(total)
 	return root
+}
+
+// caseName is "ECU / profile", and " / seed N" in a seed sweep.
+func caseName(r *Report, x Result) string {
+	if len(r.Seeds) > 0 {
+		return fmt.Sprintf("%s / %s / seed %d", x.ECU, x.Profile, x.Seed)
+	}
+	return fmt.Sprintf("%s / %s", x.ECU, x.Profile)
+}
+
+// unstableSuite has a failed testcase per run whose verdict differs
+// between seeds, listing the seeds of each verdict and how to replay it.
+func unstableSuite(r *Report) JUnitSuite {
+	s := JUnitSuite{Name: "verdicts that differ between seeds", Properties: []JUnitProperty{{"seeds", SeedRanges(r.Seeds)}, {"rig", r.Rig.Name}}}
+	for _, u := range r.Unstable {
+		var b strings.Builder
+		for _, v := range u.Verdicts {
+			fmt.Fprintf(&b, "%s (detected %q, %s) under seeds %s", v.Observed, v.Detected, passWord(v.Pass), SeedRanges(v.Seeds))
+			if v.Replay != "" {
+				fmt.Fprintf(&b, "; replay: %s", v.Replay)
+			}
+			b.WriteByte('\n')
+		}
+		s.Cases = append(s.Cases, JUnitCase{Name: fmt.Sprintf("%s / %s", u.ECU, u.Profile), ClassName: "uptane-hil.seeds." + u.Scenario, Time: seconds(0),
+			Failure: &JUnitFailure{Message: fmt.Sprintf("the verdict differs between seeds (expected %s)", u.Expected), Type: "unstable", Text: b.String()}})
+		s.Tests++
+		s.Failures++
+	}
+	return s
 }
 
 func caseOut(x Result) string {

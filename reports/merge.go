@@ -84,17 +84,17 @@ func Merge(shards []ShardReport) (*Report, error) {
 	for _, s := range shards {
 		for _, u := range s.Report.Shard.Units {
 			if u < 0 || u >= len(played) {
-				return nil, fmt.Errorf("%w: %s played run %d, outside the plan's %d runs", ErrMismatch, s.Dir, u, len(played))
+				return nil, fmt.Errorf("%w: %s played play %d, outside the plan's %d plays", ErrMismatch, s.Dir, u, len(played))
 			}
 			if played[u] != "" {
-				return nil, fmt.Errorf("%w: run %d of the plan was played by two shards (%s and %s): were they split the same way?", ErrIncomplete, u, played[u], s.Dir)
+				return nil, fmt.Errorf("%w: play %d of the plan was played by two shards (%s and %s): were they split the same way?", ErrIncomplete, u, played[u], s.Dir)
 			}
 			played[u] = s.Dir
 		}
 	}
 	for u, d := range played {
 		if d == "" {
-			return nil, fmt.Errorf("%w: run %d of the plan was played by no shard", ErrIncomplete, u)
+			return nil, fmt.Errorf("%w: play %d of the plan was played by no shard", ErrIncomplete, u)
 		}
 	}
 

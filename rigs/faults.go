@@ -2,8 +2,14 @@ package rigs
 
 import (
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/uptane-hil/uptane-hil/sim/can"
 )
+
+// faultKinds are the faults a rig's bus can inject.
+var faultKinds = []can.Fault{can.FaultDrop, can.FaultCorrupt, can.FaultDelay, can.FaultDuplicate, can.FaultReorder, can.FaultBusOff}
 
 // Fault is noise a virtual bus injects on every run of the rig: which
 // frames it hits is drawn from the run's seed (each rule its own stream),
@@ -12,7 +18,7 @@ import (
 // The fields mirror sim/vbus.FaultRule.
 type Fault struct {
 	// Kind is drop, corrupt, delay, duplicate, reorder or bus-off.
-	Kind string `yaml:"kind"`
+	Kind can.Fault `yaml:"kind"`
 	// Probability that a matching frame is hit (0 or 1: every one).
 	Probability float64 `yaml:"probability"`
 	// Nodes limits the fault to frames these ECUs send (none: any sender).
@@ -31,16 +37,6 @@ type Fault struct {
 	Recovery time.Duration `yaml:"recovery"`
 }
 
-// Fault kinds (Fault.Kind), the names sim/vbus uses.
-const (
-	FaultDrop      = "drop"
-	FaultCorrupt   = "corrupt"
-	FaultDelay     = "delay"
-	FaultDuplicate = "duplicate"
-	FaultReorder   = "reorder"
-	FaultBusOff    = "bus-off"
-)
-
 // HasFaults reports whether any bus of the rig injects faults.
 func (r *Rig) HasFaults() bool {
 	for _, b := range r.Buses {
@@ -58,7 +54,7 @@ func (r *Rig) validateFaults(f string, b *Bus) error {
 	for i, x := range b.Faults {
 		at := fmt.Sprintf("%s.faults[%d]", f, i)
 		switch {
-		case !oneOf(x.Kind, FaultDrop, FaultCorrupt, FaultDelay, FaultDuplicate, FaultReorder, FaultBusOff):
+		case !slices.Contains(faultKinds, x.Kind):
 			return r.Errorf(at+".kind", "%q is not one of drop, corrupt, delay, duplicate, reorder, bus-off", x.Kind)
 		case x.Probability < 0 || x.Probability > 1 || x.Probability != x.Probability:
 			return r.Errorf(at+".probability", "%v is not in [0, 1]", x.Probability)
@@ -68,13 +64,13 @@ func (r *Rig) validateFaults(f string, b *Bus) error {
 			return r.Errorf(at+".count", "%d is negative", x.Count)
 		case x.Delay < 0:
 			return r.Errorf(at+".delay", "%s is negative", x.Delay)
-		case x.Kind == FaultDelay && x.Delay == 0:
+		case x.Kind == can.FaultDelay && x.Delay == 0:
 			return r.Errorf(at+".delay", "missing: a delay fault needs a delay")
 		case x.Flips < 0 || x.Flips > 512:
 			return r.Errorf(at+".flips", "%d is out of range 0..512", x.Flips)
 		case x.Recovery < 0:
 			return r.Errorf(at+".recovery", "%s is negative", x.Recovery)
-		case x.Kind == FaultBusOff && x.Recovery == 0:
+		case x.Kind == can.FaultBusOff && x.Recovery == 0:
 			return r.Errorf(at+".recovery", "missing: a bus-off fault needs a recovery time (the node would stay off)")
 		}
 		for _, n := range x.Nodes {

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/sim/can"
 )
 
 var _ = Describe("bus faults of a rig", func() {
@@ -15,7 +16,7 @@ var _ = Describe("bus faults of a rig", func() {
 		r, err := rigs.Load("noisy.yaml")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(r.HasFaults()).To(BeTrue())
-		Expect(r.Bus("powertrain").Faults).To(Equal([]rigs.Fault{{Kind: rigs.FaultDrop, Probability: 0.004, Nodes: []string{"TCU-0001"}}}))
+		Expect(r.Bus("powertrain").Faults).To(Equal([]rigs.Fault{{Kind: can.FaultDrop, Probability: 0.004, Nodes: []string{"TCU-0001"}}}))
 		v, err := rigs.Load("virtual.yaml")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(v.HasFaults()).To(BeFalse())
@@ -29,9 +30,9 @@ var _ = Describe("bus faults of a rig", func() {
 		r, err := rigs.Parse("rigs/f.yaml", []byte(data))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(r.Bus("powertrain").Faults).To(Equal([]rigs.Fault{
-			{Kind: rigs.FaultBusOff, Probability: 0.5, Nodes: []string{"BRK-0001"}, From: time.Second, Until: 2 * time.Second, Count: 3, Recovery: 100 * time.Millisecond},
-			{Kind: rigs.FaultCorrupt, Flips: 2},
-			{Kind: rigs.FaultDelay, Delay: 5 * time.Millisecond},
+			{Kind: can.FaultBusOff, Probability: 0.5, Nodes: []string{"BRK-0001"}, From: time.Second, Until: 2 * time.Second, Count: 3, Recovery: 100 * time.Millisecond},
+			{Kind: can.FaultCorrupt, Flips: 2},
+			{Kind: can.FaultDelay, Delay: 5 * time.Millisecond},
 		}))
 	})
 

@@ -61,7 +61,7 @@ func runWorker(args []string) int {
 		}
 		msg := played{Unit: i}
 		if i < 0 || i >= len(p.units) {
-			msg.Error = fmt.Sprintf("run %d is outside the plan's %d runs", i, len(p.units))
+			msg.Error = fmt.Sprintf("play %d is outside the plan's %d plays", i, len(p.units))
 		} else if rs, err := playUnit(r, f.out, p.units[i]); err != nil {
 			msg.Error = err.Error()
 		} else {

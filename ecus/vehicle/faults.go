@@ -13,7 +13,7 @@ import (
 // replays exactly.
 func installFaults(r *rigs.Rig, b *rigs.Bus, vb *vbus.Bus) error {
 	for i, f := range b.Faults {
-		rule := vbus.FaultRule{Name: fmt.Sprintf("%s/%s#%d", b.Name, f.Kind, i+1), Kind: vbus.FaultKind(f.Kind),
+		rule := vbus.FaultRule{Name: fmt.Sprintf("%s/%s#%d", b.Name, f.Kind, i+1), Kind: f.Kind,
 			Probability: f.Probability, Nodes: faultNodes(r, f.Nodes), From: f.From, Until: f.Until, Count: f.Count,
 			Delay: f.Delay, Flips: f.Flips, Recovery: f.Recovery}
 		if err := vb.AddFault(rule); err != nil {
