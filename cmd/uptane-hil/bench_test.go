@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -66,8 +68,8 @@ func BenchmarkSuiteProcesses(b *testing.B) {
 	for b.Loop() {
 		t1, r1 := benchRun(b, "-p", "1")
 		t2, r2 := benchRun(b, "-p", "2")
-		if len(r1.Results) != len(r2.Results) {
-			b.Fatalf("-p 1: %d results, -p 2: %d", len(r1.Results), len(r2.Results))
+		if err := sameResults(r1, r2); err != nil {
+			b.Fatalf("the whole suite with -p 2 differs from -p 1: %v", err)
 		}
 		b.ReportMetric(t1.Seconds(), "s-p1")
 		b.ReportMetric(t2.Seconds(), "s-p2")
@@ -97,4 +99,21 @@ func BenchmarkSeedSweep(b *testing.B) {
 		b.ReportMetric(runs, "runs")
 		b.ReportMetric(took.Seconds()*100/float64(n), "s-per-100-seeds")
 	}
+}
+
+// sameResults compares two reports' results, wall times aside.
+func sameResults(a, b *reports.Report) error {
+	if len(a.Results) != len(b.Results) {
+		return fmt.Errorf("%d results, %d results", len(a.Results), len(b.Results))
+	}
+	for i := range a.Results {
+		x, y := a.Results[i], b.Results[i]
+		x.Wall, y.Wall = 0, 0
+		jx, _ := json.Marshal(x)
+		jy, _ := json.Marshal(y)
+		if !bytes.Equal(jx, jy) {
+			return fmt.Errorf("result %d (%s %s %s) differs", i, x.Scenario, x.ECU, x.Profile)
+		}
+	}
+	return nil
 }

@@ -37,6 +37,22 @@ var _ = Describe("run at scale: worker processes, shards, merge", Ordered, func(
 		sameReports(base, dir)
 	})
 
+	It("a worker that dies fails the run, naming the worker, the play and its log; no report is written", func() {
+		dir := GinkgoT().TempDir()
+		Expect(os.Setenv(envWorkerDieAt, "3")).To(Succeed())
+		DeferCleanup(os.Unsetenv, envWorkerDieAt)
+		code, errOut := captureStderr(func() int {
+			c, _ := captureStdout(func() int {
+				return dispatch(append([]string{"run", "-p", "2", "--out", dir}, subset...), os.Stderr, os.Stderr)
+			})
+			return c
+		})
+		Expect(code).To(Equal(1))
+		Expect(errOut).To(MatchRegexp(`worker \d \(pid \d+\) while playing partial-bundle / control / seed 1: the worker exited`))
+		Expect(errOut).To(ContainSubstring("dying before play 3"), "the end of the worker's log")
+		Expect(filepath.Join(dir, "report.json")).NotTo(BeAnExistingFile())
+	})
+
 	for _, n := range []int{1, 2, 3, 7} {
 		It(fmt.Sprintf("%d shard(s) played as separate processes and merged give the unsharded report", n), func() {
 			root := GinkgoT().TempDir()
@@ -57,6 +73,29 @@ var _ = Describe("run at scale: worker processes, shards, merge", Ordered, func(
 			sameReports(base, merged)
 		})
 	}
+
+	It("shards balanced by cost (--timings) play every play once and merge into the unsharded report", func() {
+		root := GinkgoT().TempDir()
+		var dirs []string
+		for k := 1; k <= 3; k++ {
+			d := filepath.Join(root, fmt.Sprintf("shard-%d", k))
+			code, out := uptaneHil(append([]string{"run", "--shard", fmt.Sprintf("%d/3", k), "--timings", filepath.Join(base, "report.json"), "-p", "1", "--out", d}, subset...)...)
+			Expect(code).To(Equal(0), out)
+			Expect(out).To(ContainSubstring("split by cost"))
+			dirs = append(dirs, d)
+		}
+		merged := filepath.Join(root, "merged")
+		code, out := uptaneHil(append([]string{"merge", "--out", merged}, dirs...)...)
+		Expect(code).To(Equal(0), out)
+		sameReports(base, merged)
+		// a shard split by count does not belong with them
+		byCount := filepath.Join(root, "count-3")
+		code, out = uptaneHil(append([]string{"run", "--shard", "3/3", "-p", "1", "--out", byCount}, subset...)...)
+		Expect(code).To(Equal(0), out)
+		code, out = uptaneHil(append([]string{"merge", "--out", filepath.Join(root, "no")}, dirs[0], dirs[1], byCount)...)
+		Expect(code).To(Equal(2), out)
+		Expect(out).To(ContainSubstring("splits (--timings) differ"))
+	})
 
 	Describe("merge refuses a set that is not one whole suite", Ordered, func() {
 		var root, s1, s2 string

@@ -27,6 +27,14 @@ func init() {
 	register("worker", "(internal) plays runs for `run -p N`; started by run, not by hand", runWorker)
 }
 
+// envWorker is set in a worker's environment: a program that embeds this
+// command (the test binary) knows it was started as the worker.
+const envWorker = "UPTANE_HIL_WORKER"
+
+// envWorkerDieAt makes a worker exit, as if killed, when it is handed
+// that plan position (for the specs of a dying worker).
+const envWorkerDieAt = "UPTANE_HIL_WORKER_DIE_AT"
+
 // played is a worker's answer for one run.
 type played struct {
 	Unit    int              `json:"unit"`
@@ -51,6 +59,10 @@ func runWorker(args []string) int {
 	}
 	enc := json.NewEncoder(res)
 	dec := json.NewDecoder(os.Stdin)
+	dieAt := -1
+	if v := os.Getenv(envWorkerDieAt); v != "" {
+		dieAt, _ = strconv.Atoi(v)
+	}
 	for {
 		var i int
 		if err := dec.Decode(&i); err == io.EOF {
@@ -58,6 +70,10 @@ func runWorker(args []string) int {
 		} else if err != nil {
 			fmt.Fprintln(os.Stderr, "uptane-hil worker: reading the next run:", err)
 			return 1
+		}
+		if i == dieAt {
+			fmt.Fprintf(os.Stderr, "uptane-hil worker: %s=%d: dying before play %d\n", envWorkerDieAt, dieAt, i)
+			os.Exit(3)
 		}
 		msg := played{Unit: i}
 		if i < 0 || i >= len(p.units) {
@@ -197,7 +213,7 @@ func startWorker(f *runFlags, n, procs int) (*worker, error) {
 	wk.cmd.Stdout, wk.cmd.Stderr = lf, lf
 	wk.cmd.ExtraFiles = []*os.File{pw}
 	wk.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	wk.cmd.Env = os.Environ()
+	wk.cmd.Env = append(os.Environ(), envWorker+"=1")
 	if os.Getenv("GOMAXPROCS") == "" {
 		wk.cmd.Env = append(wk.cmd.Env, "GOMAXPROCS="+strconv.Itoa(max(1, runtime.NumCPU()/procs)))
 	}
