@@ -1,5 +1,12 @@
 package scenarios
 
+import (
+	"strings"
+
+	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+)
+
 // Play plays one profile of the scenario: the conformant one, or (control
 // true) the control profile that lacks the scenario's defence. Run is Play
 // for both; a suite spread over processes or machines plays each (scenario,
@@ -20,4 +27,29 @@ func tagged(name, tag string) string {
 		return name
 	}
 	return name + "-" + tag
+}
+
+// NotPlayed returns the results of a play that could not be played (its
+// vehicle did not come up, a step broke) under some seed of a sweep: one
+// failed result per judged ECU, observed "defended" (the attacker's goal
+// was not seen to hold) and the error as the detail. A sweep lists them
+// with the seeds that replay the error instead of stopping at the first.
+func (s *Scenario) NotPlayed(r *rigs.Rig, control bool, err error) []Result {
+	profile, expected := check.Conformant, Defended
+	if control {
+		profile, expected = s.Profile(), Compromised
+	}
+	judged := s.ECUs
+	if len(judged) == 0 {
+		for _, e := range r.Secondaries() {
+			judged = append(judged, e.ID)
+		}
+	}
+	out := make([]Result, len(judged))
+	for i, ecu := range judged {
+		out[i] = Result{Scenario: s.Name, Description: strings.TrimSpace(s.Description), Attack: s.Attack, Standard: s.Standard,
+			Transport: s.Transport, ECU: ecu, Profile: profile.Name, Control: control, Expected: expected, Observed: Defended,
+			Detail: "not played: " + err.Error()}
+	}
+	return out
 }

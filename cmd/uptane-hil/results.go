@@ -14,8 +14,13 @@ import (
 // results in the report's form (what a worker process sends back).
 func playUnit(r *rigs.Rig, out string, u unit) ([]reports.Result, error) {
 	res, err := u.scen.Play(scenarios.RunOptions{Rig: r, Dir: runsDir(out), Seed: seed.Seed(u.seed), Captures: capturesDir(out), Tag: u.tag}, u.control)
-	if err != nil {
+	if err != nil && u.tag == "" {
 		return nil, err
+	}
+	if err != nil {
+		// in a sweep, a play that breaks under one seed (a fault lost
+		// the bring-up's frames) is a failure of that seed
+		res = u.scen.NotPlayed(r, u.control, err)
 	}
 	rs := make([]reports.Result, len(res))
 	for i, x := range res {

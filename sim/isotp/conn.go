@@ -337,6 +337,22 @@ func (c *Conn) endFCLocked() {
 	c.fcWait, c.fcq = false, c.fcq[:0]
 }
 
+// waitFCLocked waits on fcCond with c.mu held. When the simulation stops
+// meanwhile, the clock ends the actor by unwinding it with c.mu held again;
+// waitFC unlocks by hand, not by defer, so c.mu is released here on the
+// way out, or Send's deferred unlockTX would wait for it forever (and the
+// clock's Run with it).
+func (c *Conn) waitFCLocked(d time.Duration) {
+	woke := false
+	defer func() {
+		if !woke {
+			c.mu.Unlock()
+		}
+	}()
+	c.fcCond.Wait(d)
+	woke = true
+}
+
 // waitFC waits up to N_Bs for the flow control frame armFC asked for.
 func (c *Conn) waitFC(after string) ([3]byte, error) {
 	c.mu.Lock()
@@ -356,7 +372,7 @@ func (c *Conn) waitFC(after string) ([3]byte, error) {
 			c.observeTX(err)
 			return [3]byte{}, err
 		}
-		c.fcCond.Wait(left)
+		c.waitFCLocked(left)
 	}
 	it := c.fcq[0]
 	c.fcq = c.fcq[1:]
