@@ -36,7 +36,7 @@ func build(keyType string) (manifest.SignedManifest, *keys.Private, *keys.Privat
 
 var _ = Describe("vehicle version manifests", func() {
 	for _, kt := range []string{keys.Ed25519, keys.ECDSAP256} {
-		It("round-trips build, sign, encode, parse and verify with "+kt, func() {
+		It("round-trips build, sign, encode, parse and verify with "+kt, Label("std:construct_manifest_primary#1", "std:vehicle_version_manifest#1", "std:vehicle_version_manifest#2", "std:version_report#1", "std:version_report#2"), func() {
 			sm, pri, sec := build(kt)
 			Expect(sm.Signatures[0].Method).To(Equal(map[string]string{keys.Ed25519: "ed25519", keys.ECDSAP256: "ecdsa-sha2-nistp256"}[kt]))
 			Expect(sm.Signatures[0].HashFunction).To(Equal("sha256"))
@@ -65,7 +65,7 @@ var _ = Describe("vehicle version manifests", func() {
 		Expect(da).To(Equal(db))
 	})
 
-	It("detects tampering with the manifest, a report, and signatures by the wrong key", func() {
+	It("detects tampering with the manifest, a report, and signatures by the wrong key", Label("std:vehicle_version_manifest#1", "std:version_report#1"), func() {
 		sm, pri, sec := build(keys.Ed25519)
 		data, _ := sm.Encode()
 
@@ -98,7 +98,7 @@ var _ = Describe("vehicle version manifests", func() {
 		Expect(sm.Verify(pri.Public())).To(Succeed())
 	})
 
-	It("parses strictly with clear errors", func() {
+	It("parses strictly with clear errors", Label("std:vehicle_version_manifest#2"), func() {
 		sm, _, _ := build(keys.Ed25519)
 		data, _ := sm.Encode()
 		_, err := manifest.ParseManifest(data, 100)
