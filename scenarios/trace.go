@@ -18,7 +18,7 @@ func (s *Scenario) StatementIDs() []std.ID {
 		}
 	}
 	for _, d := range s.Defence {
-		for _, id := range check.Statements[check.ID(d)] {
+		for _, id := range check.Statements[d] {
 			add(id)
 		}
 	}
@@ -36,7 +36,7 @@ func Links(list []*Scenario) std.Links {
 	l := std.Links{Checks: map[std.ID][]string{}, Scenarios: map[std.ID][]string{}}
 	for c, ids := range check.Statements {
 		for _, id := range ids {
-			l.Checks[id] = append(l.Checks[id], string(c))
+			l.Checks[id] = append(l.Checks[id], c.String())
 		}
 	}
 	for _, s := range list {
