@@ -121,6 +121,7 @@ type htmlPage struct {
 	Attacks   []attackRow
 	Sections  int // Standard sections cited
 	Simulated float64
+	Coverage  *htmlCoverage // the Standard coverage, if the report has it
 }
 
 // WriteHTML writes the auditor's report: one self-contained HTML file (CSS
@@ -237,6 +238,7 @@ func buildPage(r *Report, o options) *htmlPage {
 		p.Attacks = append(p.Attacks, *attacks[a])
 	}
 	p.Sections = len(cited)
+	p.Coverage = coverageSection(r.Coverage)
 	return p
 }
 
