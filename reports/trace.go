@@ -108,12 +108,25 @@ func WriteTraceCounts(w io.Writer, m *std.Matrix) error {
 		}
 		fmt.Fprintf(tw, "%d/%d\t\n", t.Shall.Total, t.Should.Total)
 	}
-	fmt.Fprintln(tw, "\t")
+	// each table aligns on its own
+	next := func() error {
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		return nil
+	}
+	if err := next(); err != nil {
+		return err
+	}
 	head("per group (SHALL/SHOULD)")
 	for _, g := range m.Groups {
 		pair(g)
 	}
-	fmt.Fprintln(tw, "\t")
+	if err := next(); err != nil {
+		return err
+	}
 	head("per section (SHALL/SHOULD)")
 	for _, s := range m.Sections {
 		pair(s)
