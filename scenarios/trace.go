@@ -47,5 +47,15 @@ func Links(list []*Scenario) std.Links {
 	return l
 }
 
-// Trace is the trace matrix for the scenarios of list.
-func Trace(list []*Scenario) *std.Matrix { return std.Trace(Links(list)) }
+// Trace is the trace matrix for the scenarios of list. The specs are those
+// of the module checked out at root if it is one ("" or not a checkout: the
+// index go generate recorded).
+func Trace(list []*Scenario, root string) *std.Matrix {
+	l := Links(list)
+	if root != "" {
+		if sp, ok := std.ModuleSpecs(root); ok {
+			l.Specs = sp
+		}
+	}
+	return std.Trace(l)
+}

@@ -13,7 +13,7 @@ var _ = Describe("the trace from the Standard to checks, specs and scenarios", f
 	It("gives every statement coverage or a reason: no SHALL without a scenario, a spec, or an entry in uptane/std/open.yaml or na.yaml; no link to a statement, check or spec that is gone; no open entry that is covered now", func() {
 		list, err := scenarios.LoadAll(".")
 		Expect(err).NotTo(HaveOccurred())
-		m := scenarios.Trace(list)
+		m := scenarios.Trace(list, "..")
 		Expect(m.Problems).To(BeEmpty())
 		Expect(m.Total.Shall.Total).To(Equal(171))
 		Expect(m.Total.Should.Total).To(Equal(42))
@@ -48,7 +48,7 @@ goal:
 `))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(s.StatementIDs()).To(Equal([]std.ID{"full_verification#7", "check_timestamp#4"}))
-		m := scenarios.Trace([]*scenarios.Scenario{s})
+		m := scenarios.Trace([]*scenarios.Scenario{s}, "")
 		r, _ := m.Row("full_verification#7")
 		Expect(r.Class).To(Equal(std.ByScenario))
 		Expect(r.Scenarios).To(Equal([]string{"xx"}))

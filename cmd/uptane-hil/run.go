@@ -162,7 +162,7 @@ func writeResults(dir string, r *rigs.Rig, sd uint64, started time.Time, all []s
 			Duration: reports.Ms(x.Duration), Wall: reports.Ms(x.Wall), Sequence: reports.SequenceFromEvents(time.Time{}, x.Events),
 			Capture: x.Capture, CandumpLog: x.CandumpLog, Statements: proves[x.Scenario]})
 	}
-	rep.Coverage = reports.NewCoverage(scenarios.Trace(list), rep.Results)
+	rep.Coverage = reports.NewCoverage(scenarios.Trace(list, "."), rep.Results)
 	rep.Finish(time.Now().UTC())
 	return reports.WriteAll(dir, rep, reports.WithStandard(reports.StandardSections(reports.StandardText)))
 }

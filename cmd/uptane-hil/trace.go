@@ -25,8 +25,9 @@ func traceCmd(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the matrix and its counts as JSON")
 	counts := fs.Bool("counts", false, "print the counts only")
 	only := fs.String("class", "", "print only the statements of these classes, e.g. NI,UT")
+	src := fs.String("src", ".", "the module's checkout whose specs to scan for labels (elsewhere: the index built in)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `usage: uptane-hil trace [--json] [--counts] [--class SC,SP,UT,NI,NA,none] [SCENARIO FILE OR FOLDER ...]
+		fmt.Fprintf(fs.Output(), `usage: uptane-hil trace [--json] [--counts] [--class SC,SP,UT,NI,NA,none] [--src DIR] [SCENARIO FILE OR FOLDER ...]
 
 Prints every normative statement of the Uptane Standard 2.1.0 (SHALL, SHALL
 NOT, REQUIRED, the mandatory procedure steps SHALL*, SHOULD; uptane/std) with
@@ -39,7 +40,9 @@ what covers it, then the counts per kind, per group and per section anchor:
   NA   not applicable, with the reason (uptane/std/na.yaml)
   none nothing at all
 
-The scenarios are those of the given files or folders (default: scenarios/).
+The scenarios are those of the given files or folders (default: scenarios/);
+the specs those labelled in the checkout at --src, or, outside a checkout,
+the index recorded by go generate ./uptane/std.
 Exit status 1 if the trace has problems (a statement without coverage or
 reason, a link to a statement that does not exist, an open statement that is
 covered now); they are printed to stderr.
@@ -73,7 +76,7 @@ covered now); they are printed to stderr.
 		fmt.Fprintln(stderr, "uptane-hil trace:", err)
 		return 2
 	}
-	m := scenarios.Trace(list)
+	m := scenarios.Trace(list, *src)
 	switch {
 	case *asJSON:
 		enc := json.NewEncoder(stdout)

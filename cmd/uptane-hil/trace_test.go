@@ -20,12 +20,12 @@ var _ = Describe("trace", func() {
 		GinkgoHelper()
 		list, err := scenarios.LoadAll("../../scenarios")
 		Expect(err).NotTo(HaveOccurred())
-		return scenarios.Trace(list)
+		return scenarios.Trace(list, "../..")
 	}
 
 	It("prints every statement with what covers it, and the counts of the matrix, exit 0 when the trace has no problem", func() {
 		var out, errOut bytes.Buffer
-		code := traceCmd([]string{"../../scenarios"}, &out, &errOut)
+		code := traceCmd([]string{"--src", "../..", "../../scenarios"}, &out, &errOut)
 		Expect(errOut.String()).To(BeEmpty())
 		Expect(code).To(Equal(0))
 		m := matrix()
@@ -43,23 +43,23 @@ var _ = Describe("trace", func() {
 
 	It("--counts prints only the counts, --class only the statements of those classes", func() {
 		var out, errOut bytes.Buffer
-		Expect(traceCmd([]string{"--counts", "../../scenarios"}, &out, &errOut)).To(Equal(0))
+		Expect(traceCmd([]string{"--src", "../..", "--counts", "../../scenarios"}, &out, &errOut)).To(Equal(0))
 		Expect(out.String()).NotTo(ContainSubstring("check_root#3"))
 		Expect(out.String()).To(MatchRegexp(`(?m)^SHALL\s`))
 		out.Reset()
-		Expect(traceCmd([]string{"--class", "NA", "../../scenarios"}, &out, &errOut)).To(Equal(0))
+		Expect(traceCmd([]string{"--src", "../..", "--class", "NA", "../../scenarios"}, &out, &errOut)).To(Equal(0))
 		rows := regexp.MustCompile(`(?m)^[a-z_]+#\d+ .*$`).FindAllString(out.String(), -1)
 		Expect(rows).To(HaveLen(m(matrix()).NA))
 		for _, r := range rows {
 			Expect(r).To(MatchRegexp(`\sNA\s`))
 		}
-		Expect(traceCmd([]string{"--class", "XX"}, &out, &errOut)).To(Equal(2))
+		Expect(traceCmd([]string{"--src", "../..", "--class", "XX"}, &out, &errOut)).To(Equal(2))
 		Expect(errOut.String()).To(ContainSubstring(`--class: "XX"`))
 	})
 
 	It("--json writes the matrix: rows, counts per section and group, and no problems", func() {
 		var out, errOut bytes.Buffer
-		Expect(traceCmd([]string{"--json", "../../scenarios"}, &out, &errOut)).To(Equal(0))
+		Expect(traceCmd([]string{"--src", "../..", "--json", "../../scenarios"}, &out, &errOut)).To(Equal(0))
 		var got std.Matrix
 		Expect(json.Unmarshal(out.Bytes(), &got)).To(Succeed())
 		Expect(got.Rows).To(HaveLen(213))
@@ -85,7 +85,7 @@ steps:
 goal:
   installed: release:2
 `), 0o644)).To(Succeed())
-		Expect(traceCmd([]string{"--counts", dir}, &out, &errOut)).To(Equal(1))
+		Expect(traceCmd([]string{"--src", "../..", "--counts", dir}, &out, &errOut)).To(Equal(1))
 		Expect(errOut.String()).To(ContainSubstring("build_time#4 is covered now (SC) but still listed in uptane/std/open.yaml"))
 	})
 })

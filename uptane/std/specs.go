@@ -99,6 +99,39 @@ func GenerateSpecs(root string) ([]byte, error) {
 	return marshal(m)
 }
 
+// ModuleSpecs scans the specs of the module checked out at root, if root
+// holds this module's go.mod: the trace then shows the labels as they are in
+// the sources, not as go generate last recorded them.
+func ModuleSpecs(root string) (map[ID][]SpecRef, bool) {
+	b, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil || !strings.Contains(string(b), "module github.com/uptane-hil/uptane-hil\n") {
+		return nil, false
+	}
+	m, err := ScanSpecs(root)
+	if err != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// SpecFiles reduces a spec index to statement -> the files that hold its
+// labels, sorted: what the index must keep in step with the sources (line
+// numbers move with every edit above a label).
+func SpecFiles(m map[ID][]SpecRef) map[ID][]string {
+	out := map[ID][]string{}
+	for id, refs := range m {
+		seen := map[string]bool{}
+		for _, r := range refs {
+			if !seen[r.File] {
+				seen[r.File] = true
+				out[id] = append(out[id], r.File)
+			}
+		}
+		sort.Strings(out[id])
+	}
+	return out
+}
+
 //go:embed specs.json
 var specsJSON []byte
 
@@ -111,5 +144,7 @@ var loadedSpecs = sync.OnceValue(func() map[ID][]SpecRef {
 })
 
 // Specs returns the spec index go generate recorded (specs.json): statement
-// ID -> the labelled specs. A spec of package std fails when it is stale.
+// ID -> the labelled specs. A spec of package std fails when a label was
+// added, removed or moved to another file since (lines may drift until the
+// next go generate; ModuleSpecs reads them from a checkout).
 func Specs() map[ID][]SpecRef { return loadedSpecs() }
