@@ -364,7 +364,7 @@ func decodeStrict(data []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("trailing data after the JSON object")
 	}
-	return nil
+	return meta.CheckStrings(data)
 }
 
 func checkString(where, field, s string, required bool) error {

@@ -124,4 +124,21 @@ var _ = Describe("vehicle version manifests", func() {
 		_, err = manifest.ParseReport(rd, 0)
 		Expect(err).To(MatchError(ContainSubstring("nonce has 0 bytes")))
 	})
+
+	It("refuses a manifest or report whose strings are not UTF-8 in NFC ({#meta_structures})", Label("std:meta_structures#1"), func() {
+		sm, _, _ := build(keys.Ed25519)
+		data, _ := sm.Encode()
+		_, err := manifest.ParseManifest(data, 0)
+		Expect(err).NotTo(HaveOccurred())
+		// a VIN written with a decomposed character: the Director compares it byte for byte
+		nfd := strings.Replace(string(data), `"vin":"`, `"vin":"E\u0301`, 1)
+		Expect(nfd).NotTo(Equal(string(data)))
+		_, err = manifest.ParseManifest([]byte(nfd), 0)
+		Expect(err).To(MatchError(ContainSubstring("is not in Unicode Normalization Form C")))
+		rd, _ := sm.Signed.Reports[0].Encode()
+		bad := strings.Replace(string(rd), `"ecu_serial":"`, "\"ecu_serial\":\"\xff", 1)
+		Expect(bad).NotTo(Equal(string(rd)))
+		_, err = manifest.ParseReport([]byte(bad), 0)
+		Expect(err).To(MatchError(ContainSubstring("not UTF-8")))
+	})
 })

@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"bytes"
 	"encoding/json"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -57,4 +58,30 @@ var _ = Describe("the common structure of metadata ({#common_metadata})", func()
 		Entry("no version", Label("std:common_metadata#3", "std:common_metadata#5"), func(_, s map[string]any) { delete(s, "version") }),
 		Entry("version 0", Label("std:common_metadata#3", "std:common_metadata#5"), func(_, s map[string]any) { s["version"] = 0 }),
 	)
+})
+
+var _ = Describe("strings of metadata ({#meta_structures})", func() {
+	It("are UTF-8 in Unicode Normalization Form C: a name in NFC parses, the same name decomposed (NFD) or invalid UTF-8 is refused, naming the string", Label("std:meta_structures#1"), func() {
+		v := newVehicle(1)
+		targets := v.img.files[meta.VersionedName(v.img.targets.Signed.Version, meta.Targets)]
+		Expect(targets).NotTo(BeEmpty())
+		with := func(name string) []byte {
+			return edit(targets, func(_, s map[string]any) {
+				ts := s["targets"].(map[string]any)
+				for k, t := range ts {
+					ts[name] = t
+					delete(ts, k)
+					break
+				}
+			})
+		}
+		_, err := verify.ParseMetadata(with("fw/caf\u00e9.bin"))
+		Expect(err).NotTo(HaveOccurred())
+		_, err = verify.ParseMetadata(with("fw/cafe\u0301.bin"))
+		Expect(err).To(MatchError(ContainSubstring("is not in Unicode Normalization Form C")))
+		Expect(err).To(MatchError(ContainSubstring(`"fw/cafe\u0301.bin"`)))
+		bad := bytes.Replace(with("fw/cafe.bin"), []byte("cafe"), []byte("caf\xff"), 1)
+		_, err = verify.ParseMetadata(bad)
+		Expect(err).To(MatchError(ContainSubstring("not UTF-8: invalid byte 0xff")))
+	})
 })

@@ -283,6 +283,9 @@ func parse[T metadata.Roles](data []byte) (m *metadata.Metadata[T], err error) {
 	if err := json.Unmarshal(data, &common); err != nil {
 		return nil, fmt.Errorf("malformed metadata: %w", err)
 	}
+	if err := meta.CheckStrings(data); err != nil {
+		return nil, fmt.Errorf("malformed metadata: %w", err)
+	}
 	switch {
 	case len(common.Signatures) == 0 || string(common.Signatures) == "null":
 		return nil, fmt.Errorf("malformed metadata: no signatures attribute")
