@@ -141,4 +141,9 @@ var _ = Describe("vehicle version manifests", func() {
 		_, err = manifest.ParseReport([]byte(bad), 0)
 		Expect(err).To(MatchError(ContainSubstring("not UTF-8")))
 	})
+
+	It("keeps an attack detail that quotes what an attacker sent UTF-8 in NFC, so the Director still takes the manifest", Label("std:meta_structures#1"), func() {
+		r := manifest.NewReport("ECM-1", manifest.Image{}, []manifest.DetectedAttack{{Detail: "bad name \"cafe\u0301\xff\""}}, time.Unix(0, 0), []byte{1}, 1)
+		Expect(r.Attacks[0].Detail).To(Equal("bad name \"caf\u00e9\ufffd\""))
+	})
 })
