@@ -95,6 +95,7 @@ var _ = Describe("rig files", func() {
 
 var _ = Describe("a physical ECU's own key", func() {
 	bench := func(edit func(string) string) (*rigs.Rig, error) {
+		GinkgoHelper()
 		data, err := readFile("bench-example.yaml")
 		Expect(err).NotTo(HaveOccurred())
 		return rigs.Parse("rigs/bench.yaml", []byte(edit(data)))

@@ -78,6 +78,12 @@ var _ = Describe("scenario files", func() {
 		}, `setup\.key_types\.ecus\.ECM-0001: "dsa" is not one of`),
 	)
 
+	It("refuses a folder of scenarios that holds none, naming it", func() {
+		empty := GinkgoT().TempDir()
+		_, err := scenarios.LoadAll(".", empty)
+		Expect(err).To(MatchError(ContainSubstring("folder " + empty + " holds no scenario file (*.yaml)")))
+	})
+
 	It("runs with the key types of its setup and says which ECU of the rig is missing", func() {
 		src := strings.Replace(freeze, "steps:", "setup:\n  key_types: {director: rsa, image: ecdsa-sha2-nistp384, ecus: {ECM-0001: rsa, NOPE-1: rsa}}\nsteps:", 1)
 		s, err := scenarios.Parse("scenarios/keys.yaml", []byte(src))

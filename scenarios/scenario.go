@@ -238,7 +238,10 @@ func LoadAll(paths ...string) ([]*Scenario, error) {
 		}
 		m, err := filepath.Glob(filepath.Join(p, "*.yaml"))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("scenarios: %s: %w", p, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("scenarios: folder %s holds no scenario file (*.yaml)", p)
 		}
 		sort.Strings(m)
 		files = append(files, m...)
