@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/uptane-hil/uptane-hil/attacks/bus"
+	"github.com/uptane-hil/uptane-hil/ecus/secondary"
 	"github.com/uptane-hil/uptane-hil/ecus/uds"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
@@ -16,7 +17,7 @@ import (
 func flood(profile check.Profile) bus.FloodStats {
 	var st bus.FloodStats
 	onBench(func(b *bench) {
-		b.serve("BRK-1", &fakeECU{}, uds.ServerConfig{ServiceTime: 2 * time.Millisecond, RateBurst: 50, Profile: profile})
+		b.serve("BRK-1", &fakeECU{}, secondary.ServerLimits(uds.ServerConfig{ServiceTime: 2 * time.Millisecond, RateBurst: 50}, profile, nil))
 		f, err := bus.StartFlood(b.bus, b.sim, ch, "attacker (flood)", bus.FloodConfig{Rate: 1000})
 		Expect(err).NotTo(HaveOccurred())
 		b.sim.Sleep(2 * time.Second)
@@ -36,7 +37,7 @@ var _ = Describe("a request flood (Flood)", func() {
 	})
 
 	It("sees requests lost when the ECU processes them all and cannot keep up", func() {
-		st := flood(check.Without("pouf.rate_limit"))
+		st := flood(check.Without(check.PoufRateLimit))
 		Expect(st.Busy).To(BeZero())
 		Expect(st.Lost).To(BeNumerically(">", 0))
 		// what 2 s of a 2 ms-per-request processor answer, plus the 256
@@ -45,7 +46,7 @@ var _ = Describe("a request flood (Flood)", func() {
 	})
 
 	It("replays the same frames from the same start", func() {
-		Expect(flood(check.Without("pouf.rate_limit"))).To(Equal(flood(check.Without("pouf.rate_limit"))))
+		Expect(flood(check.Without(check.PoufRateLimit))).To(Equal(flood(check.Without(check.PoufRateLimit))))
 	})
 
 	It("refuses a rate that is not positive and a request that is not one single frame", func() {
