@@ -3,8 +3,8 @@ package tufclient_test
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
