@@ -267,10 +267,9 @@ func (c *Client) Download(targetName, targetBaseURL, targetDir string) (string, 
 func Now(stderr io.Writer) (time.Time, error) {
 	out, err := exec.Command("date", "+%s.%N").Output()
 	if err == nil {
-		if t, perr := parseUnix(strings.TrimSpace(string(out))); perr == nil {
+		var t time.Time
+		if t, err = parseUnix(strings.TrimSpace(string(out))); err == nil {
 			return t, nil
-		} else {
-			err = perr
 		}
 	}
 	if os.Getenv("FAKETIME") != "" {
