@@ -275,3 +275,40 @@ var _ = Describe("role names in file names and URLs (metadata_filename_rules)", 
 		Expect(f.Files).To(Equal([]string{"1.%3F.json"}))
 	})
 })
+
+var _ = Describe("check_targets step 3 for a role met through two delegators (the suite's test_cached_role_is_verified_against_current_delegator)", func() {
+	It("check_targets.signatures: a role already loaded through one delegator is verified again with the next delegator's keys", func() {
+		r := newTestRepo(meta.Image)
+		r.delegate("parent-a", []string{"team-a/*"})
+		r.delegate("parent-b", []string{"team-b/*"})
+		ka, kb := key(keys.Ed25519, "image/release-a"), key(keys.Ed25519, "image/release-b")
+		for parent, k := range map[string]*keys.Private{"parent-a": ka, "parent-b": kb} {
+			p := r.delegated[parent]
+			p.Signed.Delegations = &metadata.Delegations{Keys: map[string]*metadata.Key{},
+				Roles: []metadata.DelegatedRole{{Name: "release", KeyIDs: []string{}, Threshold: 1, Paths: []string{"team-" + parent[len(parent)-1:] + "/*"}}}}
+			must(0, p.Signed.AddKey(k.Public(), "release"))
+		}
+		rel := metadata.Targets(t0.AddDate(0, 3, 0))
+		rel.Signed.Targets["team-a/x"] = targetFile("team-a/x", []byte("x"), "hw", 1)
+		rel.Signed.Targets["team-b/y"] = targetFile("team-b/y", []byte("y"), "hw", 1)
+		r.delegated["release"] = rel
+		r.signers["release"] = []keys.Signer{ka} // valid through parent-a only
+		r.publish()
+		tr := r.trusted()
+		_, err := cycle(r, tr, verify.Options{Time: t0})
+		Expect(err).NotTo(HaveOccurred())
+		for _, w := range []verify.Workflow{verify.Uptane, verify.TUF} {
+			u := verify.Begin(verify.Options{Time: t0, Workflow: w}, tr, r.files)
+			f, err := u.ResolveDelegations("team-a/x", "hw")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(f.Role).To(Equal("release"))
+			_, err = u.ResolveDelegations("team-b/y", "hw")
+			Expect(check.Is(err, check.TargetsSignatures)).To(BeTrue(), "%s workflow: %v", w, err)
+			u.Commit()
+			// and again from the trusted copy, in a new cycle
+			u = verify.Begin(verify.Options{Time: t0, Workflow: w}, tr, r.files)
+			_, err = u.ResolveDelegations("team-b/y", "hw")
+			Expect(check.Is(err, check.TargetsSignatures)).To(BeTrue(), "%s workflow, trusted copy: %v", w, err)
+		}
+	})
+})
