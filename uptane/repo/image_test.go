@@ -213,6 +213,28 @@ var _ = Describe("Image repository", func() {
 			Expect(tf.Length).To(BeEquivalentTo(5))
 		})
 
+		It("delegates non-terminating unless asked, and lists each delegatee key once, under its key ID, with its type", Label("std:targets_role_delegations#4", "std:delegations_meta#4"), func() {
+			Expect(im.Delegate(meta.Targets, repo.Delegation{Name: "body", Paths: []string{"body/*"}, Signers: genKeys(1, "body", 1)})).To(Succeed())
+			Expect(im.Publish()).To(Succeed())
+			top := parseTargets(mustFile(im, "2.targets.json"))
+			byName := map[string]bool{}
+			for _, r := range top.Signed.Delegations.Roles {
+				byName[r.Name] = r.Terminating
+			}
+			Expect(byName).To(HaveKeyWithValue("body", false))
+			Expect(byName).To(HaveKeyWithValue("sup-a", false))
+			Expect(byName).To(HaveKeyWithValue("brakes", true))
+			public := map[string]string{}
+			for id, k := range top.Signed.Delegations.Keys {
+				Expect(k.Type).NotTo(BeEmpty(), "key %s has no type", id)
+				Expect(k.Scheme).NotTo(BeEmpty(), "key %s has no scheme", id)
+				Expect(k.ID()).To(Equal(id), "key listed under an ID that is not its own")
+				Expect(public).NotTo(HaveKey(k.Value.PublicKey), "one key under two IDs: %s and %s", public[k.Value.PublicKey], id)
+				public[k.Value.PublicKey] = id
+			}
+			Expect(public).To(HaveLen(4)) // brakes, sup-a, sup-b, body: one key each
+		})
+
 		It("refuses writes the chain of delegations does not authorize", func() {
 			err := im.AddImageTo("brakes", "gw/x.bin", []byte("x"), []string{"brk-v1"}, 1)
 			Expect(errors.Is(err, repo.ErrUnauthorized)).To(BeTrue(), "%v", err)
