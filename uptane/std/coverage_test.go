@@ -1,6 +1,9 @@
 package std_test
 
 import (
+	"os"
+	"path/filepath"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -13,6 +16,26 @@ var _ = Describe("the spec index", func() {
 		Expect(ok).To(BeTrue())
 		Expect(std.SpecFiles(std.Specs())).To(Equal(std.SpecFiles(fresh)))
 		Expect(len(fresh)).To(BeNumerically(">", 100), "the labelled specs were found")
+	})
+	It("counts a label only inside a Label( ) decorator of a _test.go file, outside testdata, with its file and line", func() {
+		dir := GinkgoT().TempDir()
+		lbl := func(id string) string { return `"` + std.Label(std.ID(id)) + `"` }
+		write := func(name, body string) {
+			GinkgoHelper()
+			Expect(os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)).To(Succeed())
+			Expect(os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)).To(Succeed())
+		}
+		write("go.mod", "module github.com/uptane-hil/uptane-hil\n\ngo 1.26\n")
+		write("a/a_test.go", "package a\n\nvar _ = It(\"x\", Label("+lbl("check_root#3")+", \"vcan\", "+lbl("check_root#4")+"), func() {})\n"+
+			"var msg = "+lbl("check_root#5")+" // not a label\n")
+		write("a/a.go", "package a\nvar _ = Label("+lbl("check_root#6")+")\n")
+		write("a/testdata/t_test.go", "Label("+lbl("check_root#7")+")\n")
+		m, ok := std.ModuleSpecs(dir)
+		Expect(ok).To(BeTrue())
+		Expect(m).To(Equal(map[std.ID][]std.SpecRef{
+			"check_root#3": {{File: "a/a_test.go", Line: 3}},
+			"check_root#4": {{File: "a/a_test.go", Line: 3}},
+		}))
 	})
 	It("scans only this module's checkout", func() {
 		_, ok := std.ModuleSpecs(GinkgoT().TempDir())

@@ -31,8 +31,14 @@ type SpecRef struct {
 
 func (r SpecRef) String() string { return fmt.Sprintf("%s:%d", r.File, r.Line) }
 
-// labelRe finds a label as a Go string literal in a spec file.
-var labelRe = regexp.MustCompile(`"` + LabelPrefix + `([A-Za-z0-9_]+#[0-9]+)"`)
+// labelCallRe finds a ginkgo Label(...) decorator with its arguments on one
+// line; labelRe a statement label among them, as a Go string literal. Only
+// labels inside Label( ) count: a string that merely looks like one (in a
+// message, a comment) is not a spec's label.
+var (
+	labelCallRe = regexp.MustCompile(`\bLabel\(([^()]*)\)`)
+	labelRe     = regexp.MustCompile(`"` + LabelPrefix + `([A-Za-z0-9_]+#[0-9]+)"`)
+)
 
 // ScanSpecs finds every statement label in the _test.go files under root (a
 // module root; hidden folders, testdata and out are left out): statement ID
@@ -65,9 +71,11 @@ func ScanSpecs(root string) (map[ID][]SpecRef, error) {
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 		for n := 1; sc.Scan(); n++ {
-			for _, m := range labelRe.FindAllStringSubmatch(sc.Text(), -1) {
-				id := ID(m[1])
-				out[id] = append(out[id], SpecRef{File: filepath.ToSlash(rel), Line: n})
+			for _, call := range labelCallRe.FindAllStringSubmatch(sc.Text(), -1) {
+				for _, m := range labelRe.FindAllStringSubmatch(call[1], -1) {
+					id := ID(m[1])
+					out[id] = append(out[id], SpecRef{File: filepath.ToSlash(rel), Line: n})
+				}
 			}
 		}
 		if err := sc.Err(); err != nil {
