@@ -19,23 +19,49 @@ var TraceClassNames = map[std.Class]string{
 	std.Uncovered:      "no coverage",
 }
 
+// TraceRowOptions choose what WriteTraceRows prints.
+type TraceRowOptions struct {
+	Only []std.Class // only statements of these classes (all if empty)
+	Text bool        // each statement's sentence on an indented line below it
+}
+
 // WriteTraceRows writes the matrix, one statement a line: ID, kind, line in
 // the Standard, class, and what covers it (scenarios, specs, checks, or the
-// reason). Only the classes in only, if any are given.
-func WriteTraceRows(w io.Writer, m *std.Matrix, only ...std.Class) error {
+// reason).
+func WriteTraceRows(w io.Writer, m *std.Matrix, o TraceRowOptions) error {
 	keep := map[std.Class]bool{}
-	for _, c := range only {
+	for _, c := range o.Only {
 		keep[c] = true
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "statement\tkind\tline\tclass\tcovered by")
+	var rows []std.Row
+	wID, wKind, wLine := len("statement"), len("kind"), len("line")
 	for _, r := range m.Rows {
 		if len(keep) > 0 && !keep[r.Class] {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Lines(), r.Class, coveredBy(r))
+		rows = append(rows, r)
+		wID, wKind, wLine = max(wID, len(r.ID)), max(wKind, len(r.Kind)), max(wLine, len(r.Lines()))
 	}
-	return tw.Flush()
+	// fixed widths, not a tabwriter: the sentence lines (--text) must not
+	// break the columns' alignment
+	line := func(id, kind, lines, class, by string) error {
+		_, err := fmt.Fprintf(w, "%-*s  %-*s  %-*s  %-5s  %s\n", wID, id, wKind, kind, wLine, lines, class, by)
+		return err
+	}
+	if err := line("statement", "kind", "line", "class", "covered by"); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := line(string(r.ID), string(r.Kind), r.Lines(), string(r.Class), coveredBy(r)); err != nil {
+			return err
+		}
+		if o.Text {
+			if _, err := fmt.Fprintf(w, "    %s\n", r.Text); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func coveredBy(r std.Row) string {

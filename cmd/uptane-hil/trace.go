@@ -24,10 +24,11 @@ func traceCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the matrix and its counts as JSON")
 	counts := fs.Bool("counts", false, "print the counts only")
+	withText := fs.Bool("text", false, "print each statement's sentence from the Standard below it")
 	only := fs.String("class", "", "print only the statements of these classes, e.g. NI,UT")
 	src := fs.String("src", ".", "the module's checkout whose specs to scan for labels (elsewhere: the index built in)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `usage: uptane-hil trace [--json] [--counts] [--class SC,SP,UT,NI,NA,none] [--src DIR] [SCENARIO FILE OR FOLDER ...]
+		fmt.Fprintf(fs.Output(), `usage: uptane-hil trace [--json] [--counts] [--text] [--class SC,SP,UT,NI,NA,none] [--src DIR] [SCENARIO FILE OR FOLDER ...]
 
 Prints every normative statement of the Uptane Standard 2.1.0 (SHALL, SHALL
 NOT, REQUIRED, the mandatory procedure steps SHALL*, SHOULD; uptane/std) with
@@ -88,7 +89,7 @@ covered now); they are printed to stderr.
 		}
 	default:
 		if !*counts {
-			if err := reports.WriteTraceRows(stdout, m, classes...); err != nil {
+			if err := reports.WriteTraceRows(stdout, m, reports.TraceRowOptions{Only: classes, Text: *withText}); err != nil {
 				fmt.Fprintln(stderr, "uptane-hil trace:", err)
 				return 1
 			}
