@@ -114,13 +114,16 @@ var _ = Describe("the Standard coverage of a run", func() {
 		row := func(id string) string {
 			buf.Reset()
 			walk(sec, func(n *html.Node) {
-				if n.Type == html.ElementNode && attr(n, "id") == "std-"+id {
+				if n.Type == html.ElementNode && attr(n, "id") == "std-"+strings.ReplaceAll(id, "#", "-") {
 					Expect(html.Render(&buf, n)).To(Succeed())
 				}
 			})
 			return buf.String()
 		}
 		Expect(row("check_timestamp#4")).To(ContainSubstring(`href="#scenario-freeze-director-timestamp"`))
+		// and back: the scenario's section lists what it proves, linked to the rows
+		Expect(ids).To(HaveKey("std-check_timestamp-4"))
+		Expect(doc).To(MatchRegexp(`(?s)id="scenario-freeze-director-timestamp".*<dt>Proves</dt><dd class="mono"><a href="#std-check_timestamp-4">check_timestamp#4</a>`))
 		Expect(row("check_timestamp#4")).To(ContainSubstring("SHALL*"))
 	})
 
