@@ -113,7 +113,37 @@ func Merge(shards []ShardReport) (*Report, error) {
 	}
 	SortPlanOrder(&m)
 	m.FindUnstable()
+	if ra.Coverage != nil {
+		m.Coverage = ra.Coverage.forResults(m.Results)
+	}
 	return &m, nil
+}
+
+// forResults is the coverage with each statement's scenarios taken from
+// results (as NewCoverage does): every shard of a suite has the same
+// statements, sections and counts (same tool, same scenarios), only the
+// scenarios it played.
+func (c *Coverage) forResults(results []Result) *Coverage {
+	ran := map[string][]string{}
+	seen := map[string]bool{}
+	for _, r := range results {
+		for _, id := range r.Statements {
+			if k := id + "\x00" + r.Scenario; !seen[k] {
+				seen[k] = true
+				ran[id] = append(ran[id], r.Scenario)
+			}
+		}
+	}
+	n := *c
+	n.Rows = make([]CoverageStatement, len(c.Rows))
+	for i, row := range c.Rows {
+		row.Scenarios = ran[row.ID]
+		if row.Scenarios == nil {
+			row.Scenarios = []string{}
+		}
+		n.Rows[i] = row
+	}
+	return &n
 }
 
 // SortPlanOrder sorts the results in plan order: scenario (in the plan's

@@ -22,8 +22,12 @@ func minimal() *reports.Report {
 		Buses: []reports.Bus{{Name: "powertrain"}}}, 7, sample.Started)
 	r.Add(reports.Result{Scenario: "s", Attack: "freeze", Standard: []string{"check_timestamp"}, ECU: "ECM-0001",
 		Profile: "conformant", Expected: reports.Defended, Observed: reports.Defended, Pass: true,
-		Sequence: []reports.Message{{T: 1, Label: "start", Kind: reports.KindNote}},
-		BusLoad:  []reports.BusLoad{{Bus: "powertrain", Samples: []reports.LoadSample{{T: 0, LoadPct: 1}}}}})
+		Sequence:   []reports.Message{{T: 1, Label: "start", Kind: reports.KindNote}},
+		BusLoad:    []reports.BusLoad{{Bus: "powertrain", Samples: []reports.LoadSample{{T: 0, LoadPct: 1}}}},
+		Statements: []string{"check_timestamp#4"}})
+	r.Coverage = &reports.Coverage{Standard: "Uptane Standard 2.1.0",
+		Sections: []reports.CoverageSection{{Section: "check_timestamp", Group: "Verification procedures"}},
+		Rows:     []reports.CoverageStatement{{ID: "check_timestamp#4", Section: "check_timestamp", Kind: "SHALL*", Line: 866, Text: "Check that ...", Class: "SC", Scenarios: []string{}}}}
 	r.Plan = reports.NewPlan([]reports.PlanScenario{{Name: "s", File: "s.yaml", Digest: "00"}}, []uint64{7}, 2)
 	r.Shard = &reports.Shard{Index: 1, Count: 1, Balance: "count", Units: []int{0, 1}}
 	r.Unstable = []reports.Unstable{{Scenario: "s", ECU: "ECM-0001", Profile: "conformant", Expected: reports.Defended,
@@ -90,7 +94,7 @@ var _ = Describe("the report model and its JSON", func() {
 				optional = append(optional, p)
 			}
 		}
-		Expect(optional).To(ConsistOf("results[].sequence", "results[].busLoad", "plan", "shard", "unstable", "summary.unstable"))
+		Expect(optional).To(ConsistOf("results[].sequence", "results[].busLoad", "results[].statements", "coverage", "plan", "shard", "unstable", "summary.unstable"))
 	})
 
 	It("writes RFC 3339 times, the schema name and millisecond numbers", func() {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/uptane-hil/uptane-hil/internal/yamlx"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/uptane/std"
 )
 
 // Scenario is one parsed scenario file.
@@ -29,9 +30,13 @@ type Scenario struct {
 	ECUs        []string `yaml:"ecus"`      // the ECUs whose outcome is judged (default: every Secondary)
 	// Defence lists the checks the control profile lacks.
 	Defence []check.ID `yaml:"defence"`
-	Setup   Setup      `yaml:"setup"`
-	Steps   []Step     `yaml:"steps"`
-	Goal    Goal       `yaml:"goal"`
+	// Statements names the Standard's statements (uptane/std IDs such as
+	// "verify_metadata#2") the scenario proves beyond those its defence
+	// checks implement (check.Statements); see StatementIDs.
+	Statements []std.ID `yaml:"statements"`
+	Setup      Setup    `yaml:"setup"`
+	Steps      []Step   `yaml:"steps"`
+	Goal       Goal     `yaml:"goal"`
 	// Detected is the check the conformant ECUs must report (optional; any
 	// of Defence when empty).
 	Detected check.ID `yaml:"detected"`
@@ -46,6 +51,9 @@ type Setup struct {
 	// Image shapes the Image repository: keys and thresholds of its
 	// top-level roles, supplier delegations (keys.go).
 	Image ImageSetup `yaml:"image"`
+	// KeyTypes picks what the repositories and chosen ECUs sign with
+	// (keytypes.go); default: the rig's key types.
+	KeyTypes KeyTypesSetup `yaml:"key_types"`
 }
 
 // Step is one action; exactly one field is set.
@@ -235,7 +243,10 @@ func LoadAll(paths ...string) ([]*Scenario, error) {
 		}
 		m, err := filepath.Glob(filepath.Join(p, "*.yaml"))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("scenarios: %s: %w", p, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("scenarios: folder %s holds no scenario file (*.yaml)", p)
 		}
 		sort.Strings(m)
 		files = append(files, m...)
@@ -296,10 +307,18 @@ func (s *Scenario) validate() error {
 	if len(s.Defence) == 0 {
 		return s.Errorf("defence", "missing: the checks the control profile lacks (a scenario with no control cannot show the suite can fail)")
 	}
+	for i, id := range s.Statements {
+		if !std.Known(id) {
+			return s.Errorf(fmt.Sprintf("statements[%d]", i), "%q is no statement of the Standard (uptane-hil trace lists them)", id)
+		}
+	}
 	if s.Setup.Release == 0 {
 		s.Setup.Release = 1
 	}
 	if err := s.validateImageSetup(); err != nil {
+		return err
+	}
+	if err := s.validateKeyTypes(); err != nil {
 		return err
 	}
 	if len(s.Steps) == 0 {

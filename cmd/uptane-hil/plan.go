@@ -29,10 +29,11 @@ type suitePlan struct {
 	units []unit
 	seeds []uint64 // more than one: a sweep
 	info  *reports.Plan
+	list  []*scenarios.Scenario
 }
 
 func buildPlan(list []*scenarios.Scenario, seeds []uint64) (*suitePlan, error) {
-	p := &suitePlan{seeds: seeds}
+	p := &suitePlan{seeds: seeds, list: list}
 	var ps []reports.PlanScenario
 	for _, s := range list {
 		data, err := os.ReadFile(s.File)

@@ -22,13 +22,17 @@ func playUnit(r *rigs.Rig, out string, u unit) ([]reports.Result, error) {
 		// the bring-up's frames) is a failure of that seed
 		res = u.scen.NotPlayed(r, u.control, err)
 	}
+	var proves []string
+	for _, id := range u.scen.StatementIDs() {
+		proves = append(proves, string(id))
+	}
 	rs := make([]reports.Result, len(res))
 	for i, x := range res {
 		rs[i] = reports.Result{Scenario: x.Scenario, Description: x.Description, Attack: x.Attack, Standard: x.Standard,
 			Transport: x.Transport, ECU: x.ECU, Profile: x.Profile, Seed: u.seed, Control: x.Control, Expected: x.Expected,
 			Observed: x.Observed, Detected: x.Detected, Detail: x.Detail, VersionReport: x.Report, Pass: x.Pass,
 			Duration: reports.Ms(x.Duration), Wall: reports.Ms(x.Wall), Sequence: reports.SequenceFromEvents(time.Time{}, x.Events),
-			Capture: x.Capture, CandumpLog: x.CandumpLog}
+			Capture: x.Capture, CandumpLog: x.CandumpLog, Statements: proves}
 	}
 	return rs, nil
 }
@@ -55,10 +59,12 @@ func newReport(r *rigs.Rig, p *suitePlan, started time.Time) (*reports.Report, e
 	return rep, nil
 }
 
-// writeReport finishes rep and writes the three reports into dir.
-func writeReport(dir string, rep *reports.Report) error {
+// writeReport finishes rep, with the Standard coverage of the plan's
+// scenarios, and writes the three reports into dir.
+func writeReport(dir string, p *suitePlan, rep *reports.Report) error {
 	reports.SortPlanOrder(rep)
 	rep.FindUnstable()
+	rep.Coverage = reports.NewCoverage(scenarios.Trace(p.list, "."), rep.Results)
 	rep.Finish(time.Now().UTC())
 	return reports.WriteAll(dir, rep, reports.WithStandard(reports.StandardSections(reports.StandardText)))
 }

@@ -93,7 +93,7 @@ func runSuite(args []string) int {
 	for _, rs := range results {
 		rep.Add(rs...)
 	}
-	if err := writeReport(f.out, rep); err != nil {
+	if err := writeReport(f.out, p, rep); err != nil {
 		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
 		return 1
 	}

@@ -29,6 +29,7 @@ func crashAt(n int, seen *[]string) store.CrashFunc {
 }
 
 func install(dir string, crash store.CrashFunc, img store.Image, data []byte) (crashed bool) {
+	GinkgoHelper()
 	defer func() {
 		if r := recover(); r != nil {
 			_, ok := r.(store.Crash)
@@ -52,7 +53,7 @@ var _ = Describe("ECU state store", func() {
 		Expect(install(dir, nil, image("fw-1.bin", oldData, 1), oldData)).To(BeFalse())
 	})
 
-	It("installs into the inactive slot and switches atomically", func() {
+	It("installs into the inactive slot and switches atomically", Label("std:download_image#3", "std:install_image#1"), func() {
 		s, err := store.Open(dir, "ECU-1", nil)
 		Expect(err).NotTo(HaveOccurred())
 		before := s.State()
@@ -77,7 +78,7 @@ var _ = Describe("ECU state store", func() {
 		Expect(img.Name).To(Equal("fw-1.bin"))
 	})
 
-	It("boots a whole image, old or new, after a power cut at every crash point of an install", func() {
+	It("boots a whole image, old or new, after a power cut at every crash point of an install", Label("std:download_image#3", "std:install_image#1"), func() {
 		var all []string
 		probe := GinkgoT().TempDir()
 		Expect(install(probe, nil, image("fw-1.bin", oldData, 1), oldData)).To(BeFalse())
@@ -103,7 +104,9 @@ var _ = Describe("ECU state store", func() {
 			}
 			// and it can update again
 			Expect(s.Install(image("fw-3.bin", oldData[:100], 3), oldData[:100])).To(Succeed())
-			entries, _ := os.ReadDir(d)
+			entries, err := os.ReadDir(d)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(entries).NotTo(BeEmpty())
 			for _, e := range entries {
 				Expect(e.Name()).NotTo(ContainSubstring(".tmp-"), "a temporary file survived the reboot")
 			}
@@ -138,7 +141,7 @@ var _ = Describe("ECU state store", func() {
 		Expect(data).To(Equal(oldData))
 	})
 
-	It("keeps metadata inside its directory and stages resumable transfers", func() {
+	It("keeps metadata inside its directory and stages resumable transfers", Label("std:send_metadata_primary#3"), func() {
 		s, err := store.Open(dir, "ECU-1", nil)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(s.PutMeta("director/1.root.json", []byte("{}"))).To(Succeed())

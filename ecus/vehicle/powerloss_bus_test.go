@@ -48,6 +48,7 @@ func newTester(v *vehicle.Vehicle) *tester {
 // programming enters the programming session (through the extended one),
 // which ends any open transfer.
 func (t *tester) programming() {
+	GinkgoHelper()
 	_, _, err := t.u.StartSession(uds.ExtendedSession)
 	Expect(err).NotTo(HaveOccurred())
 	_, _, err = t.u.StartSession(uds.ProgrammingSession)
@@ -57,13 +58,14 @@ func (t *tester) programming() {
 // start announces the image with size bytes and returns the position the
 // ECU continues from.
 func (t *tester) start(mode uds.FileMode, size int) uint64 {
+	GinkgoHelper()
 	resp, err := t.u.FileTransfer(uds.FileRequest{Mode: mode, Path: t.path, Size: uint64(size), CompressedSize: uint64(size)})
 	Expect(err).NotTo(HaveOccurred())
 	return resp.Position
 }
 
 var _ = Describe("power loss on a Secondary during an update over the bus (UDS on ISO-TP)", func() {
-	It("goes silent at a cut, is reported by the Primary, boots a whole image and updates again: 100 seeded cuts", func() {
+	It("goes silent at a cut, is reported by the Primary, boots a whole image and updates again: 100 seeded cuts", Label("std:metadata_verification#5"), func() {
 		// Probe: which crash points does the victim pass in a campaign?
 		var points []string
 		within(func(sim *clock.Sim) {
@@ -180,6 +182,7 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 			v := build(sim, vehicle.Options{OverBus: true})
 			t := newTester(v)
 			cut := func(size int) {
+				GinkgoHelper()
 				t.programming()
 				Expect(t.start(uds.ReplaceFile, size)).To(BeZero())
 				_, err := t.u.TransferData(1, t.data[:3000])
@@ -223,7 +226,7 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 		})
 	})
 
-	It("does not install an image whose verified metadata went with the power: a glitch mid-image, the Primary resends, the ECU refuses", func() {
+	It("does not install an image whose verified metadata went with the power: a glitch mid-image, the Primary resends, the ECU refuses", Label("std:in_vehicle#6", "std:verify_image#9"), func() {
 		within(func(sim *clock.Sim) {
 			var v *vehicle.Vehicle
 			c := &cutter{clk: sim, match: func(p string) bool {

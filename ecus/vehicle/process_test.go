@@ -21,6 +21,7 @@ import (
 // "its own process": here goroutines of this process that share the
 // in-process buses (the vcan specs of cmd/uptane-hil run real processes).
 func wallRig() *rigs.Rig {
+	GinkgoHelper()
 	src, err := os.ReadFile("../../rigs/virtual.yaml")
 	Expect(err).NotTo(HaveOccurred())
 	s := strings.Replace(string(src), "clock: simulated", "clock: wall", 1)
@@ -31,7 +32,7 @@ func wallRig() *rigs.Rig {
 }
 
 var _ = Describe("one ECU per process (ProcessOptions, wall clock, shared buses)", func() {
-	It("provisions each ECU from the backend over HTTP, updates all four, and boots from the persisted state after a restart", func() {
+	It("provisions each ECU from the backend over HTTP, updates all four, and boots from the persisted state after a restart", Label("std:send_metadata_primary#3"), func() {
 		r := wallRig()
 		wall := clock.NewWall()
 		out := GinkgoT().TempDir()
@@ -209,6 +210,7 @@ var _ = Describe("a wall-clock vehicle run again on its directory (vehicle --no-
 })
 
 func must[T any](x T, err error) T {
+	GinkgoHelper()
 	Expect(err).NotTo(HaveOccurred())
 	return x
 }
