@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/reports"
@@ -37,8 +38,8 @@ func playUnit(r *rigs.Rig, out string, u unit) ([]reports.Result, error) {
 	return rs, nil
 }
 
-func runsDir(out string) string     { return out + string(os.PathSeparator) + "runs" }
-func capturesDir(out string) string { return out + string(os.PathSeparator) + "captures" }
+func runsDir(out string) string     { return filepath.Join(out, "runs") }
+func capturesDir(out string) string { return filepath.Join(out, "captures") }
 
 // newReport is the report of a run (or a shard of one) on rig r.
 func newReport(r *rigs.Rig, p *suitePlan, started time.Time) (*reports.Report, error) {

@@ -33,7 +33,6 @@ func parseRunFlags(name string, args []string) (*runFlags, error) {
 	fs.StringVar(&f.timings, "timings", "", "a previous report.json: split shards by the wall time of each run (default: by count)")
 	fs.IntVar(&f.procs, "p", runtime.NumCPU(), "worker processes on this machine")
 	fs.Usage = func() { runUsage(fs) }
-	f.fs = fs
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
