@@ -361,7 +361,7 @@ func (u *Update) CheckSnapshot() error {
 		if m == nil {
 			return u.fail(check.SnapshotTimestampMatch, role, "timestamp version %d lists no snapshot.json", u.w.timestamp.Signed.Version)
 		}
-		if err := m.VerifyLengthHashes(data); err != nil {
+		if err := verifyLengthHashes(m, data); err != nil {
 			return u.fail(check.SnapshotTimestampMatch, role, "%s does not match the length/hashes in timestamp version %d", name, u.w.timestamp.Signed.Version).Wrap(err)
 		}
 	}
@@ -467,7 +467,7 @@ func (u *Update) checkTargets(role string) (*checkedTargets, error) {
 			}
 			return nil, u.fail(check.TargetsSnapshotMatch, role, "snapshot version %d does not list %s", v, file)
 		}
-		if err := sm.VerifyLengthHashes(data); err != nil {
+		if err := verifyLengthHashes(sm, data); err != nil {
 			return nil, u.fail(check.TargetsSnapshotMatch, role, "%s does not match the length/hashes in snapshot version %d", name, u.w.snapshot.Signed.Version).Wrap(err)
 		}
 	}
