@@ -9,7 +9,6 @@ package vehicle
 import (
 	"crypto/ecdh"
 	"crypto/rand"
-	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -43,26 +42,16 @@ type Options struct {
 	// without an entry.
 	Profiles map[string]check.Profile
 	Events   events.Sink
-	// Keys holds every ECU's signing key after Build (an attacker can be
-	// handed one).
-	// Links connects the Primary to a Secondary; nil uses Direct calls.
-	// The bus path (pouf over UDS on ISO-TP) plugs in here.
-	Links func(v *Vehicle, s *Secondary) (link.Secondary, error)
+	// Reach says how the Primary reaches each Secondary, and so where it
+	// runs: Direct, Bus, External, Custom (reach.go). Nil: DirectByRig.
+	// ByRig follows the rig over its buses; Everywhere(r) runs every ECU
+	// in this process.
+	Reach func(e *rigs.ECU) Reach
 	// Crash gives an ECU a crash-point function (power-loss specs).
 	Crash func(ecu string) store.CrashFunc
-	// OverBus carries the Primary ↔ Secondary traffic over the in-vehicle
-	// protocol (UDS on ISO-TP on the rig's buses) instead of direct calls.
-	OverBus bool
-	// BackendOnly stops after the backend is up: repositories with the
-	// factory images, and the vehicle in the Director's inventory (the
-	// ECUs' keys are derived from the seed as usual).
-	BackendOnly bool
-	// AllInProcess runs every ECU in this process, whatever the rig's
-	// `process` says (the scenario runner owns every ECU's state).
-	AllInProcess bool
 	// Buses hands BringUp buses opened already (OpenBuses), by name; the
-	// caller closes them. Nil: BringUp opens the rig's buses (with OverBus)
-	// and Close closes them.
+	// caller closes them. Nil: BringUp opens the rig's buses when a
+	// Secondary is reached over one, and Close closes them.
 	Buses map[string]can.Bus
 	// Wait bounds how long BringUp waits for each ECU outside this process
 	// to answer on its bus (0: DefaultWait).
@@ -86,6 +75,7 @@ type Options struct {
 // Secondary is one Secondary of the vehicle.
 type Secondary struct {
 	Rig     *rigs.ECU
+	Reach   Reach // how the Primary reaches it
 	Config  secondary.Config
 	ECU     *secondary.ECU // in-process ECUs
 	Link    link.Secondary
@@ -107,7 +97,8 @@ type Vehicle struct {
 	Backend    http.Handler
 	Primary    *primary.Primary
 	PrimaryCfg primary.Config
-	// Buses are the rig's buses (with OverBus), by name.
+	// Buses are the rig's buses (when a Secondary is reached over one), by
+	// name.
 	Buses       map[string]can.Bus
 	Secondaries []*Secondary
 	opts        Options
@@ -133,8 +124,8 @@ func (o Options) profile(ecu string) check.Profile {
 // clock call it from inside the clock's Run.
 func Build(o Options) (*Vehicle, error) {
 	v, err := NewBackend(o)
-	if err != nil || o.BackendOnly {
-		return v, err
+	if err != nil {
+		return nil, err
 	}
 	if err := v.BringUp(); err != nil {
 		v.Close()
@@ -151,7 +142,15 @@ func Build(o Options) (*Vehicle, error) {
 func (v *Vehicle) BringUp() error {
 	o, r, sd := v.opts, v.Rig, v.Seed
 	var err error
-	if o.OverBus {
+	reach := o.Reach
+	if reach == nil {
+		reach = DirectByRig
+	}
+	onBus := false
+	for _, e := range r.Secondaries() {
+		onBus = onBus || reach(e).OnBus()
+	}
+	if onBus {
 		v.Buses = o.Buses
 		if v.Buses == nil {
 			if v.Buses, err = OpenBuses(r, o.Clock, sd); err != nil {
@@ -169,38 +168,9 @@ func (v *Vehicle) BringUp() error {
 		}
 		cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, Verification: e.Profile, Profile: o.profile(e.ID),
 			Dir: filepath.Join(o.Dir, "ecus", e.ID), Key: v.ECUKeys[e.ID], EncKey: v.encKeys[e.ID], Clock: o.Clock, Crash: crash}
-		s := &Secondary{Rig: e, Config: cfg}
-		if v.inProcess(e) {
-			fi, img := Factory(sd, e)
-			_, err := provisionOnce(cfg.Dir, func(tmp string) error {
-				c := cfg
-				c.Dir = tmp
-				return secondary.Provision(c, v.Director.Root(), imageRootFor(v, e), fi, img)
-			})
-			if err != nil {
-				return err
-			}
-			if s.ECU, err = secondary.Boot(cfg); err != nil {
-				return err
-			}
-		} else if o.Clock.Simulated() && o.OverBus {
-			return fmt.Errorf("vehicle: %s runs outside this process (process: %s), which a simulated clock cannot wait for: run the rig on `clock: wall`, or every ECU in this process", e.ID, e.Process)
-		} else if !o.OverBus && o.Links == nil {
-			// Its own process (uptane-hil ecu) or a physical ECU provisions
-			// and runs it; this process can only talk to it over the bus.
-			return fmt.Errorf("vehicle: %s runs outside this process (process: %s); it needs a bus link", e.ID, e.Process)
-		}
-		if o.OverBus && o.Links == nil {
-			if err := v.connect(s); err != nil {
-				return err
-			}
-		} else if o.Links != nil {
-			s.Link, err = o.Links(v, s)
-			if err != nil {
-				return err
-			}
-		} else {
-			s.Link = &secondary.Direct{ECU: s.ECU, Cfg: cfg, VIN: r.Vehicle.VIN}
+		s := &Secondary{Rig: e, Config: cfg, Reach: reach(e)}
+		if err := s.Reach.Attach(v, s); err != nil {
+			return err
 		}
 		v.Secondaries = append(v.Secondaries, s)
 	}
@@ -250,11 +220,6 @@ func (v *Vehicle) BringUp() error {
 	}
 	v.PrimaryCfg = pc
 	return nil
-}
-
-// inProcess reports whether this process runs ECU e.
-func (v *Vehicle) inProcess(e *rigs.ECU) bool {
-	return v.opts.AllInProcess || e.Process == "" || e.Process == rigs.InProcess
 }
 
 func sortedKeys[V any](m map[string]V) []string {
