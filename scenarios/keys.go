@@ -279,7 +279,7 @@ func (r *runner) rollbackTargets(rp *forge.Repo) (forge.Files, error) {
 
 // rotate replaces a role's keys with new ones (Root N+1 revokes the old).
 func (r *runner) rotate(rot *Rotate) error {
-	k, err := keys.Generate(keys.Ed25519, r.v.Seed.Reader(fmt.Sprintf("keys/rotated/%s/%s/%d", rot.Repo, rot.Role, r.sim.Now().UnixNano())))
+	k, err := keys.Generate(keyType(r.v.Rig, rot.Repo), r.v.Seed.Reader(fmt.Sprintf("keys/rotated/%s/%s/%d", rot.Repo, rot.Role, r.sim.Now().UnixNano())))
 	if err != nil {
 		return err
 	}

@@ -134,11 +134,16 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{}}
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name))
+		rig, err := s.Setup.KeyTypes.rig(s, o.Rig)
+		if err != nil {
+			stepErr = err
+			return
+		}
 		reach := o.Reach
 		if reach == nil {
 			reach = vehicle.Bus{}
 		}
-		vo := vehicle.Options{Rig: o.Rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
+		vo := vehicle.Options{Rig: rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
 			Events: r.log.Sink(), Reach: vehicle.Everywhere(reach),
 			Transport: func(backend http.RoundTripper) http.RoundTripper {
 				r.proxy = mitm.New(backend, sim)
