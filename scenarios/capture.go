@@ -3,9 +3,10 @@ package scenarios
 // The captures of a run: every bus to one pcap and one candump log.
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/uptane-hil/uptane-hil/sim/can"
@@ -34,7 +35,7 @@ func (r *runner) capture(dir, profile string) (func(), error) {
 		return nil, err
 	}
 	var stops []func()
-	for _, name := range sortedBusNames(r.v.Buses) {
+	for _, name := range slices.Sorted(maps.Keys(r.v.Buses)) {
 		lw := capture.NewLogWriter(lf, name)
 		stops = append(stops, r.v.Buses[name].Tap(func(ev can.Event) {
 			pw.WriteEvent(ev)
@@ -50,13 +51,4 @@ func (r *runner) capture(dir, profile string) (func(), error) {
 		pf.Close()
 		lf.Close()
 	}, nil
-}
-
-func sortedBusNames(m map[string]can.Bus) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -7,8 +7,9 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -55,11 +56,7 @@ var (
 
 func (s *Scenario) validateImageSetup() error {
 	im := s.Setup.Image
-	names := make([]string, 0, len(im.Roles))
-	for r := range im.Roles {
-		names = append(names, r)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(im.Roles))
 	for _, r := range names {
 		f := "setup.image.roles." + r
 		if !topRoles[r] {
@@ -244,11 +241,7 @@ func (r *runner) publishImage(p *Publish) error {
 
 // serve answers requests for each file under prefix with the forged bytes.
 func (r *runner) serve(prefix string, files forge.Files) {
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(files))
 	for _, n := range names {
 		path := prefix + n
 		rule := &mitm.Rule{Name: "publish " + n, Path: regexp.MustCompile("^" + regexp.QuoteMeta(path) + "$"), Action: mitm.Substitute{Body: files[n]}}
@@ -338,11 +331,7 @@ func (r *runner) publish(p *Publish) error {
 	if err != nil {
 		return err
 	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(files))
 	for _, n := range names {
 		path := "/director/" + vin + "/" + n
 		if strings.HasPrefix(n, "targets/") {

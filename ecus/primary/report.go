@@ -85,28 +85,11 @@ func (p *Primary) ownReport() (manifest.SignedReport, error) {
 	if err != nil {
 		return manifest.SignedReport{}, err
 	}
-	var counter uint64
-	err = p.st.Update("report", func(s *store.State) error {
-		s.ReportCounter++
-		counter = s.ReportCounter
-		for i := range s.Attacks {
-			s.Attacks[i].Reported = true
-		}
-		return nil
-	})
+	r, err := p.st.NextReport(p.cfg.ID, func(store.State) (time.Time, []byte) { return p.cfg.Clock.Now(), n })
 	if err != nil {
 		return manifest.SignedReport{}, err
 	}
-	st := p.st.State()
-	var img manifest.Image
-	if in := st.Installed(); in != nil {
-		img = manifest.Image{Filename: in.Name, Length: in.Length, Hashes: in.Hashes}
-	}
-	var attacks []manifest.DetectedAttack
-	for _, a := range st.Attacks {
-		attacks = append(attacks, manifest.DetectedAttack{Check: a.Check, Attack: a.Attack, Detail: a.Detail})
-	}
-	return manifest.SignReport(manifest.NewReport(p.cfg.ID, img, attacks, p.cfg.Clock.Now(), n, counter), p.cfg.Key)
+	return manifest.SignReport(r, p.cfg.Key)
 }
 
 // sendManifest signs and POSTs the vehicle version manifest.

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdh"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -52,7 +53,7 @@ func NewBackend(o Options) (*Vehicle, error) {
 		Snapshot: r.Backend.Expiry.Snapshot, Timestamp: r.Backend.Expiry.Timestamp}
 	var err error
 	ikc := repo.KeyConfig{Type: r.Backend.KeyTypes.Image, Rand: sd.Reader("keys/image"), Thresholds: map[string]int{}, Keys: map[string]int{}}
-	for _, role := range sortedKeys(o.ImageRoles) {
+	for _, role := range slices.Sorted(maps.Keys(o.ImageRoles)) {
 		rk := o.ImageRoles[role]
 		if rk.Threshold < 0 || rk.Keys < 0 || rk.Keys > 0 && rk.Threshold > rk.Keys {
 			return nil, fmt.Errorf("vehicle: image %s role: threshold %d with %d keys", role, rk.Threshold, rk.Keys)
@@ -102,7 +103,7 @@ func NewBackend(o Options) (*Vehicle, error) {
 		hw[e.HardwareID] = max(hw[e.HardwareID], e.ImageSize)
 	}
 	added := false
-	for _, h := range sortedKeys(hw) {
+	for _, h := range slices.Sorted(maps.Keys(hw)) {
 		if _, err := v.Image.Target(ImageName(h, 1)); err == nil {
 			continue // a reopened backend
 		}

@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/ecus/link"
@@ -220,15 +219,6 @@ func (v *Vehicle) BringUp() error {
 	}
 	v.PrimaryCfg = pc
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // Secondary returns the Secondary with identifier id.

@@ -3,8 +3,10 @@ package repo
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -77,7 +79,7 @@ func (im *Image) load() error {
 	if im.roles[meta.Targets] == nil {
 		return errors.New("repo: image: load: snapshot lists no targets.json")
 	}
-	for _, role := range sortedNames(im.roles) {
+	for _, role := range slices.Sorted(maps.Keys(im.roles)) {
 		m := im.roles[role]
 		if d := m.Signed.Delegations; d != nil {
 			for _, dr := range d.Roles {

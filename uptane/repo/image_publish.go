@@ -2,6 +2,8 @@ package repo
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -20,7 +22,7 @@ func (im *Image) Publish() error {
 }
 
 func (im *Image) publish() error {
-	for _, role := range sortedNames(im.roles) {
+	for _, role := range slices.Sorted(maps.Keys(im.roles)) {
 		if !im.dirty[role] {
 			continue
 		}
@@ -48,7 +50,7 @@ func (im *Image) publish() error {
 	sn := metadata.Snapshot(expires(im.opts.Clock, im.opts.Expiry.For(meta.Snapshot)))
 	sn.Signed.Version = im.snapshot + 1
 	sn.Signed.Meta = map[string]*metadata.MetaFiles{}
-	for _, role := range sortedNames(im.published) {
+	for _, role := range slices.Sorted(maps.Keys(im.published)) {
 		sn.Signed.Meta[role+".json"] = &metadata.MetaFiles{Version: im.published[role]}
 	}
 	if err := meta.Sign(sn, im.top.signers[meta.Snapshot]...); err != nil {
