@@ -51,10 +51,17 @@ type Config struct {
 	Secondaries []SecondaryConfig
 	Events      events.Sink
 	Nonces      io.Reader // randomness for nonces (sim/seed for replayable runs)
-	Timeout     time.Duration
-	MinRate     int64
-	Grace       time.Duration
-	Crash       store.CrashFunc
+	// Timeout bounds each repository request, whole (on Clock; 0: 30 s):
+	// a request with no answer by then fails in_vehicle.request_timeout.
+	Timeout time.Duration
+	// MinRate is the slowest download speed accepted, in bytes per second
+	// of Clock time (0: 1024 B/s); a download slower than that once Grace
+	// has passed fails in_vehicle.download_speed.
+	MinRate int64
+	// Grace is how long a download runs before its speed is judged (on
+	// Clock; 0: 5 s).
+	Grace time.Duration
+	Crash store.CrashFunc
 }
 
 // Primary is a running Primary ECU.
