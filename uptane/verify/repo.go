@@ -3,7 +3,6 @@ package verify
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"sort"
 
@@ -123,9 +122,10 @@ func (r *Repo) Files() map[string][]byte {
 }
 
 // fileName is the repository file name of version v of role under the
-// current Root ({#metadata_filename_rules} rule 1).
+// current Root ({#metadata_filename_rules} rule 1), the role name escaped
+// once (meta.EscapeRole).
 func (r *Repo) fileName(role string, v int64) string {
-	esc := url.PathEscape(role)
+	esc := meta.EscapeRole(role)
 	if r.root.Signed.ConsistentSnapshot && v > 0 {
 		return meta.VersionedName(v, esc)
 	}
@@ -271,6 +271,26 @@ func parse[T metadata.Roles](data []byte) (m *metadata.Metadata[T], err error) {
 	m, err = (&metadata.Metadata[T]{}).FromBytes(data)
 	if err != nil {
 		return nil, fmt.Errorf("malformed metadata: %w", err)
+	}
+	// go-tuf takes a missing attribute for its zero value; the common
+	// structure ({#common_metadata}) requires the signatures and the expiry.
+	var common struct {
+		Signatures json.RawMessage `json:"signatures"`
+		Signed     struct {
+			Expires json.RawMessage `json:"expires"`
+		} `json:"signed"`
+	}
+	if err := json.Unmarshal(data, &common); err != nil {
+		return nil, fmt.Errorf("malformed metadata: %w", err)
+	}
+	if err := meta.CheckStrings(data); err != nil {
+		return nil, fmt.Errorf("malformed metadata: %w", err)
+	}
+	switch {
+	case len(common.Signatures) == 0 || string(common.Signatures) == "null":
+		return nil, fmt.Errorf("malformed metadata: no signatures attribute")
+	case len(common.Signed.Expires) == 0 || string(common.Signed.Expires) == "null":
+		return nil, fmt.Errorf("malformed metadata: no expiry")
 	}
 	return m, nil
 }
