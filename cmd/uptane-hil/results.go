@@ -43,7 +43,7 @@ func capturesDir(out string) string { return filepath.Join(out, "captures") }
 
 // newReport is the report of a run (or a shard of one) on rig r.
 func newReport(r *rigs.Rig, p *suitePlan, started time.Time) (*reports.Report, error) {
-	rig := reports.Rig{Name: r.Name, File: r.File, Transport: "virtual buses (UDS on ISO-TP), in-process"}
+	rig := reports.Rig{Name: r.Name, File: r.File, Transport: transportOf(r)}
 	for _, b := range r.Buses {
 		rig.Buses = append(rig.Buses, reports.Bus{Name: b.Name, Interface: b.Interface, Bitrate: b.Bitrate, DataBitrate: b.DataBitrate, FD: b.FD})
 	}

@@ -211,3 +211,25 @@ func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 	fmt.Fprintf(w, "%d passed, %d failed\n", len(all)-failed, failed)
 	return failed
 }
+
+// transportOf says what carries a scenario run on rig r, for the report's
+// header: the rig's buses, virtual or SocketCAN (with their interfaces);
+// every ECU runs in this process.
+func transportOf(r *rigs.Rig) string {
+	var virtual, kernel []string
+	for _, b := range r.Buses {
+		if b.Kind == rigs.SocketCAN {
+			kernel = append(kernel, b.Interface)
+		} else {
+			virtual = append(virtual, b.Name)
+		}
+	}
+	var parts []string
+	if len(virtual) > 0 {
+		parts = append(parts, "virtual buses")
+	}
+	if len(kernel) > 0 {
+		parts = append(parts, "SocketCAN "+strings.Join(kernel, ", "))
+	}
+	return strings.Join(parts, " and ") + " (UDS on ISO-TP), in-process"
+}
