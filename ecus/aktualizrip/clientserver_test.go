@@ -70,7 +70,11 @@ func (t *toy) Handle(req ip.Message) (ip.Message, error) {
 	return nil, errors.New("unknown message")
 }
 
-func (t *toy) kinds() []ip.Kind { t.mu.Lock(); defer t.mu.Unlock(); return append([]ip.Kind(nil), t.got...) }
+func (t *toy) kinds() []ip.Kind {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]ip.Kind(nil), t.got...)
+}
 
 // serve runs srv on a loopback listener until the spec ends; it returns the
 // address and a channel of the errors that ended each connection.
