@@ -31,7 +31,7 @@ import (
 )
 
 // StateFile is the verifier's trusted state in the metadata directory.
-const StateFile = ".uptane-hil-trusted.json"
+const StateFile = ".uptane-hil-trusted"
 
 // HTTPFetcher is a verify.Fetcher over HTTP for one repository: GET
 // Base/name, at most maxBytes+1 bytes read, 404 and 403 reported as
