@@ -149,6 +149,7 @@ type Vehicle struct {
 	ECUKeys  map[string]*keys.Private
 	encKeys  map[string]*ecdh.PrivateKey
 	ownBuses bool
+	ak       akState // aktualizr-ip Secondaries (aktualizr.go)
 }
 
 func (o Options) profile(ecu string) check.Profile {
@@ -312,6 +313,13 @@ func NewBackend(o Options) (*Vehicle, error) {
 		}
 	}
 
+	// aktualizr-secondaries make their own keys: start them (or reach the
+	// physical ones) and ask.
+	if err := v.startAktualizr(); err != nil {
+		v.Close()
+		return nil, err
+	}
+
 	// Keys and inventory.
 	inv := []repo.ECU{}
 	v.ECUKeys = map[string]*keys.Private{}
@@ -401,17 +409,15 @@ func (v *Vehicle) BringUp() error {
 		cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, Verification: e.Profile, Profile: o.profile(e.ID),
 			Dir: filepath.Join(o.Dir, "ecus", e.ID), Key: v.ECUKeys[e.ID], EncKey: v.encKeys[e.ID], Clock: o.Clock, Crash: crash}
 		s := &Secondary{Rig: e, Config: cfg}
-		if v.inProcess(e) {
-			fi, img := Factory(sd, e)
-			_, err := provisionOnce(cfg.Dir, func(tmp string) error {
-				c := cfg
-				c.Dir = tmp
-				return secondary.Provision(c, v.Director.Root(), imageRootFor(v, e), fi, img)
-			})
-			if err != nil {
+		if e.Protocol == rigs.AktualizrIP {
+			if err := v.bringUpAktualizrIP(s); err != nil {
 				return err
 			}
-			if s.ECU, err = secondary.Boot(cfg); err != nil {
+			v.Secondaries = append(v.Secondaries, s)
+			continue
+		}
+		if v.inProcess(e) {
+			if s.ECU, err = v.bootInProcess(e, cfg); err != nil {
 				return err
 			}
 		} else if o.Clock.Simulated() && o.OverBus {
@@ -483,10 +489,28 @@ func (v *Vehicle) BringUp() error {
 	return nil
 }
 
+// bootInProcess provisions an in-process Secondary on its first start (as
+// in the factory) and boots it.
+func (v *Vehicle) bootInProcess(e *rigs.ECU, cfg secondary.Config) (*secondary.ECU, error) {
+	fi, img := Factory(v.Seed, e)
+	_, err := provisionOnce(cfg.Dir, func(tmp string) error {
+		c := cfg
+		c.Dir = tmp
+		return secondary.Provision(c, v.Director.Root(), imageRootFor(v, e), fi, img)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return secondary.Boot(cfg)
+}
+
 // InventoryKey is the signing key the Director's inventory holds for ECU e:
-// a physical ECU's own (the rig's public_key), else the one derived from
-// the seed.
+// a physical ECU's own (the rig's public_key), an aktualizr-secondary's
+// (from its getInfoResp), else the one derived from the seed.
 func (v *Vehicle) InventoryKey(e *rigs.ECU) *metadata.Key {
+	if k := v.ak.keys[e.ID]; k != nil {
+		return k
+	}
 	if e.PublicKey != nil {
 		return e.PublicKey.Key()
 	}
@@ -877,6 +901,7 @@ func (v *Vehicle) Installed(id string) (Installed, error) {
 
 // Close releases the backend's database and closes the buses it opened.
 func (v *Vehicle) Close() error {
+	v.ak.close()
 	if v.ownBuses {
 		CloseBuses(v.Buses)
 		v.ownBuses = false

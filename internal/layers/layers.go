@@ -26,14 +26,14 @@ type Tier struct {
 
 // Tiers lists the packages from the bottom up.
 var Tiers = []Tier{
-	{"foundations", []string{"internal/atomicfile", "internal/yamlx", "internal/layers"}},
+	{"foundations", []string{"internal/atomicfile", "internal/yamlx", "internal/layers", "internal/aktualizr"}},
 	{"sim", []string{"sim/can", "sim/clock", "sim/seed", "sim/events"}},
 	{"sim", []string{"sim/..."}}, // isotp, vbus, socketcan, capture: on a can.Bus and a clock
 	{"uptane", []string{"uptane/check", "uptane/keys"}},
 	{"uptane", []string{"uptane/meta"}},
 	{"uptane", []string{"uptane/..."}}, // verify, manifest, imagecrypt, repo, tufclient
 	{"rigs", []string{"rigs"}},
-	{"ecus", []string{"ecus/uds"}},
+	{"ecus", []string{"ecus/uds", "ecus/aktualizrip"}}, // aktualizrip: aktualizr's IP Secondary protocol, no Uptane
 	{"ecus", []string{"ecus/pouf", "ecus/store"}},
 	{"ecus", []string{"ecus/link"}}, // the Primary's view of a Secondary: the protocol, no implementation
 	{"ecus", []string{"ecus/secondary"}},
