@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -34,6 +35,26 @@ type Server struct {
 	// OnError, when set, sees why each connection ended (nil: the peer closed
 	// it between messages).
 	OnError func(err error)
+
+	mu     sync.Mutex
+	l      net.Listener
+	active net.Conn
+	closed bool
+}
+
+// Close stops Serve: it closes the listener and the connection being
+// served.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.active != nil {
+		s.active.Close()
+	}
+	if s.l != nil {
+		return s.l.Close()
+	}
+	return nil
 }
 
 // ServeConn answers the requests on c until the peer closes it, a request
@@ -68,6 +89,9 @@ func (s *Server) Serve(l net.Listener) error {
 	if t <= 0 {
 		t = 30 * time.Second
 	}
+	s.mu.Lock()
+	s.l = l
+	s.mu.Unlock()
 	for {
 		nc, err := l.Accept()
 		if err != nil {
@@ -76,7 +100,18 @@ func (s *Server) Serve(l net.Listener) error {
 			}
 			return err
 		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return nil
+		}
+		s.active = nc
+		s.mu.Unlock()
 		err = s.ServeConn(&serverConn{StreamConn{C: nc, Timeout: t}})
+		s.mu.Lock()
+		s.active = nil
+		s.mu.Unlock()
 		if s.OnError != nil {
 			s.OnError(err)
 		}

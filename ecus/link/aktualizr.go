@@ -25,9 +25,14 @@ const (
 	AktualizrTuf  = "tuf"  // Image repository only
 )
 
-// ReportAktualizr is the Report of an Identity whose version reports are
-// aktualizr's signed ECU manifests (akdialect.Report), not ours.
-const ReportAktualizr = "aktualizr"
+// Report forms (pouf.Identity.Report) of Secondaries reached over
+// aktualizr-ip: ReportAktualizr, aktualizr's signed ECU manifests
+// (akdialect.Report); ReportNoNonce, our version reports with a nonce the
+// ECU made itself (the protocol carries none from the Primary).
+const (
+	ReportAktualizr = "aktualizr"
+	ReportNoNonce   = "uptane-hil, own nonce"
+)
 
 // DialectSource gives the current metadata of both repositories in
 // aktualizr's dialect (signed by the backend with the repositories' keys).
@@ -73,6 +78,7 @@ func (a *AktualizrIP) Identity() (pouf.Identity, error) {
 		return pouf.Identity{}, fmt.Errorf("aktualizr-ip %s: %w", info.ECUSerial, err)
 	}
 	id := pouf.Identity{ID: info.ECUSerial, HardwareID: info.HardwareID, Verification: "full", Key: key}
+	id.Report = ReportNoNonce
 	if a.Dialect != nil {
 		id.Report = ReportAktualizr
 	}
@@ -236,3 +242,6 @@ func (a *AktualizrIP) Reset() error { return nil }
 
 // VersionReport implements Secondary: manifestReq.
 func (a *AktualizrIP) VersionReport() ([]byte, error) { return a.C.Manifest() }
+
+// Client returns the protocol client (an observer can watch its messages).
+func (a *AktualizrIP) Client() *ip.Client { return a.C }

@@ -28,15 +28,15 @@ type akState struct {
 	mu        sync.Mutex
 	procs     map[string]*aktualizr.Process // started by uptane-hil
 	keys      map[string]*metadata.Key      // from getInfoResp
-	listeners []net.Listener                // our own Secondaries serving aktualizr-ip
+	servers   []*ip.Server                  // our own Secondaries serving aktualizr-ip
 	done      []chan struct{}
 }
 
 func (a *akState) close() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, l := range a.listeners {
-		l.Close()
+	for _, s := range a.servers {
+		s.Close()
 	}
 	for _, d := range a.done {
 		<-d
@@ -44,7 +44,7 @@ func (a *akState) close() {
 	for _, p := range a.procs {
 		p.Stop()
 	}
-	a.listeners, a.done, a.procs = nil, nil, nil
+	a.servers, a.done, a.procs = nil, nil, nil
 }
 
 // realAktualizr reports whether e is an aktualizr-secondary (started by
@@ -191,7 +191,7 @@ func (v *Vehicle) bringUpAktualizrIP(s *Secondary) error {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(l) }()
 	v.ak.mu.Lock()
-	v.ak.listeners = append(v.ak.listeners, l)
+	v.ak.servers = append(v.ak.servers, srv)
 	v.ak.done = append(v.ak.done, done)
 	v.ak.mu.Unlock()
 	s.Link = &link.AktualizrIP{C: c, ECU: e.ID}

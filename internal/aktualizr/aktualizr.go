@@ -205,3 +205,10 @@ func FreePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// ExitErr is how the process ended (valid once Done is closed), e.g.
+// "signal: segmentation fault".
+func (p *Process) ExitErr() error {
+	<-p.done
+	return p.err
+}

@@ -133,7 +133,8 @@ func Root(tuf []byte, signers []keys.Signer) ([]byte, error) {
 }
 
 // Targets rewrites a Targets file. Image targets get custom.hardwareIds (from
-// custom.uptane.hardwareIds) and custom.targetFormat "BINARY"; delegations
+// custom.uptane.hardwareIds), custom.version (the release counter, as a
+// string) and custom.targetFormat "BINARY"; delegations
 // are dropped, and the targets of the delegated files in delegated (TUF
 // form) are merged in, because aktualizr-secondary matches Director targets
 // against the top-level Image targets only. Director targets keep their
@@ -175,6 +176,11 @@ func Targets(tuf []byte, delegated [][]byte, signers []keys.Signer) ([]byte, err
 		if up, ok := c["uptane"].(map[string]any); ok {
 			if hw, ok := up["hardwareIds"]; ok {
 				c["hardwareIds"] = hw
+			}
+			// In Tuf mode aktualizr-secondary picks, of the images for its
+			// hardware, the one with the highest custom.version.
+			if rc, ok := up["releaseCounter"].(json.Number); ok {
+				c["version"] = rc.String()
 			}
 		}
 		c["targetFormat"] = "BINARY"

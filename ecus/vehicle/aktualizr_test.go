@@ -1,0 +1,169 @@
+package vehicle_test
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	ip "github.com/uptane-hil/uptane-hil/ecus/aktualizrip"
+	"github.com/uptane-hil/uptane-hil/ecus/primary"
+	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
+	"github.com/uptane-hil/uptane-hil/internal/aktualizr"
+	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+)
+
+// needAktualizr skips the spec, saying why, when aktualizr-secondary is not
+// built (fails it when UPTANE_HIL_REQUIRE_AKTUALIZR=1, as make test sets).
+func needAktualizr() {
+	GinkgoHelper()
+	if _, err := aktualizr.Binary(); err != nil {
+		if aktualizr.Required() {
+			Fail(err.Error() + " and " + aktualizr.EnvRequire + "=1")
+		}
+		Skip("SKIPPED, not passed: " + err.Error())
+	}
+}
+
+// aktualizrRig is rigs/aktualizr.yaml on free ports, with verification
+// ver, plus OURS-0001: one of our Secondaries reached over aktualizr-ip too.
+func aktualizrRig(ver string) *rigs.Rig {
+	GinkgoHelper()
+	b, err := os.ReadFile("../../rigs/aktualizr.yaml")
+	Expect(err).NotTo(HaveOccurred())
+	p1, err := aktualizr.FreePort()
+	Expect(err).NotTo(HaveOccurred())
+	p2, err := aktualizr.FreePort()
+	Expect(err).NotTo(HaveOccurred())
+	s := strings.Replace(string(b), "127.0.0.1:9061", fmt.Sprintf("127.0.0.1:%d", p1), 1)
+	s = strings.Replace(s, "verification: full", "verification: "+ver, 1)
+	s += fmt.Sprintf(`  - id: OURS-0001
+    hardware_id: ours-hw
+    role: secondary
+    protocol: aktualizr-ip
+    address: 127.0.0.1:%d
+`, p2)
+	r, err := rigs.Parse("aktualizr.yaml", []byte(s))
+	Expect(err).NotTo(HaveOccurred())
+	return r
+}
+
+func buildAktualizr(r *rigs.Rig) *vehicle.Vehicle {
+	GinkgoHelper()
+	v, err := vehicle.Build(vehicle.Options{Rig: r, Dir: GinkgoT().TempDir(), Clock: clock.NewWall(), OverBus: true})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(v.Close)
+	return v
+}
+
+// expectRecorded checks that the Director recorded release rc of ECU id's
+// hardware from the ECU's signed report, and that the verdict agrees.
+func expectRecorded(v *vehicle.Vehicle, rep *primary.CycleReport, id string, rc uint64) {
+	GinkgoHelper()
+	s := v.Secondary(id)
+	want := vehicle.ImageName(s.Rig.HardwareID, rc)
+	inst, err := v.Director.Installed(v.Rig.Vehicle.VIN)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(inst).To(HaveKey(id))
+	Expect(inst[id].Filename).To(Equal(want))
+	img := v.ImageBytes(s.Rig.HardwareID, rc, s.Rig.ImageSize)
+	h := sha256.Sum256(img)
+	Expect(inst[id].Length).To(Equal(int64(len(img))))
+	Expect([]byte(inst[id].Hashes["sha256"])).To(Equal(h[:]))
+	verdict := vehicle.Judge(rep, v.Primary.Director())
+	for _, e := range verdict.ECUs {
+		if e.ECU == id {
+			Expect(e.OnAssigned).To(BeTrue(), "%s: %+v", id, e)
+		}
+	}
+}
+
+var _ = Describe("a campaign on a vehicle with the real aktualizr-secondary", Label("aktualizr"), func() {
+	DescribeTable("updates aktualizr-secondary over aktualizr-ip, ours over aktualizr-ip and ours over UDS on CAN in one campaign; the Director records each from its signed report",
+		func(ver string) {
+			needAktualizr()
+			v := buildAktualizr(aktualizrRig(ver))
+			p := v.AktualizrProcess("AKT-0001")
+			Expect(p).NotTo(BeNil())
+			rep, err := v.Campaign(2)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rep.ManifestErr).NotTo(HaveOccurred())
+			for _, id := range []string{"AKT-0001", "OURS-0001", "ECM-0001"} {
+				Expect(rep.ECUs[id].Status).To(Equal(primary.Installed), "%s: %v", id, rep.ECUs[id].Err)
+				expectRecorded(v, rep, id, 2)
+			}
+			// aktualizr-secondary holds exactly the image in its firmware file.
+			Expect(os.ReadFile(filepath.Join(p.Opts.Dir, "firmware.txt"))).To(Equal(v.ImageBytes("akt-hw", 2, 16<<10)))
+			inst, err := v.Installed("OURS-0001")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(inst).To(Equal(vehicle.Installed{Release: 2, Name: vehicle.ImageName("ours-hw", 2), Genuine: true}))
+
+			// A second cycle with nothing new: every ECU up to date, the
+			// Director still records release 2.
+			rep, err = v.Campaign(2)
+			Expect(err).NotTo(HaveOccurred())
+			for _, id := range []string{"AKT-0001", "OURS-0001"} {
+				Expect(rep.ECUs[id].Status).To(BeElementOf(primary.UpToDate, primary.Installed), "%s: %v", id, rep.ECUs[id].Err)
+				expectRecorded(v, rep, id, 2)
+			}
+		},
+		Entry("verification_type Full", "full"),
+		Entry("verification_type Tuf", "tuf"),
+	)
+
+	It("survives aktualizr-secondary dying mid-transfer (the campaign reports it, the others go on) and pins what the restarted aktualizr-secondary does: it crashes on the next image (finding); without its partial image it installs", func() {
+		needAktualizr()
+		v := buildAktualizr(aktualizrRig("full"))
+		c := v.Secondary("AKT-0001").Link.(interface{ Client() *ip.Client }).Client()
+		chunks := 0
+		c.Observe = func(dir string, m ip.Message) {
+			if dir == "tx" && m.Kind() == ip.KindUploadDataReq {
+				if chunks++; chunks == 5 {
+					v.AktualizrProcess("AKT-0001").Kill() // a power cut after 4 KiB of 16
+				}
+			}
+		}
+		rep, err := v.Campaign(2)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.ECUs["AKT-0001"].Status).NotTo(Equal(primary.Installed))
+		Expect(rep.ECUs["AKT-0001"].Err).To(MatchError(ContainSubstring("uploadDataReq")))
+		Expect(rep.ECUs["ECM-0001"].Status).To(Equal(primary.Installed))
+		Expect(rep.ECUs["OURS-0001"].Status).To(Equal(primary.Installed))
+		// No report from the dead ECU: the Director refuses the manifest
+		// (drop-request defence), so it records nothing of this cycle.
+		Expect(rep.ManifestErr).To(MatchError(ContainSubstring(check.DirectorRepositoryAllECUsReported.String() + " (drop-request) director on AKT-0001")))
+		c.Observe = nil
+
+		// Finding: restarted, it takes the metadata, then dies on the first
+		// image chunk. It appends to the 4 KiB it kept (firmware.txt.newtarget)
+		// and updates a SHA-256 hasher it only creates for an empty file: the
+		// hasher lived in RAM and is gone. Every later attempt ends the same.
+		partial := filepath.Join(v.AktualizrProcess("AKT-0001").Opts.Dir, "firmware.txt.newtarget")
+		Expect(os.Stat(partial)).To(HaveField("Size()", int64(4096)))
+		Expect(v.RestartAktualizr("AKT-0001")).To(Succeed())
+		p := v.AktualizrProcess("AKT-0001")
+		rep, err = v.Campaign(2)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.ECUs["AKT-0001"].Status).NotTo(Equal(primary.Installed))
+		Eventually(p.Done()).Should(BeClosed(), "aktualizr-secondary exited")
+		Expect(p.ExitErr()).To(MatchError(ContainSubstring("segmentation fault")))
+		Expect(os.Stat(partial)).To(HaveField("Size()", int64(5120)), "the chunk went onto the partial image before the crash")
+		Expect(rep.ECUs["ECM-0001"].Status).To(Equal(primary.UpToDate))
+
+		// Without the partial image (what an operator has to remove by hand:
+		// nothing in the protocol can), it installs and the Director records it.
+		Expect(os.Remove(partial)).To(Succeed())
+		Expect(v.RestartAktualizr("AKT-0001")).To(Succeed())
+		rep, err = v.Campaign(2)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.ECUs["AKT-0001"].Status).To(Equal(primary.Installed), "%v", rep.ECUs["AKT-0001"].Err)
+		Expect(rep.ManifestErr).NotTo(HaveOccurred())
+		expectRecorded(v, rep, "AKT-0001", 2)
+	})
+})
