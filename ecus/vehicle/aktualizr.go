@@ -25,11 +25,11 @@ const AktualizrTimeout = 30 * time.Second
 
 // akState is what a vehicle holds for its aktualizr-ip Secondaries.
 type akState struct {
-	mu        sync.Mutex
-	procs     map[string]*aktualizr.Process // started by uptane-hil
-	keys      map[string]*metadata.Key      // from getInfoResp
-	servers   []*ip.Server                  // our own Secondaries serving aktualizr-ip
-	done      []chan struct{}
+	mu      sync.Mutex
+	procs   map[string]*aktualizr.Process // started by uptane-hil
+	keys    map[string]*metadata.Key      // from getInfoResp
+	servers []*ip.Server                  // our own Secondaries serving aktualizr-ip
+	done    []chan struct{}
 }
 
 func (a *akState) close() {
