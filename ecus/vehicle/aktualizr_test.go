@@ -33,7 +33,7 @@ func needAktualizr() {
 
 // aktualizrRig is rigs/aktualizr.yaml on free ports, with verification
 // ver, plus OURS-0001: one of our Secondaries reached over aktualizr-ip too.
-func aktualizrRig(ver string) *rigs.Rig {
+func aktualizrRig(ver string, keyType ...string) *rigs.Rig {
 	GinkgoHelper()
 	b, err := os.ReadFile("../../rigs/aktualizr.yaml")
 	Expect(err).NotTo(HaveOccurred())
@@ -43,6 +43,9 @@ func aktualizrRig(ver string) *rigs.Rig {
 	Expect(err).NotTo(HaveOccurred())
 	s := strings.Replace(string(b), "127.0.0.1:9061", fmt.Sprintf("127.0.0.1:%d", p1), 1)
 	s = strings.Replace(s, "verification: full", "verification: "+ver, 1)
+	if len(keyType) > 0 {
+		s = strings.Replace(s, "key_type: ED25519", "key_type: "+keyType[0], 1)
+	}
 	s += fmt.Sprintf(`  - id: OURS-0001
     hardware_id: ours-hw
     role: secondary
@@ -86,9 +89,9 @@ func expectRecorded(v *vehicle.Vehicle, rep *primary.CycleReport, id string, rc 
 
 var _ = Describe("a campaign on a vehicle with the real aktualizr-secondary", Label("aktualizr"), func() {
 	DescribeTable("updates aktualizr-secondary over aktualizr-ip, ours over aktualizr-ip and ours over UDS on CAN in one campaign; the Director records each from its signed report",
-		func(ver string) {
+		func(ver, keyType string) {
 			needAktualizr()
-			v := buildAktualizr(aktualizrRig(ver))
+			v := buildAktualizr(aktualizrRig(ver, keyType))
 			p := v.AktualizrProcess("AKT-0001")
 			Expect(p).NotTo(BeNil())
 			rep, err := v.Campaign(2)
@@ -113,8 +116,9 @@ var _ = Describe("a campaign on a vehicle with the real aktualizr-secondary", La
 				expectRecorded(v, rep, id, 2)
 			}
 		},
-		Entry("verification_type Full", "full"),
-		Entry("verification_type Tuf", "tuf"),
+		Entry("verification_type Full", "full", "ED25519"),
+		Entry("verification_type Tuf", "tuf", "ED25519"),
+		Entry("verification_type Full, an RSA-2048 key (RSA-PSS signed manifests)", "full", "RSA2048"),
 	)
 
 	It("survives aktualizr-secondary dying mid-transfer (the campaign reports it, the others go on) and pins what the restarted aktualizr-secondary does: it crashes on the next image (finding); without its partial image it installs", func() {
