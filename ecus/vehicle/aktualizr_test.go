@@ -171,3 +171,40 @@ var _ = Describe("a campaign on a vehicle with the real aktualizr-secondary", La
 		expectRecorded(v, rep, "AKT-0001", 2)
 	})
 })
+
+var _ = Describe("our Secondary over aktualizr-ip (no aktualizr needed)", func() {
+	It("one Primary updates a Secondary over aktualizr-ip and the others over UDS on CAN in one campaign, under the simulated clock; the Director records each", func() {
+		b, err := os.ReadFile("../../rigs/virtual.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		port, err := aktualizr.FreePort()
+		Expect(err).NotTo(HaveOccurred())
+		y := string(b) + fmt.Sprintf(`  - id: OURS-0001
+    hardware_id: ours-hw
+    role: secondary
+    protocol: aktualizr-ip
+    address: 127.0.0.1:%d
+`, port)
+		r, err := rigs.Parse("virtual-ip.yaml", []byte(y))
+		Expect(err).NotTo(HaveOccurred())
+		within(func(sim *clock.Sim) {
+			v, err := vehicle.Build(vehicle.Options{Rig: r, Dir: GinkgoT().TempDir(), Clock: sim, OverBus: true})
+			Expect(err).NotTo(HaveOccurred())
+			defer v.Close()
+			rep, err := v.Campaign(2)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rep.ManifestErr).NotTo(HaveOccurred())
+			for _, s := range v.Secondaries {
+				Expect(rep.ECUs[s.Rig.ID].Status).To(Equal(primary.Installed), "%s: %v", s.Rig.ID, rep.ECUs[s.Rig.ID].Err)
+				inst, err := v.Installed(s.Rig.ID)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(inst).To(Equal(vehicle.Installed{Release: 2, Name: vehicle.ImageName(s.Rig.HardwareID, 2), Genuine: true}))
+				expectRecorded(v, rep, s.Rig.ID, 2)
+			}
+			// Nothing new: verified, and answered alreadyProcessed.
+			rep, err = v.Campaign(2)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rep.ECUs["OURS-0001"].Status).To(Equal(primary.UpToDate), "%v", rep.ECUs["OURS-0001"].Err)
+			Expect(rep.ManifestErr).NotTo(HaveOccurred())
+		})
+	})
+})
