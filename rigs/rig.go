@@ -10,11 +10,13 @@ import (
 	"net"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/uptane-hil/uptane-hil/internal/yamlx"
+	"github.com/uptane-hil/uptane-hil/uptane/keys"
 )
 
 // Rig is a parsed rig file.
@@ -51,6 +53,18 @@ type Backend struct {
 	DirectorURL string `yaml:"director_url"` // remote: the Director's base; a vehicle's files are at DIRECTOR_URL/VIN/...
 	ImageURL    string `yaml:"image_url"`    // remote: the Image repository's base
 	Expiry      Expiry `yaml:"expiry"`
+	// KeyTypes is what the embedded repositories sign with.
+	KeyTypes RepoKeyTypes `yaml:"key_types"`
+}
+
+// RepoKeyTypes is the key type each embedded repository makes its keys of
+// (every top-level role; the Image repository's supplier roles too): one
+// of keys.Types — ed25519 (default), ecdsa (P-256; ecdsa-sha2-nistp256 is
+// the same), ecdsa-sha2-nistp384, rsa (RSA-PSS 2048 bit), rsa-3072,
+// rsa-4096.
+type RepoKeyTypes struct {
+	Director string `yaml:"director"`
+	Image    string `yaml:"image"`
 }
 
 // Expiry sets how long each role's metadata is valid.
@@ -75,7 +89,7 @@ type ECU struct {
 	Bus        string   `yaml:"bus"`         // secondaries: the bus it is on
 	Buses      []string `yaml:"buses"`       // primary: the buses it is gateway to
 	Process    string   `yaml:"process"`     // "in-process", "external" (uptane-hil ecu) or "physical"
-	KeyType    string   `yaml:"key_type"`    // "ed25519" (default) or "ecdsa-sha2-nistp256"
+	KeyType    string   `yaml:"key_type"`    // one of keys.Types: ed25519 (default), ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, rsa, ...
 	Encrypted  bool     `yaml:"encrypted"`   // images are encrypted for this ECU
 	ImageSize  int      `yaml:"image_size"`  // bytes of the factory image (default 16 KiB)
 	ISOTP      ISOTP    `yaml:"isotp"`
@@ -112,9 +126,9 @@ type AktualizrECU struct {
 // PublicKey is an ECU's public key in TUF's key format
 // ({"keytype", "scheme", "keyval": {"public"}}).
 type PublicKey struct {
-	KeyType string `yaml:"keytype"` // ed25519 or ecdsa
-	Scheme  string `yaml:"scheme"`  // ed25519 or ecdsa-sha2-nistp256
-	Public  string `yaml:"public"`  // ed25519: hex; ECDSA: PEM
+	KeyType string `yaml:"keytype"` // ed25519, ecdsa (or ecdsa-sha2-nistp256/384), rsa
+	Scheme  string `yaml:"scheme"`  // ed25519, ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, rsassa-pss-sha256
+	Public  string `yaml:"public"`  // ed25519: hex; ECDSA and RSA: PEM (PKIX)
 }
 
 // Key returns the key in go-tuf's form.
@@ -199,6 +213,13 @@ func (r *Rig) validateAktualizrIP(f string, e *ECU) error {
 	}
 	if e.ImageSize == 0 {
 		e.ImageSize = 16 << 10
+	}
+	if e.Process == AktualizrSecondary || e.Process == Physical {
+		for _, kt := range []struct{ f, v string }{{"director", r.Backend.KeyTypes.Director}, {"image", r.Backend.KeyTypes.Image}} {
+			if !oneOf(kt.v, "", keys.Ed25519, keys.RSA, keys.RSA3072, keys.RSA4096) {
+				return r.Errorf("backend.key_types."+kt.f, "%q: aktualizr-secondary %s verifies ed25519 and RSA signatures only", kt.v, e.ID)
+			}
+		}
 	}
 	if (e.Process == AktualizrSecondary || e.Process == Physical) && r.Clock != WallClock {
 		return r.Errorf(f+".process", "aktualizr-secondary judges expiry by its system clock: the rig runs on clock: wall")
@@ -387,6 +408,14 @@ func (r *Rig) validate() error {
 	default:
 		return r.Errorf("backend.mode", "%q is not one of embedded, remote", r.Backend.Mode)
 	}
+	for _, kt := range []struct{ f, v string }{{"director", r.Backend.KeyTypes.Director}, {"image", r.Backend.KeyTypes.Image}} {
+		if !keys.ValidType(kt.v) {
+			return r.Errorf("backend.key_types."+kt.f, "%q is not one of %s", kt.v, strings.Join(keys.Types(), ", "))
+		}
+		if kt.v != "" && r.Backend.Mode == Remote {
+			return r.Errorf("backend.key_types."+kt.f, "a remote backend makes its own keys; key_types is for the embedded one")
+		}
+	}
 	e := &r.Backend.Expiry
 	for _, x := range []struct {
 		f   string
@@ -461,10 +490,10 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 			return r.Errorf(f+".address", "only an aktualizr-ip Secondary has an address; this one is reached over UDS on its bus")
 		}
 		if e.KeyType == "" {
-			e.KeyType = "ed25519"
+			e.KeyType = keys.Ed25519
 		}
-		if !oneOf(e.KeyType, "ed25519", "ecdsa-sha2-nistp256") {
-			return r.Errorf(f+".key_type", "%q is not one of ed25519, ecdsa-sha2-nistp256", e.KeyType)
+		if !keys.ValidType(e.KeyType) {
+			return r.Errorf(f+".key_type", "%q is not one of %s", e.KeyType, strings.Join(keys.Types(), ", "))
 		}
 		if e.PublicKey != nil {
 			if e.Process != Physical {
@@ -472,6 +501,9 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 			}
 			if _, err := e.PublicKey.Key().ID(); err != nil || e.PublicKey.KeyType == "" || e.PublicKey.Scheme == "" || e.PublicKey.Public == "" {
 				return r.Errorf(f+".public_key", "needs keytype, scheme and public (the key as the ECU reports it in its public-key DID)")
+			}
+			if _, err := keys.PublicKey(e.PublicKey.Key()); err != nil {
+				return r.Errorf(f+".public_key", "%v", err)
 			}
 		}
 		if e.ImageSize == 0 {

@@ -46,6 +46,9 @@ type Setup struct {
 	// Image shapes the Image repository: keys and thresholds of its
 	// top-level roles, supplier delegations (keys.go).
 	Image ImageSetup `yaml:"image"`
+	// KeyTypes picks what the repositories and chosen ECUs sign with
+	// (keytypes.go); default: the rig's key types.
+	KeyTypes KeyTypesSetup `yaml:"key_types"`
 }
 
 // Step is one action; exactly one field is set.
@@ -235,7 +238,10 @@ func LoadAll(paths ...string) ([]*Scenario, error) {
 		}
 		m, err := filepath.Glob(filepath.Join(p, "*.yaml"))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("scenarios: %s: %w", p, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("scenarios: folder %s holds no scenario file (*.yaml)", p)
 		}
 		sort.Strings(m)
 		files = append(files, m...)
@@ -300,6 +306,9 @@ func (s *Scenario) validate() error {
 		s.Setup.Release = 1
 	}
 	if err := s.validateImageSetup(); err != nil {
+		return err
+	}
+	if err := s.validateKeyTypes(); err != nil {
 		return err
 	}
 	if len(s.Steps) == 0 {

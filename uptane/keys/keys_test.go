@@ -23,7 +23,8 @@ import (
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 )
 
-// gen makes a key of type t from a fixed seed and label.
+// gen makes a key of type t from a fixed seed and label (RSA keys of the
+// same seed and label come from keys' per-process cache after the first).
 func gen(t, label string) *keys.Private {
 	GinkgoHelper()
 	k, err := keys.Generate(t, seed.Seed(42).Reader(label))
@@ -54,7 +55,7 @@ var _ = Describe("key types", func() {
 	}
 	for _, k := range kinds {
 		It(fmt.Sprintf("%s: generates a %s/%s key that signs and verifies, and refuses a changed payload or signature", k.typ, k.keytype, k.scheme), func() {
-			p := gen(k.typ, "sign "+k.typ)
+			p := gen(k.typ, "key")
 			Expect(p.Public().Type).To(Equal(k.keytype))
 			Expect(p.Public().Scheme).To(Equal(k.scheme))
 			switch c := p.Crypto().(type) {
@@ -108,7 +109,7 @@ var _ = Describe("key types", func() {
 		msg := []byte("canonical bytes")
 
 		It("verifies RSA-PSS signatures with any salt length (securesystemslib signs with the hash length, others with the maximum)", func() {
-			p := gen(keys.RSA, "salt")
+			p := gen(keys.RSA, "key")
 			h := sha256.Sum256(msg)
 			for _, salt := range []int{rsa.PSSSaltLengthEqualsHash, rsa.PSSSaltLengthAuto, 0} {
 				sig, err := rsa.SignPSS(rand.Reader, p.Crypto().(*rsa.PrivateKey), crypto.SHA256, h[:], &rsa.PSSOptions{SaltLength: salt})
@@ -123,7 +124,7 @@ var _ = Describe("key types", func() {
 
 		It("takes the keytype spelling ecdsa-sha2-nistp256 (TUF specification, older securesystemslib) and ecdsa-sha2-nistp384", func() {
 			for _, t := range []string{keys.ECDSAP256, keys.ECDSAP384} {
-				p := gen(t, "spelling "+t)
+				p := gen(t, "key")
 				sig, err := p.Sign(msg)
 				Expect(err).NotTo(HaveOccurred())
 				k := p.Public()
@@ -133,7 +134,7 @@ var _ = Describe("key types", func() {
 		})
 
 		It("refuses a key whose keytype, scheme and key disagree, saying which", func() {
-			p256, p384, r := gen(keys.ECDSAP256, "m1"), gen(keys.ECDSAP384, "m2"), gen(keys.RSA, "m3")
+			p256, p384, r := gen(keys.ECDSAP256, "key"), gen(keys.ECDSAP384, "key"), gen(keys.RSA, "key")
 			k := p256.Public()
 			k.Scheme = keys.SchemeECDSAP384
 			Expect(keys.Verify(k, msg, nil)).To(MatchError(ContainSubstring("scheme ecdsa-sha2-nistp384 with a key on curve P-256")))
@@ -150,7 +151,7 @@ var _ = Describe("key types", func() {
 			k = p256.Public()
 			k.Value.PublicKey = "not pem"
 			Expect(keys.Verify(k, msg, nil)).To(MatchError(ContainSubstring("not PEM")))
-			k = gen(keys.Ed25519, "m4").Public()
+			k = gen(keys.Ed25519, "key").Public()
 			k.Scheme = keys.SchemeECDSAP256
 			Expect(keys.Verify(k, msg, nil)).To(MatchError(ContainSubstring("keytype ed25519 with scheme")))
 		})
@@ -165,7 +166,7 @@ var _ = Describe("key types", func() {
 
 	It("signs metadata that go-tuf v2 verifies, with every key type (VerifyDelegate)", func() {
 		for _, t := range []string{keys.Ed25519, keys.ECDSAP256, keys.ECDSAP384, keys.RSA, keys.RSA4096} {
-			p := gen(t, "go-tuf "+t)
+			p := gen(t, "key")
 			root := metadata.Root(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 			Expect(root.Signed.AddKey(p.Public(), metadata.ROOT)).To(Succeed())
 			Expect(meta.Sign(root, p)).To(Succeed())
@@ -178,7 +179,7 @@ var _ = Describe("key types", func() {
 	It("saves every key type 0600 and loads it back; a key file others can read is refused", func() {
 		dir := GinkgoT().TempDir()
 		for _, t := range []string{keys.Ed25519, keys.ECDSAP256, keys.ECDSAP384, keys.RSA} {
-			p := gen(t, "file "+t)
+			p := gen(t, "key")
 			path := filepath.Join(dir, strings.ReplaceAll(t, "-", "_")+".json")
 			Expect(keys.Save(path, p)).To(Succeed())
 			st, err := os.Stat(path)
@@ -196,7 +197,7 @@ var _ = Describe("key types", func() {
 
 	It("never prints or marshals the secret of any key type", func() {
 		for _, t := range []string{keys.Ed25519, keys.ECDSAP384, keys.RSA} {
-			p := gen(t, "print "+t)
+			p := gen(t, "key")
 			der, err := x509.MarshalPKCS8PrivateKey(p.Crypto())
 			Expect(err).NotTo(HaveOccurred())
 			secret := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
