@@ -36,6 +36,7 @@ test-host: aktualizr
 
 aktualizr:
 	.ci/aktualizr-build
+
 # The public TUF conformance suite (theupdateframework/tuf-conformance, pinned in
 # .ci/pinned-sources.txt) against `uptane-hil tuf-client`: all of it must pass, no
 # CLIENT.xfails. .ci/pinned-source-test first proves the pinned trees' digests.
