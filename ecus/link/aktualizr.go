@@ -62,8 +62,12 @@ type AktualizrIP struct {
 	target string
 }
 
-// Identity implements Secondary: getInfoResp.
+// Identity implements Secondary: getInfoResp. It closes the connection
+// afterwards, as VersionReport does at the end of a cycle: the Secondary
+// serves one connection at a time, so an idle open one would shut out every
+// other client.
 func (a *AktualizrIP) Identity() (pouf.Identity, error) {
+	defer a.C.Close()
 	info, err := a.C.GetInfo()
 	if err != nil {
 		return pouf.Identity{}, err
@@ -240,8 +244,12 @@ func (a *AktualizrIP) Install() error { return a.remote(a.C.Install(a.target)) }
 // installs without a reboot).
 func (a *AktualizrIP) Reset() error { return nil }
 
-// VersionReport implements Secondary: manifestReq.
-func (a *AktualizrIP) VersionReport() ([]byte, error) { return a.C.Manifest() }
+// VersionReport implements Secondary: manifestReq, the last message of a
+// cycle; the connection is closed after it.
+func (a *AktualizrIP) VersionReport() ([]byte, error) {
+	defer a.C.Close()
+	return a.C.Manifest()
+}
 
 // Client returns the protocol client (an observer can watch its messages).
 func (a *AktualizrIP) Client() *ip.Client { return a.C }

@@ -2,6 +2,7 @@ package vehicle_test
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -206,5 +207,49 @@ var _ = Describe("our Secondary over aktualizr-ip (no aktualizr needed)", func()
 			Expect(rep.ECUs["OURS-0001"].Status).To(Equal(primary.UpToDate), "%v", rep.ECUs["OURS-0001"].Err)
 			Expect(rep.ManifestErr).NotTo(HaveOccurred())
 		})
+	})
+})
+
+var _ = Describe("our Secondary's aktualizr-ip server given bad input", func() {
+	It("answers out-of-order and forged requests with a result, drops garbage, keeps its trusted state, and still serves the next campaign", func() {
+		b, err := os.ReadFile("../../rigs/virtual.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		port, err := aktualizr.FreePort()
+		Expect(err).NotTo(HaveOccurred())
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		r, err := rigs.Parse("virtual-ip.yaml", []byte(string(b)+fmt.Sprintf("  - {id: OURS-0001, hardware_id: ours-hw, role: secondary, protocol: aktualizr-ip, address: %q}\n", addr)))
+		Expect(err).NotTo(HaveOccurred())
+		v, err := vehicle.Build(vehicle.Options{Rig: r, Dir: GinkgoT().TempDir(), Clock: clock.NewWall(), OverBus: true})
+		Expect(err).NotTo(HaveOccurred())
+		defer v.Close()
+		ecu := v.Secondary("OURS-0001").ECU
+		roots := []int64{ecu.RootVersion("director"), ecu.RootVersion("image")}
+		c := &ip.Client{Dial: ip.TCP(addr, 0), Chunk: 512}
+		defer c.Close()
+
+		// An image before any verified metadata: refused, nothing kept.
+		var re *ip.ResultError
+		err = c.Upload(make([]byte, 100), nil)
+		Expect(errors.As(err, &re)).To(BeTrue(), "%v", err)
+		Expect(re.Code).To(Equal(ip.ResultGeneralError))
+		// Metadata that is not signed by the repositories: validationFailed,
+		// naming the check; the trusted Roots stay.
+		forged := []byte(`{"signed":{"_type":"root","version":2,"expires":"2099-01-01T00:00:00Z","keys":{},"roles":{},"consistent_snapshot":true,"spec_version":"1.0.31"},"signatures":[]}`)
+		err = c.PutMeta([]ip.MetaJSON{{Role: "2.root.json", JSON: forged}}, []ip.MetaJSON{{Role: "2.root.json", JSON: forged}})
+		Expect(errors.As(err, &re)).To(BeTrue(), "%v", err)
+		Expect(re.Code).To(Equal(ip.ResultValidationFailed))
+		Expect(re.Description).To(ContainSubstring("check_root"))
+		Expect([]int64{ecu.RootVersion("director"), ecu.RootVersion("image")}).To(Equal(roots))
+		// Garbage: the connection is dropped without an answer.
+		_, err = c.Call(&ip.SendFirmwareRequest{Firmware: []byte("v1 firmware")}, ip.KindSendFirmwareResp)
+		Expect(err).To(MatchError(ContainSubstring("closed the connection without an answer")))
+		inst, err := v.Installed("OURS-0001")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(inst.Release).To(Equal(uint64(1)))
+
+		rep, err := v.Campaign(2)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.ECUs["OURS-0001"].Status).To(Equal(primary.Installed), "%v", rep.ECUs["OURS-0001"].Err)
+		expectRecorded(v, rep, "OURS-0001", 2)
 	})
 })
