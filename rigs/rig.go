@@ -102,7 +102,8 @@ type ECU struct {
 	// (aktualizr's IP Secondary protocol, DER over TCP at Address,
 	// docs/aktualizr-ip.md).
 	Protocol string `yaml:"protocol"`
-	// Address is an aktualizr-ip Secondary's TCP address, host:port.
+	// Address is an aktualizr-ip Secondary's TCP address, host:port. One of
+	// ours can instead be on bus: (the DER messages over ISO-TP).
 	Address string `yaml:"address"`
 	// Aktualizr configures a Secondary with process: aktualizr-secondary
 	// (the real aktualizr-secondary, which uptane-hil starts).
@@ -168,20 +169,35 @@ const (
 )
 
 // validateAktualizrIP checks a Secondary reached over aktualizr's IP
-// Secondary protocol: TCP at a host:port, no bus.
-func (r *Rig) validateAktualizrIP(f string, e *ECU) error {
+// Secondary protocol: TCP at a host:port, or (one of ours only) the same
+// DER messages over ISO-TP on its bus; it reports the latter, whose bus and
+// ISO-TP identifiers are checked as a UDS Secondary's.
+func (r *Rig) validateAktualizrIP(f string, e *ECU) (overISOTP bool, err error) {
 	if e.Role != Secondary {
-		return r.Errorf(f+".protocol", "only a Secondary speaks aktualizr-ip")
+		return false, r.Errorf(f+".protocol", "only a Secondary speaks aktualizr-ip")
 	}
+	if e.Bus != "" {
+		if e.Address != "" {
+			return false, r.Errorf(f+".address", "an aktualizr-ip Secondary is reached either at address: (TCP) or on bus: (ISO-TP), not both")
+		}
+		if e.Process != InProcess {
+			return false, r.Errorf(f+".process", "aktualizr-ip over ISO-TP is served by our own Secondaries (in-process) only; aktualizr-secondary speaks TCP")
+		}
+		if e.Encrypted {
+			return false, r.Errorf(f+".encrypted", "aktualizr-ip carries no image encryption")
+		}
+		return true, nil
+	}
+	return false, r.validateAktualizrTCP(f, e)
+}
+
+func (r *Rig) validateAktualizrTCP(f string, e *ECU) error {
 	host, port, err := net.SplitHostPort(e.Address)
 	if err != nil || host == "" {
 		return r.Errorf(f+".address", "%q: an aktualizr-ip Secondary needs its TCP address, host:port", e.Address)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return r.Errorf(f+".address", "%q: port %q is not 1..65535", e.Address, port)
-	}
-	if e.Bus != "" {
-		return r.Errorf(f+".bus", "an aktualizr-ip Secondary is reached over TCP at address:, not on a bus")
 	}
 	if e.Process == External {
 		return r.Errorf(f+".process", "an aktualizr-ip Secondary runs in-process (ours), as aktualizr-secondary (started by uptane-hil) or physical")
@@ -478,10 +494,13 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 			return r.Errorf(f+".protocol", "%q is not one of uds, aktualizr-ip", e.Protocol)
 		}
 		if e.Protocol == AktualizrIP {
-			if err := r.validateAktualizrIP(f, e); err != nil {
+			overISOTP, err := r.validateAktualizrIP(f, e)
+			if err != nil {
 				return err
 			}
-			continue
+			if !overISOTP {
+				continue
+			}
 		}
 		if e.Process == AktualizrSecondary {
 			return r.Errorf(f+".process", "aktualizr-secondary speaks aktualizr-ip: set protocol: aktualizr-ip and address:")
@@ -598,7 +617,7 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 	}
 	p := r.Primary()
 	for _, s := range r.Secondaries() {
-		if s.Protocol == AktualizrIP {
+		if s.Protocol == AktualizrIP && s.Bus == "" {
 			continue // over TCP
 		}
 		reach := false

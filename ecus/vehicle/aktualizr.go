@@ -2,6 +2,7 @@ package vehicle
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/ecus/secondary"
 	"github.com/uptane-hil/uptane-hil/internal/aktualizr"
 	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/sim/isotp"
 	"github.com/uptane-hil/uptane-hil/uptane/akdialect"
 )
 
@@ -28,7 +30,8 @@ type akState struct {
 	mu      sync.Mutex
 	procs   map[string]*aktualizr.Process // started by uptane-hil
 	keys    map[string]*metadata.Key      // from getInfoResp
-	servers []*ip.Server                  // our own Secondaries serving aktualizr-ip
+	servers []*ip.Server                  // our own Secondaries serving aktualizr-ip on TCP
+	isotp   []*isotp.Conn                 // and on ISO-TP
 	done    []chan struct{}
 }
 
@@ -38,13 +41,16 @@ func (a *akState) close() {
 	for _, s := range a.servers {
 		s.Close()
 	}
+	for _, c := range a.isotp {
+		c.Close()
+	}
 	for _, d := range a.done {
 		<-d
 	}
 	for _, p := range a.procs {
 		p.Stop()
 	}
-	a.servers, a.done, a.procs = nil, nil, nil
+	a.servers, a.isotp, a.done, a.procs = nil, nil, nil, nil
 }
 
 // realAktualizr reports whether e is an aktualizr-secondary (started by
@@ -179,15 +185,18 @@ func (v *Vehicle) bringUpAktualizrIP(s *Secondary) error {
 		return err
 	}
 	s.ECU = ecu
-	l, err := net.Listen("tcp", e.Address)
-	if err != nil {
-		return fmt.Errorf("vehicle: %s: serve aktualizr-ip: %w", e.ID, err)
-	}
 	var nonces io.Reader = rand.Reader
 	if v.Clock.Simulated() {
 		nonces = v.Seed.Reader("nonces/" + e.ID)
 	}
 	srv := &ip.Server{Handler: &secondary.IPServer{ECU: ecu, Nonces: nonces}, Timeout: AktualizrTimeout}
+	if e.Bus != "" {
+		return v.aktualizrIPOverISOTP(s, srv)
+	}
+	l, err := net.Listen("tcp", e.Address)
+	if err != nil {
+		return fmt.Errorf("vehicle: %s: serve aktualizr-ip: %w", e.ID, err)
+	}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(l) }()
 	v.ak.mu.Lock()
@@ -195,5 +204,41 @@ func (v *Vehicle) bringUpAktualizrIP(s *Secondary) error {
 	v.ak.done = append(v.ak.done, done)
 	v.ak.mu.Unlock()
 	s.Link = &link.AktualizrIP{C: c, ECU: e.ID}
+	return nil
+}
+
+// aktualizrIPOverISOTP serves our Secondary's aktualizr-ip on its bus, one
+// message per ISO-TP PDU at its rig identifiers, and gives the Primary a
+// client on the other end of the channel.
+func (v *Vehicle) aktualizrIPOverISOTP(s *Secondary, srv *ip.Server) error {
+	e := s.Rig
+	bus := v.Buses[e.Bus]
+	if bus == nil {
+		return fmt.Errorf("vehicle: %s: no bus %q (aktualizr-ip over ISO-TP needs the bus: OverBus)", e.ID, e.Bus)
+	}
+	sc, err := isotp.New(bus, v.Clock, secondaryISOTP(e))
+	if err != nil {
+		return fmt.Errorf("vehicle: %s: %w", e.ID, err)
+	}
+	pc, err := isotp.New(bus, v.Clock, isotpOptions(e, v.Rig.Primary().ID, e.ISOTP.Request, e.ISOTP.Response))
+	if err != nil {
+		sc.Close()
+		return fmt.Errorf("vehicle: %s: %w", e.ID, err)
+	}
+	v.Clock.Go("aktualizr-ip server "+e.ID, func() {
+		conn := &ip.ISOTPConn{C: sc, Timeout: -1}
+		for {
+			err := srv.ServeConn(conn)
+			var ie *isotp.Error
+			if errors.As(err, &ie) && ie.Kind == isotp.KindClosed {
+				return
+			}
+		}
+	})
+	v.ak.mu.Lock()
+	v.ak.isotp = append(v.ak.isotp, sc, pc)
+	v.ak.mu.Unlock()
+	conn := &ip.ISOTPConn{C: pc, Timeout: AktualizrTimeout}
+	s.Link = &link.AktualizrIP{C: &ip.Client{Dial: func() (ip.Conn, error) { return conn, nil }}, ECU: e.ID}
 	return nil
 }

@@ -174,7 +174,7 @@ var _ = Describe("a campaign on a vehicle with the real aktualizr-secondary", La
 })
 
 var _ = Describe("our Secondary over aktualizr-ip (no aktualizr needed)", func() {
-	It("one Primary updates a Secondary over aktualizr-ip and the others over UDS on CAN in one campaign, under the simulated clock; the Director records each", func() {
+	It("one Primary updates a Secondary over aktualizr-ip on TCP, one over aktualizr-ip on ISO-TP and the others over UDS on CAN in one campaign, under the simulated clock; the Director records each", func() {
 		b, err := os.ReadFile("../../rigs/virtual.yaml")
 		Expect(err).NotTo(HaveOccurred())
 		port, err := aktualizr.FreePort()
@@ -184,6 +184,12 @@ var _ = Describe("our Secondary over aktualizr-ip (no aktualizr needed)", func()
     role: secondary
     protocol: aktualizr-ip
     address: 127.0.0.1:%d
+  - id: OURS-CAN-0001        # the same DER messages over ISO-TP on CAN FD
+    hardware_id: ours-can-hw
+    role: secondary
+    protocol: aktualizr-ip
+    bus: body
+    isotp: {request: 0x6F0, response: 0x6F8, fd: true}
 `, port)
 		r, err := rigs.Parse("virtual-ip.yaml", []byte(y))
 		Expect(err).NotTo(HaveOccurred())
@@ -191,6 +197,12 @@ var _ = Describe("our Secondary over aktualizr-ip (no aktualizr needed)", func()
 			v, err := vehicle.Build(vehicle.Options{Rig: r, Dir: GinkgoT().TempDir(), Clock: sim, OverBus: true})
 			Expect(err).NotTo(HaveOccurred())
 			defer v.Close()
+			longest := 0
+			v.Secondary("OURS-CAN-0001").Link.(interface{ Client() *ip.Client }).Client().Observe = func(dir string, m ip.Message) {
+				if m.Kind() == ip.KindPutMetaReq2 {
+					longest = max(longest, len(ip.Encode(m)))
+				}
+			}
 			rep, err := v.Campaign(2)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(rep.ManifestErr).NotTo(HaveOccurred())
@@ -201,10 +213,12 @@ var _ = Describe("our Secondary over aktualizr-ip (no aktualizr needed)", func()
 				Expect(inst).To(Equal(vehicle.Installed{Release: 2, Name: vehicle.ImageName(s.Rig.HardwareID, 2), Genuine: true}))
 				expectRecorded(v, rep, s.Rig.ID, 2)
 			}
+			Expect(longest).To(BeNumerically(">", 4095), "putMetaReq2 went as one long ISO-TP PDU (FF_DL escape)")
 			// Nothing new: verified, and answered alreadyProcessed.
 			rep, err = v.Campaign(2)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(rep.ECUs["OURS-0001"].Status).To(Equal(primary.UpToDate), "%v", rep.ECUs["OURS-0001"].Err)
+			Expect(rep.ECUs["OURS-CAN-0001"].Status).To(Equal(primary.UpToDate), "%v", rep.ECUs["OURS-CAN-0001"].Err)
 			Expect(rep.ManifestErr).NotTo(HaveOccurred())
 		})
 	})
