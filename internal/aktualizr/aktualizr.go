@@ -144,7 +144,10 @@ func Start(o Options, timeout time.Duration) (*Process, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), o.Env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group (a signal to ours does not reach it), but it
+	// dies with the process that started it (a spec killed mid-run leaves
+	// no Secondary behind on its port).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("aktualizr: start %s: %w", o.Bin, err)
