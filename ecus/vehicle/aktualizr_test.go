@@ -122,6 +122,26 @@ var _ = Describe("a campaign on a vehicle with the real aktualizr-secondary", La
 		Entry("verification_type Full, an RSA-2048 key (RSA-PSS signed manifests)", "full", "RSA2048"),
 	)
 
+	It("pins Tuf verification's own choice of image (finding): with a newer release in the Image repository that the Director does not assign, aktualizr-secondary expects that one and refuses the image the Director assigns", func() {
+		needAktualizr()
+		v := buildAktualizr(aktualizrRig("tuf"))
+		rep, err := v.Campaign(2, "AKT-0001")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.ECUs["AKT-0001"].Status).To(Equal(primary.Installed), "%v", rep.ECUs["AKT-0001"].Err)
+		// Release 3 is published in the Image repository, not assigned.
+		Expect(v.Image.AddImage(vehicle.ImageName("akt-hw", 3), v.ImageBytes("akt-hw", 3, 16<<10), []string{"akt-hw"}, 3)).To(Succeed())
+		Expect(v.Image.Publish()).To(Succeed())
+		rep = v.Cycle()
+		o := rep.ECUs["AKT-0001"]
+		Expect(o.Status).To(Equal(primary.Failed))
+		Expect(o.Err).To(MatchError(ContainSubstring("hash does not match")))
+		// It stays on release 2, and says so in its signed manifest.
+		inst, err := v.Director.Installed(v.Rig.Vehicle.VIN)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(inst["AKT-0001"].Filename).To(Equal(vehicle.ImageName("akt-hw", 2)))
+		Expect(os.ReadFile(filepath.Join(v.AktualizrProcess("AKT-0001").Opts.Dir, "firmware.txt"))).To(Equal(v.ImageBytes("akt-hw", 2, 16<<10)))
+	})
+
 	It("survives aktualizr-secondary dying mid-transfer (the campaign reports it, the others go on) and pins what the restarted aktualizr-secondary does: it crashes on the next image (finding); without its partial image it installs", func() {
 		needAktualizr()
 		v := buildAktualizr(aktualizrRig("full"))
