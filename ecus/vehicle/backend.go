@@ -120,6 +120,13 @@ func NewBackend(o Options) (*Vehicle, error) {
 		}
 	}
 
+	// aktualizr-secondaries make their own keys: start them (or reach the
+	// physical ones) and ask.
+	if err := v.startAktualizr(); err != nil {
+		v.Close()
+		return nil, err
+	}
+
 	// Keys and inventory.
 	inv := []repo.ECU{}
 	v.ECUKeys = map[string]*keys.Private{}
@@ -183,9 +190,12 @@ func short(id string) string {
 }
 
 // InventoryKey is the signing key the Director's inventory holds for ECU e:
-// a physical ECU's own (the rig's public_key), else the one derived from
-// the seed.
+// a physical ECU's own (the rig's public_key), an aktualizr-secondary's
+// (from its getInfoResp), else the one derived from the seed.
 func (v *Vehicle) InventoryKey(e *rigs.ECU) *metadata.Key {
+	if k := v.ak.keys[e.ID]; k != nil {
+		return k
+	}
 	if e.PublicKey != nil {
 		return e.PublicKey.Key()
 	}

@@ -107,6 +107,7 @@ type Vehicle struct {
 	ECUKeys  map[string]*keys.Private
 	encKeys  map[string]*ecdh.PrivateKey
 	ownBuses bool
+	ak       akState // aktualizr-ip Secondaries (aktualizr.go)
 }
 
 func (o Options) profile(ecu string) check.Profile {
@@ -245,6 +246,7 @@ func (s *Secondary) Current() *secondary.ECU {
 
 // Close releases the backend's database and closes the buses it opened.
 func (v *Vehicle) Close() error {
+	v.ak.close()
 	if v.ownBuses {
 		CloseBuses(v.Buses)
 		v.ownBuses = false
