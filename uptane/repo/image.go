@@ -33,12 +33,45 @@ type ImageOptions struct {
 	Expiry Expiry
 	// Logger receives what the repository does (never key material).
 	Logger *slog.Logger
-	// UploadToken enables the upload endpoints (PUT /upload/targets/...,
-	// POST /upload/publish) for requests carrying "Authorization: Bearer
-	// <UploadToken>". Empty: no write access over HTTP.
-	UploadToken string
+	// Uploaders are the write credentials of the upload endpoints (PUT
+	// /upload/targets/..., POST /upload/publish): one per supplier, each
+	// bound to one delegated targets role ({#image_repository}: a writer is
+	// authorized for an image by the chain of delegations). None: no write
+	// access over HTTP. Top-level Targets is never writable over HTTP: its
+	// keys are the OEM's, kept offline.
+	Uploaders []Uploader
 	// MaxUpload caps an uploaded image (default 64 MiB).
 	MaxUpload int64
+}
+
+// Uploader is one supplier's credential for the upload endpoints: a request
+// carrying "Authorization: Bearer <Token>" writes as Role and nothing else,
+// and only what the chain of delegations gives Role (its paths and hardware
+// identifiers).
+type Uploader struct {
+	Role  string // a delegated targets role; never top-level "targets"
+	Token string // a secret, at least MinUploadToken bytes; never logged
+}
+
+// MinUploadToken is the shortest upload credential accepted.
+const MinUploadToken = 16
+
+func checkUploaders(us []Uploader) error {
+	seen := map[string]bool{}
+	for i, u := range us {
+		switch {
+		case u.Role == meta.Targets || u.Role == meta.Root || u.Role == meta.Snapshot || u.Role == meta.Timestamp:
+			return fmt.Errorf("repo: image: uploader %d: role %q: top-level roles are signed only by their key holders (offline), never over HTTP", i, u.Role)
+		case u.Role == "":
+			return fmt.Errorf("repo: image: uploader %d: no role", i)
+		case len(u.Token) < MinUploadToken:
+			return fmt.Errorf("repo: image: uploader %d (role %q): token shorter than %d bytes", i, u.Role, MinUploadToken)
+		case seen[u.Token]:
+			return fmt.Errorf("repo: image: uploader %d (role %q): token shared with another uploader", i, u.Role)
+		}
+		seen[u.Token] = true
+	}
+	return nil
 }
 
 // Delegation describes a delegated targets role ({#delegations_meta}).
@@ -94,6 +127,9 @@ func OpenImage(opts ImageOptions) (*Image, error) {
 	}
 	if opts.MaxUpload <= 0 {
 		opts.MaxUpload = 64 << 20
+	}
+	if err := checkUploaders(opts.Uploaders); err != nil {
+		return nil, err
 	}
 	im := &Image{opts: opts, log: opts.Logger, roleSg: map[string][]keys.Signer{},
 		roles: map[string]*metadata.Metadata[metadata.TargetsType]{}, parent: map[string]string{},
@@ -602,9 +638,20 @@ func (im *Image) Publish() error {
 	return im.publish()
 }
 
-func (im *Image) publish() error {
+// PublishDelegated is Publish for a supplier: its delegated roles, Snapshot
+// and Timestamp are signed, but never top-level Targets (changes to it wait
+// for the OEM's Publish with its offline keys).
+func (im *Image) PublishDelegated() error {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.publishRoles(false)
+}
+
+func (im *Image) publish() error { return im.publishRoles(true) }
+
+func (im *Image) publishRoles(top bool) error {
 	for _, role := range sortedNames(im.roles) {
-		if !im.dirty[role] {
+		if !im.dirty[role] || (role == meta.Targets && !top) {
 			continue
 		}
 		m := im.roles[role]
@@ -786,10 +833,19 @@ func (im *Image) load() error {
 	return nil
 }
 
-func (im *Image) uploadAuthorized(h string) bool {
-	if im.opts.UploadToken == "" {
-		return false
-	}
+// uploader returns the credential an Authorization header carries.
+func (im *Image) uploader(h string) (Uploader, bool) {
 	tok, ok := strings.CutPrefix(h, "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(im.opts.UploadToken)) == 1
+	if !ok || tok == "" {
+		return Uploader{}, false
+	}
+	var found Uploader
+	hit := 0
+	for _, u := range im.opts.Uploaders {
+		// every credential is compared, so the time taken does not say which matched
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(u.Token)) == 1 {
+			found, hit = u, hit+1
+		}
+	}
+	return found, hit == 1
 }

@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/uptane-hil/uptane-hil/uptane/meta"
 )
 
 var metadataFile = regexp.MustCompile(`^([0-9]{1,19}\.)?[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.json$`)
@@ -17,8 +15,11 @@ var metadataFile = regexp.MustCompile(`^([0-9]{1,19}\.)?[A-Za-z0-9][A-Za-z0-9_-]
 //
 //	GET  /N.ROLE.json, /timestamp.json, /root.json   metadata
 //	GET  /targets/[DIR/]HASH.NAME                    images
-//	PUT  /upload/targets/NAME?role=R&hardwareIds=A,B&releaseCounter=N  (bearer token)
-//	POST /upload/publish                                                (bearer token)
+//	PUT  /upload/targets/NAME?hardwareIds=A,B&releaseCounter=N  (a supplier's bearer token)
+//	POST /upload/publish                                         (a supplier's bearer token)
+//
+// A token is one supplier's credential (ImageOptions.Uploaders): it writes
+// only as that supplier's delegated role, within its delegation.
 func (im *Image) Handler() http.Handler { return http.HandlerFunc(im.serveHTTP) }
 
 func (im *Image) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,9 +50,10 @@ func (im *Image) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (im *Image) serveUpload(w http.ResponseWriter, r *http.Request, p string) {
-	if !im.uploadAuthorized(r.Header.Get("Authorization")) {
+	up, ok := im.uploader(r.Header.Get("Authorization"))
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="uptane-image-upload"`)
-		httpError(w, http.StatusUnauthorized, "repo: image: upload requires a valid bearer token")
+		httpError(w, http.StatusUnauthorized, "repo: image: upload requires a supplier's valid bearer token")
 		return
 	}
 	switch {
@@ -61,7 +63,7 @@ func (im *Image) serveUpload(w http.ResponseWriter, r *http.Request, p string) {
 			httpError(w, http.StatusMethodNotAllowed, "repo: image: use POST to publish")
 			return
 		}
-		if err := im.Publish(); err != nil {
+		if err := im.PublishDelegated(); err != nil {
 			httpError(w, http.StatusInternalServerError, "%v", err)
 			return
 		}
@@ -74,9 +76,11 @@ func (im *Image) serveUpload(w http.ResponseWriter, r *http.Request, p string) {
 		}
 		name := strings.TrimPrefix(p, "targets/")
 		q := r.URL.Query()
-		role := q.Get("role")
-		if role == "" {
-			role = meta.Targets
+		// the credential names the role; a caller cannot pick another
+		role := up.Role
+		if asked := q.Get("role"); asked != "" && asked != role {
+			httpError(w, http.StatusForbidden, "repo: image: upload %q: %v: the credential of role %q may not write as role %q", name, ErrUnauthorized, up.Role, asked)
+			return
 		}
 		var hw []string
 		for _, h := range strings.Split(q.Get("hardwareIds"), ",") {
