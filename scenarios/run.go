@@ -584,6 +584,9 @@ func (r *runner) attack(f string, a *AttackStep) (func(), error) {
 		case "status":
 			act = mitm.Status{Code: m.Status}
 		case "substitute":
+			if m.With == OtherVehicle {
+				return r.otherVehicle(a.Name, regexp.MustCompile("(?:"+m.File+")"))
+			}
 			if file, ok := strings.CutPrefix(m.With, "recorded:"); ok {
 				body := r.recorded(m.Repo, file)
 				if body == nil {
@@ -629,7 +632,7 @@ func (r *runner) substitute(f, with string) (func([]byte) []byte, error) {
 			return out
 		}, nil
 	}
-	return nil, r.s.Errorf(f, "%q is not one of malicious-image, unsigned, tampered, recorded:FILE", with)
+	return nil, r.s.Errorf(f, "%q is not one of malicious-image, unsigned, tampered, recorded:FILE, other-vehicle", with)
 }
 
 // recorded is the first response the attacker recorded for a file.

@@ -419,7 +419,7 @@ func (p *Primary) UpdateCycle() *CycleReport {
 	if own := pst.Installed(); own != nil {
 		installed[p.cfg.ID] = &metadata.TargetFiles{Path: own.Name, Length: own.Length, Hashes: own.Hashes}
 	}
-	o := verify.Options{Profile: p.cfg.Profile, Limits: p.cfg.Limits, Time: now}
+	o := verify.Options{Profile: p.cfg.Profile, Limits: p.cfg.Limits, Time: now, VIN: p.cfg.VIN}
 	d, im := p.director.Clone(), p.image.Clone()
 	res, err := verify.FullVerification(o, verify.Scope{Primary: true, ECUs: ids, Installed: installed}, d, im,
 		fetchLog{p, p.df, events.Director}, fetchLog{p, p.imf, events.Image})

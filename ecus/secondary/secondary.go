@@ -48,8 +48,12 @@ const (
 
 // Config describes one Secondary.
 type Config struct {
-	ID           string
-	HardwareID   string
+	ID         string
+	HardwareID string
+	// VIN is the vehicle the ECU is built into (set at the factory):
+	// Director Targets for any other vehicle are refused
+	// (targets_images_meta.vehicle_id).
+	VIN          string
 	Verification string        // Full or Partial
 	Profile      check.Profile // checks switched off (control profiles)
 	Dir          string        // state directory
@@ -295,7 +299,7 @@ func (e *ECU) VerifyMetadata() (*verify.ECUTarget, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st := e.st.State()
-	o := verify.Options{Profile: e.cfg.Profile, Limits: e.cfg.Limits, Time: st.LatestTime}
+	o := verify.Options{Profile: e.cfg.Profile, Limits: e.cfg.Limits, Time: st.LatestTime, VIN: e.cfg.VIN}
 	var t *verify.ECUTarget
 	if e.cfg.Verification == Full {
 		scope := verify.Scope{ECUs: []string{e.cfg.ID}, Installed: map[string]*metadata.TargetFiles{}}
@@ -417,7 +421,7 @@ func (e *ECU) VerifyImage() error {
 	if e.cfg.EncKey != nil {
 		ecu.Decrypt = func(enc *meta.Encrypted, ct []byte) ([]byte, error) { return imagecrypt.Decrypt(e.cfg.EncKey, enc, ct) }
 	}
-	plain, err := verify.VerifyImage(verify.Options{Profile: e.cfg.Profile, Limits: e.cfg.Limits, Time: st.LatestTime}, e.director, ecu, e.imgData)
+	plain, err := verify.VerifyImage(verify.Options{Profile: e.cfg.Profile, Limits: e.cfg.Limits, Time: st.LatestTime, VIN: e.cfg.VIN}, e.director, ecu, e.imgData)
 	if err != nil {
 		return e.record(err)
 	}

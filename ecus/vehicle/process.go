@@ -363,7 +363,7 @@ func StartSecondary(o ProcessOptions) (*SecondaryProcess, error) {
 		}
 		return nil, err
 	}
-	cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, Verification: e.Profile, Dir: o.Dir, Clock: o.Clock, Crash: o.Crash}
+	cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, VIN: o.Rig.Vehicle.VIN, Verification: e.Profile, Dir: o.Dir, Clock: o.Clock, Crash: o.Crash}
 	made, err := provisionOnce(o.Dir, func(tmp string) error {
 		dURL, iURL, err := BackendURLs(o.Rig, o.Backend)
 		if err != nil {

@@ -391,7 +391,7 @@ func (v *Vehicle) BringUp() error {
 		if o.Crash != nil {
 			crash = o.Crash(e.ID)
 		}
-		cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, Verification: e.Profile, Profile: o.profile(e.ID),
+		cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, VIN: r.Vehicle.VIN, Verification: e.Profile, Profile: o.profile(e.ID),
 			Dir: filepath.Join(o.Dir, "ecus", e.ID), Key: v.ECUKeys[e.ID], EncKey: v.encKeys[e.ID], Clock: o.Clock, Crash: crash}
 		s := &Secondary{Rig: e, Config: cfg}
 		if v.inProcess(e) {

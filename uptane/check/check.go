@@ -84,6 +84,8 @@ var All = []Check{
 	c("check_targets", "director_no_delegations", "6", ArbitrarySoftware, "Director Targets has no delegations"),
 	c("check_targets", "director_unique_ecus", "7", MixAndMatch, "no ECU identifier appears twice in Director Targets"),
 	c("check_targets", "director_ecus_in_vehicle", "8", MixAndMatch, "every ECU identifier in Director Targets is in this vehicle"),
+	// Director Targets name their vehicle ({#targets_images_meta})
+	c("targets_images_meta", "vehicle_id", "-", Replay, "Director Targets name this vehicle (custom.vin): another vehicle's metadata is refused"),
 	// Delegations ({#resolve_delegations}, {#multirole_delegations})
 	c("resolve_delegations", "found", "1-5", ArbitrarySoftware, "a role with authority signed metadata for the image"),
 	c("resolve_delegations", "terminating", "3", ArbitrarySoftware, "a terminating delegation ends the search"),
@@ -119,6 +121,12 @@ var All = []Check{
 	c("pouf", "transfer_size", "-", EndlessData, "a file transfer never exceeds its announced or configured size"),
 	c("pouf", "rate_limit", "-", DenialOfService, "a flood of requests is answered busy, not processed"),
 }
+
+// Check IDs added for the Standard's SHALLs closed in issue 15.
+const (
+	// VehicleID: Director Targets carry this vehicle's identifier.
+	VehicleID ID = "targets_images_meta.vehicle_id"
+)
 
 var byID = func() map[ID]Check {
 	m := make(map[ID]Check, len(All))
