@@ -46,6 +46,12 @@ type Setup struct {
 	// Image shapes the Image repository: keys and thresholds of its
 	// top-level roles, supplier delegations (keys.go).
 	Image ImageSetup `yaml:"image"`
+	// BeforeFactory: releases the OEM published and the Director assigned
+	// to the judged ECUs before the vehicle left the factory, in order
+	// (factory.go). The ECUs are provisioned with the metadata as it stands
+	// after the last; the attacker read the vehicle's Director metadata
+	// after each (a replay step can serve it).
+	BeforeFactory []uint64 `yaml:"before_factory"`
 }
 
 // Step is one action; exactly one field is set.
@@ -308,6 +314,11 @@ func (s *Scenario) validate() error {
 	}
 	if s.Setup.Release == 0 {
 		s.Setup.Release = 1
+	}
+	for i, rc := range s.Setup.BeforeFactory {
+		if rc <= s.Setup.Release {
+			return s.Errorf(fmt.Sprintf("setup.before_factory[%d]", i), "release %d: a release published before the factory must be above the factory images' release %d", rc, s.Setup.Release)
+		}
 	}
 	if err := s.validateImageSetup(); err != nil {
 		return err

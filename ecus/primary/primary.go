@@ -75,21 +75,30 @@ type Primary struct {
 
 const pinnedState = "secondaries.json"
 
-// Provision is the factory: trusted roots of both repositories, the
-// Primary's own image, and the identity (keys) of each Secondary, read over
-// the in-vehicle link and pinned.
-func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, data []byte) error {
+// Provision is the factory ({#build_time}): trusted roots of both
+// repositories and, beyond them, the latest Timestamp, Snapshot and Targets
+// of each in md (verified against the roots at the time of manufacture; an
+// empty md leaves Roots only), the Primary's own image, and the identity
+// (keys) of each Secondary, read over the in-vehicle link and pinned.
+func Provision(cfg Config, directorRoot, imageRoot []byte, md verify.FileSet, factory store.Image, data []byte) error {
 	st, err := store.Open(cfg.Dir, cfg.ID, cfg.Crash)
 	if err != nil {
 		return err
 	}
+	o := verify.Options{Profile: cfg.Profile, Limits: cfg.Limits, Time: cfg.Clock.Now(), VIN: cfg.VIN}
 	for _, rr := range []struct {
-		repo string
-		root []byte
-	}{{meta.Director, directorRoot}, {meta.Image, imageRoot}} {
+		repo  string
+		root  []byte
+		files map[string][]byte
+	}{{meta.Director, directorRoot, md.Director}, {meta.Image, imageRoot, md.Image}} {
 		r, err := verify.NewRepo(rr.repo, rr.root)
 		if err != nil {
 			return fmt.Errorf("primary %s: provision %s root: %w", cfg.ID, rr.repo, err)
+		}
+		if len(rr.files) > 0 {
+			if err := verify.Provision(o, r, verify.MapFetcher(rr.files), false); err != nil {
+				return fmt.Errorf("primary %s: %w", cfg.ID, err)
+			}
 		}
 		if err := st.PutTrusted(rr.repo, r); err != nil {
 			return err

@@ -82,20 +82,32 @@ type ECU struct {
 	lastErr  error
 }
 
-// Provision is the factory: it gives a new ECU its trusted metadata (the
-// Director's Root, and the Image repository's Root for full verification;
-// {#build-time-prerequisite-requirements-for-ecus}) and its first image.
-// trusted holds optional further metadata files per repository that are
-// verified against the roots (e.g. the Director's Targets a partial ECU
-// SHALL have).
-func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, data []byte) error {
+// Provision is the factory: it gives a new ECU its trusted metadata
+// ({#build_time}): the Director's Root, and the Image repository's Root for
+// full verification, and beyond them the latest metadata in md — a full
+// ECU the Timestamp, Snapshot and Targets of both repositories, a partial
+// one the Director's Targets ("targets.json") — verified against the roots
+// at the time of manufacture (verify.Provision); and its first image. An
+// empty md leaves Roots only (a control profile without
+// build_time.metadata).
+func Provision(cfg Config, directorRoot, imageRoot []byte, md verify.FileSet, factory store.Image, data []byte) error {
 	st, err := store.Open(cfg.Dir, cfg.ID, cfg.Crash)
 	if err != nil {
 		return err
 	}
+	// the time of manufacture is the first securely known time, in the
+	// whole seconds the in-vehicle protocol carries (docs/pouf.md), so the
+	// Primary's first time, sent in the same second, is not "before" it
+	t := cfg.Clock.Now().Truncate(time.Second)
+	o := verify.Options{Profile: cfg.Profile, Limits: cfg.Limits, Time: t, VIN: cfg.VIN}
 	d, err := verify.NewRepo(meta.Director, directorRoot)
 	if err != nil {
 		return fmt.Errorf("secondary %s: provision Director root: %w", cfg.ID, err)
+	}
+	if len(md.Director) > 0 {
+		if err := verify.Provision(o, d, verify.MapFetcher(md.Director), cfg.Verification == Partial); err != nil {
+			return fmt.Errorf("secondary %s: %w", cfg.ID, err)
+		}
 	}
 	if err := st.PutTrusted(meta.Director, d); err != nil {
 		return err
@@ -108,6 +120,11 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, 
 		if err != nil {
 			return fmt.Errorf("secondary %s: provision Image root: %w", cfg.ID, err)
 		}
+		if len(md.Image) > 0 {
+			if err := verify.Provision(o, im, verify.MapFetcher(md.Image), false); err != nil {
+				return fmt.Errorf("secondary %s: %w", cfg.ID, err)
+			}
+		}
 		if err := st.PutTrusted(meta.Image, im); err != nil {
 			return err
 		}
@@ -115,10 +132,6 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, 
 	if err := st.Install(factory, data); err != nil {
 		return err
 	}
-	// the time of manufacture is the first securely known time, in the
-	// whole seconds the in-vehicle protocol carries (docs/pouf.md), so the
-	// Primary's first time, sent in the same second, is not "before" it
-	t := cfg.Clock.Now().Truncate(time.Second)
 	return st.Update("provision-time", func(s *store.State) error { s.LatestTime = t; return nil })
 }
 

@@ -384,10 +384,18 @@ func StartSecondary(o ProcessOptions) (*SecondaryProcess, error) {
 		if err != nil {
 			return err
 		}
+		var image func(string) ([]byte, error)
+		if e.Profile == rigs.Full {
+			image = httpGetter(o.Client, iURL)
+		}
+		md, err := factoryFiles(cfg.Profile, e.Profile == rigs.Partial, httpGetter(o.Client, dURL), image)
+		if err != nil {
+			return err
+		}
 		c := cfg
 		c.Dir, c.Crash = tmp, nil
 		fi, img := Factory(o.Seed, e)
-		if err := secondary.Provision(c, droot, iroot, fi, img); err != nil {
+		if err := secondary.Provision(c, droot, iroot, md, fi, img); err != nil {
 			return err
 		}
 		return writeRecord(tmp, &o, e, k)
@@ -510,10 +518,14 @@ func StartPrimary(o ProcessOptions) (*PrimaryProcess, error) {
 		if err != nil {
 			return err
 		}
+		md, err := factoryFiles(pc.Profile, false, httpGetter(o.Client, dURL), httpGetter(o.Client, iURL))
+		if err != nil {
+			return err
+		}
 		c := pc
 		c.Dir, c.Crash, c.Key = tmp, nil, k
 		fi, img := Factory(o.Seed, e)
-		if err := primary.Provision(c, droot, iroot, fi, img); err != nil {
+		if err := primary.Provision(c, droot, iroot, md, fi, img); err != nil {
 			return err
 		}
 		return writeRecord(tmp, &o, e, k)

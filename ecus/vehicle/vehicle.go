@@ -397,9 +397,13 @@ func (v *Vehicle) BringUp() error {
 		if v.inProcess(e) {
 			fi, img := Factory(sd, e)
 			_, err := provisionOnce(cfg.Dir, func(tmp string) error {
+				md, err := factoryFiles(cfg.Profile, e.Profile == rigs.Partial, v.directorFile, v.imageFile)
+				if err != nil {
+					return err
+				}
 				c := cfg
 				c.Dir = tmp
-				return secondary.Provision(c, v.Director.Root(), imageRootFor(v, e), fi, img)
+				return secondary.Provision(c, v.Director.Root(), imageRootFor(v, e), md, fi, img)
 			})
 			if err != nil {
 				return err
@@ -462,9 +466,13 @@ func (v *Vehicle) BringUp() error {
 	}
 	fi, pimg := Factory(sd, p)
 	_, err = provisionOnce(pc.Dir, func(tmp string) error {
+		md, err := factoryFiles(pc.Profile, false, v.directorFile, v.imageFile)
+		if err != nil {
+			return err
+		}
 		c := pc
 		c.Dir = tmp
-		return primary.Provision(c, v.Director.Root(), v.Image.Root(), fi, pimg)
+		return primary.Provision(c, v.Director.Root(), v.Image.Root(), md, fi, pimg)
 	})
 	if err != nil {
 		return err
@@ -623,6 +631,20 @@ func (v *Vehicle) ImageRole(name, hwid string) string {
 		}
 	}
 	return meta.Targets
+}
+
+// directorFile is a file the Director serves for this vehicle.
+func (v *Vehicle) directorFile(name string) ([]byte, error) {
+	return v.Director.File(v.Rig.Vehicle.VIN, name)
+}
+
+// imageFile is a file the Image repository serves.
+func (v *Vehicle) imageFile(name string) ([]byte, error) {
+	b, ok := v.Image.File(name)
+	if !ok {
+		return nil, fmt.Errorf("vehicle: the Image repository has no %s", name)
+	}
+	return b, nil
 }
 
 // Secondary returns the Secondary with identifier id.

@@ -107,6 +107,8 @@ var All = []Check{
 	c("in_vehicle", "download_speed", "-", SlowRetrieval, "downloads slower than the threshold are aborted and reported"),
 	c("in_vehicle", "request_timeout", "-", DropRequest, "a request that gets no answer times out and is reported"),
 	c("verify_time", "monotonic", "-", Freeze, "the attested time never goes backwards"),
+	// Build-time prerequisites ({#build_time})
+	c("build_time", "metadata", "-", Rollback, "ECUs leave the factory with the latest metadata (full: Timestamp, Snapshot, Targets of both repositories; partial: the Director's Targets), not Roots only: the first update has a version baseline"),
 	c("send_images_primary", "complete_bundle", "-", PartialBundle, "every image of the bundle reached its ECU, or the gap is reported"),
 	// Director: vehicle version manifests ({#director_repository}, {#vehicle_version_manifest})
 	c("director_repository", "manifest_signature", "3", Spoofing, "the manifest is signed by the vehicle's Primary ECU key"),
@@ -126,6 +128,8 @@ var All = []Check{
 const (
 	// VehicleID: Director Targets carry this vehicle's identifier.
 	VehicleID ID = "targets_images_meta.vehicle_id"
+	// BuildTimeMetadata: ECUs are provisioned with the latest metadata.
+	BuildTimeMetadata ID = "build_time.metadata"
 )
 
 var byID = func() map[ID]Check {

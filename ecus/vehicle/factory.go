@@ -1,0 +1,103 @@
+package vehicle
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
+	"github.com/uptane-hil/uptane-hil/uptane/verify"
+)
+
+// FactoryMetadata collects, at the factory, the latest metadata of one
+// repository an ECU is provisioned with ({#build_time}): timestamp.json,
+// N.snapshot.json and N.targets.json, following the versions each lists,
+// and for a partial-verification ECU the Targets also as "targets.json"
+// (the name partial verification reads). get returns a file the repository
+// serves. The ECU verifies what it is given (verify.Provision); this only
+// finds the files.
+func FactoryMetadata(get func(name string) ([]byte, error), partial bool) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	ts, err := get(meta.UnversionedName(meta.Timestamp))
+	if err != nil {
+		return nil, fmt.Errorf("vehicle: factory metadata: %w", err)
+	}
+	t, err := (&metadata.Metadata[metadata.TimestampType]{}).FromBytes(ts)
+	if err != nil {
+		return nil, fmt.Errorf("vehicle: factory metadata: timestamp.json: %w", err)
+	}
+	sm := t.Signed.Meta[meta.UnversionedName(meta.Snapshot)]
+	if sm == nil {
+		return nil, fmt.Errorf("vehicle: factory metadata: timestamp.json lists no snapshot.json")
+	}
+	sname := meta.VersionedName(sm.Version, meta.Snapshot)
+	sb, err := get(sname)
+	if err != nil {
+		return nil, fmt.Errorf("vehicle: factory metadata: %w", err)
+	}
+	s, err := (&metadata.Metadata[metadata.SnapshotType]{}).FromBytes(sb)
+	if err != nil {
+		return nil, fmt.Errorf("vehicle: factory metadata: %s: %w", sname, err)
+	}
+	tm := s.Signed.Meta[meta.UnversionedName(meta.Targets)]
+	if tm == nil {
+		return nil, fmt.Errorf("vehicle: factory metadata: %s lists no targets.json", sname)
+	}
+	tname := meta.VersionedName(tm.Version, meta.Targets)
+	tb, err := get(tname)
+	if err != nil {
+		return nil, fmt.Errorf("vehicle: factory metadata: %w", err)
+	}
+	if partial {
+		out[meta.UnversionedName(meta.Targets)] = tb
+		return out, nil
+	}
+	out[meta.UnversionedName(meta.Timestamp)] = ts
+	out[sname] = sb
+	out[tname] = tb
+	return out, nil
+}
+
+// factoryFiles is what an ECU with profile p and verification mode
+// (full or partial) is provisioned with beyond its Roots: nothing when the
+// profile lacks build_time.metadata (a control: Roots only).
+func factoryFiles(p check.Profile, partial bool, director, image func(string) ([]byte, error)) (verify.FileSet, error) {
+	var fs verify.FileSet
+	if !p.On(check.BuildTimeMetadata) {
+		return fs, nil
+	}
+	var err error
+	if fs.Director, err = FactoryMetadata(director, partial); err != nil {
+		return fs, err
+	}
+	if !partial && image != nil {
+		if fs.Image, err = FactoryMetadata(image, false); err != nil {
+			return fs, err
+		}
+	}
+	return fs, nil
+}
+
+// HTTPGetter reads a repository's files under base over HTTP.
+func HTTPGetter(c *http.Client, base string) func(string) ([]byte, error) { return httpGetter(c, base) }
+
+func httpGetter(c *http.Client, base string) func(string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		resp, err := c.Get(base + name)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, verify.DefaultLimits.Targets+1))
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("%s%s: HTTP %d", base, name, resp.StatusCode)
+		}
+		return b, nil
+	}
+}
