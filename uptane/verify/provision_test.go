@@ -40,7 +40,7 @@ var _ = Describe("verify.Provision (build_time)", func() {
 		Expect(d.Timestamp()).NotTo(BeNil())
 		Expect(d.Targets().Signed.Version).To(Equal(v.dir.targets.Signed.Version))
 		_, err := verify.FullVerification(v.o, v.primary(), d, im, old, v.img.files)
-		Expect(check.Is(err, "check_timestamp.version")).To(BeTrue(), "got %v", err)
+		Expect(check.Is(err, check.TimestampVersion)).To(BeTrue(), "got %v", err)
 	})
 
 	It("gives a partial-verification ECU the Director's Targets: an older one is a rollback", func() {
@@ -49,7 +49,7 @@ var _ = Describe("verify.Provision (build_time)", func() {
 		Expect(d.Timestamp()).To(BeNil(), "a partial ECU keeps no Timestamp")
 		replay := verify.MapFetcher{"targets.json": old[meta.VersionedName(v.dir.targets.Signed.Version-1, meta.Targets)]}
 		_, err := verify.PartialVerification(v.o, d, replay, "BRK1", false)
-		Expect(check.Is(err, "check_targets.version")).To(BeTrue(), "got %v", err)
+		Expect(check.Is(err, check.TargetsVersion)).To(BeTrue(), "got %v", err)
 	})
 
 	It("with Roots only (no factory metadata) the same replay passes: the gap it closes", func() {
@@ -65,7 +65,7 @@ var _ = Describe("verify.Provision (build_time)", func() {
 		Expect(verify.Provision(v.o, d, bad, false)).NotTo(Succeed())
 		o := v.o
 		o.VIN = "OTHER"
-		Expect(check.Is(verify.Provision(o, d, cur, false), check.VehicleID)).To(BeTrue(), "another vehicle's metadata is refused at the factory too")
+		Expect(check.Is(verify.Provision(o, d, cur, false), check.TargetsImagesMetaVehicleID)).To(BeTrue(), "another vehicle's metadata is refused at the factory too")
 		Expect(must(d.Marshal())).To(Equal(before))
 	})
 })
