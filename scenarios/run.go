@@ -570,8 +570,11 @@ func (r *runner) attack(f string, a *AttackStep) (func(), error) {
 	case a.MITM != nil:
 		m := a.MITM
 		prefix := "^/image/"
-		if m.Repo == "director" {
+		switch m.Repo {
+		case "director":
 			prefix = "^/director/" + regexp.QuoteMeta(r.v.Rig.Vehicle.VIN) + "/"
+		case "time":
+			prefix = "^/time/"
 		}
 		re, err := regexp.Compile(prefix + "(?:" + m.File + ")")
 		if err != nil {
@@ -646,8 +649,11 @@ func (r *runner) substitute(f, with string) (func([]byte) []byte, error) {
 // recorded is the first response the attacker recorded for a file.
 func (r *runner) recorded(repo, file string) []byte {
 	p := "/image/" + file
-	if repo == "director" {
+	switch repo {
+	case "director":
 		p = "/director/" + r.v.Rig.Vehicle.VIN + "/" + file
+	case "time":
+		p = "/time/" + file
 	}
 	if rec := r.v.Proxy.Recorded(p); len(rec) > 0 {
 		return rec[0]

@@ -7,7 +7,6 @@ package link
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -33,7 +32,10 @@ type Progress func(done, total int64)
 type Secondary interface {
 	Identity() (Identity, error)
 	WriteNonce(nonce []byte) error
-	WriteTime(t time.Time) error
+	// TimeNonce reads the nonce the ECU made for its next time attestation.
+	TimeNonce() ([]byte, error)
+	// WriteTime hands the ECU the time server's attestation.
+	WriteTime(attestation []byte) error
 	PutMetadata(repo, name string, data []byte, p Progress) error
 	// VerifyMetadata runs full or partial verification; it reports whether
 	// there is a new image for the ECU.
@@ -104,8 +106,12 @@ func (d *Direct) Identity() (Identity, error) {
 func (d *Direct) WriteNonce(n []byte) error {
 	return d.guard(func() error { return d.ECU.SetNonce(n) })
 }
-func (d *Direct) WriteTime(t time.Time) error {
-	return d.guard(func() error { return d.ECU.SetTime(t) })
+func (d *Direct) TimeNonce() (n []byte, err error) {
+	err = d.guard(func() error { n = d.ECU.TimeNonce(); return nil })
+	return
+}
+func (d *Direct) WriteTime(att []byte) error {
+	return d.guard(func() error { return d.ECU.SetTime(att) })
 }
 func (d *Direct) PutMetadata(repo, name string, data []byte, p Progress) error {
 	err := d.guard(func() error { return d.ECU.PutMetadata(repo, name, data) })

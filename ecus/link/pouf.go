@@ -1,7 +1,6 @@
 package link
 
 import (
-	"time"
 
 	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 )
@@ -20,8 +19,9 @@ func (p *Pouf) Identity() (Identity, error) {
 	return Identity{ID: id.ID, HardwareID: id.HardwareID, VIN: id.VIN, Verification: id.Verification, Key: id.Key, EncryptionKey: id.EncryptionKey}, nil
 }
 
-func (p *Pouf) WriteNonce(n []byte) error   { return p.C.WriteNonce(n) }
-func (p *Pouf) WriteTime(t time.Time) error { return p.C.WriteTime(t) }
+func (p *Pouf) WriteNonce(n []byte) error  { return p.C.WriteNonce(n) }
+func (p *Pouf) TimeNonce() ([]byte, error) { return p.C.ReadTimeNonce() }
+func (p *Pouf) WriteTime(att []byte) error { return p.C.WriteTime(att) }
 func (p *Pouf) PutMetadata(repo, name string, data []byte, pr Progress) error {
 	return p.C.PutMetadata(repo, name, data, pouf.Progress(pr))
 }

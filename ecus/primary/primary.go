@@ -50,6 +50,12 @@ type Config struct {
 	Client      *http.Client
 	DirectorURL string // base of this vehicle's Director files, e.g. http://backend/director/VIN/
 	ImageURL    string // base of the Image repository, e.g. http://backend/image/
+	// TimeURL is the base of the time server (http://backend/time/) and
+	// TimeKey its public key, given at the factory: the Primary's time, and
+	// every Secondary's, is the time server's attestation over their nonces
+	// (docs/pouf.md, "Time"), never the Primary's own clock.
+	TimeURL string
+	TimeKey *metadata.Key
 	Dir         string
 	Profile     check.Profile
 	Limits      verify.Limits
@@ -70,6 +76,7 @@ type Primary struct {
 	image    *verify.Repo
 	pinned   map[string]link.Identity
 	df, imf  *Fetcher
+	tf       *Fetcher
 	mu       sync.Mutex
 }
 
@@ -122,7 +129,12 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, md verify.FileSet, fa
 	if err := st.PutMeta(pinnedState, b); err != nil {
 		return err
 	}
-	return st.Install(factory, data)
+	if err := st.Install(factory, data); err != nil {
+		return err
+	}
+	// the time of manufacture is the first securely known time
+	t := cfg.Clock.Now().Truncate(time.Second)
+	return st.Update("provision-time", func(s *store.State) error { s.LatestTime = t; return nil })
 }
 
 // Boot starts the Primary from its state directory.
@@ -156,6 +168,9 @@ func Boot(cfg Config) (*Primary, error) {
 			MinRate: cfg.MinRate, Grace: cfg.Grace, Profile: cfg.Profile}
 	}
 	p.df, p.imf = mk(meta.Director, cfg.DirectorURL), mk(meta.Image, cfg.ImageURL)
+	if cfg.TimeURL != "" {
+		p.tf = mk("time", cfg.TimeURL)
+	}
 	return p, nil
 }
 
@@ -343,7 +358,7 @@ func (p *Primary) ownReport() (manifest.SignedReport, error) {
 	for _, a := range st.Attacks {
 		attacks = append(attacks, manifest.DetectedAttack{Check: a.Check, Attack: a.Attack, Detail: a.Detail})
 	}
-	return manifest.SignReport(manifest.NewReport(p.cfg.ID, img, attacks, p.cfg.Clock.Now(), n, counter), p.cfg.Key)
+	return manifest.SignReport(manifest.NewReport(p.cfg.ID, img, attacks, p.st.State().LatestTime, n, counter), p.cfg.Key)
 }
 
 // sendManifest signs and POSTs the vehicle version manifest.
@@ -408,8 +423,16 @@ func (p *Primary) UpdateCycle() *CycleReport {
 	if err := p.sendManifest(reports); err != nil {
 		p.emit(events.Event{Kind: events.Note, Label: "manifest not accepted", Err: err.Error()})
 	}
-	// 2. Download and check current time: the run's clock is the secure source.
-	now := p.cfg.Clock.Now()
+	// 2. Download and check current time ({#check_time_primary}): the time
+	// server's attestation over this cycle's nonces (time.go).
+	p.phase("", "check time")
+	now, att, timeErr := p.checkTime()
+	if timeErr != nil {
+		// keep the latest attested time; say so in the cycle's outcome
+		p.recordAttack(timeErr)
+		p.emit(events.Event{Kind: events.Result, From: p.cfg.ID, Label: "time attestation refused", Err: timeErr.Error()})
+		defer func() { rep.Err = errors.Join(timeErr, rep.Err) }()
+	}
 	// 3. Download and verify metadata.
 	p.phase("", "download and verify metadata")
 	installed := map[string]*metadata.TargetFiles{}
@@ -494,7 +517,7 @@ func (p *Primary) UpdateCycle() *CycleReport {
 		if o.Status == Unreachable || (o.Status == Failed && images[s.ID] == nil && res.Targets[s.ID] != nil) {
 			continue
 		}
-		p.updateSecondary(s, now, res, res.Targets[s.ID], images[s.ID], o)
+		p.updateSecondary(s, att, res, res.Targets[s.ID], images[s.ID], o)
 	}
 	p.finish(rep)
 	return rep
@@ -595,7 +618,7 @@ func (p *Primary) downloadImage(ecu string, t *verify.ECUTarget) ([]byte, error)
 	return b, nil
 }
 
-func (p *Primary) updateSecondary(s SecondaryConfig, now time.Time, res *verify.Result, t *verify.ECUTarget, img []byte, o *ECUOutcome) {
+func (p *Primary) updateSecondary(s SecondaryConfig, att []byte, res *verify.Result, t *verify.ECUTarget, img []byte, o *ECUOutcome) {
 	fail := func(status string, err error) {
 		o.Status, o.Err = status, err
 		if _, ok := check.As(err); !ok {
@@ -607,9 +630,10 @@ func (p *Primary) updateSecondary(s SecondaryConfig, now time.Time, res *verify.
 	}
 	// 5. Send the latest time.
 	p.phase(s.ID, "send time")
-	if err := retry(func() error { return s.Link.WriteTime(now) }); err != nil {
-		fail(Unreachable, err)
-		return
+	if att != nil {
+		// the ECU checks it itself; a refusal is its to report (it keeps
+		// its latest attested time), not a reason to skip its update
+		_ = retry(func() error { return s.Link.WriteTime(att) })
 	}
 	// 6. Send metadata: the minimal set for this ECU.
 	p.phase(s.ID, "send metadata")

@@ -16,6 +16,7 @@ import (
 	"crypto/ecdh"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -63,7 +64,17 @@ type Config struct {
 	Limits       verify.Limits
 	MaxImage     int64
 	Filenames    []string // image filename patterns valid for this ECU
+	// TimeKey is the time server's public key, given at the factory: the
+	// ECU takes its time only from attestations it signed (verify.VerifyTime).
+	TimeKey *metadata.Key
+	// Nonces is the ECU's source of fresh nonces for time attestations
+	// (crypto/rand on a real ECU; seeded under the simulated clock).
+	Nonces io.Reader
 }
+
+// TimeNonceSize is the size of the nonce an ECU makes for each time
+// attestation.
+const TimeNonceSize = 16
 
 // ECU is a running Secondary.
 type ECU struct {
@@ -131,7 +142,22 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, md verify.FileSet, fa
 	if err := st.Install(factory, data); err != nil {
 		return err
 	}
-	return st.Update("provision-time", func(s *store.State) error { s.LatestTime = t; return nil })
+	n, err := newTimeNonce(cfg)
+	if err != nil {
+		return err
+	}
+	return st.Update("provision-time", func(s *store.State) error { s.LatestTime, s.TimeNonce = t, n; return nil })
+}
+
+func newTimeNonce(cfg Config) ([]byte, error) {
+	if cfg.Nonces == nil {
+		return nil, fmt.Errorf("secondary %s: no nonce source for time attestations", cfg.ID)
+	}
+	n := make([]byte, TimeNonceSize)
+	if _, err := io.ReadFull(cfg.Nonces, n); err != nil {
+		return nil, fmt.Errorf("secondary %s: time nonce: %w", cfg.ID, err)
+	}
+	return n, nil
 }
 
 // Boot starts the ECU from its state directory (power-on or after a reset).
@@ -237,17 +263,33 @@ func (e *ECU) RecordAttack(err *check.Error) {
 	e.record(err)
 }
 
-// SetTime takes the latest time from the Primary ({#send_time_primary},
-// {#verify_time}). Time never goes backwards (verify_time.monotonic).
-func (e *ECU) SetTime(t time.Time) error {
+// TimeNonce is the nonce the ECU made for its next time attestation
+// (DID 0xF1A8; docs/pouf.md, "Time").
+func (e *ECU) TimeNonce() []byte { return e.st.State().TimeNonce }
+
+// SetTime takes a time attestation the Primary forwards from the time server
+// ({#send_time_primary}, {#verify_time}): signed by the time server's key
+// over this ECU's nonce, not before the latest attested time, not beyond
+// the trusted Director Root's expiry (verify.VerifyTime). An 8-byte
+// unauthenticated time (the old DIDTime value) is refused. The ECU then
+// makes a new nonce, so the attestation cannot be used twice.
+func (e *ECU) SetTime(data []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	latest := e.st.State().LatestTime
-	if t.Before(latest) && e.cfg.Profile.On(check.VerifyTimeMonotonic) {
-		return e.record(check.Fail(check.VerifyTimeMonotonic, "", "", "time %s is before the latest attested time %s",
-			t.UTC().Format(time.RFC3339), latest.UTC().Format(time.RFC3339)).OnECU(e.cfg.ID))
+	st := e.st.State()
+	in := verify.TimeInput{Profile: e.cfg.Profile, Key: e.cfg.TimeKey, Nonce: st.TimeNonce, Latest: st.LatestTime, Director: e.director}
+	t, err := verify.VerifyTime(in, data, parseRawTime)
+	if err != nil {
+		if ce, ok := check.As(err); ok {
+			return e.record(ce.OnECU(e.cfg.ID))
+		}
+		return err
 	}
-	return e.st.Update("time", func(s *store.State) error { s.LatestTime = t; return nil })
+	n, err := newTimeNonce(e.cfg)
+	if err != nil {
+		return err
+	}
+	return e.st.Update("time", func(s *store.State) error { s.LatestTime, s.TimeNonce = t, n; return nil })
 }
 
 // SetNonce starts an update cycle: it takes the Primary's fresh nonce and

@@ -1,12 +1,18 @@
 package vehicle
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
+	"github.com/uptane-hil/uptane-hil/internal/atomicfile"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 	"github.com/uptane-hil/uptane-hil/uptane/verify"
@@ -100,4 +106,53 @@ func httpGetter(c *http.Client, base string) func(string) ([]byte, error) {
 		}
 		return b, nil
 	}
+}
+
+// timeKeyFile holds, in an ECU process's state directory, the time
+// server's public key the factory gave it.
+const timeKeyFile = "time-key.json"
+
+// TimeURL is the time server's base URL beside the Image repository's
+// (BackendURLs: .../image/ → .../time/), "" when the backend has no such
+// layout (a remote backend: the ECUs keep their latest attested time).
+func TimeURL(imageURL string) string {
+	if base, ok := strings.CutSuffix(imageURL, "/image/"); ok {
+		return base + "/time/"
+	}
+	return ""
+}
+
+// saveTimeKey is the factory giving an ECU in its own process the time
+// server's key, read from the backend beside the Image repository.
+func saveTimeKey(dir string, c *http.Client, imageURL string) error {
+	u := TimeURL(imageURL)
+	if u == "" {
+		return nil
+	}
+	b, err := httpGetter(c, u)("key")
+	if err != nil {
+		return fmt.Errorf("vehicle: factory: the time server's key: %w", err)
+	}
+	var k metadata.Key
+	if err := json.Unmarshal(b, &k); err != nil {
+		return fmt.Errorf("vehicle: factory: the time server's key: %w", err)
+	}
+	return atomicfile.Write(filepath.Join(dir, timeKeyFile), b, 0o600)
+}
+
+// loadTimeKey reads the time server's key of a provisioned ECU process;
+// nil when the factory had none.
+func loadTimeKey(dir string) (*metadata.Key, error) {
+	b, err := os.ReadFile(filepath.Join(dir, timeKeyFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vehicle: %w", err)
+	}
+	var k metadata.Key
+	if err := json.Unmarshal(b, &k); err != nil {
+		return nil, fmt.Errorf("vehicle: %s: %w", filepath.Join(dir, timeKeyFile), err)
+	}
+	return &k, nil
 }

@@ -392,8 +392,11 @@ func StartSecondary(o ProcessOptions) (*SecondaryProcess, error) {
 		if err != nil {
 			return err
 		}
+		if err := saveTimeKey(tmp, o.Client, iURL); err != nil {
+			return err
+		}
 		c := cfg
-		c.Dir, c.Crash = tmp, nil
+		c.Dir, c.Crash, c.Nonces = tmp, nil, rand.Reader
 		fi, img := Factory(o.Seed, e)
 		if err := secondary.Provision(c, droot, iroot, md, fi, img); err != nil {
 			return err
@@ -406,6 +409,10 @@ func StartSecondary(o ProcessOptions) (*SecondaryProcess, error) {
 	if cfg.Key, cfg.EncKey, err = loadState(&o, e); err != nil {
 		return fail(err)
 	}
+	if cfg.TimeKey, err = loadTimeKey(o.Dir); err != nil {
+		return fail(err)
+	}
+	cfg.Nonces = rand.Reader
 	ecu, err := secondary.Boot(cfg)
 	if err != nil {
 		return fail(err)
@@ -481,7 +488,7 @@ func StartPrimary(o ProcessOptions) (*PrimaryProcess, error) {
 		return nil, err
 	}
 	pc := primary.Config{VIN: o.Rig.Vehicle.VIN, ID: e.ID, HardwareID: e.HardwareID, Clock: o.Clock, Client: o.Client,
-		DirectorURL: dURL, ImageURL: iURL, Dir: o.Dir, Events: o.Events, Nonces: rand.Reader, Crash: o.Crash}
+		DirectorURL: dURL, ImageURL: iURL, TimeURL: TimeURL(iURL), Dir: o.Dir, Events: o.Events, Nonces: rand.Reader, Crash: o.Crash}
 	for _, s := range o.Rig.Secondaries() {
 		c, err := DialSecondary(buses[s.Bus], o.Clock, e.ID, s)
 		if err != nil {
@@ -522,6 +529,9 @@ func StartPrimary(o ProcessOptions) (*PrimaryProcess, error) {
 		if err != nil {
 			return err
 		}
+		if err := saveTimeKey(tmp, o.Client, iURL); err != nil {
+			return err
+		}
 		c := pc
 		c.Dir, c.Crash, c.Key = tmp, nil, k
 		fi, img := Factory(o.Seed, e)
@@ -534,6 +544,9 @@ func StartPrimary(o ProcessOptions) (*PrimaryProcess, error) {
 		return fail(err)
 	}
 	if pc.Key, _, err = loadState(&o, e); err != nil {
+		return fail(err)
+	}
+	if pc.TimeKey, err = loadTimeKey(o.Dir); err != nil {
 		return fail(err)
 	}
 	p, err := primary.Boot(pc)

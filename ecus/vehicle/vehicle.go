@@ -130,6 +130,8 @@ type Vehicle struct {
 	Dir      string
 	Image    *repo.Image
 	Director *repo.Director
+	// Time is the backend's time server (served at /time/).
+	Time *repo.TimeServer
 	// Proxy is the man in the middle on the Primary's repository link.
 	Proxy      *mitm.Proxy
 	Backend    http.Handler
@@ -279,6 +281,13 @@ func NewBackend(o Options) (*Vehicle, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/director/", http.StripPrefix("/director", v.Director.Handler()))
 	mux.Handle("/image/", http.StripPrefix("/image", v.Image.Handler()))
+	tk, err := keys.Generate(keys.Ed25519, sd.Reader("keys/time"))
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	v.Time = repo.NewTimeServer(o.Clock, tk)
+	mux.Handle("/time/", http.StripPrefix("/time", v.Time.Handler()))
 	v.Backend = mux
 	v.Proxy = mitm.New(repo.InProcessTransport(mux), o.Clock)
 
@@ -392,7 +401,11 @@ func (v *Vehicle) BringUp() error {
 			crash = o.Crash(e.ID)
 		}
 		cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, VIN: r.Vehicle.VIN, Verification: e.Profile, Profile: o.profile(e.ID),
-			Dir: filepath.Join(o.Dir, "ecus", e.ID), Key: v.ECUKeys[e.ID], EncKey: v.encKeys[e.ID], Clock: o.Clock, Crash: crash}
+			Dir: filepath.Join(o.Dir, "ecus", e.ID), Key: v.ECUKeys[e.ID], EncKey: v.encKeys[e.ID], Clock: o.Clock, Crash: crash,
+			TimeKey: v.Time.PublicKey(), Nonces: sd.Reader("nonces/time/" + e.ID)}
+		if !o.Clock.Simulated() {
+			cfg.Nonces = rand.Reader
+		}
 		s := &Secondary{Rig: e, Config: cfg}
 		if v.inProcess(e) {
 			fi, img := Factory(sd, e)
@@ -452,6 +465,7 @@ func (v *Vehicle) BringUp() error {
 	pc := primary.Config{VIN: r.Vehicle.VIN, ID: p.ID, HardwareID: p.HardwareID, Key: v.ECUKeys[p.ID], Clock: o.Clock,
 		Client:      &http.Client{Transport: v.Proxy},
 		DirectorURL: "http://backend.invalid/director/" + r.Vehicle.VIN + "/", ImageURL: "http://backend.invalid/image/",
+		TimeURL: "http://backend.invalid/time/", TimeKey: v.Time.PublicKey(),
 		Dir: filepath.Join(o.Dir, "ecus", p.ID), Profile: o.profile(p.ID), Events: o.Events, Nonces: sd.Reader("nonces/primary")}
 	if !o.Clock.Simulated() {
 		// Wall-clock runs do not replay, and a reopened Director remembers

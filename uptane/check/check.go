@@ -91,6 +91,8 @@ const (
 	InVehicleDownloadSpeed                        // in_vehicle.download_speed
 	InVehicleRequestTimeout                       // in_vehicle.request_timeout
 	VerifyTimeMonotonic                           // verify_time.monotonic
+	VerifyTimeAttestation                         // verify_time.attestation
+	VerifyTimeBound                               // verify_time.bound
 	BuildTimeMetadata                             // build_time.metadata
 	SendImagesPrimaryCompleteBundle               // send_images_primary.complete_bundle
 	DirectorRepositoryManifestSignature           // director_repository.manifest_signature
@@ -174,6 +176,8 @@ var All = []Check{
 	c(InVehicleDownloadSpeed, "in_vehicle", "download_speed", "-", SlowRetrieval, "downloads slower than the threshold are aborted and reported"),
 	c(InVehicleRequestTimeout, "in_vehicle", "request_timeout", "-", DropRequest, "a request that gets no answer times out and is reported"),
 	c(VerifyTimeMonotonic, "verify_time", "monotonic", "-", Freeze, "the attested time never goes backwards"),
+	c(VerifyTimeAttestation, "verify_time", "attestation", "-", Spoofing, "the time is taken only from a time server's attestation, signed by its key, over the nonce this ECU made for it (not from an unauthenticated write, not a replayed attestation)"),
+	c(VerifyTimeBound, "verify_time", "bound", "-", DenialOfService, "an attested time beyond the expiry of the trusted Director Root is refused: it would lock the ECU out of every later update"),
 	// Build-time prerequisites ({#build_time})
 	c(BuildTimeMetadata, "build_time", "metadata", "-", Rollback, "ECUs leave the factory with the latest metadata (full: Timestamp, Snapshot, Targets of both repositories; partial: the Director's Targets), not Roots only: the first update has a version baseline"),
 	c(SendImagesPrimaryCompleteBundle, "send_images_primary", "complete_bundle", "-", PartialBundle, "every image of the bundle reached its ECU, or the gap is reported"),
