@@ -1,7 +1,6 @@
 package link
 
 import (
-
 	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 )
 

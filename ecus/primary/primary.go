@@ -54,8 +54,8 @@ type Config struct {
 	// TimeKey its public key, given at the factory: the Primary's time, and
 	// every Secondary's, is the time server's attestation over their nonces
 	// (docs/pouf.md, "Time"), never the Primary's own clock.
-	TimeURL string
-	TimeKey *metadata.Key
+	TimeURL     string
+	TimeKey     *metadata.Key
 	Dir         string
 	Profile     check.Profile
 	Limits      verify.Limits
