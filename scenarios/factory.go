@@ -3,8 +3,8 @@ package scenarios
 import (
 	"net/http"
 
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 )
 
 // beforeFactory plays setup.before_factory: the backend publishes and
@@ -22,7 +22,7 @@ func (r *runner) beforeFactory() error {
 			ecus = append(ecus, e.ID)
 		}
 	}
-	c := &http.Client{Transport: r.v.Proxy}
+	c := &http.Client{Transport: r.proxy}
 	get := vehicle.HTTPGetter(c, "http://backend.invalid/director/"+r.v.Rig.Vehicle.VIN+"/")
 	for _, rc := range r.s.Setup.BeforeFactory {
 		if err := r.v.Publish(rc, ecus...); err != nil {

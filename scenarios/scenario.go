@@ -52,6 +52,9 @@ type Setup struct {
 	// after the last; the attacker read the vehicle's Director metadata
 	// after each (a replay step can serve it).
 	BeforeFactory []uint64 `yaml:"before_factory"`
+	// KeyTypes picks what the repositories and chosen ECUs sign with
+	// (keytypes.go); default: the rig's key types.
+	KeyTypes KeyTypesSetup `yaml:"key_types"`
 }
 
 // Step is one action; exactly one field is set.
@@ -243,7 +246,10 @@ func LoadAll(paths ...string) ([]*Scenario, error) {
 		}
 		m, err := filepath.Glob(filepath.Join(p, "*.yaml"))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("scenarios: %s: %w", p, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("scenarios: folder %s holds no scenario file (*.yaml)", p)
 		}
 		sort.Strings(m)
 		files = append(files, m...)
@@ -313,6 +319,9 @@ func (s *Scenario) validate() error {
 		}
 	}
 	if err := s.validateImageSetup(); err != nil {
+		return err
+	}
+	if err := s.validateKeyTypes(); err != nil {
 		return err
 	}
 	if len(s.Steps) == 0 {

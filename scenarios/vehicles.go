@@ -7,8 +7,8 @@ import (
 	"slices"
 
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 	"github.com/uptane-hil/uptane-hil/uptane/repo"
@@ -80,7 +80,7 @@ func (r *runner) otherVehicle(name string, file *regexp.Regexp) (func(), error) 
 		path := "/director/" + vin + "/" + n
 		rule := &mitm.Rule{Name: name, Path: regexp.MustCompile("^" + regexp.QuoteMeta(path) + "$"), Action: mitm.Substitute{Body: files[n]}}
 		r.rules = append(r.rules, rule)
-		offs = append(offs, r.v.Proxy.Add(rule))
+		offs = append(offs, r.proxy.Add(rule))
 	}
 	if len(offs) == 0 {
 		return nil, fmt.Errorf("no Director file of the other vehicle matches %q", file)

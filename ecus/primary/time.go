@@ -7,8 +7,8 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/store"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/manifest"
 	"github.com/uptane-hil/uptane-hil/uptane/verify"

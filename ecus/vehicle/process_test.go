@@ -21,6 +21,7 @@ import (
 // "its own process": here goroutines of this process that share the
 // in-process buses (the vcan specs of cmd/uptane-hil run real processes).
 func wallRig() *rigs.Rig {
+	GinkgoHelper()
 	src, err := os.ReadFile("../../rigs/virtual.yaml")
 	Expect(err).NotTo(HaveOccurred())
 	s := strings.Replace(string(src), "clock: simulated", "clock: wall", 1)
@@ -189,7 +190,8 @@ var _ = Describe("a wall-clock vehicle run again on its directory (vehicle --no-
 		v, err = vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: clock.NewWall()})
 		Expect(err).NotTo(HaveOccurred())
 		for _, s := range v.Secondaries {
-			rc, _, err := v.InstalledRelease(s.Rig.ID)
+			inst, err := v.Installed(s.Rig.ID)
+			rc := inst.Release
 			Expect(err).NotTo(HaveOccurred())
 			Expect(rc).To(Equal(uint64(2)), "%s booted from its state, not the factory", s.Rig.ID)
 		}
@@ -208,6 +210,7 @@ var _ = Describe("a wall-clock vehicle run again on its directory (vehicle --no-
 })
 
 func must[T any](x T, err error) T {
+	GinkgoHelper()
 	Expect(err).NotTo(HaveOccurred())
 	return x
 }

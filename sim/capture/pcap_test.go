@@ -76,6 +76,7 @@ var _ = Describe("SocketCAN packets", func() {
 // busTraffic runs a timed FD bus with faults and returns its tap events,
 // while tapping it into a pcap and a candump log.
 func busTraffic(pcap, log *bytes.Buffer) []can.Event {
+	GinkgoHelper()
 	var events []can.Event
 	clk := clock.NewSim(time.Time{})
 	Expect(clk.Run("root", func() {
@@ -113,7 +114,7 @@ var _ = Describe("pcap captures", func() {
 		for _, ev := range events {
 			r, ok := capture.FromEvent(ev, "")
 			if !ok {
-				Expect(ev.Fault).To(Equal("drop"))
+				Expect(ev.Fault).To(Equal(can.FaultDrop))
 				continue
 			}
 			want = append(want, r)
