@@ -25,6 +25,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/ecus/link"
 	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/store"
+	"github.com/uptane-hil/uptane-hil/ecus/uds"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
@@ -260,6 +261,25 @@ func retry(op func() error) error {
 	for i := 0; i < 3; i++ {
 		if err = op(); err == nil {
 			return nil
+		}
+	}
+	return err
+}
+
+// retryUnlessRefused is retry for a request the ECU may refuse: a refusal
+// (a negative response, or a check error from an in-process ECU) is its
+// answer, not a transport failure.
+func retryUnlessRefused(op func() error) error {
+	var err error
+	for i := 0; i < 3; i++ {
+		if err = op(); err == nil {
+			return nil
+		}
+		if _, refused := uds.NRCOf(err); refused {
+			return err
+		}
+		if _, refused := check.As(err); refused {
+			return err
 		}
 	}
 	return err
@@ -624,7 +644,8 @@ func (p *Primary) updateSecondary(s SecondaryConfig, att []byte, res *verify.Res
 	if att != nil {
 		// the ECU checks it itself; a refusal is its to report (it keeps
 		// its latest attested time), not a reason to skip its update
-		_ = retry(func() error { return s.Link.WriteTime(att) })
+		// (sent again only when it did not arrive, never after a refusal)
+		_ = retryUnlessRefused(func() error { return s.Link.WriteTime(att) })
 	}
 	// 6. Send metadata: the minimal set for this ECU.
 	p.phase(s.ID, "send metadata")
