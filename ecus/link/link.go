@@ -7,7 +7,6 @@
 package link
 
 import (
-
 	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 )
 

@@ -12,9 +12,9 @@ type Pouf struct{ C *pouf.Client }
 // Identity implements Secondary.
 func (p *Pouf) Identity() (pouf.Identity, error) { return p.C.ReadIdentity() }
 
-func (p *Pouf) WriteNonce(n []byte) error   { return p.C.WriteNonce(n) }
-func (p *Pouf) TimeNonce() ([]byte, error)  { return p.C.ReadTimeNonce() }
-func (p *Pouf) WriteTime(att []byte) error  { return p.C.WriteTime(att) }
+func (p *Pouf) WriteNonce(n []byte) error  { return p.C.WriteNonce(n) }
+func (p *Pouf) TimeNonce() ([]byte, error) { return p.C.ReadTimeNonce() }
+func (p *Pouf) WriteTime(att []byte) error { return p.C.WriteTime(att) }
 func (p *Pouf) PutMetadata(repo, name string, data []byte, pr pouf.Progress) error {
 	return p.C.PutMetadata(repo, name, data, pr)
 }
