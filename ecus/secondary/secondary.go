@@ -184,7 +184,20 @@ func Boot(cfg Config) (*ECU, error) {
 			return nil, fmt.Errorf("secondary %s: %w", cfg.ID, err)
 		}
 	}
-	err = st.Update("boot", func(s *store.State) error { s.Boots++; return nil })
+	var tn []byte
+	if len(st.State().TimeNonce) == 0 && cfg.Nonces != nil {
+		// state from before time attestations: make the first nonce now
+		if tn, err = newTimeNonce(cfg); err != nil {
+			return nil, err
+		}
+	}
+	err = st.Update("boot", func(s *store.State) error {
+		s.Boots++
+		if tn != nil {
+			s.TimeNonce = tn
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
