@@ -108,6 +108,8 @@ func (r *runner) busAttack(f string, a *AttackStep) (func(), error) {
 		err = r.replaySession(bs, ch, e)
 	case "flood":
 		off, err = r.flood(bs, ch, e, b.Rate)
+	case "replay-old-metadata":
+		err = r.replayOldMetadata(bs, ch, e)
 	case "write-time":
 		err = r.writeTime(bs, ch, e, b.Ahead)
 	default:

@@ -414,9 +414,9 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 		}
 		if b := a.Bus; b != nil {
 			switch b.Action {
-			case "forge-metadata", "forge-image", "spoof-report", "replay-session", "flood", "write-time":
+			case "forge-metadata", "forge-image", "spoof-report", "replay-session", "flood", "write-time", "replay-old-metadata":
 			default:
-				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, spoof-report, replay-session, flood, write-time", b.Action)
+				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, spoof-report, replay-session, flood, write-time, replay-old-metadata", b.Action)
 			}
 			switch {
 			case b.Bus == "":
