@@ -65,7 +65,13 @@ var _ = Describe("a Secondary's time", func() {
 		Expect(ecu.TimeNonce()).To(HaveLen(secondary.TimeNonceSize))
 	})
 
-	It("takes an attestation over its nonce, then makes a new nonce so that it is good for one use", func() {
+	It("is provisioned with the time of manufacture and a nonce for its first time attestation", Label("std:build_time#4"), func() {
+		Expect(ecu.State().LatestTime.IsZero()).To(BeFalse())
+		Expect(ecu.State().LatestTime.After(clk.Now())).To(BeFalse())
+		Expect(clk.Now().Sub(ecu.State().LatestTime)).To(BeNumerically("<", time.Minute))
+	})
+
+	It("takes an attestation over its nonce, then makes a new nonce so that it is good for one use", Label("std:partial_verification#2", "std:verify_time#1"), func() {
 		n := ecu.TimeNonce()
 		at := clk.Now().Add(time.Hour).Truncate(time.Second)
 		att := attest(server, at, []byte("another ECU"), n)

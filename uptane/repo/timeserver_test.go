@@ -15,7 +15,7 @@ import (
 )
 
 var _ = Describe("Time server", func() {
-	It("attests its current time over the nonces it is asked for, signed by its key, over HTTP", func() {
+	It("attests its current time over the nonces it is asked for, signed by its key, over HTTP", Label("std:in_vehicle#10"), func() {
 		clk := newClock(epoch.Add(90 * time.Minute))
 		ts := repo.NewTimeServer(clk, genKeys(5, "time", 1)[0])
 		c := &http.Client{Transport: repo.InProcessTransport(ts.Handler())}

@@ -33,7 +33,7 @@ var _ = Describe("verify.Provision (build_time)", func() {
 		cur = copyFiles(v.dir.files) // the latest, at the factory
 	})
 
-	It("gives a full-verification ECU a baseline: the superseded metadata replayed at the first cycle is a rollback", func() {
+	It("gives a full-verification ECU a baseline: the superseded metadata replayed at the first cycle is a rollback", Label("std:build_time#1", "std:build_time#3"), func() {
 		d, im := fromRoot(v.dir), fromRoot(v.img)
 		Expect(verify.Provision(v.o, d, cur, false)).To(Succeed())
 		Expect(verify.Provision(v.o, im, v.img.files, false)).To(Succeed())
@@ -43,7 +43,7 @@ var _ = Describe("verify.Provision (build_time)", func() {
 		Expect(check.Is(err, check.TimestampVersion)).To(BeTrue(), "got %v", err)
 	})
 
-	It("gives a partial-verification ECU the Director's Targets: an older one is a rollback", func() {
+	It("gives a partial-verification ECU the Director's Targets: an older one is a rollback", Label("std:build_time#1", "std:build_time#2"), func() {
 		d := fromRoot(v.dir)
 		Expect(verify.Provision(v.o, d, verify.MapFetcher{"targets.json": cur[meta.VersionedName(v.dir.targets.Signed.Version, meta.Targets)]}, true)).To(Succeed())
 		Expect(d.Timestamp()).To(BeNil(), "a partial ECU keeps no Timestamp")

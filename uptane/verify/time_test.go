@@ -40,7 +40,7 @@ var _ = Describe("verify.VerifyTime", func() {
 		in = verify.TimeInput{Key: server.Public(), Nonce: nonce, Latest: t0, Director: v.tDir}
 	})
 
-	It("takes the time of an attestation by the time server over the ECU's nonce", func() {
+	It("takes the time of an attestation by the time server over the ECU's nonce", Label("std:verify_time#1", "std:in_vehicle#10", "std:full_verification#4"), func() {
 		t, err := verify.VerifyTime(in, attest(server, t0.Add(time.Hour), []byte("other"), nonce), raw)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(t).To(Equal(t0.Add(time.Hour)))
@@ -66,7 +66,7 @@ var _ = Describe("verify.VerifyTime", func() {
 			func() []byte { return attest(server, t0.AddDate(50, 0, 0), nonce) }),
 	)
 
-	It("refuses the lock-out write (50 years ahead, unauthenticated) twice over: attestation, and the bound", func() {
+	It("refuses the lock-out write (50 years ahead, unauthenticated) twice over: attestation, and the bound", Label("std:in_vehicle#2", "std:in_vehicle#10"), func() {
 		_, err := verify.VerifyTime(in, rawTime(t0.AddDate(50, 0, 0)), raw)
 		Expect(check.Is(err, check.VerifyTimeAttestation)).To(BeTrue(), "got %v", err)
 		in.Profile = check.Without(check.VerifyTimeAttestation)
