@@ -8,15 +8,11 @@
 package primary
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -64,10 +60,17 @@ type Config struct {
 	Secondaries []SecondaryConfig
 	Events      events.Sink
 	Nonces      io.Reader // randomness for nonces (sim/seed for replayable runs)
-	Timeout     time.Duration
-	MinRate     int64
-	Grace       time.Duration
-	Crash       store.CrashFunc
+	// Timeout bounds each repository request, whole (on Clock; 0: 30 s):
+	// a request with no answer by then fails in_vehicle.request_timeout.
+	Timeout time.Duration
+	// MinRate is the slowest download speed accepted, in bytes per second
+	// of Clock time (0: 1024 B/s); a download slower than that once Grace
+	// has passed fails in_vehicle.download_speed.
+	MinRate int64
+	// Grace is how long a download runs before its speed is judged (on
+	// Clock; 0: 5 s).
+	Grace time.Duration
+	Crash store.CrashFunc
 }
 
 // Primary is a running Primary ECU.
@@ -78,7 +81,7 @@ type Primary struct {
 	image    *verify.Repo
 	pinned   map[string]pouf.Identity
 	df, imf  *Fetcher
-	tf       *Fetcher
+	tf       *Fetcher // the time server
 	mu       sync.Mutex
 }
 
@@ -87,8 +90,9 @@ const pinnedState = "secondaries.json"
 // Provision is the factory ({#build_time}): trusted roots of both
 // repositories and, beyond them, the latest Timestamp, Snapshot and Targets
 // of each in md (verified against the roots at the time of manufacture; an
-// empty md leaves Roots only), the Primary's own image, and the identity
-// (keys) of each Secondary, read over the in-vehicle link and pinned.
+// empty md leaves Roots only), the Primary's own image, the time of
+// manufacture, and the identity (keys) of each Secondary, read over the
+// in-vehicle link and pinned.
 func Provision(cfg Config, directorRoot, imageRoot []byte, md verify.FileSet, factory store.Image, data []byte) error {
 	st, err := store.Open(cfg.Dir, cfg.ID, cfg.Crash)
 	if err != nil {
@@ -137,6 +141,25 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, md verify.FileSet, fa
 	// the time of manufacture is the first securely known time
 	t := cfg.Clock.Now().Truncate(time.Second)
 	return st.Update("provision-time", func(s *store.State) error { s.LatestTime = t; return nil })
+}
+
+// retryUnlessRefused is retry for a request the ECU may refuse: a refusal
+// (a negative response, or a check error from an in-process ECU) is its
+// answer, not a transport failure.
+func retryUnlessRefused(op func() error) error {
+	var err error
+	for i := 0; i < 3; i++ {
+		if err = op(); err == nil {
+			return nil
+		}
+		if _, refused := uds.NRCOf(err); refused {
+			return err
+		}
+		if _, refused := check.As(err); refused {
+			return err
+		}
+	}
+	return err
 }
 
 // Boot starts the Primary from its state directory.
@@ -264,492 +287,4 @@ func retry(op func() error) error {
 		}
 	}
 	return err
-}
-
-// retryUnlessRefused is retry for a request the ECU may refuse: a refusal
-// (a negative response, or a check error from an in-process ECU) is its
-// answer, not a transport failure.
-func retryUnlessRefused(op func() error) error {
-	var err error
-	for i := 0; i < 3; i++ {
-		if err = op(); err == nil {
-			return nil
-		}
-		if _, refused := uds.NRCOf(err); refused {
-			return err
-		}
-		if _, refused := check.As(err); refused {
-			return err
-		}
-	}
-	return err
-}
-
-// collectReports is {#construct_manifest_primary}: a fresh nonce to each
-// Secondary, then its signed version report, checked against the pinned key
-// and the nonce.
-func (p *Primary) collectReports(out map[string]*ECUOutcome) []manifest.SignedReport {
-	var reports []manifest.SignedReport
-	for _, s := range p.cfg.Secondaries {
-		o := out[s.ID]
-		n, err := p.nonce()
-		if err != nil {
-			o.Status, o.Err = Failed, err
-			continue
-		}
-		p.emit(events.Event{Kind: events.UDS, From: p.cfg.ID, To: s.ID, ECU: s.ID, Label: "write nonce"})
-		var raw []byte
-		err = retry(func() error {
-			if err := s.Link.WriteNonce(n); err != nil {
-				return err
-			}
-			var err error
-			raw, err = s.Link.VersionReport()
-			return err
-		})
-		if err != nil {
-			o.Status, o.Err = Unreachable, err
-			p.emit(events.Event{Kind: events.Result, ECU: s.ID, Label: "no version report", Err: err.Error()})
-			continue
-		}
-		p.emit(events.Event{Kind: events.UDS, From: s.ID, To: p.cfg.ID, ECU: s.ID, Label: "version report"})
-		sr, err := p.checkReport(s.ID, raw, n)
-		if err != nil {
-			p.recordAttack(err)
-			o.Status, o.Err = Failed, err
-			continue
-		}
-		o.Report = raw
-		reports = append(reports, *sr)
-	}
-	return reports
-}
-
-func (p *Primary) checkReport(ecu string, raw, nonce []byte) (*manifest.SignedReport, error) {
-	sr, err := manifest.ParseReport(raw, manifest.MaxReportSize)
-	if err != nil {
-		return nil, check.Fail(check.PoufReportSignature, "", "", "version report of %s does not parse: %v", ecu, err).OnECU(ecu)
-	}
-	id := p.pinned[ecu]
-	if p.cfg.Profile.On(check.PoufReportSignature) {
-		if sr.Signed.ECUSerial != ecu {
-			return nil, check.Fail(check.PoufReportSignature, "", "", "the ECU at %s's address reported as %q", ecu, sr.Signed.ECUSerial).OnECU(ecu)
-		}
-		if id.Key == nil {
-			return nil, check.Fail(check.PoufReportSignature, "", "", "no pinned key for %s", ecu).OnECU(ecu)
-		}
-		if err := sr.Verify(id.Key); err != nil {
-			return nil, check.Fail(check.PoufReportSignature, "", "", "version report of %s: %v", ecu, err).OnECU(ecu)
-		}
-	}
-	if p.cfg.Profile.On(check.PoufReportNonce) && !bytes.Equal(sr.Signed.Nonce, nonce) {
-		return nil, check.Fail(check.PoufReportNonce, "", "", "version report of %s carries nonce %x, not the %x just written", ecu, sr.Signed.Nonce, nonce).OnECU(ecu)
-	}
-	return sr, nil
-}
-
-// ownReport is the Primary's own version report.
-func (p *Primary) ownReport() (manifest.SignedReport, error) {
-	n, err := p.nonce()
-	if err != nil {
-		return manifest.SignedReport{}, err
-	}
-	var counter uint64
-	err = p.st.Update("report", func(s *store.State) error {
-		s.ReportCounter++
-		counter = s.ReportCounter
-		for i := range s.Attacks {
-			s.Attacks[i].Reported = true
-		}
-		return nil
-	})
-	if err != nil {
-		return manifest.SignedReport{}, err
-	}
-	st := p.st.State()
-	var img manifest.Image
-	if in := st.Installed(); in != nil {
-		img = manifest.Image{Filename: in.Name, Length: in.Length, Hashes: in.Hashes}
-	}
-	var attacks []manifest.DetectedAttack
-	for _, a := range st.Attacks {
-		attacks = append(attacks, manifest.DetectedAttack{Check: a.Check, Attack: a.Attack, Detail: a.Detail})
-	}
-	return manifest.SignReport(manifest.NewReport(p.cfg.ID, img, attacks, p.st.State().LatestTime, n, counter), p.cfg.Key)
-}
-
-// sendManifest signs and POSTs the vehicle version manifest.
-func (p *Primary) sendManifest(reports []manifest.SignedReport) error {
-	own, err := p.ownReport()
-	if err != nil {
-		return err
-	}
-	m := manifest.VehicleManifest{VIN: p.cfg.VIN, PrimaryID: p.cfg.ID, Reports: append([]manifest.SignedReport{own}, reports...)}
-	sm, err := manifest.SignManifest(m, p.cfg.Key)
-	if err != nil {
-		return err
-	}
-	body, err := sm.Encode()
-	if err != nil {
-		return err
-	}
-	u, err := url.JoinPath(p.cfg.DirectorURL, "manifest")
-	if err != nil {
-		return err
-	}
-	p.emit(events.Event{Kind: events.HTTP, From: p.cfg.ID, To: events.Director, Label: fmt.Sprintf("POST manifest (%d reports)", len(m.Reports))})
-	q := clock.NewQueue[error](p.cfg.Clock, 1)
-	p.cfg.Clock.Go("http POST manifest", func() {
-		resp, err := p.cfg.Client.Post(u, "application/json", bytes.NewReader(body))
-		if err != nil {
-			q.TryPush(err)
-			return
-		}
-		defer resp.Body.Close()
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if resp.StatusCode/100 != 2 {
-			q.TryPush(fmt.Errorf("primary: Director refused the manifest: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(msg))))
-			return
-		}
-		q.TryPush(nil)
-	})
-	timeout := p.cfg.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	err, qerr := q.Pop(timeout)
-	if qerr != nil {
-		return check.Fail(check.InVehicleRequestTimeout, meta.Director, "", "POST manifest got no answer within %s", timeout)
-	}
-	return err
-}
-
-// UpdateCycle runs one update cycle.
-func (p *Primary) UpdateCycle() *CycleReport {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	rep := &CycleReport{Started: p.cfg.Clock.Now(), ECUs: map[string]*ECUOutcome{}}
-	for _, s := range p.cfg.Secondaries {
-		rep.ECUs[s.ID] = &ECUOutcome{ECU: s.ID, Status: UpToDate}
-	}
-	defer func() { rep.Finished = p.cfg.Clock.Now() }()
-
-	// 1. Construct and send the vehicle version manifest.
-	p.phase("", "construct manifest")
-	reports := p.collectReports(rep.ECUs)
-	if err := p.sendManifest(reports); err != nil {
-		p.emit(events.Event{Kind: events.Note, Label: "manifest not accepted", Err: err.Error()})
-	}
-	// 2. Download and check current time ({#check_time_primary}): the time
-	// server's attestation over this cycle's nonces (time.go).
-	p.phase("", "check time")
-	now, att, timeErr := p.checkTime()
-	if timeErr != nil {
-		// keep the latest attested time; say so in the cycle's outcome
-		p.recordAttack(timeErr)
-		p.emit(events.Event{Kind: events.Result, From: p.cfg.ID, Label: "time attestation refused", Err: timeErr.Error()})
-		defer func() { rep.Err = errors.Join(timeErr, rep.Err) }()
-	}
-	// 3. Download and verify metadata.
-	p.phase("", "download and verify metadata")
-	installed := map[string]*metadata.TargetFiles{}
-	ids := []string{}
-	for _, s := range p.cfg.Secondaries {
-		ids = append(ids, s.ID)
-		if o := rep.ECUs[s.ID]; o.Report != nil {
-			if sr, err := manifest.ParseReport(o.Report, manifest.MaxReportSize); err == nil {
-				in := sr.Signed.Installed
-				installed[s.ID] = &metadata.TargetFiles{Path: in.Filename, Length: in.Length, Hashes: in.Hashes}
-			}
-		}
-	}
-	ids = append(ids, p.cfg.ID)
-	pst := p.st.State()
-	if own := pst.Installed(); own != nil {
-		installed[p.cfg.ID] = &metadata.TargetFiles{Path: own.Name, Length: own.Length, Hashes: own.Hashes}
-	}
-	o := verify.Options{Profile: p.cfg.Profile, Limits: p.cfg.Limits, Time: now, VIN: p.cfg.VIN}
-	d, im := p.director.Clone(), p.image.Clone()
-	res, err := verify.FullVerification(o, verify.Scope{Primary: true, ECUs: ids, Installed: installed}, d, im,
-		fetchLog{p, p.df, events.Director}, fetchLog{p, p.imf, events.Image})
-	if err != nil {
-		p.recordAttack(err)
-		rep.Err = err
-		p.emit(events.Event{Kind: events.Result, From: p.cfg.ID, Label: "metadata verification failed", Err: err.Error()})
-		p.finish(rep)
-		return rep
-	}
-	if err := p.saveRepos(d, im); err != nil {
-		rep.Err = err
-		return rep
-	}
-	if res.Stopped == verify.NoNewUpdates {
-		// No new metadata, but an update verified earlier may not have
-		// been installed everywhere (power loss, a failed download).
-		pend := verify.Pending(o, verify.Scope{Primary: true, ECUs: ids, Installed: installed}, d)
-		delete(pend, p.cfg.ID)
-		if len(pend) > 0 {
-			res.Targets = pend
-			p.emit(events.Event{Kind: events.Note, From: p.cfg.ID, Label: fmt.Sprintf("no new metadata; resuming the verified update of %d ECU(s)", len(pend))})
-		}
-	}
-	if res.Stopped != "" || len(res.Targets) == 0 {
-		rep.Stopped = res.Stopped
-		if len(res.Targets) == 0 {
-			p.emit(events.Event{Kind: events.Note, From: p.cfg.ID, Label: "no new updates: " + res.Stopped})
-		}
-	}
-	// 4. Download and verify images.
-	images := map[string][]byte{}
-	var missing []string
-	for _, ecu := range sortedKeys(res.Targets) {
-		t := res.Targets[ecu]
-		if ecu == p.cfg.ID {
-			continue
-		}
-		p.phase(ecu, "download image "+t.Name)
-		b, err := p.downloadImage(ecu, t)
-		if err != nil {
-			p.recordAttack(err)
-			rep.ECUs[ecu].Status, rep.ECUs[ecu].Err = Failed, err
-			missing = append(missing, ecu)
-			continue
-		}
-		images[ecu] = b
-	}
-	if len(missing) > 0 && p.cfg.Profile.On(check.SendImagesPrimaryCompleteBundle) {
-		err := check.Fail(check.SendImagesPrimaryCompleteBundle, meta.Image, "", "images for %s could not be downloaded; no image of this bundle is installed", strings.Join(missing, ", "))
-		p.recordAttack(err)
-		for ecu := range res.Targets {
-			if o := rep.ECUs[ecu]; o != nil {
-				o.Status, o.Err = Failed, errors.Join(err, o.Err)
-			}
-		}
-		images = map[string][]byte{}
-		res.Targets = map[string]*verify.ECUTarget{}
-	}
-	// 5–7. Send time, metadata and images to the Secondaries.
-	for _, s := range p.cfg.Secondaries {
-		o := rep.ECUs[s.ID]
-		if o.Status == Unreachable || (o.Status == Failed && images[s.ID] == nil && res.Targets[s.ID] != nil) {
-			continue
-		}
-		p.updateSecondary(s, att, res, res.Targets[s.ID], images[s.ID], o)
-	}
-	p.finish(rep)
-	return rep
-}
-
-// finish collects fresh version reports and sends the final manifest.
-func (p *Primary) finish(rep *CycleReport) {
-	p.phase("", "send manifest")
-	after := map[string]*ECUOutcome{}
-	for _, s := range p.cfg.Secondaries {
-		after[s.ID] = &ECUOutcome{ECU: s.ID}
-	}
-	reports := p.collectReports(after)
-	for id, a := range after {
-		if a.Report != nil {
-			rep.ECUs[id].Report = a.Report
-		} else if a.Err != nil && rep.ECUs[id].Err == nil {
-			rep.ECUs[id].Status, rep.ECUs[id].Err = a.Status, a.Err
-		}
-	}
-	if err := p.sendManifest(reports); err != nil {
-		rep.ManifestErr = err
-	}
-	for _, id := range sortedOutcomes(rep.ECUs) {
-		o := rep.ECUs[id]
-		e := events.Event{Kind: events.Result, ECU: id, Label: o.Status}
-		if o.Err != nil {
-			e.Err = o.Err.Error()
-		}
-		p.emit(e)
-	}
-}
-
-func sortedOutcomes(m map[string]*ECUOutcome) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-func sortedKeys(m map[string]*verify.ECUTarget) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-func (p *Primary) saveRepos(d, im *verify.Repo) error {
-	if err := p.st.PutTrusted(meta.Director, d); err != nil {
-		return err
-	}
-	if err := p.st.PutTrusted(meta.Image, im); err != nil {
-		return err
-	}
-	p.director, p.image = d, im
-	return nil
-}
-
-// downloadImage is {#download_images_primary}: the image (or, when it is
-// encrypted for the ECU, the encrypted image from the Director) is
-// downloaded up to its length and every listed hash is checked.
-func (p *Primary) downloadImage(ecu string, t *verify.ECUTarget) ([]byte, error) {
-	f, name, length, hashes := p.imf, "", t.Director.Length, t.Director.Hashes
-	if et, ok := t.Custom.ECUIdentifiers[ecu]; ok && et.Encrypted != nil {
-		f, length, hashes = p.df, et.Encrypted.Length, et.Encrypted.Hashes
-		name = "targets/" + meta.ImageNames(et.Encrypted.Filename, hashes)[0]
-	} else {
-		names := meta.ImageNames(t.Name, hashes)
-		if len(names) == 0 {
-			return nil, check.Fail(check.VerifyImageHashes, meta.Director, meta.Targets, "image %s has no hashes", t.Name).OnECU(ecu)
-		}
-		name = "targets/" + names[0]
-	}
-	limit := length
-	if !p.cfg.Profile.On(check.DownloadImageSize) {
-		limit = 1 << 30
-	}
-	p.emit(events.Event{Kind: events.HTTP, From: p.cfg.ID, To: f.Repo, ECU: ecu, Label: "GET " + name})
-	b, err := f.Fetch(name, limit)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("primary: image %s for %s: %w", t.Name, ecu, err)
-		}
-		return nil, err
-	}
-	if int64(len(b)) > length && p.cfg.Profile.On(check.DownloadImageSize) {
-		return nil, check.Fail(check.DownloadImageSize, f.Repo, "", "image %s is longer than the %d bytes in the metadata", t.Name, length).OnECU(ecu)
-	}
-	if p.cfg.Profile.On(check.VerifyImageHashes) {
-		if err := meta.CheckHashes(b, length, hashes); err != nil {
-			return nil, check.Fail(check.VerifyImageHashes, f.Repo, "", "image %s: %v", t.Name, err).OnECU(ecu)
-		}
-	}
-	return b, nil
-}
-
-func (p *Primary) updateSecondary(s SecondaryConfig, att []byte, res *verify.Result, t *verify.ECUTarget, img []byte, o *ECUOutcome) {
-	fail := func(status string, err error) {
-		o.Status, o.Err = status, err
-	}
-	// 5. Send the latest time.
-	p.phase(s.ID, "send time")
-	if att != nil {
-		// the ECU checks it itself; a refusal is its to report (it keeps
-		// its latest attested time), not a reason to skip its update
-		// (sent again only when it did not arrive, never after a refusal)
-		_ = retryUnlessRefused(func() error { return s.Link.WriteTime(att) })
-	}
-	// 6. Send metadata: the minimal set for this ECU.
-	p.phase(s.ID, "send metadata")
-	id := p.pinned[s.ID]
-	var sets []struct {
-		repo  string
-		files map[string][]byte
-	}
-	if id.Verification == "partial" {
-		sets = append(sets, struct {
-			repo  string
-			files map[string][]byte
-		}{meta.Director, res.PartialFilesFor(s.ID)})
-	} else {
-		fs := res.FilesFor(s.ID)
-		sets = append(sets, struct {
-			repo  string
-			files map[string][]byte
-		}{meta.Director, fs.Director}, struct {
-			repo  string
-			files map[string][]byte
-		}{meta.Image, fs.Image})
-	}
-	for _, set := range sets {
-		names := make([]string, 0, len(set.files))
-		for n := range set.files {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			data := set.files[n]
-			p.emit(events.Event{Kind: events.UDS, From: p.cfg.ID, To: s.ID, ECU: s.ID, Label: "file " + set.repo + "/" + n})
-			err := retry(func() error {
-				return s.Link.PutMetadata(set.repo, n, data, func(done, total int64) {
-					p.emit(events.Event{Kind: events.Transfer, ECU: s.ID, Label: set.repo + "/" + n, Done: done, Total: total, Bus: s.Bus})
-				})
-			})
-			if err != nil {
-				fail(Failed, err)
-				return
-			}
-		}
-	}
-	p.phase(s.ID, "verify metadata")
-	newImage, err := s.Link.VerifyMetadata()
-	if err != nil {
-		fail(Failed, err)
-		return
-	}
-	if !newImage || t == nil || img == nil {
-		o.Status = UpToDate
-		return
-	}
-	// 7. Send the image.
-	o.Target = t.Name
-	if t.Custom != nil {
-		o.ReleaseCounter = t.Custom.Uptane.ReleaseCounter
-	}
-	p.phase(s.ID, "send image "+t.Name)
-	p.emit(events.Event{Kind: events.UDS, From: p.cfg.ID, To: s.ID, ECU: s.ID, Label: fmt.Sprintf("image %s (%d bytes)", t.Name, len(img))})
-	err = retry(func() error {
-		return s.Link.PutImage(t.Name, img, func(done, total int64) {
-			p.emit(events.Event{Kind: events.Transfer, ECU: s.ID, Label: "image " + t.Name, Done: done, Total: total, Bus: s.Bus})
-		})
-	})
-	if err != nil {
-		fail(Failed, err)
-		return
-	}
-	p.phase(s.ID, "verify image")
-	if err := s.Link.VerifyImage(); err != nil {
-		fail(Failed, err)
-		return
-	}
-	p.phase(s.ID, "install")
-	if err := s.Link.Install(); err != nil {
-		fail(Failed, err)
-		return
-	}
-	p.phase(s.ID, "reset")
-	if err := retry(s.Link.Reset); err != nil {
-		fail(Unreachable, err)
-		return
-	}
-	o.Status = Installed
-}
-
-// fetchLog reports each download as an event.
-type fetchLog struct {
-	p    *Primary
-	f    *Fetcher
-	repo string
-}
-
-func (l fetchLog) Fetch(name string, max int64) ([]byte, error) {
-	b, err := l.f.Fetch(name, max)
-	e := events.Event{Kind: events.HTTP, From: l.p.cfg.ID, To: l.repo, Label: "GET " + name}
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			e.Label += " (404)"
-		} else {
-			e.Err = err.Error()
-		}
-	}
-	l.p.emit(e)
-	return b, err
 }

@@ -18,7 +18,7 @@ import (
 // attestation.
 const TimeNonceSize = 16
 
-// checkTime is {#check_time_primary}: it collects the nonce each Secondary
+// checkTime is step 2, {#check_time_primary}: it collects the nonce each Secondary
 // made for its next time attestation (DID 0xF1A8), adds a fresh one of its
 // own, asks the time server to attest the current time over all of them,
 // and takes the attested time if verify.VerifyTime does (signed by the time

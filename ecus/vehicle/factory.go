@@ -1,158 +1,78 @@
 package vehicle
 
 import (
-	"encoding/json"
-	"errors"
+	"crypto/ecdh"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 
-	"github.com/theupdateframework/go-tuf/v2/metadata"
-
-	"github.com/uptane-hil/uptane-hil/internal/atomicfile"
-	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/ecus/store"
+	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/sim/seed"
+	"github.com/uptane-hil/uptane-hil/uptane/imagecrypt"
+	"github.com/uptane-hil/uptane-hil/uptane/keys"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
-	"github.com/uptane-hil/uptane-hil/uptane/verify"
 )
 
-// FactoryMetadata collects, at the factory, the latest metadata of one
-// repository an ECU is provisioned with ({#build_time}): timestamp.json,
-// N.snapshot.json and N.targets.json, following the versions each lists,
-// and for a partial-verification ECU the Targets also as "targets.json"
-// (the name partial verification reads). get returns a file the repository
-// serves. The ECU verifies what it is given (verify.Provision); this only
-// finds the files.
-func FactoryMetadata(get func(name string) ([]byte, error), partial bool) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	ts, err := get(meta.UnversionedName(meta.Timestamp))
-	if err != nil {
-		return nil, fmt.Errorf("vehicle: factory metadata: %w", err)
-	}
-	t, err := (&metadata.Metadata[metadata.TimestampType]{}).FromBytes(ts)
-	if err != nil {
-		return nil, fmt.Errorf("vehicle: factory metadata: timestamp.json: %w", err)
-	}
-	sm := t.Signed.Meta[meta.UnversionedName(meta.Snapshot)]
-	if sm == nil {
-		return nil, fmt.Errorf("vehicle: factory metadata: timestamp.json lists no snapshot.json")
-	}
-	sname := meta.VersionedName(sm.Version, meta.Snapshot)
-	sb, err := get(sname)
-	if err != nil {
-		return nil, fmt.Errorf("vehicle: factory metadata: %w", err)
-	}
-	s, err := (&metadata.Metadata[metadata.SnapshotType]{}).FromBytes(sb)
-	if err != nil {
-		return nil, fmt.Errorf("vehicle: factory metadata: %s: %w", sname, err)
-	}
-	tm := s.Signed.Meta[meta.UnversionedName(meta.Targets)]
-	if tm == nil {
-		return nil, fmt.Errorf("vehicle: factory metadata: %s lists no targets.json", sname)
-	}
-	tname := meta.VersionedName(tm.Version, meta.Targets)
-	tb, err := get(tname)
-	if err != nil {
-		return nil, fmt.Errorf("vehicle: factory metadata: %w", err)
-	}
-	if partial {
-		out[meta.UnversionedName(meta.Targets)] = tb
-		return out, nil
-	}
-	out[meta.UnversionedName(meta.Timestamp)] = ts
-	out[sname] = sb
-	out[tname] = tb
-	return out, nil
+// ImageName is the target name of release rc of an ECU hardware's image.
+func ImageName(hwid string, rc uint64) string { return fmt.Sprintf("%s/firmware-r%d.bin", hwid, rc) }
+
+// ImageBytes is the deterministic content of release rc for hardware hwid
+// under seed sd: the backend, an ECU's factory and a test derive the same
+// bytes.
+func ImageBytes(sd seed.Seed, hwid string, rc uint64, size int) []byte {
+	b := make([]byte, size)
+	io.ReadFull(sd.Reader(fmt.Sprintf("image/%s/%d", hwid, rc)), b)
+	copy(b, fmt.Sprintf("%s release %d\n", hwid, rc))
+	return b
 }
 
-// factoryFiles is what an ECU with profile p and verification mode
-// (full or partial) is provisioned with beyond its Roots: nothing when the
-// profile lacks build_time.metadata (a control: Roots only).
-func factoryFiles(p check.Profile, partial bool, director, image func(string) ([]byte, error)) (verify.FileSet, error) {
-	var fs verify.FileSet
-	if !p.On(check.BuildTimeMetadata) {
-		return fs, nil
-	}
-	var err error
-	if fs.Director, err = FactoryMetadata(director, partial); err != nil {
-		return fs, err
-	}
-	if !partial && image != nil {
-		if fs.Image, err = FactoryMetadata(image, false); err != nil {
-			return fs, err
-		}
-	}
-	return fs, nil
+// ImageBytes is the deterministic content of release rc for hardware hwid.
+func (v *Vehicle) ImageBytes(hwid string, rc uint64, size int) []byte {
+	return ImageBytes(v.Seed, hwid, rc, size)
 }
 
-// HTTPGetter reads a repository's files under base over HTTP.
-func HTTPGetter(c *http.Client, base string) func(string) ([]byte, error) { return httpGetter(c, base) }
-
-func httpGetter(c *http.Client, base string) func(string) ([]byte, error) {
-	return func(name string) ([]byte, error) {
-		resp, err := c.Get(base + name)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(io.LimitReader(resp.Body, verify.DefaultLimits.Targets+1))
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("%s%s: HTTP %d", base, name, resp.StatusCode)
-		}
-		return b, nil
+// SeedOf is the seed of a run: s, or the rig's seed when s is zero.
+func SeedOf(r *rigs.Rig, s seed.Seed) seed.Seed {
+	if s == 0 {
+		return seed.Seed(r.Seed)
 	}
+	return s
 }
 
-// timeKeyFile holds, in an ECU process's state directory, the time
-// server's public key the factory gave it.
-const timeKeyFile = "time-key.json"
-
-// TimeURL is the time server's base URL beside the Image repository's
-// (BackendURLs: .../image/ → .../time/), "" when the backend has no such
-// layout (a remote backend: the ECUs keep their latest attested time).
-func TimeURL(imageURL string) string {
-	if base, ok := strings.CutSuffix(imageURL, "/image/"); ok {
-		return base + "/time/"
-	}
-	return ""
-}
-
-// saveTimeKey is the factory giving an ECU in its own process the time
-// server's key, read from the backend beside the Image repository.
-func saveTimeKey(dir string, c *http.Client, imageURL string) error {
-	u := TimeURL(imageURL)
-	if u == "" {
-		return nil
-	}
-	b, err := httpGetter(c, u)("key")
+// ECUKeys derives an ECU's signing key and, for an ECU whose images are
+// encrypted, its X25519 image key from the seed. Every bring-up (the whole
+// vehicle here, one ECU in its own process, the backend alone) derives
+// them alike, so the Director's inventory matches the ECUs.
+func ECUKeys(sd seed.Seed, e *rigs.ECU) (*keys.Private, *ecdh.PrivateKey, error) {
+	k, err := keys.Generate(e.KeyType, sd.Reader("keys/ecu/"+e.ID))
 	if err != nil {
-		return fmt.Errorf("vehicle: factory: the time server's key: %w", err)
+		return nil, nil, fmt.Errorf("vehicle: key of %s: %w", e.ID, err)
 	}
-	var k metadata.Key
-	if err := json.Unmarshal(b, &k); err != nil {
-		return fmt.Errorf("vehicle: factory: the time server's key: %w", err)
+	if !e.Encrypted {
+		return k, nil, nil
 	}
-	return atomicfile.Write(filepath.Join(dir, timeKeyFile), b, 0o600)
+	ek, err := imagecrypt.GenerateKey(sd.Reader("keys/ecu-enc/" + e.ID))
+	if err != nil {
+		return nil, nil, fmt.Errorf("vehicle: encryption key of %s: %w", e.ID, err)
+	}
+	return k, ek, nil
 }
 
-// loadTimeKey reads the time server's key of a provisioned ECU process;
-// nil when the factory had none.
-func loadTimeKey(dir string) (*metadata.Key, error) {
-	b, err := os.ReadFile(filepath.Join(dir, timeKeyFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+// Factory is an ECU's factory image: release 1 of its hardware's image.
+func Factory(sd seed.Seed, e *rigs.ECU) (store.Image, []byte) {
+	img := ImageBytes(sd, e.HardwareID, 1, e.ImageSize)
+	return factory(e.HardwareID, 1, img), img
+}
+
+// imageRootFor is the Image repository's Root a Secondary is provisioned
+// with: full-verification ECUs only.
+func imageRootFor(v *Vehicle, e *rigs.ECU) []byte {
+	if e.Profile == rigs.Full {
+		return v.Image.Root()
 	}
-	if err != nil {
-		return nil, fmt.Errorf("vehicle: %w", err)
-	}
-	var k metadata.Key
-	if err := json.Unmarshal(b, &k); err != nil {
-		return nil, fmt.Errorf("vehicle: %s: %w", filepath.Join(dir, timeKeyFile), err)
-	}
-	return &k, nil
+	return nil
+}
+
+func factory(hwid string, rc uint64, img []byte) store.Image {
+	return store.Image{Name: ImageName(hwid, rc), Length: int64(len(img)), Hashes: meta.HashesOf(img), ReleaseCounter: rc}
 }

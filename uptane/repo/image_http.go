@@ -1,12 +1,16 @@
 package repo
 
 import (
+	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
 )
 
 var metadataFile = regexp.MustCompile(`^([0-9]{1,19}\.)?[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.json$`)
@@ -114,4 +118,51 @@ func (im *Image) serveUpload(w http.ResponseWriter, r *http.Request, p string) {
 	default:
 		httpError(w, http.StatusNotFound, "repo: image: no upload endpoint %q", p)
 	}
+}
+
+// uploader returns the credential an Authorization header carries.
+func (im *Image) uploader(h string) (Uploader, bool) {
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		return Uploader{}, false
+	}
+	var found Uploader
+	hit := 0
+	for _, u := range im.opts.Uploaders {
+		// every credential is compared, so the time taken does not say which matched
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(u.Token)) == 1 {
+			found, hit = u, hit+1
+		}
+	}
+	return found, hit == 1
+}
+
+// Uploader is one supplier's credential for the upload endpoints: a request
+// carrying "Authorization: Bearer <Token>" writes as Role and nothing else,
+// and only what the chain of delegations gives Role (its paths and hardware
+// identifiers).
+type Uploader struct {
+	Role  string // a delegated targets role; never top-level "targets"
+	Token string // a secret, at least MinUploadToken bytes; never logged
+}
+
+// MinUploadToken is the shortest upload credential accepted.
+const MinUploadToken = 16
+
+func checkUploaders(us []Uploader) error {
+	seen := map[string]bool{}
+	for i, u := range us {
+		switch {
+		case u.Role == meta.Targets || u.Role == meta.Root || u.Role == meta.Snapshot || u.Role == meta.Timestamp:
+			return fmt.Errorf("repo: image: uploader %d: role %q: top-level roles are signed only by their key holders (offline), never over HTTP", i, u.Role)
+		case u.Role == "":
+			return fmt.Errorf("repo: image: uploader %d: no role", i)
+		case len(u.Token) < MinUploadToken:
+			return fmt.Errorf("repo: image: uploader %d (role %q): token shorter than %d bytes", i, u.Role, MinUploadToken)
+		case seen[u.Token]:
+			return fmt.Errorf("repo: image: uploader %d (role %q): token shared with another uploader", i, u.Role)
+		}
+		seen[u.Token] = true
+	}
+	return nil
 }
