@@ -170,7 +170,7 @@ var _ = Describe("run at scale: worker processes, shards, merge", Ordered, func(
 		// powertrain bus; the freeze's control needs the Secondary to
 		// install the image, which a lost frame can stop.
 		code, out := captureStdout(func() int {
-			return dispatch([]string{"run", "--rig", "rigs/noisy.yaml", "--seeds", "1-4", "--out", dir, scen}, os.Stderr, os.Stderr)
+			return dispatch([]string{"run", "--rig", "rigs/noisy.yaml", "--seeds", "1-8", "--out", dir, scen}, os.Stderr, os.Stderr)
 		})
 		Expect(code).To(Equal(1), out)
 		Expect(out).To(ContainSubstring("verdict that differs between seeds"))
@@ -179,8 +179,8 @@ var _ = Describe("run at scale: worker processes, shards, merge", Ordered, func(
 		defer f.Close()
 		rep, err := reports.ReadJSON(f)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(rep.Seeds).To(Equal([]uint64{1, 2, 3, 4}))
-		Expect(rep.Results).To(HaveLen(4 * 4))
+		Expect(rep.Seeds).To(Equal([]uint64{1, 2, 3, 4, 5, 6, 7, 8}))
+		Expect(rep.Results).To(HaveLen(8 * 4))
 		Expect(rep.Unstable).NotTo(BeEmpty())
 		Expect(rep.Summary.Unstable).To(Equal(len(rep.Unstable)))
 		u := rep.Unstable[0]
