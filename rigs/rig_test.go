@@ -2,6 +2,7 @@ package rigs_test
 
 import (
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -73,7 +74,44 @@ var _ = Describe("rig files", func() {
 		Entry("socketcan under the simulated clock", func(s string) string {
 			return strings.Replace(s, "kind: virtual\n    bitrate: 500000          # classic", "kind: socketcan\n    interface: vcan0\n    bitrate: 500000          # classic", 1)
 		}, `clock: a rig with socketcan buses runs on wall-clock time`),
+		Entry("power without an off command", withPower("{on: 'true'}"),
+			`^rigs/broken\.yaml:\d+:\d+: ecus\[1\]\.power\.off: missing: the shell command that cuts ECM-0001's power$`),
+		Entry("power without an on command", withPower("{off: 'true', on: ' '}"),
+			`^rigs/broken\.yaml:\d+:\d+: ecus\[1\]\.power\.on: missing: the shell command that restores ECM-0001's power$`),
+		Entry("an unknown cut point", withPower("{off: 'true', on: 'true', cut_at: [transfer, flash]}"),
+			`^rigs/broken\.yaml:\d+:\d+: ecus\[1\]\.power\.cut_at\[1\]: "flash" is not one of transfer, install, reset$`),
+		Entry("a cut point twice", withPower("{off: 'true', on: 'true', cut_at: [reset, reset]}"),
+			`ecus\[1\]\.power\.cut_at\[1\]: "reset" is listed twice$`),
+		Entry("a power timeout too long", withPower("{off: 'true', on: 'true', timeout: 1h}"),
+			`ecus\[1\]\.power\.timeout: 1h0m0s is outside 0..10m0s$`),
+		Entry("an unknown power field", withPower("{off: 'true', on: 'true', cycle: 'true'}"),
+			`ecus\[1\]\.power\.cycle: unknown field`),
+		Entry("power on the Primary", func(s string) string {
+			return strings.Replace(s, "hardware_id: tcu-v1", "hardware_id: tcu-v1\n    power: {off: 'true', on: 'true'}", 1)
+		}, `ecus\[0\]\.power: only a Secondary's power can be switched`),
 	)
+
+	It("takes a Secondary's power commands, with every cut point and a 10 s timeout by default", func() {
+		data, err := readFile("virtual.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		r, err := rigs.Parse("rigs/power.yaml", []byte(withPower("{off: 'relay 1 off', on: 'relay 1 on'}")(data)))
+		Expect(err).NotTo(HaveOccurred())
+		p := r.ECU("ECM-0001").Power
+		Expect(p).NotTo(BeNil())
+		Expect(p.Off).To(Equal("relay 1 off"))
+		Expect(p.On).To(Equal("relay 1 on"))
+		Expect(p.Timeout).To(Equal(rigs.DefaultPowerTimeout))
+		Expect(p.CutAt).To(Equal(rigs.PowerPoints))
+		Expect(r.ECU("BRK-0001").Power).To(BeNil())
+		Expect(r.ECU("BRK-0001").Power.Cuts(rigs.CutReset)).To(BeFalse())
+
+		r, err = rigs.Parse("rigs/power.yaml", []byte(withPower("{off: 'x', on: 'y', timeout: 2s, cut_at: [install]}")(data)))
+		Expect(err).NotTo(HaveOccurred())
+		p = r.ECU("ECM-0001").Power
+		Expect(p.Timeout).To(Equal(2 * time.Second))
+		Expect(p.Cuts(rigs.CutInstall)).To(BeTrue())
+		Expect(p.Cuts(rigs.CutTransfer)).To(BeFalse())
+	})
 
 	It("takes key types for the embedded repositories and the ECUs", func() {
 		data, err := readFile("virtual.yaml")
