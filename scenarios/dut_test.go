@@ -1,6 +1,7 @@
 package scenarios_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -126,6 +127,31 @@ var _ = Describe("applicability to a device under test", func() {
 		a, err = byName("key-compromise-recovery-director").ForDUT(rigs.Partial)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(a.Checks).To(Equal([]check.ID{check.TargetsSignatures}))
+	})
+
+	It("is listed in docs/scenarios.md as it is computed (a table row per scenario)", func() {
+		b, err := os.ReadFile(filepath.Join("..", "docs", "scenarios.md"))
+		Expect(err).NotTo(HaveOccurred())
+		_, section, ok := strings.Cut(string(b), "## On a device under test")
+		Expect(ok).To(BeTrue(), "docs/scenarios.md has no section \"On a device under test\"")
+		cell := func(a scenarios.Applicability) string {
+			if !a.Applicable {
+				return "not applicable"
+			}
+			names := make([]string, len(a.Checks))
+			for i, id := range a.Checks {
+				names[i] = "`" + id.String() + "`"
+			}
+			return strings.Join(names, ", ")
+		}
+		for _, s := range all {
+			full, err := s.ForDUT(rigs.Full)
+			Expect(err).NotTo(HaveOccurred())
+			partial, err := s.ForDUT(rigs.Partial)
+			Expect(err).NotTo(HaveOccurred())
+			row := "| `" + s.Name + "` | " + cell(full) + " | " + cell(partial) + " |\n"
+			Expect(section).To(ContainSubstring(row), "docs/scenarios.md: the row of %s", s.Name)
+		}
 	})
 
 	It("refuses a DUT that is no Secondary", func() {
