@@ -99,6 +99,11 @@ type ECU struct {
 	// (a bench's USB relay or lab supply, or kill/restart of an external
 	// process); nil when it cannot.
 	Power *Power `yaml:"power"`
+	// DUT marks the device under test: a Secondary the harness does not run
+	// (process external or physical, on a SocketCAN bus) that the attack
+	// suite is to be played against (issue 10; the runner is not built yet,
+	// so uptane-hil run refuses such a rig). At most one per rig.
+	DUT bool `yaml:"dut"`
 }
 
 // Power switches an ECU's power supply with shell commands (run with
@@ -246,6 +251,16 @@ func (r *Rig) Secondaries() []*ECU {
 func (r *Rig) ECU(id string) *ECU {
 	for i := range r.ECUs {
 		if r.ECUs[i].ID == id {
+			return &r.ECUs[i]
+		}
+	}
+	return nil
+}
+
+// DUT returns the device under test (the ECU with dut: true), or nil.
+func (r *Rig) DUT() *ECU {
+	for i := range r.ECUs {
+		if r.ECUs[i].DUT {
 			return &r.ECUs[i]
 		}
 	}
@@ -536,6 +551,9 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 	if primaries != 1 {
 		return r.Errorf("ecus", "a vehicle has exactly one Primary here; found %d", primaries)
 	}
+	if err := r.validateDUT(); err != nil {
+		return err
+	}
 	if len(r.ECUs) < 2 {
 		return r.Errorf("ecus", "a rig needs at least one Secondary")
 	}
@@ -593,6 +611,33 @@ func (r *Rig) validatePower(f string, e *ECU) error {
 			return r.Errorf(ff, "%q is listed twice", c)
 		}
 		seen[c] = true
+	}
+	return nil
+}
+
+// validateDUT checks the ECU marked dut: true: one Secondary the harness
+// does not run, reached over a SocketCAN bus.
+func (r *Rig) validateDUT() error {
+	var first string
+	for i := range r.ECUs {
+		e := &r.ECUs[i]
+		if !e.DUT {
+			continue
+		}
+		f := fmt.Sprintf("ecus[%d].dut", i)
+		if first != "" {
+			return r.Errorf(f, "%s is marked as the device under test already; a rig has one", first)
+		}
+		first = e.ID
+		if e.Role != Secondary {
+			return r.Errorf(f, "the device under test is a Secondary; %s is the Primary, which the harness plays", e.ID)
+		}
+		if e.Process != External && e.Process != Physical {
+			return r.Errorf(f, "the device under test is a Secondary the harness does not run: give %s process: external or physical", e.ID)
+		}
+		if b := r.Bus(e.Bus); b.Kind != SocketCAN {
+			return r.Errorf(f, "the device under test is reached over a SocketCAN bus; %s is on bus %q (%s)", e.ID, b.Name, b.Kind)
+		}
 	}
 	return nil
 }

@@ -39,7 +39,8 @@ bus of the run). Exit status 0 only if every result passes.
 Runs are simulated: every ECU of the rig runs in this process on the
 simulated clock. On rigs/virtual.yaml the buses are in-process; on
 rigs/vcan.yaml every frame crosses the kernel's SocketCAN (vcan0, vcan1)
-while simulated time stands still. Rigs with physical ECUs are refused.
+while simulated time stands still. Rigs with physical ECUs, or with a device
+under test (dut: true; docs/bench.md), are refused.
 
 `)
 		fs.PrintDefaults()
@@ -61,6 +62,10 @@ while simulated time stands still. Rigs with physical ECUs are refused.
 	}
 	// Scenarios run every ECU in this process on the simulated clock (on
 	// SocketCAN buses too); an ECU on a wire cannot be run that way.
+	if d := r.DUT(); d != nil {
+		fmt.Fprintf(os.Stderr, "uptane-hil run: rig %s marks %s as the device under test (dut: true): playing the suite against a device under test is not built yet (issue 10); without dut: the suite runs on the simulated vehicle\n", r.File, d.ID)
+		return 2
+	}
 	for _, e := range r.ECUs {
 		if e.Process == rigs.Physical {
 			fmt.Fprintf(os.Stderr, "uptane-hil run: rig %s: ECU %s is physical; scenario runs need every ECU in this process (rigs/virtual.yaml, rigs/vcan.yaml); drive a bench with `uptane-hil vehicle`\n", r.File, e.ID)
