@@ -31,6 +31,11 @@ that it trusts this harness and the harness recognises it:
 
   DIR/%s   the Director's current Root metadata
   DIR/%s      the Image repository's current Root metadata
+  DIR/%s       the time server's public key (verify_time.attestation)
+  DIR/%s/, DIR/%s/
+                       the latest metadata the ECU leaves the factory with
+                       (build_time.metadata; a partial-verification ECU:
+                       the Director's Targets only)
   DIR/%s        the ECU's identity DIDs (0xF18C ECU serial number = ECU
                        identifier, 0xF191 hardware number = hardware
                        identifier, 0xF190 VIN, 0xF1A5 profile) and the key ID
@@ -45,7 +50,7 @@ uptane-hil ecu derive them, so a DUT provisioned once keeps working across
 runs. The Roots are those of the backend kept in --state (opened, or made
 there on first use): provision against the state directory the runs use, so
 that the DUT's Roots and the repositories stay one.
-`, vehicle.KitDirectorRoot, vehicle.KitImageRoot, vehicle.KitIdentityFile, vehicle.KitKey, vehicle.KitEncKey)
+`, vehicle.KitDirectorRoot, vehicle.KitImageRoot, vehicle.KitTimeKey, vehicle.KitDirectorMetadata, vehicle.KitImageMetadata, vehicle.KitIdentityFile, vehicle.KitKey, vehicle.KitEncKey)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -3,8 +3,10 @@ package vehicle
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -20,6 +22,13 @@ const (
 	KitIdentityFile = "identity.json"      // KitIdentity
 	KitKey          = "keys/ecu.key"       // the ECU's signing key (as uptane-hil ecu keeps it), 0600
 	KitEncKey       = "keys/ecu-enc.key"   // the ECU's X25519 image key, 32 raw bytes, 0600
+	KitTimeKey      = "time-key.json"      // the time server's public key (verify_time.attestation)
+	// KitDirectorMetadata and KitImageMetadata hold the latest metadata the
+	// ECU leaves the factory with (build_time.metadata): timestamp.json,
+	// N.snapshot.json, N.targets.json; a partial-verification ECU gets the
+	// Director's Targets only, also as targets.json, and no Image metadata.
+	KitDirectorMetadata = "metadata/director"
+	KitImageMetadata    = "metadata/image"
 )
 
 // KitIdentity is what a supplier flashes into an ECU so that this
@@ -45,7 +54,8 @@ type KitIdentity struct {
 }
 
 // WriteKit writes the provisioning kit of Secondary e of the backend v into
-// dir: both repositories' Roots, the ECU's identity and, only when the rig
+// dir: both repositories' Roots, the latest metadata it leaves the factory
+// with, the time server's key, the ECU's identity and, only when the rig
 // gives no public_key for it, its signing and (for an ECU with encrypted
 // images) encryption keys, mode 0600, derived from the seed exactly as the
 // Director's inventory and uptane-hil ecu derive them. It returns the files
@@ -80,6 +90,42 @@ func WriteKit(v *Vehicle, e *rigs.ECU, dir string) ([]string, error) {
 	}
 	if err := write(KitImageRoot, v.Image.Root(), 0o644); err != nil {
 		return nil, err
+	}
+	tk, err := json.Marshal(v.Time.PublicKey())
+	if err != nil {
+		return nil, err
+	}
+	if err := write(KitTimeKey, append(tk, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	files = append(files, KitTimeKey)
+	partial := e.Profile == rigs.Partial
+	md, err := FactoryMetadata(v.directorFile, partial)
+	if err != nil {
+		return nil, err
+	}
+	sets := []struct {
+		dir   string
+		files map[string][]byte
+	}{{KitDirectorMetadata, md}}
+	if !partial {
+		im, err := FactoryMetadata(v.imageFile, false)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, struct {
+			dir   string
+			files map[string][]byte
+		}{KitImageMetadata, im})
+	}
+	for _, set := range sets {
+		for _, name := range slices.Sorted(maps.Keys(set.files)) {
+			rel := set.dir + "/" + name
+			if err := write(rel, set.files[name], 0o644); err != nil {
+				return nil, err
+			}
+			files = append(files, rel)
+		}
 	}
 	if e.PublicKey != nil {
 		id.PublicKey, id.Keys = e.PublicKey.Key(), "rig public_key"

@@ -66,8 +66,10 @@ var _ = Describe("the provisioning kit", func() {
 		a := filepath.Join(GinkgoT().TempDir(), "kit")
 		files, err := vehicle.WriteKit(v, e, a)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(files).To(ConsistOf(vehicle.KitDirectorRoot, vehicle.KitImageRoot, vehicle.KitKey, vehicle.KitEncKey, vehicle.KitIdentityFile))
+		Expect(files).To(ConsistOf(vehicle.KitDirectorRoot, vehicle.KitImageRoot, vehicle.KitTimeKey, vehicle.KitDirectorMetadata+"/targets.json",
+			vehicle.KitKey, vehicle.KitEncKey, vehicle.KitIdentityFile), "a partial-verification ECU leaves the factory with the Director's Targets only")
 		inventory := v.InventoryKey(e)
+		timeKey := v.Time.PublicKey()
 		Expect(v.Close()).To(Succeed())
 
 		// a second invocation reopens the backend: byte for byte the same kit
@@ -77,7 +79,10 @@ var _ = Describe("the provisioning kit", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(v.Close()).To(Succeed())
 		kitA, kitB := readKit(a), readKit(b)
-		Expect(kitA).To(HaveLen(5))
+		Expect(kitA).To(HaveLen(7))
+		var tk metadata.Key
+		Expect(json.Unmarshal(kitA[vehicle.KitTimeKey], &tk)).To(Succeed())
+		Expect(keys.ID(&tk)).To(Equal(must(keys.ID(timeKey))))
 		Expect(kitB).To(Equal(kitA))
 
 		for _, k := range []string{vehicle.KitKey, vehicle.KitEncKey} {
@@ -105,6 +110,11 @@ var _ = Describe("the provisioning kit", func() {
 
 		// both Roots verify, and are the repositories' own
 		dr, ir := verifiedRoot(kitA[vehicle.KitDirectorRoot]), verifiedRoot(kitA[vehicle.KitImageRoot])
+		// the factory's Director Targets are signed by the Director's Targets key
+		tg, err := metadata.Targets().FromBytes(kitA[vehicle.KitDirectorMetadata+"/targets.json"])
+		Expect(err).NotTo(HaveOccurred())
+		Expect(dr.VerifyDelegate(metadata.TARGETS, tg)).To(Succeed())
+		Expect(ir.VerifyDelegate(metadata.TARGETS, tg)).NotTo(Succeed())
 		Expect(dr.Signed.Roles[metadata.TARGETS].KeyIDs).NotTo(Equal(ir.Signed.Roles[metadata.TARGETS].KeyIDs))
 		tampered := strings.Replace(string(kitA[vehicle.KitDirectorRoot]), `"version":1}`, `"version":2}`, 1)
 		Expect(tampered).NotTo(Equal(string(kitA[vehicle.KitDirectorRoot])))
@@ -122,6 +132,8 @@ var _ = Describe("the provisioning kit", func() {
 			files, err := vehicle.WriteKit(v, e, dir)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(files).NotTo(ContainElement(vehicle.KitEncKey), "ECM-0001's images are not encrypted")
+			// full verification: the latest metadata of both repositories
+			Expect(files).To(ContainElements(vehicle.KitDirectorMetadata+"/timestamp.json", vehicle.KitImageMetadata+"/timestamp.json"))
 			Expect(v.Close()).To(Succeed())
 			kits[i] = readKit(dir)
 		}
@@ -147,7 +159,7 @@ var _ = Describe("the provisioning kit", func() {
 		dir := filepath.Join(GinkgoT().TempDir(), "kit")
 		files, err := vehicle.WriteKit(v, br.ECU("SUPPLIER-ECU-01"), dir)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(files).To(ConsistOf(vehicle.KitDirectorRoot, vehicle.KitImageRoot, vehicle.KitIdentityFile))
+		Expect(files).To(ConsistOf(vehicle.KitDirectorRoot, vehicle.KitImageRoot, vehicle.KitTimeKey, vehicle.KitDirectorMetadata+"/targets.json", vehicle.KitIdentityFile))
 		Expect(filepath.Join(dir, "keys")).NotTo(BeAnExistingFile())
 		var id vehicle.KitIdentity
 		b, err := os.ReadFile(filepath.Join(dir, vehicle.KitIdentityFile))

@@ -113,6 +113,9 @@ var (
 // their hashes only, as it downloads them ({#download_images_primary}).
 // Every check of All has an entry (a spec fails otherwise).
 var PerformedBy = map[ID]Actors{
+	// every ECU is provisioned with the latest metadata at the factory
+	BuildTimeMetadata: allECUs,
+
 	RootSize:          allECUs,
 	RootSignatures:    allECUs,
 	RootVersion:       allECUs,
@@ -141,6 +144,7 @@ var PerformedBy = map[ID]Actors{
 	TargetsDirectorNoDelegations: allECUs,
 	TargetsDirectorUniqueECUs:    allECUs,
 	TargetsDirectorECUsInVehicle: primary, // only the Primary knows the vehicle's ECUs
+	TargetsImagesMetaVehicleID:   allECUs, // on the Director's Targets, against the VIN each ECU was given
 
 	ResolveDelegationsFound:       fullECUs,
 	ResolveDelegationsTerminating: fullECUs,
@@ -159,9 +163,13 @@ var PerformedBy = map[ID]Actors{
 	VerifyImageDecrypt:        secondary,
 	VerifyImageHashes:         allECUs,
 
-	InVehicleDownloadSpeed:          primary,
-	InVehicleRequestTimeout:         primary,
-	VerifyTimeMonotonic:             secondary,
+	InVehicleDownloadSpeed:  primary,
+	InVehicleRequestTimeout: primary,
+	// every ECU takes its time through verify.VerifyTime (the Primary from
+	// the time server, each Secondary from the attestation it forwards)
+	VerifyTimeMonotonic:             allECUs,
+	VerifyTimeAttestation:           allECUs,
+	VerifyTimeBound:                 allECUs,
 	SendImagesPrimaryCompleteBundle: primary,
 
 	DirectorRepositoryManifestSignature: director,
