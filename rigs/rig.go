@@ -100,6 +100,15 @@ type ECU struct {
 	// (the POUF's public-key DID): the Director's inventory holds this key
 	// instead of one derived from the seed.
 	PublicKey *PublicKey `yaml:"public_key"`
+	// Power is how the harness switches a Secondary's supply off and on
+	// (a bench's USB relay or lab supply, or kill/restart of an external
+	// process); nil when it cannot.
+	Power *Power `yaml:"power"`
+	// DUT marks the device under test: a Secondary the harness does not run
+	// (process external or physical, on a SocketCAN bus) that the attack
+	// suite is to be played against (issue 10; the runner is not built yet,
+	// so uptane-hil run refuses such a rig). At most one per rig.
+	DUT bool `yaml:"dut"`
 	// Protocol is how the Primary reaches a Secondary: "uds" (the default:
 	// Uptane on UDS on ISO-TP on its bus, docs/pouf.md) or "aktualizr-ip"
 	// (aktualizr's IP Secondary protocol, DER over TCP at Address,
@@ -111,6 +120,50 @@ type ECU struct {
 	// Aktualizr configures a Secondary with process: aktualizr-secondary
 	// (the real aktualizr-secondary, which uptane-hil starts).
 	Aktualizr AktualizrECU `yaml:"aktualizr"`
+}
+
+// Power switches an ECU's power supply with shell commands (run with
+// sh -c, the ECU's identifier in UPTANE_HIL_ECU): ecus/power runs them.
+type Power struct {
+	Off string `yaml:"off"` // cuts the supply, e.g. "usbrelay RELAY_1=0"
+	On  string `yaml:"on"`  // restores it, e.g. "usbrelay RELAY_1=1"
+	// Timeout bounds each command (default DefaultPowerTimeout).
+	Timeout time.Duration `yaml:"timeout"`
+	// CutAt lists the points of an update at which power-loss scenarios may
+	// cut this ECU's power (default: every point, PowerPoints).
+	CutAt []PowerPoint `yaml:"cut_at"`
+}
+
+// PowerPoint is a moment of an update at which the power can be cut.
+type PowerPoint string
+
+// The points a power-loss scenario may cut the power at.
+const (
+	CutTransfer PowerPoint = "transfer" // while the image is transferred over the bus
+	CutInstall  PowerPoint = "install"  // after the image is verified, while it is written
+	CutReset    PowerPoint = "reset"    // at the ECU reset that boots the new image
+)
+
+// PowerPoints lists every point, in the order of an update.
+var PowerPoints = []PowerPoint{CutTransfer, CutInstall, CutReset}
+
+// DefaultPowerTimeout bounds a power command when the rig gives no timeout.
+const DefaultPowerTimeout = 10 * time.Second
+
+// MaxPowerTimeout is the longest timeout a rig may give a power command.
+const MaxPowerTimeout = 10 * time.Minute
+
+// Cuts reports whether the power may be cut at point pt.
+func (p *Power) Cuts(pt PowerPoint) bool {
+	if p == nil {
+		return false
+	}
+	for _, c := range p.CutAt {
+		if c == pt {
+			return true
+		}
+	}
+	return false
 }
 
 // AktualizrECU is how uptane-hil starts an aktualizr-secondary.
@@ -307,6 +360,16 @@ func (r *Rig) Secondaries() []*ECU {
 func (r *Rig) ECU(id string) *ECU {
 	for i := range r.ECUs {
 		if r.ECUs[i].ID == id {
+			return &r.ECUs[i]
+		}
+	}
+	return nil
+}
+
+// DUT returns the device under test (the ECU with dut: true), or nil.
+func (r *Rig) DUT() *ECU {
+	for i := range r.ECUs {
+		if r.ECUs[i].DUT {
 			return &r.ECUs[i]
 		}
 	}
@@ -533,6 +596,9 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 				return r.Errorf(f+".public_key", "%v", err)
 			}
 		}
+		if err := r.validatePower(f, e); err != nil {
+			return err
+		}
 		if e.ImageSize == 0 {
 			e.ImageSize = 16 << 10
 		}
@@ -620,6 +686,9 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 	if primaries != 1 {
 		return r.Errorf("ecus", "a vehicle has exactly one Primary here; found %d", primaries)
 	}
+	if err := r.validateDUT(); err != nil {
+		return err
+	}
 	if len(r.ECUs) < 2 {
 		return r.Errorf("ecus", "a rig needs at least one Secondary")
 	}
@@ -634,6 +703,82 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 		}
 		if !reach {
 			return r.Errorf("ecus", "the Primary %s is not on bus %q of Secondary %s", p.ID, s.Bus, s.ID)
+		}
+	}
+	return nil
+}
+
+func (r *Rig) validatePower(f string, e *ECU) error {
+	p := e.Power
+	if p == nil {
+		return nil
+	}
+	if e.Role != Secondary {
+		return r.Errorf(f+".power", "only a Secondary's power can be switched (the Primary is the harness's own)")
+	}
+	if strings.TrimSpace(p.Off) == "" {
+		return r.Errorf(f+".power.off", "missing: the shell command that cuts %s's power", e.ID)
+	}
+	if strings.TrimSpace(p.On) == "" {
+		return r.Errorf(f+".power.on", "missing: the shell command that restores %s's power", e.ID)
+	}
+	if p.Timeout == 0 {
+		p.Timeout = DefaultPowerTimeout
+	}
+	if p.Timeout < 0 || p.Timeout > MaxPowerTimeout {
+		return r.Errorf(f+".power.timeout", "%s is outside 0..%s", p.Timeout, MaxPowerTimeout)
+	}
+	if len(p.CutAt) == 0 {
+		p.CutAt = append([]PowerPoint(nil), PowerPoints...)
+	}
+	seen := map[PowerPoint]bool{}
+	for i, c := range p.CutAt {
+		ff := fmt.Sprintf("%s.power.cut_at[%d]", f, i)
+		known := false
+		for _, pt := range PowerPoints {
+			known = known || pt == c
+		}
+		if !known {
+			names := make([]string, len(PowerPoints))
+			for j, pt := range PowerPoints {
+				names[j] = string(pt)
+			}
+			return r.Errorf(ff, "%q is not one of %s", c, strings.Join(names, ", "))
+		}
+		if seen[c] {
+			return r.Errorf(ff, "%q is listed twice", c)
+		}
+		seen[c] = true
+	}
+	return nil
+}
+
+// validateDUT checks the ECU marked dut: true: one Secondary the harness
+// does not run, reached over a SocketCAN bus.
+func (r *Rig) validateDUT() error {
+	var first string
+	for i := range r.ECUs {
+		e := &r.ECUs[i]
+		if !e.DUT {
+			continue
+		}
+		f := fmt.Sprintf("ecus[%d].dut", i)
+		if first != "" {
+			return r.Errorf(f, "%s is marked as the device under test already; a rig has one", first)
+		}
+		first = e.ID
+		if e.Role != Secondary {
+			return r.Errorf(f, "the device under test is a Secondary; %s is the Primary, which the harness plays", e.ID)
+		}
+		if e.Process != External && e.Process != Physical {
+			return r.Errorf(f, "the device under test is a Secondary the harness does not run: give %s process: external or physical", e.ID)
+		}
+		b := r.Bus(e.Bus)
+		if b == nil {
+			return r.Errorf(f, "the device under test is reached over a SocketCAN bus; %s is on no bus", e.ID)
+		}
+		if b.Kind != SocketCAN {
+			return r.Errorf(f, "the device under test is reached over a SocketCAN bus; %s is on bus %q (%s)", e.ID, b.Name, b.Kind)
 		}
 	}
 	return nil

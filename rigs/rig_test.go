@@ -2,6 +2,7 @@ package rigs_test
 
 import (
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -73,7 +74,68 @@ var _ = Describe("rig files", func() {
 		Entry("socketcan under the simulated clock", func(s string) string {
 			return strings.Replace(s, "kind: virtual\n    bitrate: 500000          # classic", "kind: socketcan\n    interface: vcan0\n    bitrate: 500000          # classic", 1)
 		}, `clock: a rig with socketcan buses runs on wall-clock time`),
+		Entry("power without an off command", withPower("{on: 'true'}"),
+			`^rigs/broken\.yaml:\d+:\d+: ecus\[1\]\.power\.off: missing: the shell command that cuts ECM-0001's power$`),
+		Entry("power without an on command", withPower("{off: 'true', on: ' '}"),
+			`^rigs/broken\.yaml:\d+:\d+: ecus\[1\]\.power\.on: missing: the shell command that restores ECM-0001's power$`),
+		Entry("an unknown cut point", withPower("{off: 'true', on: 'true', cut_at: [transfer, flash]}"),
+			`^rigs/broken\.yaml:\d+:\d+: ecus\[1\]\.power\.cut_at\[1\]: "flash" is not one of transfer, install, reset$`),
+		Entry("a cut point twice", withPower("{off: 'true', on: 'true', cut_at: [reset, reset]}"),
+			`ecus\[1\]\.power\.cut_at\[1\]: "reset" is listed twice$`),
+		Entry("a power timeout too long", withPower("{off: 'true', on: 'true', timeout: 1h}"),
+			`ecus\[1\]\.power\.timeout: 1h0m0s is outside 0..10m0s$`),
+		Entry("an unknown power field", withPower("{off: 'true', on: 'true', cycle: 'true'}"),
+			`ecus\[1\]\.power\.cycle: unknown field`),
+		Entry("a DUT on a virtual bus", func(s string) string {
+			return strings.Replace(s, "hardware_id: ecm-v3", "hardware_id: ecm-v3\n    process: external\n    dut: true", 1)
+		}, `^rigs/broken\.yaml:\d+:\d+: ecus\[1\]\.dut: the device under test is reached over a SocketCAN bus; ECM-0001 is on bus "powertrain" \(virtual\)$`),
+		Entry("a DUT the harness runs", func(s string) string {
+			return strings.Replace(s, "hardware_id: ecm-v3", "hardware_id: ecm-v3\n    dut: true", 1)
+		}, `ecus\[1\]\.dut: the device under test is a Secondary the harness does not run: give ECM-0001 process: external or physical$`),
+		Entry("the Primary as DUT", func(s string) string {
+			return strings.Replace(s, "hardware_id: tcu-v1", "hardware_id: tcu-v1\n    dut: true", 1)
+		}, `ecus\[0\]\.dut: the device under test is a Secondary; TCU-0001 is the Primary, which the harness plays$`),
+		Entry("power on the Primary", func(s string) string {
+			return strings.Replace(s, "hardware_id: tcu-v1", "hardware_id: tcu-v1\n    power: {off: 'true', on: 'true'}", 1)
+		}, `ecus\[0\]\.power: only a Secondary's power can be switched`),
 	)
+
+	It("marks one Secondary on a SocketCAN bus as the device under test, and refuses a second", func() {
+		data, err := readFile("vcan.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		r, err := rigs.Parse("rigs/dut.yaml", []byte(strings.Replace(data, "hardware_id: brk-v2", "hardware_id: brk-v2\n    dut: true", 1)))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.DUT()).NotTo(BeNil())
+		Expect(r.DUT().ID).To(Equal("BRK-0001"))
+		r, err = rigs.Load("vcan.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.DUT()).To(BeNil())
+		two := strings.Replace(strings.Replace(data, "hardware_id: brk-v2", "hardware_id: brk-v2\n    dut: true", 1), "hardware_id: ecm-v3", "hardware_id: ecm-v3\n    dut: true", 1)
+		_, err = rigs.Parse("rigs/dut.yaml", []byte(two))
+		Expect(err).To(MatchError(MatchRegexp(`^rigs/dut\.yaml:\d+:\d+: ecus\[2\]\.dut: ECM-0001 is marked as the device under test already; a rig has one$`)))
+	})
+
+	It("takes a Secondary's power commands, with every cut point and a 10 s timeout by default", func() {
+		data, err := readFile("virtual.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		r, err := rigs.Parse("rigs/power.yaml", []byte(withPower("{off: 'relay 1 off', on: 'relay 1 on'}")(data)))
+		Expect(err).NotTo(HaveOccurred())
+		p := r.ECU("ECM-0001").Power
+		Expect(p).NotTo(BeNil())
+		Expect(p.Off).To(Equal("relay 1 off"))
+		Expect(p.On).To(Equal("relay 1 on"))
+		Expect(p.Timeout).To(Equal(rigs.DefaultPowerTimeout))
+		Expect(p.CutAt).To(Equal(rigs.PowerPoints))
+		Expect(r.ECU("BRK-0001").Power).To(BeNil())
+		Expect(r.ECU("BRK-0001").Power.Cuts(rigs.CutReset)).To(BeFalse())
+
+		r, err = rigs.Parse("rigs/power.yaml", []byte(withPower("{off: 'x', on: 'y', timeout: 2s, cut_at: [install]}")(data)))
+		Expect(err).NotTo(HaveOccurred())
+		p = r.ECU("ECM-0001").Power
+		Expect(p.Timeout).To(Equal(2 * time.Second))
+		Expect(p.Cuts(rigs.CutInstall)).To(BeTrue())
+		Expect(p.Cuts(rigs.CutTransfer)).To(BeFalse())
+	})
 
 	It("takes key types for the embedded repositories and the ECUs", func() {
 		data, err := readFile("virtual.yaml")

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
 
 func init() {
@@ -31,9 +33,10 @@ func runECU(args []string) int {
 	wait := fs.Duration("wait", vehicle.DefaultWait, "how long to wait for the backend (first start) and, on the Primary, for each Secondary to answer on the bus")
 	cycles := fs.Int("cycles", 0, "Primary: update cycles to run, then exit (0: run cycles until interrupted)")
 	interval := fs.Duration("interval", 30*time.Second, "Primary: pause between update cycles")
+	without := fs.String("without", "", "Secondary: switch these checks off, CHECK[,CHECK...] (a deliberately vulnerable ECU; names as in uptane/check.All)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: uptane-hil ecu --rig FILE --ecu ID [--out DIR] [--backend URL] [--seed N] [--wait D]
-                    [--cycles N] [--interval D]
+                    [--cycles N] [--interval D] [--without CHECK[,CHECK...]]
 
 Runs one ECU of the rig as this process, on the rig's SocketCAN bus (the
 buses it is on), on wall-clock time, until SIGINT or SIGTERM; the Primary
@@ -52,6 +55,14 @@ A Secondary serves the in-vehicle protocol (UDS on ISO-TP, docs/pouf.md) on
 its bus at its rig ISO-TP identifiers. It prints the image it booted (its
 bytes checked against its length and hashes), then
 "ID: serving UDS on ISO-TP on bus ...".
+
+With --without CHECK[,CHECK...] a Secondary runs with those checks switched
+off: a deliberately vulnerable ECU, for demonstrations and as a device under
+test the suite must catch. Each name is a check of uptane/check.All that a
+Secondary of its profile performs (e.g. verify_image.release_counter,
+check_targets.version; check_timestamp.expiry only on full verification);
+anything else is refused. It prints "ID: VULNERABLE: running without ..."
+before it serves.
 
 The Primary waits until every Secondary answers on its bus, then runs update
 cycles against the backend over HTTP and talks to the Secondaries over the
@@ -124,12 +135,18 @@ verify-image; e.g. "transfer:image/*/*:block@*#3".
 	if e.Role == rigs.Secondary && cyclesSet {
 		return fail(2, "--cycles and --interval are for the Primary (%s); %s is a Secondary", r.Primary().ID, e.ID)
 	}
+	var profile check.Profile
+	if *without != "" {
+		if profile, err = withoutProfile(*without, e); err != nil {
+			return fail(2, "%v", err)
+		}
+	}
 	crash, err := vehicle.CrashAt(os.Getenv(vehicle.CrashEnv))
 	if err != nil {
 		return fail(2, "%v", err)
 	}
 	o := vehicle.ProcessOptions{Rig: r, ECU: e.ID, Dir: filepath.Join(*out, "ecu", e.ID), Seed: seed.Seed(*sd), Backend: *backend,
-		Clock: clock.NewWall(), Crash: crash, Wait: *wait}
+		Clock: clock.NewWall(), Crash: crash, Wait: *wait, Profile: profile}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -161,6 +178,13 @@ func runSecondaryECU(o vehicle.ProcessOptions, sigs chan os.Signal) int {
 	if p.Provisioned {
 		fmt.Printf("%s: provisioned in %s: factory image %s, keys from seed %d, Roots from the backend\n", e.ID, p.Dir,
 			vehicle.ImageName(e.HardwareID, 1), vehicle.SeedOf(o.Rig, o.Seed))
+	}
+	if len(o.Profile.Disabled) > 0 {
+		names := make([]string, len(o.Profile.Disabled))
+		for i, id := range o.Profile.Disabled {
+			names[i] = id.String()
+		}
+		fmt.Printf("%s: VULNERABLE: running without %s\n", e.ID, strings.Join(names, ", "))
 	}
 	fmt.Printf("%s: booted %s (release %d, %d bytes, whole) from %s\n", e.ID, p.Booted.Name, p.Booted.ReleaseCounter, p.Booted.Length, p.Dir)
 	fmt.Printf("%s: serving UDS on ISO-TP on bus %s (%s), request %#x, response %#x (%s verification)\n", e.ID, e.Bus, b.Interface,

@@ -114,6 +114,9 @@ func loadSuite(f *runFlags) (*rigs.Rig, *suitePlan, error) {
 	}
 	// Scenarios run every ECU in this process on the simulated clock (on
 	// SocketCAN buses too); an ECU on a wire cannot be run that way.
+	if d := r.DUT(); d != nil {
+		return nil, nil, fmt.Errorf("rig %s marks %s as the device under test (dut: true): playing the suite against a device under test is not built yet (issue 10); without dut: the suite runs on the simulated vehicle", r.File, d.ID)
+	}
 	for _, e := range r.ECUs {
 		if e.Process == rigs.Physical {
 			return nil, nil, fmt.Errorf("rig %s: ECU %s is physical; scenario runs need every ECU in this process (rigs/virtual.yaml, rigs/vcan.yaml); drive a bench with `uptane-hil vehicle`", r.File, e.ID)

@@ -93,7 +93,8 @@ See docs/scale.md.
 
 On rigs/virtual.yaml the buses are in-process; on rigs/vcan.yaml every
 frame crosses the kernel's SocketCAN (vcan0, vcan1) while simulated time
-stands still. Rigs with physical ECUs are refused.
+stands still. Rigs with physical ECUs, or with a device under test (dut:
+true; docs/bench.md), are refused.
 
 `)
 	fs.PrintDefaults()

@@ -228,6 +228,9 @@ func (e *ECU) HardwareID() string { return e.cfg.HardwareID }
 // Verification returns Full or Partial.
 func (e *ECU) Verification() string { return e.cfg.Verification }
 
+// Profile returns the checks the ECU runs with (Config.Profile).
+func (e *ECU) Profile() check.Profile { return e.cfg.Profile }
+
 // PublicKey returns the ECU's signing key (TUF form).
 func (e *ECU) PublicKey() *metadata.Key { return e.cfg.Key.Public() }
 

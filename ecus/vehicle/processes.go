@@ -20,6 +20,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/sim/isotp"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 )
 
@@ -52,6 +53,10 @@ type ProcessOptions struct {
 	// and the Primary for each Secondary to answer on the bus (0:
 	// DefaultWait).
 	Wait time.Duration
+	// Profile is the checks a Secondary runs with (uptane-hil ecu
+	// --without: a deliberately vulnerable ECU); the zero Profile is the
+	// conformant one.
+	Profile check.Profile
 }
 
 func (o *ProcessOptions) defaults() (*rigs.ECU, error) {
@@ -139,7 +144,7 @@ func StartSecondary(o ProcessOptions) (*SecondaryProcess, error) {
 		}
 		return nil, err
 	}
-	cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, VIN: o.Rig.Vehicle.VIN, Verification: e.Profile, Dir: o.Dir, Clock: o.Clock, Crash: o.Crash}
+	cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, VIN: o.Rig.Vehicle.VIN, Verification: e.Profile, Profile: o.Profile, Dir: o.Dir, Clock: o.Clock, Crash: o.Crash}
 	made, err := provisionOnce(o.Dir, func(tmp string) error {
 		dURL, iURL, err := BackendURLs(o.Rig, o.Backend)
 		if err != nil {

@@ -123,14 +123,15 @@ func isotpOptions(e *rigs.ECU, name string, tx, rx uint32) isotp.Options {
 
 // ServeSecondary serves the in-vehicle protocol (UDS on ISO-TP) of a booted
 // Secondary on its bus at its rig ISO-TP identifiers, until the connection
-// (or the bus) is closed.
+// (or the bus) is closed. The UDS server's own checks (pouf.rate_limit,
+// pouf.transfer_size) follow the ECU's profile.
 func ServeSecondary(bus can.Bus, clk clock.Clock, e *rigs.ECU, ecu *secondary.ECU, vin string) (*secondary.Handler, *isotp.Conn, error) {
 	conn, err := isotp.New(bus, clk, secondaryISOTP(e))
 	if err != nil {
 		return nil, nil, fmt.Errorf("vehicle: %s: %w", e.ID, err)
 	}
 	h := secondary.NewHandler(ecu, vin)
-	srv := uds.NewServer(conn, clk, h, secondaryServer(e, clk, check.Conformant, func(ce *check.Error) { h.ECU().RecordAttack(ce) }))
+	srv := uds.NewServer(conn, clk, h, secondaryServer(e, clk, ecu.Profile(), func(ce *check.Error) { h.ECU().RecordAttack(ce) }))
 	clk.Go(e.ID+" UDS server", func() { _ = srv.Serve() })
 	return h, conn, nil
 }
