@@ -430,10 +430,6 @@ func (p *Primary) UpdateCycle() *CycleReport {
 		p.finish(rep)
 		return rep
 	}
-	if err := p.saveRepos(d, im); err != nil {
-		rep.Err = err
-		return rep
-	}
 	if res.Stopped == verify.NoNewUpdates {
 		// No new metadata, but an update verified earlier may not have
 		// been installed everywhere (power loss, a failed download).
@@ -467,6 +463,17 @@ func (p *Primary) UpdateCycle() *CycleReport {
 			continue
 		}
 		images[ecu] = b
+	}
+	// {#download_image} step 4: when an image could not be downloaded, the
+	// Primary keeps its previous trusted metadata (the next cycle verifies
+	// the new metadata again and retries); otherwise the metadata naming
+	// the images it now holds becomes trusted.
+	if len(missing) == 0 || !p.cfg.Profile.On("download_image.previous_targets") {
+		if err := p.saveRepos(d, im); err != nil {
+			rep.Err = err
+			p.finish(rep)
+			return rep
+		}
 	}
 	if len(missing) > 0 && p.cfg.Profile.On("send_images_primary.complete_bundle") {
 		err := check.Fail("send_images_primary.complete_bundle", meta.Image, "", "images for %s could not be downloaded; no image of this bundle is installed", strings.Join(missing, ", "))

@@ -96,6 +96,7 @@ var All = []Check{
 	c("full_verification", "release_counter", "10.2.3", Rollback, "the release counter does not go down"),
 	// Images ({#download_image}, {#verify_image}, {#download_images_primary})
 	c("download_image", "size", "4", EndlessData, "an image is downloaded up to the length in the metadata"),
+	c("download_image", "previous_targets", "4", Rollback, "when the image fails, the ECU keeps its previous Director metadata: new metadata becomes trusted only with the image it names (off: trusted as soon as verified)"),
 	c("verify_image", "hardware_id", "3", Incompatible, "the image's hardware identifier is this ECU's"),
 	c("verify_image", "filename", "4", ArbitrarySoftware, "the image filename is valid for this ECU"),
 	c("verify_image", "release_counter", "5", Rollback, "the release counter is not lower than the installed image's"),

@@ -1,0 +1,123 @@
+package vehicle_test
+
+import (
+	"regexp"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/uptane-hil/uptane-hil/attacks/mitm"
+
+	"github.com/uptane-hil/uptane-hil/ecus/link"
+	"github.com/uptane-hil/uptane-hil/ecus/primary"
+	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
+	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+)
+
+// spoilImage is a link to a Secondary that flips a byte of every image
+// while On is set (a damaged transfer, or a Primary that sends junk).
+type spoilImage struct {
+	*link.Direct
+	On bool
+}
+
+func (l *spoilImage) PutImage(name string, data []byte, p link.Progress) error {
+	if l.On {
+		data = append([]byte(nil), data...)
+		data[len(data)/2] ^= 0x01
+	}
+	return l.Direct.PutImage(name, data, p)
+}
+
+// trustedTargets is the version of the Director Targets the Secondary id
+// trusts, read after a reboot from its state directory (what is on disk).
+func trustedTargets(d *link.Direct) int64 {
+	GinkgoHelper()
+	Expect(d.Reset()).To(Succeed())
+	t := d.ECU.Director().Targets()
+	if t == nil {
+		return 0 // the factory provisions Roots only
+	}
+	return t.Signed.Version
+}
+
+// release is the release counter of the image in the ECU's active slot.
+func release(d *link.Direct) uint64 {
+	GinkgoHelper()
+	img := d.ECU.Installed()
+	Expect(img).NotTo(BeNil())
+	return img.ReleaseCounter
+}
+
+var _ = Describe("download_image step 4: a failed update keeps the previous Targets metadata", func() {
+	for _, ecu := range []string{"ECM-0001", "BRK-0001"} { // full and partial verification
+		for _, p := range []check.Profile{check.Conformant, check.Without("download_image.previous_targets")} {
+			It(ecu+" under "+p.Name+": new Director metadata becomes trusted only with the image it names", func() {
+				within(func(sim *clock.Sim) {
+					links := map[string]*spoilImage{}
+					v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{ecu: p},
+						Links: func(v *vehicle.Vehicle, s *vehicle.Secondary) (link.Secondary, error) {
+							l := &spoilImage{Direct: &link.Direct{ECU: s.ECU, Cfg: s.Config, VIN: v.Rig.Vehicle.VIN}}
+							links[s.Rig.ID] = l
+							return l, nil
+						}})
+					victim := links[ecu]
+					before := trustedTargets(victim.Direct)
+					victim.On = true
+					rep, err := v.Campaign(2)
+					Expect(err).NotTo(HaveOccurred())
+					Expect(rep.ECUs[ecu].Status).To(Equal(primary.Failed))
+					Expect(rep.ECUs[ecu].Err).To(MatchError(ContainSubstring("verify_image.hashes")))
+					newest := v.Primary.Director().Targets().Signed.Version
+					Expect(newest).To(BeNumerically(">", before))
+					after := trustedTargets(victim.Direct)
+					if p.On("download_image.previous_targets") {
+						Expect(after).To(Equal(before), "the ECU keeps the Targets it had before the failed update")
+					} else {
+						Expect(after).To(Equal(newest), "the control trusts the new Targets without their image")
+					}
+					Expect(release(victim.Direct)).To(Equal(uint64(1)))
+
+					// The image arrives whole: the next cycle installs it and
+					// the metadata naming it becomes trusted with it.
+					victim.On = false
+					rep = v.Cycle()
+					Expect(rep.Err).NotTo(HaveOccurred())
+					Expect(rep.ECUs[ecu].Status).To(Equal(primary.Installed), "%v", rep.ECUs[ecu].Err)
+					Expect(trustedTargets(victim.Direct)).To(Equal(newest))
+					Expect(release(victim.Direct)).To(Equal(uint64(2)))
+				})
+			})
+		}
+	}
+})
+
+var _ = Describe("download_image step 4 on the Primary: an image it cannot download keeps its previous Targets metadata", func() {
+	for _, p := range []check.Profile{check.Conformant, check.Without("download_image.previous_targets")} {
+		It("under "+p.Name+": the Director metadata of a bundle becomes trusted only once the Primary holds every image it names", func() {
+			within(func(sim *clock.Sim) {
+				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{"*": p}})
+				before := v.Primary.Director().Targets()
+				Expect(before).To(BeNil(), "the factory provisions Roots only")
+				off := v.Proxy.Add(&mitm.Rule{Name: "image 404", Path: regexp.MustCompile(`^/image/.*ecm-v3`), Action: mitm.Status{Code: 404}})
+				rep, err := v.Campaign(2)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(rep.Err).NotTo(HaveOccurred())
+				Expect(rep.ECUs["ECM-0001"].Err).To(MatchError(ContainSubstring("send_images_primary.complete_bundle")))
+				trusted := v.Primary.Director().Targets()
+				if p.On("download_image.previous_targets") {
+					Expect(trusted).To(BeNil(), "the Primary keeps the Targets it had before")
+				} else {
+					Expect(trusted).NotTo(BeNil(), "the control trusts the new Targets without their images")
+				}
+				off()
+				rep = v.Cycle()
+				Expect(rep.Err).NotTo(HaveOccurred())
+				for _, s := range v.Secondaries {
+					Expect(rep.ECUs[s.Rig.ID].Status).To(Equal(primary.Installed), "%s: %v", s.Rig.ID, rep.ECUs[s.Rig.ID].Err)
+				}
+				Expect(v.Primary.Director().Targets()).NotTo(BeNil())
+			})
+		})
+	}
+})
