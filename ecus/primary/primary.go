@@ -178,6 +178,10 @@ type CycleReport struct {
 	// Stopped is set when verification stopped early (no new updates).
 	Stopped string
 	ECUs    map[string]*ECUOutcome
+	// Primary is what happened to the Primary's own image this cycle
+	// ({#download_images_primary}, {#install_image}): UpToDate when the
+	// Director assigned it nothing new.
+	Primary *ECUOutcome
 	// ManifestErr is the Director's answer to the final manifest, if it
 	// refused it.
 	ManifestErr error
@@ -201,6 +205,10 @@ func (p *Primary) Director() *verify.Repo { return p.director.Clone() }
 
 // State returns the Primary's persisted state.
 func (p *Primary) State() store.State { return p.st.State() }
+
+// ActiveImage returns the Primary's own image in its active slot and its
+// bytes.
+func (p *Primary) ActiveImage() (*store.Image, []byte, error) { return p.st.ReadActive() }
 
 func (p *Primary) recordAttack(err error) {
 	ce, ok := check.As(err)
@@ -387,7 +395,7 @@ func (p *Primary) sendManifest(reports []manifest.SignedReport) error {
 func (p *Primary) UpdateCycle() *CycleReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	rep := &CycleReport{Started: p.cfg.Clock.Now(), ECUs: map[string]*ECUOutcome{}}
+	rep := &CycleReport{Started: p.cfg.Clock.Now(), ECUs: map[string]*ECUOutcome{}, Primary: &ECUOutcome{ECU: p.cfg.ID, Status: UpToDate}}
 	for _, s := range p.cfg.Secondaries {
 		rep.ECUs[s.ID] = &ECUOutcome{ECU: s.ID, Status: UpToDate}
 	}
@@ -434,7 +442,6 @@ func (p *Primary) UpdateCycle() *CycleReport {
 		// No new metadata, but an update verified earlier may not have
 		// been installed everywhere (power loss, a failed download).
 		pend := verify.Pending(o, verify.Scope{Primary: true, ECUs: ids, Installed: installed}, d)
-		delete(pend, p.cfg.ID)
 		if len(pend) > 0 {
 			res.Targets = pend
 			p.emit(events.Event{Kind: events.Note, From: p.cfg.ID, Label: fmt.Sprintf("no new metadata; resuming the verified update of %d ECU(s)", len(pend))})
@@ -447,18 +454,29 @@ func (p *Primary) UpdateCycle() *CycleReport {
 		}
 	}
 	// 4. Download and verify images.
+	// The Primary's own image is downloaded and verified as a Secondary's
+	// is ({#verify_image}: hardware identifier, filename, release counter,
+	// length and every hash, against the Director Targets just verified).
 	images := map[string][]byte{}
 	var missing []string
+	outcome := func(ecu string) *ECUOutcome {
+		if ecu == p.cfg.ID {
+			return rep.Primary
+		}
+		return rep.ECUs[ecu]
+	}
 	for _, ecu := range sortedKeys(res.Targets) {
 		t := res.Targets[ecu]
-		if ecu == p.cfg.ID {
-			continue
-		}
 		p.phase(ecu, "download image "+t.Name)
 		b, err := p.downloadImage(ecu, t)
+		if err == nil && ecu == p.cfg.ID {
+			b, err = p.verifyOwnImage(o, d, b)
+		}
 		if err != nil {
 			p.recordAttack(err)
-			rep.ECUs[ecu].Status, rep.ECUs[ecu].Err = Failed, err
+			if oc := outcome(ecu); oc != nil {
+				oc.Status, oc.Err = Failed, err
+			}
 			missing = append(missing, ecu)
 			continue
 		}
@@ -479,7 +497,7 @@ func (p *Primary) UpdateCycle() *CycleReport {
 		err := check.Fail("send_images_primary.complete_bundle", meta.Image, "", "images for %s could not be downloaded; no image of this bundle is installed", strings.Join(missing, ", "))
 		p.recordAttack(err)
 		for ecu := range res.Targets {
-			if o := rep.ECUs[ecu]; o != nil {
+			if o := outcome(ecu); o != nil {
 				o.Status, o.Err = Failed, errors.Join(err, o.Err)
 			}
 		}
@@ -494,8 +512,49 @@ func (p *Primary) UpdateCycle() *CycleReport {
 		}
 		p.updateSecondary(s, now, res, res.Targets[s.ID], images[s.ID], o)
 	}
+	// The Primary installs its own image last, so that its Secondaries
+	// were served by the software that verified their images.
+	if t, img := res.Targets[p.cfg.ID], images[p.cfg.ID]; t != nil && img != nil {
+		p.installOwn(t, img, rep.Primary)
+	}
 	p.finish(rep)
 	return rep
+}
+
+// verifyOwnImage is {#verify_image} on the Primary's own image, against
+// the Director metadata d verified this cycle; it returns the image to
+// install.
+func (p *Primary) verifyOwnImage(o verify.Options, d *verify.Repo, b []byte) ([]byte, error) {
+	ecu := verify.ECU{ID: p.cfg.ID, HardwareID: p.cfg.HardwareID}
+	st := p.st.State()
+	if img := st.Installed(); img != nil {
+		rc := img.ReleaseCounter
+		ecu.ReleaseCounter = &rc
+	}
+	return verify.VerifyImage(o, d, ecu, b)
+}
+
+// installOwn is {#install_image} on the Primary: the verified image goes
+// to the inactive slot, then the slots switch atomically (ecus/store); the
+// next version report names it.
+func (p *Primary) installOwn(t *verify.ECUTarget, img []byte, oc *ECUOutcome) {
+	p.phase(p.cfg.ID, "install "+t.Name)
+	oc.Target = t.Name
+	var rc uint64
+	if t.Custom != nil {
+		rc = t.Custom.Uptane.ReleaseCounter
+	}
+	oc.ReleaseCounter = rc
+	length, hashes := int64(len(img)), meta.HashesOf(img)
+	if p.cfg.Profile.On("verify_image.hashes") {
+		length, hashes = t.Director.Length, t.Director.Hashes
+	}
+	if err := p.st.Install(store.Image{Name: t.Name, Length: length, Hashes: hashes, ReleaseCounter: rc}, img); err != nil {
+		oc.Status, oc.Err = Failed, err
+		return
+	}
+	oc.Status = Installed
+	p.emit(events.Event{Kind: events.Result, ECU: p.cfg.ID, Label: Installed})
 }
 
 // finish collects fresh version reports and sends the final manifest.
