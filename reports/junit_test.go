@@ -3,6 +3,7 @@ package reports_test
 import (
 	"bytes"
 	"encoding/xml"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -97,7 +98,7 @@ var _ = Describe("JUnit XML", func() {
 	It("reports a defence by the wrong check as a failure of its own kind", func() {
 		r := sample.Report(0)
 		r.Results[0].Pass = false
-		r.Results[0].Detected = "check_timestamp.signatures"
+		r.Results[0].Detected = check.TimestampSignatures.String()
 		r.Summarize()
 		c := junitOf(r).Suites[0].Cases[0]
 		Expect(c.Failure).NotTo(BeNil())

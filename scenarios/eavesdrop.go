@@ -57,7 +57,7 @@ func (r *runner) leaked(ecu string) int {
 		how := "in clear"
 		if a.Encrypted != nil {
 			how = "encrypted for it (" + a.Encrypted.Algorithm + ")"
-			r.addID(ecu, check.ID("director_repository.encrypt_images"))
+			r.addID(ecu, check.DirectorRepositoryEncryptImages)
 		}
 		r.details[ecu] = append(r.details[ecu], fmt.Sprintf("the Director assigned %s to %s %s; the eavesdropper on bus %s recovered %d of its %d plaintext bytes from %d frames",
 			a.Target, ecu, how, strings.Join(r.tapped, ", "), n, len(plain), frames))

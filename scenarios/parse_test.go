@@ -37,8 +37,8 @@ var _ = Describe("scenario files", func() {
 		Expect(s.Steps[1].Attack.MITM.Action).To(Equal("replay"))
 		Expect(s.Steps[2].Advance.Hours()).To(Equal(48.0))
 		p := s.Profile()
-		Expect(p.On("check_timestamp.expiry")).To(BeFalse())
-		Expect(p.On("check_snapshot.expiry")).To(BeTrue())
+		Expect(p.On(check.TimestampExpiry)).To(BeFalse())
+		Expect(p.On(check.SnapshotExpiry)).To(BeTrue())
 		Expect(p.Name).To(Equal("without:check_timestamp.expiry"))
 		Expect(s.Setup.Release).To(Equal(uint64(1)))
 		var _ check.Profile = p

@@ -370,7 +370,7 @@ func (r *runner) sendManifest(m *ManifestAttack) error {
 	if err != nil {
 		return err
 	}
-	if n := len(recs); n > 0 && !recs[n-1].Accepted && recs[n-1].Check != "" {
+	if n := len(recs); n > 0 && !recs[n-1].Accepted && recs[n-1].Check != 0 {
 		for _, ecu := range r.judged {
 			r.addID(ecu, recs[n-1].Check)
 			r.details[ecu] = append(r.details[ecu], "Director: "+recs[n-1].Error)
@@ -677,7 +677,7 @@ func (r *runner) addChecks(ecu string, err error) {
 		if ce, ok := e.(*check.Error); ok {
 			r.addID(ecu, ce.Check)
 		}
-		if re, ok := e.(*link.RemoteError); ok && re.Check != "" {
+		if re, ok := e.(*link.RemoteError); ok && re.Check != 0 {
 			r.addID(ecu, re.Check)
 		}
 		switch u := e.(type) {
@@ -758,22 +758,20 @@ func (r *runner) verdicts(p check.Profile, control bool) []Result {
 			res.Observed = Compromised
 		}
 		want := []check.ID{}
-		if s.Detected != "" {
-			want = append(want, check.ID(s.Detected))
+		if s.Detected != 0 {
+			want = append(want, s.Detected)
 		} else {
-			for _, d := range s.Defence {
-				want = append(want, check.ID(d))
-			}
+			want = append(want, s.Defence...)
 		}
 		for _, d := range r.detected[ecu] {
 			for _, w := range want {
 				if d == w && res.Detected == "" {
-					res.Detected = string(d)
+					res.Detected = d.String()
 				}
 			}
 		}
 		if res.Detected == "" && len(r.detected[ecu]) > 0 {
-			res.Detected = string(r.detected[ecu][0])
+			res.Detected = r.detected[ecu][0].String()
 		}
 		res.Detail = strings.Join(r.details[ecu], "; ")
 		if e := r.v.Secondary(ecu).Current(); e != nil {
@@ -794,7 +792,7 @@ func (r *runner) verdicts(p check.Profile, control bool) []Result {
 
 func containsID(ids []check.ID, s string) bool {
 	for _, id := range ids {
-		if string(id) == s {
+		if id.String() == s {
 			return true
 		}
 	}

@@ -65,9 +65,5 @@ var _ = Describe("the suite notices a missing defence", Label("attack"), func() 
 })
 
 func defenceIDs(s *scenarios.Scenario) []check.ID {
-	var ids []check.ID
-	for _, d := range s.Defence {
-		ids = append(ids, check.ID(d))
-	}
-	return ids
+	return s.Defence
 }

@@ -36,7 +36,7 @@ var _ = Describe("a request flood (Flood)", func() {
 	})
 
 	It("sees requests lost when the ECU processes them all and cannot keep up", func() {
-		st := flood(check.Without("pouf.rate_limit"))
+		st := flood(check.Without(check.PoufRateLimit))
 		Expect(st.Busy).To(BeZero())
 		Expect(st.Lost).To(BeNumerically(">", 0))
 		// what 2 s of a 2 ms-per-request processor answer, plus the 256
@@ -45,7 +45,7 @@ var _ = Describe("a request flood (Flood)", func() {
 	})
 
 	It("replays the same frames from the same start", func() {
-		Expect(flood(check.Without("pouf.rate_limit"))).To(Equal(flood(check.Without("pouf.rate_limit"))))
+		Expect(flood(check.Without(check.PoufRateLimit))).To(Equal(flood(check.Without(check.PoufRateLimit))))
 	})
 
 	It("refuses a rate that is not positive and a request that is not one single frame", func() {

@@ -92,7 +92,7 @@ func (e *fakeECU) Routine(id uint16, ctl uds.RoutineControlType, params []byte) 
 		r.Data = []byte{1}
 	}
 	if id == e.fail {
-		r = pouf.FailedResult(check.Fail("verify_image.hashes", "director", "targets", "the image does not match"))
+		r = pouf.FailedResult(check.Fail(check.VerifyImageHashes, "director", "targets", "the image does not match"))
 	}
 	return r.Encode()
 }

@@ -33,7 +33,7 @@ var _ = Describe("an attacker speaking as the Primary (AsPrimary)", func() {
 		onBench(func(b *bench) {
 			b.serve("BRK-1", ecu, uds.ServerConfig{})
 			err := bus.AsPrimary(b.bus, b.sim, ch, "BRK-1", session)
-			Expect(check.Is(err, "verify_image.hashes")).To(BeTrue(), "%v", err)
+			Expect(check.Is(err, check.VerifyImageHashes)).To(BeTrue(), "%v", err)
 		})
 		Expect(ecu.log).NotTo(ContainElement(pouf.RoutineName(pouf.RoutineInstall)))
 		Expect(ecu.log).NotTo(ContainElement("reset"))

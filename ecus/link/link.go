@@ -56,8 +56,8 @@ type RemoteError struct {
 }
 
 func (e *RemoteError) Error() string {
-	if e.Check != "" {
-		return e.ECU + ": " + e.Op + ": " + string(e.Check) + " (" + string(e.Attack) + "): " + e.Detail
+	if e.Check != 0 {
+		return e.ECU + ": " + e.Op + ": " + e.Check.String() + " (" + string(e.Attack) + "): " + e.Detail
 	}
 	return e.ECU + ": " + e.Op + ": " + e.Detail
 }

@@ -47,8 +47,8 @@ type RoutineError struct {
 
 func (e *RoutineError) Error() string {
 	s := "pouf: " + e.ECU + ": " + RoutineName(e.Routine) + " failed"
-	if e.Check != "" {
-		s += ": " + string(e.Check) + " (" + string(e.Attack) + ")"
+	if e.Check != 0 {
+		s += ": " + e.Check.String() + " (" + string(e.Attack) + ")"
 	}
 	if e.Detail != "" {
 		s += ": " + e.Detail
@@ -58,7 +58,7 @@ func (e *RoutineError) Error() string {
 
 // Unwrap returns the check error the ECU reported, or nil.
 func (e *RoutineError) Unwrap() error {
-	if e.Check == "" {
+	if e.Check == 0 {
 		return nil
 	}
 	return &check.Error{Check: e.Check, Attack: e.Attack, ECU: e.ECU, Detail: e.Detail}

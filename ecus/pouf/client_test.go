@@ -306,14 +306,14 @@ var _ = Describe("pouf.Client against a Secondary over UDS", func() {
 	})
 	It("reports a failed check with its ID and attack, so check.As finds it", func() {
 		onRig("full", func(r *rig) {
-			r.ecu.verifyErr = check.Fail("check_timestamp.expiry", "director", "timestamp", "expired").OnECU("brake-1")
+			r.ecu.verifyErr = check.Fail(check.TimestampExpiry, "director", "timestamp", "expired").OnECU("brake-1")
 			_, err := r.client.VerifyMetadata()
 			var re *pouf.RoutineError
 			Expect(errors.As(err, &re)).To(BeTrue())
 			Expect(re.Routine).To(Equal(pouf.RoutineVerifyMetadata))
 			ce, ok := check.As(err)
 			Expect(ok).To(BeTrue())
-			Expect(ce.Check).To(Equal(check.ID("check_timestamp.expiry")))
+			Expect(ce.Check).To(Equal(check.TimestampExpiry))
 			Expect(ce.Attack).To(Equal(check.Freeze))
 			Expect(ce.ECU).To(Equal("brake-1"))
 			Expect(err.Error()).To(HavePrefix("pouf: brake-1: verify metadata (0xFF10) failed: check_timestamp.expiry (freeze): "))

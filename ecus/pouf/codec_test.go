@@ -68,7 +68,7 @@ var _ = Describe("routine results", func() {
 		for _, r := range []pouf.Result{
 			{Status: pouf.Passed},
 			{Status: pouf.Passed, Data: []byte{1}},
-			{Status: pouf.Failed, Check: "check_timestamp.expiry", Attack: check.Freeze, Detail: "expired at 2030-01-01T00:00:00Z"},
+			{Status: pouf.Failed, Check: check.TimestampExpiry, Attack: check.Freeze, Detail: "expired at 2030-01-01T00:00:00Z"},
 			{Status: pouf.Failed, Detail: "flash write failed"},
 		} {
 			b, err := r.Encode()
@@ -77,13 +77,13 @@ var _ = Describe("routine results", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(got).To(Equal(r))
 		}
-		b, _ := pouf.Result{Status: pouf.Failed, Check: "pouf.transfer_size", Attack: check.EndlessData, Detail: "é"}.Encode()
+		b, _ := pouf.Result{Status: pouf.Failed, Check: check.PoufTransferSize, Attack: check.EndlessData, Detail: "é"}.Encode()
 		Expect(b).To(Equal(append([]byte{0x01, 18}, append([]byte("pouf.transfer_size"), append([]byte{12}, append([]byte("endless-data"), 0x00, 0x02, 0xC3, 0xA9)...)...)...)))
 	})
 	It("builds the result of a check error, cleaning the detail", func() {
-		err := check.Fail("verify_image.hashes", "director", "targets", "sha256 differs\nagain").OnECU("ecu-1")
+		err := check.Fail(check.VerifyImageHashes, "director", "targets", "sha256 differs\nagain").OnECU("ecu-1")
 		r := pouf.FailedResult(errors.Join(errors.New("verify"), err))
-		Expect(r.Check).To(Equal(check.ID("verify_image.hashes")))
+		Expect(r.Check).To(Equal(check.VerifyImageHashes))
 		Expect(r.Attack).To(Equal(check.ArbitrarySoftware))
 		Expect(r.Detail).NotTo(ContainSubstring("\n"))
 		_, encErr := r.Encode()

@@ -31,7 +31,7 @@ const (
 //	passed: 00 <data…>
 //	failed: 01 <len u8> <check ID> <len u8> <attack> <len u16 BE> <detail UTF-8>
 //
-// A failure names the check (uptane/check ID, e.g. "check_timestamp.expiry")
+// A failure names the check (uptane/check ID, e.g. check.TimestampExpiry)
 // and the attack it stopped, so the Primary can report it; both are empty
 // when the failure is not a check (e.g. a flash error).
 type Result struct {
@@ -73,8 +73,9 @@ func (r Result) Encode() ([]byte, error) {
 	if r.Status == Passed {
 		return append([]byte{byte(Passed)}, r.Data...), nil
 	}
-	b := []byte{byte(Failed), byte(len(r.Check))}
-	b = append(b, r.Check...)
+	name := r.Check.String()
+	b := []byte{byte(Failed), byte(len(name))}
+	b = append(b, name...)
 	b = append(b, byte(len(r.Attack)))
 	b = append(b, r.Attack...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(r.Detail)))
@@ -87,20 +88,23 @@ func (r Result) valid() error {
 		if len(r.Data) > MaxResultData {
 			return fmt.Errorf("pouf: routine result: %d bytes of data, at most %d", len(r.Data), MaxResultData)
 		}
-		if r.Check != "" || r.Attack != "" || r.Detail != "" {
+		if r.Check != 0 || r.Attack != "" || r.Detail != "" {
 			return fmt.Errorf("pouf: routine result: a passed result names no check")
 		}
 	case Failed:
 		if len(r.Data) != 0 {
 			return fmt.Errorf("pouf: routine result: a failed result carries no data")
 		}
-		if err := token(string(r.Check), MaxCheckID, "check ID", "._"); err != nil {
+		if r.Check != 0 && !r.Check.Valid() {
+			return fmt.Errorf("pouf: routine result: no check has ID %d", uint16(r.Check))
+		}
+		if err := token(r.Check.String(), MaxCheckID, "check ID", "._"); err != nil {
 			return err
 		}
 		if err := token(string(r.Attack), MaxAttack, "attack", "-"); err != nil {
 			return err
 		}
-		if (r.Check == "") != (r.Attack == "") {
+		if (r.Check == 0) != (r.Attack == "") {
 			return fmt.Errorf("pouf: routine result: a check ID and an attack go together")
 		}
 		if len(r.Detail) > MaxDetail || !utf8.ValidString(r.Detail) {
@@ -187,7 +191,16 @@ func ParseResult(b []byte) (Result, error) {
 		if len(rest) != 0 {
 			return r, fmt.Errorf("pouf: routine result: %d bytes after the detail", len(rest))
 		}
-		r.Check, r.Attack, r.Detail = check.ID(id), check.Attack(att), string(detail)
+		if len(id) > 0 {
+			// The one place a check's name from the bus becomes an ID.
+			if err := token(string(id), MaxCheckID, "check ID", "._"); err != nil {
+				return Result{}, err
+			}
+			if r.Check, err = check.ParseID(string(id)); err != nil {
+				return Result{}, fmt.Errorf("pouf: routine result: %w", err)
+			}
+		}
+		r.Attack, r.Detail = check.Attack(att), string(detail)
 	}
 	if err := r.valid(); err != nil {
 		return Result{}, err

@@ -55,12 +55,12 @@ func (f *Fetcher) Fetch(name string, maxBytes int64) ([]byte, error) {
 		data, err := f.get(u, name, maxBytes)
 		q.TryPush(result{data, err})
 	})
-	if !f.Profile.On("in_vehicle.request_timeout") {
+	if !f.Profile.On(check.InVehicleRequestTimeout) {
 		timeout = clock.Forever
 	}
 	r, err := q.Pop(timeout)
 	if err != nil {
-		return nil, check.Fail("in_vehicle.request_timeout", f.Repo, roleOf(name),
+		return nil, check.Fail(check.InVehicleRequestTimeout, f.Repo, roleOf(name),
 			"GET %s got no complete answer within %s", name, timeout)
 	}
 	return r.data, r.err
@@ -96,9 +96,9 @@ func (f *Fetcher) get(u, name string, maxBytes int64) ([]byte, error) {
 		want := min(int64(len(chunk)), maxBytes+1-int64(len(buf)))
 		n, err := resp.Body.Read(chunk[:want])
 		buf = append(buf, chunk[:n]...)
-		if el := f.Clock.Since(start); el > grace && f.Profile.On("in_vehicle.download_speed") {
+		if el := f.Clock.Since(start); el > grace && f.Profile.On(check.InVehicleDownloadSpeed) {
 			if rate := float64(len(buf)) / el.Seconds(); rate < float64(minRate) {
-				return nil, check.Fail("in_vehicle.download_speed", f.Repo, roleOf(name),
+				return nil, check.Fail(check.InVehicleDownloadSpeed, f.Repo, roleOf(name),
 					"GET %s: %d bytes in %s is %.0f B/s, below the %d B/s threshold", name, len(buf), el.Round(time.Millisecond), rate, minRate)
 			}
 		}

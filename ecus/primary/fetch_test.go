@@ -73,7 +73,7 @@ var _ = Describe("Primary repository fetcher", func() {
 			proxy.Add(&mitm.Rule{Name: "drop", Action: mitm.Drop{}})
 			start := sim.Now()
 			_, err := f.Fetch("timestamp.json", 1024)
-			Expect(check.Is(err, "in_vehicle.request_timeout")).To(BeTrue(), "%v", err)
+			Expect(check.Is(err, check.InVehicleRequestTimeout)).To(BeTrue(), "%v", err)
 			Expect(sim.Since(start)).To(Equal(10 * time.Second))
 			ce, _ := check.As(err)
 			Expect(ce.Attack).To(Equal(check.DropRequest))
@@ -84,11 +84,11 @@ var _ = Describe("Primary repository fetcher", func() {
 		run(func() {
 			proxy.Add(&mitm.Rule{Name: "slow", Action: mitm.Slow{Chunk: 100, Interval: time.Second}})
 			_, err := f.Fetch("big", 200_000)
-			Expect(check.Is(err, "in_vehicle.download_speed")).To(BeTrue(), "%v", err)
+			Expect(check.Is(err, check.InVehicleDownloadSpeed)).To(BeTrue(), "%v", err)
 		})
 	})
 	It("lets the slow download through when the control profile lacks that check", func() {
-		f.Profile = check.Without("in_vehicle.download_speed")
+		f.Profile = check.Without(check.InVehicleDownloadSpeed)
 		f.Timeout = 24 * time.Hour
 		run(func() {
 			proxy.Add(&mitm.Rule{Name: "slow", Path: regexp.MustCompile("big"), Action: mitm.Slow{Chunk: 10_000, Interval: time.Second}})

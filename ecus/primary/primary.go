@@ -218,7 +218,7 @@ func (p *Primary) recordAttack(err error) {
 	at := p.cfg.Clock.Now()
 	_ = p.st.Update("attack", func(s *store.State) error {
 		if len(s.Attacks) < manifest.MaxAttacks {
-			s.Attacks = append(s.Attacks, store.AttackRecord{Check: string(ce.Check), Attack: string(ce.Attack), Detail: ce.Error(), At: at})
+			s.Attacks = append(s.Attacks, store.AttackRecord{Check: ce.Check, Attack: ce.Attack, Detail: ce.Error(), At: at})
 		}
 		return nil
 	})
@@ -295,22 +295,22 @@ func (p *Primary) collectReports(out map[string]*ECUOutcome) []manifest.SignedRe
 func (p *Primary) checkReport(ecu string, raw, nonce []byte) (*manifest.SignedReport, error) {
 	sr, err := manifest.ParseReport(raw, manifest.MaxReportSize)
 	if err != nil {
-		return nil, check.Fail("pouf.report_signature", "", "", "version report of %s does not parse: %v", ecu, err).OnECU(ecu)
+		return nil, check.Fail(check.PoufReportSignature, "", "", "version report of %s does not parse: %v", ecu, err).OnECU(ecu)
 	}
 	id := p.pinned[ecu]
-	if p.cfg.Profile.On("pouf.report_signature") {
+	if p.cfg.Profile.On(check.PoufReportSignature) {
 		if sr.Signed.ECUSerial != ecu {
-			return nil, check.Fail("pouf.report_signature", "", "", "the ECU at %s's address reported as %q", ecu, sr.Signed.ECUSerial).OnECU(ecu)
+			return nil, check.Fail(check.PoufReportSignature, "", "", "the ECU at %s's address reported as %q", ecu, sr.Signed.ECUSerial).OnECU(ecu)
 		}
 		if id.Key == nil {
-			return nil, check.Fail("pouf.report_signature", "", "", "no pinned key for %s", ecu).OnECU(ecu)
+			return nil, check.Fail(check.PoufReportSignature, "", "", "no pinned key for %s", ecu).OnECU(ecu)
 		}
 		if err := sr.Verify(id.Key); err != nil {
-			return nil, check.Fail("pouf.report_signature", "", "", "version report of %s: %v", ecu, err).OnECU(ecu)
+			return nil, check.Fail(check.PoufReportSignature, "", "", "version report of %s: %v", ecu, err).OnECU(ecu)
 		}
 	}
-	if p.cfg.Profile.On("pouf.report_nonce") && !bytes.Equal(sr.Signed.Nonce, nonce) {
-		return nil, check.Fail("pouf.report_nonce", "", "", "version report of %s carries nonce %x, not the %x just written", ecu, sr.Signed.Nonce, nonce).OnECU(ecu)
+	if p.cfg.Profile.On(check.PoufReportNonce) && !bytes.Equal(sr.Signed.Nonce, nonce) {
+		return nil, check.Fail(check.PoufReportNonce, "", "", "version report of %s carries nonce %x, not the %x just written", ecu, sr.Signed.Nonce, nonce).OnECU(ecu)
 	}
 	return sr, nil
 }
@@ -340,7 +340,7 @@ func (p *Primary) ownReport() (manifest.SignedReport, error) {
 	}
 	var attacks []manifest.DetectedAttack
 	for _, a := range st.Attacks {
-		attacks = append(attacks, manifest.DetectedAttack{Check: check.ID(a.Check), Attack: check.Attack(a.Attack), Detail: a.Detail})
+		attacks = append(attacks, manifest.DetectedAttack{Check: a.Check, Attack: a.Attack, Detail: a.Detail})
 	}
 	return manifest.SignReport(manifest.NewReport(p.cfg.ID, img, attacks, p.cfg.Clock.Now(), n, counter), p.cfg.Key)
 }
@@ -386,7 +386,7 @@ func (p *Primary) sendManifest(reports []manifest.SignedReport) error {
 	}
 	err, qerr := q.Pop(timeout)
 	if qerr != nil {
-		return check.Fail("in_vehicle.request_timeout", meta.Director, "", "POST manifest got no answer within %s", timeout)
+		return check.Fail(check.InVehicleRequestTimeout, meta.Director, "", "POST manifest got no answer within %s", timeout)
 	}
 	return err
 }
@@ -486,15 +486,15 @@ func (p *Primary) UpdateCycle() *CycleReport {
 	// Primary keeps its previous trusted metadata (the next cycle verifies
 	// the new metadata again and retries); otherwise the metadata naming
 	// the images it now holds becomes trusted.
-	if len(missing) == 0 || !p.cfg.Profile.On("download_image.previous_targets") {
+	if len(missing) == 0 || !p.cfg.Profile.On(check.DownloadImagePreviousTargets) {
 		if err := p.saveRepos(d, im); err != nil {
 			rep.Err = err
 			p.finish(rep)
 			return rep
 		}
 	}
-	if len(missing) > 0 && p.cfg.Profile.On("send_images_primary.complete_bundle") {
-		err := check.Fail("send_images_primary.complete_bundle", meta.Image, "", "images for %s could not be downloaded; no image of this bundle is installed", strings.Join(missing, ", "))
+	if len(missing) > 0 && p.cfg.Profile.On(check.SendImagesPrimaryCompleteBundle) {
+		err := check.Fail(check.SendImagesPrimaryCompleteBundle, meta.Image, "", "images for %s could not be downloaded; no image of this bundle is installed", strings.Join(missing, ", "))
 		p.recordAttack(err)
 		for ecu := range res.Targets {
 			if o := outcome(ecu); o != nil {
@@ -546,7 +546,7 @@ func (p *Primary) installOwn(t *verify.ECUTarget, img []byte, oc *ECUOutcome) {
 	}
 	oc.ReleaseCounter = rc
 	length, hashes := int64(len(img)), meta.HashesOf(img)
-	if p.cfg.Profile.On("verify_image.hashes") {
+	if p.cfg.Profile.On(check.VerifyImageHashes) {
 		length, hashes = t.Director.Length, t.Director.Hashes
 	}
 	if err := p.st.Install(store.Image{Name: t.Name, Length: length, Hashes: hashes, ReleaseCounter: rc}, img); err != nil {
@@ -625,12 +625,12 @@ func (p *Primary) downloadImage(ecu string, t *verify.ECUTarget) ([]byte, error)
 	} else {
 		names := meta.ImageNames(t.Name, hashes)
 		if len(names) == 0 {
-			return nil, check.Fail("verify_image.hashes", meta.Director, meta.Targets, "image %s has no hashes", t.Name).OnECU(ecu)
+			return nil, check.Fail(check.VerifyImageHashes, meta.Director, meta.Targets, "image %s has no hashes", t.Name).OnECU(ecu)
 		}
 		name = "targets/" + names[0]
 	}
 	limit := length
-	if !p.cfg.Profile.On("download_image.size") {
+	if !p.cfg.Profile.On(check.DownloadImageSize) {
 		limit = 1 << 30
 	}
 	p.emit(events.Event{Kind: events.HTTP, From: p.cfg.ID, To: f.Repo, ECU: ecu, Label: "GET " + name})
@@ -641,12 +641,12 @@ func (p *Primary) downloadImage(ecu string, t *verify.ECUTarget) ([]byte, error)
 		}
 		return nil, err
 	}
-	if int64(len(b)) > length && p.cfg.Profile.On("download_image.size") {
-		return nil, check.Fail("download_image.size", f.Repo, "", "image %s is longer than the %d bytes in the metadata", t.Name, length).OnECU(ecu)
+	if int64(len(b)) > length && p.cfg.Profile.On(check.DownloadImageSize) {
+		return nil, check.Fail(check.DownloadImageSize, f.Repo, "", "image %s is longer than the %d bytes in the metadata", t.Name, length).OnECU(ecu)
 	}
-	if p.cfg.Profile.On("verify_image.hashes") {
+	if p.cfg.Profile.On(check.VerifyImageHashes) {
 		if err := meta.CheckHashes(b, length, hashes); err != nil {
-			return nil, check.Fail("verify_image.hashes", f.Repo, "", "image %s: %v", t.Name, err).OnECU(ecu)
+			return nil, check.Fail(check.VerifyImageHashes, f.Repo, "", "image %s: %v", t.Name, err).OnECU(ecu)
 		}
 	}
 	return b, nil
@@ -657,7 +657,7 @@ func (p *Primary) updateSecondary(s SecondaryConfig, now time.Time, res *verify.
 		o.Status, o.Err = status, err
 		if _, ok := check.As(err); !ok {
 			var re *link.RemoteError
-			if errors.As(err, &re) && re.Check != "" {
+			if errors.As(err, &re) && re.Check != 0 {
 				return
 			}
 		}

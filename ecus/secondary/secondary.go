@@ -16,7 +16,6 @@ import (
 	"crypto/ecdh"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -245,7 +244,7 @@ func (e *ECU) record(err error) error {
 		at := e.cfg.Clock.Now()
 		_ = e.st.Update("attack", func(s *store.State) error {
 			if len(s.Attacks) < manifest.MaxAttacks {
-				s.Attacks = append(s.Attacks, store.AttackRecord{Check: string(ce.Check), Attack: string(ce.Attack), Detail: ce.Error(), At: at})
+				s.Attacks = append(s.Attacks, store.AttackRecord{Check: ce.Check, Attack: ce.Attack, Detail: ce.Error(), At: at})
 			}
 			return nil
 		})
@@ -268,8 +267,8 @@ func (e *ECU) SetTime(t time.Time) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	latest := e.st.State().LatestTime
-	if t.Before(latest) && e.cfg.Profile.On("verify_time.monotonic") {
-		return e.record(check.Fail("verify_time.monotonic", "", "", "time %s is before the latest attested time %s",
+	if t.Before(latest) && e.cfg.Profile.On(check.VerifyTimeMonotonic) {
+		return e.record(check.Fail(check.VerifyTimeMonotonic, "", "", "time %s is before the latest attested time %s",
 			t.UTC().Format(time.RFC3339), latest.UTC().Format(time.RFC3339)).OnECU(e.cfg.ID))
 	}
 	return e.st.Update("time", func(s *store.State) error { s.LatestTime = t; return nil })
@@ -316,13 +315,13 @@ func (e *ECU) PutMetadata(repo, name string, data []byte) error {
 		return fmt.Errorf("secondary %s: unknown repository %q", e.cfg.ID, repo)
 	}
 	if len(data) > MaxMetadataFile {
-		return e.record(check.Fail("pouf.transfer_size", repo, "", "metadata file %s is %d bytes (limit %d)", name, len(data), MaxMetadataFile).OnECU(e.cfg.ID))
+		return e.record(check.Fail(check.PoufTransferSize, repo, "", "metadata file %s is %d bytes (limit %d)", name, len(data), MaxMetadataFile).OnECU(e.cfg.ID))
 	}
 	if _, dup := m[name]; !dup && len(e.incoming.Director)+len(e.incoming.Image) >= MaxMetadataFiles {
-		return e.record(check.Fail("pouf.transfer_size", repo, "", "more than %d metadata files in one cycle", MaxMetadataFiles).OnECU(e.cfg.ID))
+		return e.record(check.Fail(check.PoufTransferSize, repo, "", "more than %d metadata files in one cycle", MaxMetadataFiles).OnECU(e.cfg.ID))
 	}
 	if e.inBytes+len(data) > MaxMetadataInCycle {
-		return e.record(check.Fail("pouf.transfer_size", repo, "", "more than %d bytes of metadata in one cycle", MaxMetadataInCycle).OnECU(e.cfg.ID))
+		return e.record(check.Fail(check.PoufTransferSize, repo, "", "more than %d bytes of metadata in one cycle", MaxMetadataInCycle).OnECU(e.cfg.ID))
 	}
 	e.inBytes += len(data)
 	m[name] = append([]byte(nil), data...)
@@ -372,7 +371,7 @@ func (e *ECU) VerifyMetadata() (*verify.ECUTarget, error) {
 			t = nil // already installed
 		}
 	}
-	if t != nil && e.cfg.Profile.On("download_image.previous_targets") {
+	if t != nil && e.cfg.Profile.On(check.DownloadImagePreviousTargets) {
 		// {#download_image} step 4: the new metadata names a new image;
 		// it is trusted only once that image is installed.
 		e.staged = verified
@@ -404,7 +403,7 @@ func (e *ECU) Target() *verify.ECUTarget { e.mu.Lock(); defer e.mu.Unlock(); ret
 func (e *ECU) ImageLimit() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.target != nil && e.cfg.Profile.On("download_image.size") {
+	if e.target != nil && e.cfg.Profile.On(check.DownloadImageSize) {
 		if enc := e.encrypted(); enc != nil {
 			return enc.Length
 		}
@@ -430,7 +429,7 @@ func (e *ECU) PutImage(name string, data []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if int64(len(data)) > limit {
-		return e.record(check.Fail("download_image.size", meta.Director, meta.Targets, "image %s is %d bytes; at most %d expected", name, len(data), limit).OnECU(e.cfg.ID))
+		return e.record(check.Fail(check.DownloadImageSize, meta.Director, meta.Targets, "image %s is %d bytes; at most %d expected", name, len(data), limit).OnECU(e.cfg.ID))
 	}
 	e.imgName, e.imgData, e.plain = name, data, nil
 	return nil
@@ -478,7 +477,7 @@ func (e *ECU) Install() error {
 	name, length, hashes, rc := e.imgName, int64(len(e.plain)), meta.HashesOf(e.plain), uint64(0)
 	if t := e.currentTargetLocked(); t != nil {
 		name = t.Name
-		if e.cfg.Profile.On("verify_image.hashes") {
+		if e.cfg.Profile.On(check.VerifyImageHashes) {
 			// the state records what the metadata says; a control ECU
 			// without the hash check records whatever it was given
 			length, hashes = t.Director.Length, t.Director.Hashes
@@ -534,9 +533,8 @@ func (e *ECU) VersionReport() ([]byte, error) {
 	}
 	var attacks []manifest.DetectedAttack
 	for _, a := range st.Attacks {
-		attacks = append(attacks, manifest.DetectedAttack{Check: check.ID(a.Check), Attack: check.Attack(a.Attack), Detail: a.Detail})
+		attacks = append(attacks, manifest.DetectedAttack{Check: a.Check, Attack: a.Attack, Detail: a.Detail})
 	}
-	sort.SliceStable(attacks, func(i, j int) bool { return false })
 	r := manifest.NewReport(e.cfg.ID, installed, attacks, st.LatestTime, st.Nonce, counter)
 	sr, err := manifest.SignReport(r, e.cfg.Key)
 	if err != nil {

@@ -252,9 +252,9 @@ func (h *Handler) startDownload(req uds.FileRequest) (uds.FileSink, error) {
 		return nil, uds.Refuse(uds.RequestOutOfRange, "a partial-verification ECU takes no Image repository metadata")
 	}
 	if req.Size > limit {
-		err := check.Fail("pouf.transfer_size", p.Repo, "", "%s announced %d bytes; at most %d", req.Path, req.Size, limit).OnECU(e.ID())
-		if p.IsImage() && e.cfg.Profile.On("download_image.size") {
-			err = check.Fail("download_image.size", meta.Director, meta.Targets, "image %s announced %d bytes; the metadata allows %d", p.Target, req.Size, limit).OnECU(e.ID())
+		err := check.Fail(check.PoufTransferSize, p.Repo, "", "%s announced %d bytes; at most %d", req.Path, req.Size, limit).OnECU(e.ID())
+		if p.IsImage() && e.cfg.Profile.On(check.DownloadImageSize) {
+			err = check.Fail(check.DownloadImageSize, meta.Director, meta.Targets, "image %s announced %d bytes; the metadata allows %d", p.Target, req.Size, limit).OnECU(e.ID())
 		}
 		e.mu.Lock()
 		e.record(err)

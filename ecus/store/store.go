@@ -27,6 +27,8 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+
 	"github.com/uptane-hil/uptane-hil/internal/atomicfile"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 )
@@ -59,10 +61,10 @@ type Image struct {
 
 // AttackRecord is a detected attack, kept until reported.
 type AttackRecord struct {
-	Check  string    `json:"check"`
-	Attack string    `json:"attack"`
-	Detail string    `json:"detail"`
-	At     time.Time `json:"at"`
+	Check  check.ID     `json:"check"`
+	Attack check.Attack `json:"attack"`
+	Detail string       `json:"detail"`
+	At     time.Time    `json:"at"`
 	// Reported is set once a version report carried the record; it is
 	// dropped when the next cycle's nonce arrives.
 	Reported bool `json:"reported,omitempty"`

@@ -27,8 +27,8 @@ const (
 
 // The checks a server enforces (uptane/check).
 const (
-	CheckRateLimit    check.ID = "pouf.rate_limit"
-	CheckTransferSize check.ID = "pouf.transfer_size"
+	CheckRateLimit    check.ID = check.PoufRateLimit
+	CheckTransferSize check.ID = check.PoufTransferSize
 )
 
 // ServerConfig configures a Server; zero fields take the defaults.

@@ -250,7 +250,7 @@ var _ = Describe("the flood guard (pouf.rate_limit)", func() {
 			Expect(b.sim.Since(start)).To(Equal(2 * uds.DefaultBusyDelay))
 		})
 		Expect(b.checks).To(HaveLen(1))
-		Expect(b.checks[0].Check).To(Equal(check.ID("pouf.rate_limit")))
+		Expect(b.checks[0].Check).To(Equal(check.PoufRateLimit))
 		Expect(b.checks[0].Attack).To(Equal(check.DenialOfService))
 	})
 	It("returns the 0x21 to the caller once its retries are spent", func() {
@@ -261,7 +261,7 @@ var _ = Describe("the flood guard (pouf.rate_limit)", func() {
 		})
 	})
 	It("is off in a control profile without pouf.rate_limit", func() {
-		b := run(uds.ServerConfig{RateLimit: 2, Profile: check.Without("pouf.rate_limit")}, func(b *bench) {
+		b := run(uds.ServerConfig{RateLimit: 2, Profile: check.Without(check.PoufRateLimit)}, func(b *bench) {
 			for i := 0; i < 20; i++ {
 				Expect(b.ask(0x3E, 0x00)).To(Equal([]byte{0x7E, 0x00}))
 			}
@@ -293,7 +293,7 @@ var _ = Describe("the flood guard as a token bucket (RateBurst)", func() {
 			Expect(processed[i] - processed[i-1]).To(Equal(100 * time.Millisecond))
 		}
 		Expect(b.checks).To(HaveLen(2), "once in the first second, once more after it")
-		Expect(b.checks[0].Check).To(Equal(check.ID("pouf.rate_limit")))
+		Expect(b.checks[0].Check).To(Equal(check.PoufRateLimit))
 	})
 	It("fills up again while nobody asks, up to the burst", func() {
 		run(uds.ServerConfig{RateLimit: 10, RateWindow: time.Second, RateBurst: 3}, func(b *bench) {
@@ -309,7 +309,7 @@ var _ = Describe("the flood guard as a token bucket (RateBurst)", func() {
 		})
 	})
 	It("is off in a control profile without pouf.rate_limit", func() {
-		b := run(uds.ServerConfig{RateLimit: 1, RateBurst: 1, Profile: check.Without("pouf.rate_limit")}, func(b *bench) {
+		b := run(uds.ServerConfig{RateLimit: 1, RateBurst: 1, Profile: check.Without(check.PoufRateLimit)}, func(b *bench) {
 			for i := 0; i < 20; i++ {
 				Expect(b.ask(0x3E, 0x00)).To(Equal([]byte{0x7E, 0x00}))
 			}

@@ -92,7 +92,7 @@ var _ = Describe("file transfer 0x38 / 0x36 / 0x37", func() {
 		Expect(b.ecu.files).To(BeEmpty())
 		Expect(b.ecu.writes).To(Equal(1))
 		Expect(b.checks).To(HaveLen(1))
-		Expect(b.checks[0].Check).To(Equal(check.ID("pouf.transfer_size")))
+		Expect(b.checks[0].Check).To(Equal(check.PoufTransferSize))
 		Expect(b.checks[0].Attack).To(Equal(check.EndlessData))
 	})
 	It("refuses an announced size over the configured maximum (0x31, pouf.transfer_size), unless the control profile switches the check off", func() {
@@ -104,8 +104,8 @@ var _ = Describe("file transfer 0x38 / 0x36 / 0x37", func() {
 			Expect(err).NotTo(HaveOccurred())
 		})
 		Expect(b.checks).To(HaveLen(1))
-		Expect(b.checks[0].Check).To(Equal(check.ID("pouf.transfer_size")))
-		run(uds.ServerConfig{MaxFileSize: 100, Profile: check.Without("pouf.transfer_size")}, func(b *bench) {
+		Expect(b.checks[0].Check).To(Equal(check.PoufTransferSize))
+		run(uds.ServerConfig{MaxFileSize: 100, Profile: check.Without(check.PoufTransferSize)}, func(b *bench) {
 			b.enter(uds.ProgrammingSession)
 			b.put("f", seq(150), 100)
 			Expect(b.ecu.files["f"]).To(HaveLen(150))

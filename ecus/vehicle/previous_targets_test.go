@@ -51,7 +51,7 @@ func release(d *link.Direct) uint64 {
 
 var _ = Describe("download_image step 4: a failed update keeps the previous Targets metadata", func() {
 	for _, ecu := range []string{"ECM-0001", "BRK-0001"} { // full and partial verification
-		for _, p := range []check.Profile{check.Conformant, check.Without("download_image.previous_targets")} {
+		for _, p := range []check.Profile{check.Conformant, check.Without(check.DownloadImagePreviousTargets)} {
 			It(ecu+" under "+p.Name+": new Director metadata becomes trusted only with the image it names", func() {
 				within(func(sim *clock.Sim) {
 					links := map[string]*spoilImage{}
@@ -67,11 +67,11 @@ var _ = Describe("download_image step 4: a failed update keeps the previous Targ
 					rep, err := v.Campaign(2)
 					Expect(err).NotTo(HaveOccurred())
 					Expect(rep.ECUs[ecu].Status).To(Equal(primary.Failed))
-					Expect(rep.ECUs[ecu].Err).To(MatchError(ContainSubstring("verify_image.hashes")))
+					Expect(rep.ECUs[ecu].Err).To(MatchError(ContainSubstring(check.VerifyImageHashes.String())))
 					newest := v.Primary.Director().Targets().Signed.Version
 					Expect(newest).To(BeNumerically(">", before))
 					after := trustedTargets(victim.Direct)
-					if p.On("download_image.previous_targets") {
+					if p.On(check.DownloadImagePreviousTargets) {
 						Expect(after).To(Equal(before), "the ECU keeps the Targets it had before the failed update")
 					} else {
 						Expect(after).To(Equal(newest), "the control trusts the new Targets without their image")
@@ -93,7 +93,7 @@ var _ = Describe("download_image step 4: a failed update keeps the previous Targ
 })
 
 var _ = Describe("download_image step 4 on the Primary: an image it cannot download keeps its previous Targets metadata", func() {
-	for _, p := range []check.Profile{check.Conformant, check.Without("download_image.previous_targets")} {
+	for _, p := range []check.Profile{check.Conformant, check.Without(check.DownloadImagePreviousTargets)} {
 		It("under "+p.Name+": the Director metadata of a bundle becomes trusted only once the Primary holds every image it names", func() {
 			within(func(sim *clock.Sim) {
 				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{"*": p}})
@@ -103,9 +103,9 @@ var _ = Describe("download_image step 4 on the Primary: an image it cannot downl
 				rep, err := v.Campaign(2)
 				Expect(err).NotTo(HaveOccurred())
 				Expect(rep.Err).NotTo(HaveOccurred())
-				Expect(rep.ECUs["ECM-0001"].Err).To(MatchError(ContainSubstring("send_images_primary.complete_bundle")))
+				Expect(rep.ECUs["ECM-0001"].Err).To(MatchError(ContainSubstring(check.SendImagesPrimaryCompleteBundle.String())))
 				trusted := v.Primary.Director().Targets()
-				if p.On("download_image.previous_targets") {
+				if p.On(check.DownloadImagePreviousTargets) {
 					Expect(trusted).To(BeNil(), "the Primary keeps the Targets it had before")
 				} else {
 					Expect(trusted).NotTo(BeNil(), "the control trusts the new Targets without their images")

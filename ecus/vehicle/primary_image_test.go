@@ -48,7 +48,7 @@ var _ = Describe("download_images_primary and install_image on the Primary: its 
 		})
 	})
 
-	for _, p := range []check.Profile{check.Conformant, check.Without("verify_image.hashes")} {
+	for _, p := range []check.Profile{check.Conformant, check.Without(check.VerifyImageHashes)} {
 		It("under "+p.Name+": refuses an image for it that is not the one the metadata lists (arbitrary software)", func() {
 			within(func(sim *clock.Sim) {
 				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{pri: p}})
@@ -58,9 +58,9 @@ var _ = Describe("download_images_primary and install_image on the Primary: its 
 				v.Proxy.Add(&mitm.Rule{Name: "evil tcu image", Path: regexp.MustCompile(`^/image/targets/tcu-v1/`), Action: mitm.Substitute{Body: evil}})
 				rep, err := v.Campaign(2, pri)
 				Expect(err).NotTo(HaveOccurred())
-				if p.On("verify_image.hashes") {
+				if p.On(check.VerifyImageHashes) {
 					Expect(rep.Primary.Status).To(Equal(primary.Failed))
-					Expect(rep.Primary.Err).To(MatchError(ContainSubstring("verify_image.hashes")))
+					Expect(rep.Primary.Err).To(MatchError(ContainSubstring(check.VerifyImageHashes.String())))
 					Expect(primaryRelease(v)).To(Equal(uint64(1)))
 				} else {
 					Expect(rep.Primary.Status).To(Equal(primary.Installed), "%v", rep.Primary.Err)
@@ -73,7 +73,7 @@ var _ = Describe("download_images_primary and install_image on the Primary: its 
 	}
 
 	It("refuses a lower release counter than the installed image's (rollback), and a control without the release-counter checks installs it", func() {
-		for _, p := range []check.Profile{check.Conformant, check.Without("full_verification.release_counter", "verify_image.release_counter")} {
+		for _, p := range []check.Profile{check.Conformant, check.Without(check.FullVerificationReleaseCounter, check.VerifyImageReleaseCounter)} {
 			within(func(sim *clock.Sim) {
 				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{pri: p}})
 				rep, err := v.Campaign(3, pri)
@@ -81,9 +81,9 @@ var _ = Describe("download_images_primary and install_image on the Primary: its 
 				Expect(rep.Primary.Status).To(Equal(primary.Installed), "%v", rep.Primary.Err)
 				rep, err = v.Campaign(2, pri)
 				Expect(err).NotTo(HaveOccurred())
-				if p.On("full_verification.release_counter") {
+				if p.On(check.FullVerificationReleaseCounter) {
 					Expect(rep.Err).To(HaveOccurred())
-					Expect(check.Is(rep.Err, "full_verification.release_counter")).To(BeTrue(), "%v", rep.Err)
+					Expect(check.Is(rep.Err, check.FullVerificationReleaseCounter)).To(BeTrue(), "%v", rep.Err)
 					Expect(primaryRelease(v)).To(Equal(uint64(3)))
 				} else {
 					Expect(rep.Primary.Status).To(Equal(primary.Installed), "%v", rep.Primary.Err)

@@ -7,7 +7,7 @@ package check
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -36,9 +36,73 @@ const (
 	Spoofing Attack = "spoofing"
 )
 
-// ID names one check: "<section anchor>.<step name>", e.g.
-// "check_timestamp.expiry".
-type ID string
+// ID names one check. Its name (String, and its text form in JSON, YAML and
+// on the wire) is "<section anchor>.<step name>", e.g.
+// "check_timestamp.expiry". Only the constants below are checks: a name
+// from outside (a scenario file, a command line, a message) becomes an ID
+// through ParseID, which rejects an unknown name, so a misspelt check can
+// never silently leave a defence on.
+type ID uint16
+
+// The checks, one constant each, in the order of All (which gives each its
+// name; a spec keeps the two in step).
+const (
+	_                                   ID = iota // the zero ID names no check
+	RootSize                                      // check_root.size
+	RootSignatures                                // check_root.signatures
+	RootVersion                                   // check_root.version
+	RootExpiry                                    // check_root.expiry
+	RootRotationReset                             // check_root.rotation_reset
+	TimestampSize                                 // check_timestamp.size
+	TimestampSignatures                           // check_timestamp.signatures
+	TimestampVersion                              // check_timestamp.version
+	TimestampExpiry                               // check_timestamp.expiry
+	SnapshotSize                                  // check_snapshot.size
+	SnapshotTimestampMatch                        // check_snapshot.timestamp_match
+	SnapshotSignatures                            // check_snapshot.signatures
+	SnapshotVersion                               // check_snapshot.version
+	SnapshotTargetsVersions                       // check_snapshot.targets_versions
+	SnapshotTargetsListed                         // check_snapshot.targets_listed
+	SnapshotExpiry                                // check_snapshot.expiry
+	TargetsSize                                   // check_targets.size
+	TargetsSnapshotMatch                          // check_targets.snapshot_match
+	TargetsSignatures                             // check_targets.signatures
+	TargetsThreshold                              // check_targets.threshold
+	TargetsVersion                                // check_targets.version
+	TargetsExpiry                                 // check_targets.expiry
+	TargetsDirectorNoDelegations                  // check_targets.director_no_delegations
+	TargetsDirectorUniqueECUs                     // check_targets.director_unique_ecus
+	TargetsDirectorECUsInVehicle                  // check_targets.director_ecus_in_vehicle
+	ResolveDelegationsFound                       // resolve_delegations.found
+	ResolveDelegationsTerminating                 // resolve_delegations.terminating
+	ResolveDelegationsScope                       // resolve_delegations.scope
+	MultiroleDelegationsThreshold                 // multirole_delegations.threshold
+	FullVerificationImageRepository               // full_verification.image_repository
+	FullVerificationMatchHashes                   // full_verification.match_hashes
+	FullVerificationMatchCustom                   // full_verification.match_custom
+	FullVerificationReleaseCounter                // full_verification.release_counter
+	DownloadImageSize                             // download_image.size
+	DownloadImagePreviousTargets                  // download_image.previous_targets
+	VerifyImageHardwareID                         // verify_image.hardware_id
+	VerifyImageFilename                           // verify_image.filename
+	VerifyImageReleaseCounter                     // verify_image.release_counter
+	VerifyImageDecrypt                            // verify_image.decrypt
+	VerifyImageHashes                             // verify_image.hashes
+	InVehicleDownloadSpeed                        // in_vehicle.download_speed
+	InVehicleRequestTimeout                       // in_vehicle.request_timeout
+	VerifyTimeMonotonic                           // verify_time.monotonic
+	SendImagesPrimaryCompleteBundle               // send_images_primary.complete_bundle
+	DirectorRepositoryManifestSignature           // director_repository.manifest_signature
+	DirectorRepositoryReportSignature             // director_repository.report_signature
+	DirectorRepositoryECUsInInventory             // director_repository.ecus_in_inventory
+	DirectorRepositoryAllECUsReported             // director_repository.all_ecus_reported
+	DirectorRepositoryNonceFresh                  // director_repository.nonce_fresh
+	DirectorRepositoryEncryptImages               // director_repository.encrypt_images
+	PoufReportSignature                           // pouf.report_signature
+	PoufReportNonce                               // pouf.report_nonce
+	PoufTransferSize                              // pouf.transfer_size
+	PoufRateLimit                                 // pouf.rate_limit
+)
 
 // Check describes one defence.
 type Check struct {
@@ -47,93 +111,160 @@ type Check struct {
 	Step    string // step number in that section, e.g. "4" or "10.2.3"
 	Attack  Attack
 	Summary string
+
+	name string // "<Section>.<step name>"
 }
 
-func c(section, name, step string, a Attack, summary string) Check {
-	return Check{ID: ID(section + "." + name), Section: section, Step: step, Attack: a, Summary: summary}
+func c(id ID, section, name, step string, a Attack, summary string) Check {
+	return Check{ID: id, Section: section, Step: step, Attack: a, Summary: summary, name: section + "." + name}
 }
 
 // All lists every check, in the order of the Standard.
 var All = []Check{
 	// Metadata verification: Root ({#check_root})
-	c("check_root", "size", "2.2", EndlessData, "Root metadata is downloaded up to X bytes"),
-	c("check_root", "signatures", "2.3", ArbitrarySoftware, "Root N+1 is signed by a threshold of Root N's keys and of its own keys"),
-	c("check_root", "version", "2.4", Rollback, "Root N+1 has version N+1"),
-	c("check_root", "expiry", "3", Freeze, "the latest Root has not expired"),
-	c("check_root", "rotation_reset", "4", Rollback, "Timestamp and Snapshot metadata are deleted when their keys rotate (fast-forward recovery)"),
+	c(RootSize, "check_root", "size", "2.2", EndlessData, "Root metadata is downloaded up to X bytes"),
+	c(RootSignatures, "check_root", "signatures", "2.3", ArbitrarySoftware, "Root N+1 is signed by a threshold of Root N's keys and of its own keys"),
+	c(RootVersion, "check_root", "version", "2.4", Rollback, "Root N+1 has version N+1"),
+	c(RootExpiry, "check_root", "expiry", "3", Freeze, "the latest Root has not expired"),
+	c(RootRotationReset, "check_root", "rotation_reset", "4", Rollback, "Timestamp and Snapshot metadata are deleted when their keys rotate (fast-forward recovery)"),
 	// Timestamp ({#check_timestamp})
-	c("check_timestamp", "size", "1", EndlessData, "Timestamp metadata is downloaded up to Y bytes"),
-	c("check_timestamp", "signatures", "2", ArbitrarySoftware, "Timestamp is signed by the Root's threshold of Timestamp keys"),
-	c("check_timestamp", "version", "3", Rollback, "Timestamp version is not lower than the trusted one"),
-	c("check_timestamp", "expiry", "4", Freeze, "Timestamp has not expired"),
+	c(TimestampSize, "check_timestamp", "size", "1", EndlessData, "Timestamp metadata is downloaded up to Y bytes"),
+	c(TimestampSignatures, "check_timestamp", "signatures", "2", ArbitrarySoftware, "Timestamp is signed by the Root's threshold of Timestamp keys"),
+	c(TimestampVersion, "check_timestamp", "version", "3", Rollback, "Timestamp version is not lower than the trusted one"),
+	c(TimestampExpiry, "check_timestamp", "expiry", "4", Freeze, "Timestamp has not expired"),
 	// Snapshot ({#check_snapshot})
-	c("check_snapshot", "size", "1", EndlessData, "Snapshot is downloaded up to the length the Timestamp lists"),
-	c("check_snapshot", "timestamp_match", "2", MixAndMatch, "Snapshot hashes and version match the Timestamp"),
-	c("check_snapshot", "signatures", "3", ArbitrarySoftware, "Snapshot is signed by the Root's threshold of Snapshot keys"),
-	c("check_snapshot", "version", "4", Rollback, "Snapshot version is not lower than the trusted one"),
-	c("check_snapshot", "targets_versions", "5", Rollback, "no Targets file version listed goes down"),
-	c("check_snapshot", "targets_listed", "6", Rollback, "every Targets file listed before is still listed"),
-	c("check_snapshot", "expiry", "7", Freeze, "Snapshot has not expired"),
+	c(SnapshotSize, "check_snapshot", "size", "1", EndlessData, "Snapshot is downloaded up to the length the Timestamp lists"),
+	c(SnapshotTimestampMatch, "check_snapshot", "timestamp_match", "2", MixAndMatch, "Snapshot hashes and version match the Timestamp"),
+	c(SnapshotSignatures, "check_snapshot", "signatures", "3", ArbitrarySoftware, "Snapshot is signed by the Root's threshold of Snapshot keys"),
+	c(SnapshotVersion, "check_snapshot", "version", "4", Rollback, "Snapshot version is not lower than the trusted one"),
+	c(SnapshotTargetsVersions, "check_snapshot", "targets_versions", "5", Rollback, "no Targets file version listed goes down"),
+	c(SnapshotTargetsListed, "check_snapshot", "targets_listed", "6", Rollback, "every Targets file listed before is still listed"),
+	c(SnapshotExpiry, "check_snapshot", "expiry", "7", Freeze, "Snapshot has not expired"),
 	// Targets ({#check_targets})
-	c("check_targets", "size", "1", EndlessData, "Targets metadata is downloaded up to Z bytes"),
-	c("check_targets", "snapshot_match", "2", MixAndMatch, "Targets version matches the Snapshot"),
-	c("check_targets", "signatures", "3", ArbitrarySoftware, "Targets carries a valid signature by a key of its delegator (off: signatures are not checked at all)"),
-	c("check_targets", "threshold", "3", ArbitrarySoftware, "Targets carries valid signatures of a threshold of distinct keys of its delegator (off: one valid key suffices)"),
-	c("check_targets", "version", "4", Rollback, "Targets version is not lower than the trusted one"),
-	c("check_targets", "expiry", "5", Freeze, "Targets has not expired"),
-	c("check_targets", "director_no_delegations", "6", ArbitrarySoftware, "Director Targets has no delegations"),
-	c("check_targets", "director_unique_ecus", "7", MixAndMatch, "no ECU identifier appears twice in Director Targets"),
-	c("check_targets", "director_ecus_in_vehicle", "8", MixAndMatch, "every ECU identifier in Director Targets is in this vehicle"),
+	c(TargetsSize, "check_targets", "size", "1", EndlessData, "Targets metadata is downloaded up to Z bytes"),
+	c(TargetsSnapshotMatch, "check_targets", "snapshot_match", "2", MixAndMatch, "Targets version matches the Snapshot"),
+	c(TargetsSignatures, "check_targets", "signatures", "3", ArbitrarySoftware, "Targets carries a valid signature by a key of its delegator (off: signatures are not checked at all)"),
+	c(TargetsThreshold, "check_targets", "threshold", "3", ArbitrarySoftware, "Targets carries valid signatures of a threshold of distinct keys of its delegator (off: one valid key suffices)"),
+	c(TargetsVersion, "check_targets", "version", "4", Rollback, "Targets version is not lower than the trusted one"),
+	c(TargetsExpiry, "check_targets", "expiry", "5", Freeze, "Targets has not expired"),
+	c(TargetsDirectorNoDelegations, "check_targets", "director_no_delegations", "6", ArbitrarySoftware, "Director Targets has no delegations"),
+	c(TargetsDirectorUniqueECUs, "check_targets", "director_unique_ecus", "7", MixAndMatch, "no ECU identifier appears twice in Director Targets"),
+	c(TargetsDirectorECUsInVehicle, "check_targets", "director_ecus_in_vehicle", "8", MixAndMatch, "every ECU identifier in Director Targets is in this vehicle"),
 	// Delegations ({#resolve_delegations}, {#multirole_delegations})
-	c("resolve_delegations", "found", "1-5", ArbitrarySoftware, "a role with authority signed metadata for the image"),
-	c("resolve_delegations", "terminating", "3", ArbitrarySoftware, "a terminating delegation ends the search"),
-	c("resolve_delegations", "scope", "4.1", ArbitrarySoftware, "a delegation applies only to its image paths and hardware identifiers"),
-	c("multirole_delegations", "threshold", "2", ArbitrarySoftware, "a threshold of roles agree on the image metadata"),
+	c(ResolveDelegationsFound, "resolve_delegations", "found", "1-5", ArbitrarySoftware, "a role with authority signed metadata for the image"),
+	c(ResolveDelegationsTerminating, "resolve_delegations", "terminating", "3", ArbitrarySoftware, "a terminating delegation ends the search"),
+	c(ResolveDelegationsScope, "resolve_delegations", "scope", "4.1", ArbitrarySoftware, "a delegation applies only to its image paths and hardware identifiers"),
+	c(MultiroleDelegationsThreshold, "multirole_delegations", "threshold", "2", ArbitrarySoftware, "a threshold of roles agree on the image metadata"),
 	// Full verification: Director vs Image ({#full_verification})
-	c("full_verification", "image_repository", "6-9", ArbitrarySoftware, "the Image repository's metadata is verified at all (not Director-only trust)"),
-	c("full_verification", "match_hashes", "10.2.1", ArbitrarySoftware, "Director and Image metadata agree on length and hashes"),
-	c("full_verification", "match_custom", "10.2.2", MixAndMatch, "Director and Image metadata agree on hardware identifier and release counter"),
-	c("full_verification", "release_counter", "10.2.3", Rollback, "the release counter does not go down"),
+	c(FullVerificationImageRepository, "full_verification", "image_repository", "6-9", ArbitrarySoftware, "the Image repository's metadata is verified at all (not Director-only trust)"),
+	c(FullVerificationMatchHashes, "full_verification", "match_hashes", "10.2.1", ArbitrarySoftware, "Director and Image metadata agree on length and hashes"),
+	c(FullVerificationMatchCustom, "full_verification", "match_custom", "10.2.2", MixAndMatch, "Director and Image metadata agree on hardware identifier and release counter"),
+	c(FullVerificationReleaseCounter, "full_verification", "release_counter", "10.2.3", Rollback, "the release counter does not go down"),
 	// Images ({#download_image}, {#verify_image}, {#download_images_primary})
-	c("download_image", "size", "4", EndlessData, "an image is downloaded up to the length in the metadata"),
-	c("download_image", "previous_targets", "4", Rollback, "when the image fails, the ECU keeps its previous Director metadata: new metadata becomes trusted only with the image it names (off: trusted as soon as verified)"),
-	c("verify_image", "hardware_id", "3", Incompatible, "the image's hardware identifier is this ECU's"),
-	c("verify_image", "filename", "4", ArbitrarySoftware, "the image filename is valid for this ECU"),
-	c("verify_image", "release_counter", "5", Rollback, "the release counter is not lower than the installed image's"),
-	c("verify_image", "decrypt", "6", Eavesdrop, "an encrypted image decrypts with this ECU's key"),
-	c("verify_image", "hashes", "7", ArbitrarySoftware, "every listed hash and the length match the image"),
+	c(DownloadImageSize, "download_image", "size", "4", EndlessData, "an image is downloaded up to the length in the metadata"),
+	c(DownloadImagePreviousTargets, "download_image", "previous_targets", "4", Rollback, "when the image fails, the ECU keeps its previous Director metadata: new metadata becomes trusted only with the image it names (off: trusted as soon as verified)"),
+	c(VerifyImageHardwareID, "verify_image", "hardware_id", "3", Incompatible, "the image's hardware identifier is this ECU's"),
+	c(VerifyImageFilename, "verify_image", "filename", "4", ArbitrarySoftware, "the image filename is valid for this ECU"),
+	c(VerifyImageReleaseCounter, "verify_image", "release_counter", "5", Rollback, "the release counter is not lower than the installed image's"),
+	c(VerifyImageDecrypt, "verify_image", "decrypt", "6", Eavesdrop, "an encrypted image decrypts with this ECU's key"),
+	c(VerifyImageHashes, "verify_image", "hashes", "7", ArbitrarySoftware, "every listed hash and the length match the image"),
 	// In-vehicle requirements
-	c("in_vehicle", "download_speed", "-", SlowRetrieval, "downloads slower than the threshold are aborted and reported"),
-	c("in_vehicle", "request_timeout", "-", DropRequest, "a request that gets no answer times out and is reported"),
-	c("verify_time", "monotonic", "-", Freeze, "the attested time never goes backwards"),
-	c("send_images_primary", "complete_bundle", "-", PartialBundle, "every image of the bundle reached its ECU, or the gap is reported"),
+	c(InVehicleDownloadSpeed, "in_vehicle", "download_speed", "-", SlowRetrieval, "downloads slower than the threshold are aborted and reported"),
+	c(InVehicleRequestTimeout, "in_vehicle", "request_timeout", "-", DropRequest, "a request that gets no answer times out and is reported"),
+	c(VerifyTimeMonotonic, "verify_time", "monotonic", "-", Freeze, "the attested time never goes backwards"),
+	c(SendImagesPrimaryCompleteBundle, "send_images_primary", "complete_bundle", "-", PartialBundle, "every image of the bundle reached its ECU, or the gap is reported"),
 	// Director: vehicle version manifests ({#director_repository}, {#vehicle_version_manifest})
-	c("director_repository", "manifest_signature", "3", Spoofing, "the manifest is signed by the vehicle's Primary ECU key"),
-	c("director_repository", "report_signature", "3", Spoofing, "each ECU version report is signed by that ECU's key"),
-	c("director_repository", "ecus_in_inventory", "3", Spoofing, "every reporting ECU belongs to this vehicle"),
-	c("director_repository", "all_ecus_reported", "3", DropRequest, "every ECU in the inventory is represented in the manifest"),
-	c("director_repository", "nonce_fresh", "4", Replay, "the nonce/counter of each version report has not been used before"),
-	c("director_repository", "encrypt_images", "6", Eavesdrop, "the Director encrypts the images of ECUs that require it, for that ECU's key"),
+	c(DirectorRepositoryManifestSignature, "director_repository", "manifest_signature", "3", Spoofing, "the manifest is signed by the vehicle's Primary ECU key"),
+	c(DirectorRepositoryReportSignature, "director_repository", "report_signature", "3", Spoofing, "each ECU version report is signed by that ECU's key"),
+	c(DirectorRepositoryECUsInInventory, "director_repository", "ecus_in_inventory", "3", Spoofing, "every reporting ECU belongs to this vehicle"),
+	c(DirectorRepositoryAllECUsReported, "director_repository", "all_ecus_reported", "3", DropRequest, "every ECU in the inventory is represented in the manifest"),
+	c(DirectorRepositoryNonceFresh, "director_repository", "nonce_fresh", "4", Replay, "the nonce/counter of each version report has not been used before"),
+	c(DirectorRepositoryEncryptImages, "director_repository", "encrypt_images", "6", Eavesdrop, "the Director encrypts the images of ECUs that require it, for that ECU's key"),
 	// In-vehicle bus protocol (docs/pouf.md)
-	c("pouf", "report_signature", "-", Spoofing, "the Primary verifies each Secondary's version report signature"),
-	c("pouf", "report_nonce", "-", Replay, "the version report carries the nonce the Primary just wrote"),
-	c("pouf", "transfer_size", "-", EndlessData, "a file transfer never exceeds its announced or configured size"),
-	c("pouf", "rate_limit", "-", DenialOfService, "a flood of requests is answered busy, not processed"),
+	c(PoufReportSignature, "pouf", "report_signature", "-", Spoofing, "the Primary verifies each Secondary's version report signature"),
+	c(PoufReportNonce, "pouf", "report_nonce", "-", Replay, "the version report carries the nonce the Primary just wrote"),
+	c(PoufTransferSize, "pouf", "transfer_size", "-", EndlessData, "a file transfer never exceeds its announced or configured size"),
+	c(PoufRateLimit, "pouf", "rate_limit", "-", DenialOfService, "a flood of requests is answered busy, not processed"),
 }
 
-var byID = func() map[ID]Check {
-	m := make(map[ID]Check, len(All))
-	for _, ch := range All {
-		if _, dup := m[ch.ID]; dup {
-			panic("check: duplicate ID " + ch.ID)
+// byName finds a check by its name. Building it also proves All and the
+// constants in step: All[i] must be the check of constant i+1.
+var byName = func() map[string]ID {
+	m := make(map[string]ID, len(All))
+	for i, ch := range All {
+		if ch.ID != ID(i+1) {
+			panic(fmt.Sprintf("check: All[%d] is %s, want the constant %d (All and the constants are out of step)", i, ch.name, i+1))
 		}
-		m[ch.ID] = ch
+		if _, dup := m[ch.name]; dup {
+			panic("check: duplicate name " + ch.name)
+		}
+		m[ch.name] = ch.ID
 	}
 	return m
 }()
 
 // Lookup returns the check with the given ID.
-func Lookup(id ID) (Check, bool) { ch, ok := byID[id]; return ch, ok }
+func Lookup(id ID) (Check, bool) {
+	if !id.Valid() {
+		return Check{}, false
+	}
+	return All[id-1], true
+}
+
+// Valid reports whether id is one of the checks (not the zero ID).
+func (id ID) Valid() bool { return id > 0 && int(id) <= len(All) }
+
+// String returns the check's name, e.g. "check_timestamp.expiry"; "" for the
+// zero ID.
+func (id ID) String() string {
+	if !id.Valid() {
+		if id == 0 {
+			return ""
+		}
+		return fmt.Sprintf("check(%d)", uint16(id))
+	}
+	return All[id-1].name
+}
+
+// ParseID returns the check named name ("check_timestamp.expiry"). It is the
+// one way from a name to an ID; an unknown name is an error.
+func ParseID(name string) (ID, error) {
+	id, ok := byName[name]
+	if !ok {
+		return 0, &UnknownError{Name: name}
+	}
+	return id, nil
+}
+
+// UnknownError is the error for a name that is no check.
+type UnknownError struct{ Name string }
+
+func (e *UnknownError) Error() string {
+	return fmt.Sprintf("unknown check %q (the checks are listed in uptane/check.All)", e.Name)
+}
+
+// MarshalText writes the check's name ("" for the zero ID).
+func (id ID) MarshalText() ([]byte, error) {
+	if id != 0 && !id.Valid() {
+		return nil, fmt.Errorf("check: no check has ID %d", uint16(id))
+	}
+	return []byte(id.String()), nil
+}
+
+// UnmarshalText reads a check's name; "" is the zero ID, an unknown name an
+// error.
+func (id *ID) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*id = 0
+		return nil
+	}
+	v, err := ParseID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}
 
 // Error is the error a failed check raises. It names the check, the attack
 // it defends against, and where it happened.
@@ -150,9 +281,9 @@ type Error struct {
 // Fail returns the error for a failed check. It panics on an unknown ID (a
 // programming error).
 func Fail(id ID, repo, role, format string, args ...any) *Error {
-	ch, ok := byID[id]
+	ch, ok := Lookup(id)
 	if !ok {
-		panic("check: unknown check " + string(id))
+		panic(fmt.Sprintf("check: Fail with no check (ID %d)", uint16(id)))
 	}
 	return &Error{Check: id, Attack: ch.Attack, Repo: repo, Role: role, Detail: fmt.Sprintf(format, args...)}
 }
@@ -165,7 +296,7 @@ func (e *Error) OnECU(ecu string) *Error { e.ECU = ecu; return e }
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(string(e.Check))
+	b.WriteString(e.Check.String())
 	b.WriteString(" (")
 	b.WriteString(string(e.Attack))
 	b.WriteString(")")
@@ -216,33 +347,19 @@ var Conformant = Profile{Name: "conformant"}
 // Without returns the conformant profile minus the given checks.
 func Without(ids ...ID) Profile {
 	ds := append([]ID(nil), ids...)
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	// By name, so that a profile's name does not depend on the order of All.
+	slices.SortFunc(ds, func(a, b ID) int { return strings.Compare(a.String(), b.String()) })
 	names := make([]string, len(ds))
 	for i, id := range ds {
-		if _, ok := byID[id]; !ok {
-			panic("check: unknown check " + string(id))
+		if !id.Valid() {
+			panic(fmt.Sprintf("check: Without: no check has ID %d", uint16(id)))
 		}
-		names[i] = string(id)
+		names[i] = id.String()
 	}
 	return Profile{Name: "without:" + strings.Join(names, "+"), Disabled: ds}
 }
 
 // On reports whether check id is enabled in the profile.
 func (p Profile) On(id ID) bool {
-	for _, d := range p.Disabled {
-		if d == id {
-			return false
-		}
-	}
-	return true
-}
-
-// Validate reports unknown check IDs in the profile.
-func (p Profile) Validate() error {
-	for _, d := range p.Disabled {
-		if _, ok := byID[d]; !ok {
-			return fmt.Errorf("profile %q: unknown check %q", p.Name, d)
-		}
-	}
-	return nil
+	return !slices.Contains(p.Disabled, id)
 }

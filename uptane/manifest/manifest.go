@@ -19,7 +19,7 @@
 //	     {"signatures": […],
 //	      "signed": {"ecu_serial": "PRI-1",
 //	        "installed_image": {"filename": "fw.bin", "length": 12, "hashes": {"sha256": "…"}},
-//	        "attacks_detected": [{"check": "check_timestamp.expiry", "attack": "freeze", "detail": "…"}],
+//	        "attacks_detected": [{"check": check.TimestampExpiry, "attack": "freeze", "detail": "…"}],
 //	        "latest_time": "2030-01-01T00:00:00Z", "nonce": "…hex…", "report_counter": 7}}]}}
 //
 // "attacks_detected" is a list (empty when none): one entry per failed check
@@ -436,7 +436,7 @@ func (sr *SignedReport) validate(where string) error {
 	}
 	for i, a := range r.Attacks {
 		w := fmt.Sprintf("%s: attacks_detected[%d]", where, i)
-		if err := checkString(w, "check", string(a.Check), false); err != nil {
+		if err := checkString(w, "check", a.Check.String(), false); err != nil {
 			return err
 		}
 		if err := checkString(w, "attack", string(a.Attack), false); err != nil {

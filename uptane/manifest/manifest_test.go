@@ -26,7 +26,7 @@ func build(keyType string) (manifest.SignedManifest, *keys.Private, *keys.Privat
 	img := manifest.Image{Filename: "fw.bin", Length: 3, Hashes: meta.HashesOf([]byte("abc"))}
 	r1, err := manifest.SignReport(manifest.NewReport("PRI-1", img, nil, t0, []byte{1, 2, 3}, 1), pri)
 	Expect(err).NotTo(HaveOccurred())
-	att := manifest.AttackFrom(check.Fail("check_timestamp.expiry", "director", "timestamp", "expired"))
+	att := manifest.AttackFrom(check.Fail(check.TimestampExpiry, "director", "timestamp", "expired"))
 	r2, err := manifest.SignReport(manifest.NewReport("SEC-1", img, []manifest.DetectedAttack{*att}, t0, []byte{4, 5, 6}, 9), sec)
 	Expect(err).NotTo(HaveOccurred())
 	sm, err := manifest.SignManifest(manifest.VehicleManifest{VIN: "VIN1", PrimaryID: "PRI-1", Reports: []manifest.SignedReport{r1, r2}}, pri)
@@ -50,7 +50,7 @@ var _ = Describe("vehicle version manifests", func() {
 			Expect(ok).To(BeTrue())
 			Expect(r.Verify(sec.Public())).To(Succeed())
 			Expect(r.Signed.Attacks).To(HaveLen(1))
-			Expect(r.Signed.Attacks[0].Check).To(Equal(check.ID("check_timestamp.expiry")))
+			Expect(r.Signed.Attacks[0].Check).To(Equal(check.TimestampExpiry))
 			Expect(r.Signed.Attacks[0].Attack).To(Equal(check.Freeze))
 			Expect(r.Signed.Counter).To(BeEquivalentTo(9))
 			Expect(r.Signed.LatestTime.Equal(t0)).To(BeTrue())

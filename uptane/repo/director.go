@@ -419,7 +419,7 @@ func (d *Director) Assign(vin, ecu, target string, opts ...AssignOptions) error 
 	for _, x := range opts {
 		o.Encrypt = o.Encrypt || x.Encrypt
 	}
-	if o.Encrypt && !d.opts.Profile.On("director_repository.encrypt_images") {
+	if o.Encrypt && !d.opts.Profile.On(check.DirectorRepositoryEncryptImages) {
 		d.log.Info("image encryption switched off by the profile: assigning in clear", "vin", vin, "ecu", ecu, "target", target, "profile", d.opts.Profile.Name)
 		o.Encrypt = false
 	}

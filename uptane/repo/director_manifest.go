@@ -138,20 +138,20 @@ func (d *Director) verifyManifest(tx *bolt.Tx, v *Vehicle, sm *manifest.SignedMa
 		return fmt.Errorf("repo: director: vehicle %s has no Primary ECU", v.VIN)
 	}
 	m := &sm.Signed
-	if err := sm.Verify(prim.Key); err != nil && d.opts.Profile.On("director_repository.manifest_signature") {
-		return check.Fail("director_repository.manifest_signature", repo, "", "vehicle %s: the manifest is not signed by Primary %s's key %s", v.VIN, prim.ID, short(prim.KeyID)).Wrap(err).OnECU(prim.ID)
+	if err := sm.Verify(prim.Key); err != nil && d.opts.Profile.On(check.DirectorRepositoryManifestSignature) {
+		return check.Fail(check.DirectorRepositoryManifestSignature, repo, "", "vehicle %s: the manifest is not signed by Primary %s's key %s", v.VIN, prim.ID, short(prim.KeyID)).Wrap(err).OnECU(prim.ID)
 	}
-	if m.PrimaryID != prim.ID && d.opts.Profile.On("director_repository.manifest_signature") {
-		return check.Fail("director_repository.manifest_signature", repo, "", "vehicle %s: the manifest names Primary %q, the inventory's Primary is %s", v.VIN, m.PrimaryID, prim.ID).OnECU(prim.ID)
+	if m.PrimaryID != prim.ID && d.opts.Profile.On(check.DirectorRepositoryManifestSignature) {
+		return check.Fail(check.DirectorRepositoryManifestSignature, repo, "", "vehicle %s: the manifest names Primary %q, the inventory's Primary is %s", v.VIN, m.PrimaryID, prim.ID).OnECU(prim.ID)
 	}
-	if m.VIN != v.VIN && d.opts.Profile.On("director_repository.manifest_signature") {
-		return check.Fail("director_repository.manifest_signature", repo, "", "the manifest is for vehicle %q, uploaded for %s", m.VIN, v.VIN).OnECU(prim.ID)
+	if m.VIN != v.VIN && d.opts.Profile.On(check.DirectorRepositoryManifestSignature) {
+		return check.Fail(check.DirectorRepositoryManifestSignature, repo, "", "the manifest is for vehicle %q, uploaded for %s", m.VIN, v.VIN).OnECU(prim.ID)
 	}
 	for i := range m.Reports {
 		r := &m.Reports[i]
 		id := r.Signed.ECUSerial
 		e, ok := v.ECU(id)
-		if !ok && !d.opts.Profile.On("director_repository.ecus_in_inventory") {
+		if !ok && !d.opts.Profile.On(check.DirectorRepositoryECUsInInventory) {
 			continue
 		}
 		if !ok {
@@ -160,14 +160,14 @@ func (d *Director) verifyManifest(tx *bolt.Tx, v *Vehicle, sm *manifest.SignedMa
 			if owner != nil {
 				where = fmt.Sprintf("belongs to vehicle %s", owner)
 			}
-			return check.Fail("director_repository.ecus_in_inventory", repo, "", "vehicle %s: a version report from ECU %q, which %s", v.VIN, id, where).OnECU(id)
+			return check.Fail(check.DirectorRepositoryECUsInInventory, repo, "", "vehicle %s: a version report from ECU %q, which %s", v.VIN, id, where).OnECU(id)
 		}
-		if err := r.Verify(e.Key); err != nil && d.opts.Profile.On("director_repository.report_signature") {
-			return check.Fail("director_repository.report_signature", repo, "", "vehicle %s: the version report of %s is not signed by its key %s", v.VIN, id, short(e.KeyID)).Wrap(err).OnECU(id)
+		if err := r.Verify(e.Key); err != nil && d.opts.Profile.On(check.DirectorRepositoryReportSignature) {
+			return check.Fail(check.DirectorRepositoryReportSignature, repo, "", "vehicle %s: the version report of %s is not signed by its key %s", v.VIN, id, short(e.KeyID)).Wrap(err).OnECU(id)
 		}
-		fresh := d.opts.Profile.On("director_repository.nonce_fresh")
+		fresh := d.opts.Profile.On(check.DirectorRepositoryNonceFresh)
 		if seq := tx.Bucket(bNonces).Get(nonceKey(id, r.Signed.Nonce)); seq != nil && fresh {
-			return check.Fail("director_repository.nonce_fresh", repo, "", "vehicle %s: ECU %s reused nonce %x (first seen in an earlier manifest)", v.VIN, id, []byte(r.Signed.Nonce)).OnECU(id)
+			return check.Fail(check.DirectorRepositoryNonceFresh, repo, "", "vehicle %s: ECU %s reused nonce %x (first seen in an earlier manifest)", v.VIN, id, []byte(r.Signed.Nonce)).OnECU(id)
 		}
 		var st ecuState
 		seen, err := getJSON(tx.Bucket(bECUState), []byte(id), &st)
@@ -175,10 +175,10 @@ func (d *Director) verifyManifest(tx *bolt.Tx, v *Vehicle, sm *manifest.SignedMa
 			return err
 		}
 		if seen && r.Signed.Counter <= st.Counter && fresh {
-			return check.Fail("director_repository.nonce_fresh", repo, "", "vehicle %s: ECU %s report counter %d, last accepted %d", v.VIN, id, r.Signed.Counter, st.Counter).OnECU(id)
+			return check.Fail(check.DirectorRepositoryNonceFresh, repo, "", "vehicle %s: ECU %s report counter %d, last accepted %d", v.VIN, id, r.Signed.Counter, st.Counter).OnECU(id)
 		}
 		if seen && r.Signed.LatestTime.Before(st.LatestTime) && fresh {
-			return check.Fail("director_repository.nonce_fresh", repo, "", "vehicle %s: ECU %s reports time %s, before its last accepted %s", v.VIN, id,
+			return check.Fail(check.DirectorRepositoryNonceFresh, repo, "", "vehicle %s: ECU %s reports time %s, before its last accepted %s", v.VIN, id,
 				r.Signed.LatestTime.UTC().Format(time.RFC3339), st.LatestTime.UTC().Format(time.RFC3339)).OnECU(id)
 		}
 		if r.Signed.LatestTime.After(now.Add(d.opts.MaxClockSkew)) {
@@ -187,8 +187,8 @@ func (d *Director) verifyManifest(tx *bolt.Tx, v *Vehicle, sm *manifest.SignedMa
 		}
 	}
 	for _, e := range v.ECUs {
-		if _, ok := m.Report(e.ID); !ok && d.opts.Profile.On("director_repository.all_ecus_reported") {
-			return check.Fail("director_repository.all_ecus_reported", repo, "", "vehicle %s: ECU %s of the inventory is not in the manifest", v.VIN, e.ID).OnECU(e.ID)
+		if _, ok := m.Report(e.ID); !ok && d.opts.Profile.On(check.DirectorRepositoryAllECUsReported) {
+			return check.Fail(check.DirectorRepositoryAllECUsReported, repo, "", "vehicle %s: ECU %s of the inventory is not in the manifest", v.VIN, e.ID).OnECU(e.ID)
 		}
 	}
 	return nil

@@ -227,7 +227,7 @@ var _ = Describe("Director repository", func() {
 			var err error
 			f.d, err = repo.OpenDirector(repo.DirectorOptions{Dir: GinkgoT().TempDir(), Clock: f.clk, Images: f.im,
 				Keys: repo.KeyConfig{Rand: seed.Seed(11).Reader("director-keys")}, Rand: seed.Seed(11).Reader("director-enc"),
-				Profile: check.Without("director_repository.encrypt_images")})
+				Profile: check.Without(check.DirectorRepositoryEncryptImages)})
 			Expect(err).NotTo(HaveOccurred())
 			sec := f.ecus["SEC-1"]
 			Expect(f.d.AddVehicle("VIN1",
@@ -273,7 +273,7 @@ var _ = Describe("Director repository", func() {
 		}
 
 		It("accepts a complete, correctly signed, fresh manifest and records versions and attacks", func() {
-			att := *manifest.AttackFrom(check.Fail("check_timestamp.expiry", meta.Director, meta.Timestamp, "expired"))
+			att := *manifest.AttackFrom(check.Fail(check.TimestampExpiry, meta.Director, meta.Timestamp, "expired"))
 			m := f.manifest("VIN1", "PRI-1", f.ecus["PRI-1"].sign, f.report("PRI-1", 1, 1), f.report("SEC-1", 1, 1, att))
 			rec, err := f.d.ReceiveManifest("VIN1", m)
 			Expect(err).NotTo(HaveOccurred())
@@ -287,7 +287,7 @@ var _ = Describe("Director repository", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(atts).To(HaveLen(1))
 			Expect(atts[0].ECU).To(Equal("SEC-1"))
-			Expect(atts[0].Check).To(Equal(check.ID("check_timestamp.expiry")))
+			Expect(atts[0].Check).To(Equal(check.TimestampExpiry))
 			Expect(atts[0].Attack).To(Equal(check.Freeze))
 			// the next cycle, with a new nonce and counter, is accepted too
 			f.clk.Advance(time.Minute)
@@ -298,17 +298,17 @@ var _ = Describe("Director repository", func() {
 		It("rejects a manifest not signed by the vehicle's Primary (manifest_signature)", func() {
 			forger, _ := keys.Generate(keys.Ed25519, seed.Seed(66).Reader("forger"))
 			_, err := f.d.ReceiveManifest("VIN1", f.manifest("VIN1", "PRI-1", forger, f.report("PRI-1", 1, 1), f.report("SEC-1", 1, 1)))
-			expectRejected(err, "director_repository.manifest_signature", "PRI-1")
+			expectRejected(err, check.DirectorRepositoryManifestSignature, "PRI-1")
 			// signed by another vehicle's Primary
 			_, err = f.d.ReceiveManifest("VIN1", f.manifest("VIN1", "PRI-1", f.ecus["PRI-2"].sign, f.report("PRI-1", 1, 1), f.report("SEC-1", 1, 1)))
-			expectRejected(err, "director_repository.manifest_signature", "PRI-1")
+			expectRejected(err, check.DirectorRepositoryManifestSignature, "PRI-1")
 			// a Secondary posing as the Primary
 			_, err = f.d.ReceiveManifest("VIN1", f.manifest("VIN1", "SEC-1", f.ecus["SEC-1"].sign, f.report("PRI-1", 1, 1), f.report("SEC-1", 1, 1)))
-			expectRejected(err, "director_repository.manifest_signature", "PRI-1")
+			expectRejected(err, check.DirectorRepositoryManifestSignature, "PRI-1")
 			// another vehicle's genuine manifest replayed to this vehicle
 			other := f.manifest("VIN2", "PRI-2", f.ecus["PRI-2"].sign, f.report("PRI-2", 1, 1), f.report("SEC-2", 1, 1))
 			_, err = f.d.ReceiveManifest("VIN1", other)
-			expectRejected(err, "director_repository.manifest_signature", "PRI-1")
+			expectRejected(err, check.DirectorRepositoryManifestSignature, "PRI-1")
 		})
 
 		It("rejects a forged ECU version report (report_signature)", func() {
@@ -316,45 +316,45 @@ var _ = Describe("Director repository", func() {
 			Expect(forged.Sign(f.ecus["PRI-1"].sign)).To(Succeed()) // the Primary signs for the Secondary
 			forged.Signatures = forged.Signatures[1:]
 			_, err := f.d.ReceiveManifest("VIN1", f.manifest("VIN1", "PRI-1", f.ecus["PRI-1"].sign, f.report("PRI-1", 1, 1), forged))
-			expectRejected(err, "director_repository.report_signature", "SEC-1")
+			expectRejected(err, check.DirectorRepositoryReportSignature, "SEC-1")
 			// a genuine report altered by the Primary
 			altered := f.report("SEC-1", 1, 1)
 			altered.Signed.Installed.Filename = "new.bin"
 			_, err = f.d.ReceiveManifest("VIN1", f.manifest("VIN1", "PRI-1", f.ecus["PRI-1"].sign, f.report("PRI-1", 1, 1), altered))
-			expectRejected(err, "director_repository.report_signature", "SEC-1")
+			expectRejected(err, check.DirectorRepositoryReportSignature, "SEC-1")
 		})
 
 		It("rejects a report from an ECU of another vehicle or of no vehicle (ecus_in_inventory)", func() {
 			_, err := f.d.ReceiveManifest("VIN1", f.manifest("VIN1", "PRI-1", f.ecus["PRI-1"].sign, f.report("PRI-1", 1, 1), f.report("SEC-1", 1, 1), f.report("SEC-2", 1, 1)))
-			expectRejected(err, "director_repository.ecus_in_inventory", "SEC-2")
+			expectRejected(err, check.DirectorRepositoryECUsInInventory, "SEC-2")
 			Expect(err).To(MatchError(ContainSubstring("belongs to vehicle VIN2")))
 			f.ecus["ROGUE"] = mkECU(5, "ROGUE")
 			_, err = f.d.ReceiveManifest("VIN1", f.manifest("VIN1", "PRI-1", f.ecus["PRI-1"].sign, f.report("PRI-1", 1, 1), f.report("SEC-1", 1, 1), f.report("ROGUE", 1, 1)))
-			expectRejected(err, "director_repository.ecus_in_inventory", "ROGUE")
+			expectRejected(err, check.DirectorRepositoryECUsInInventory, "ROGUE")
 		})
 
 		It("rejects a manifest that leaves out an ECU (all_ecus_reported)", func() {
 			_, err := f.d.ReceiveManifest("VIN1", f.manifest("VIN1", "PRI-1", f.ecus["PRI-1"].sign, f.report("PRI-1", 1, 1)))
-			expectRejected(err, "director_repository.all_ecus_reported", "SEC-1")
+			expectRejected(err, check.DirectorRepositoryAllECUsReported, "SEC-1")
 		})
 
 		It("rejects replayed nonces, counters that do not increase and time that goes backwards (nonce_fresh)", func() {
 			_, err := f.d.ReceiveManifest("VIN1", f.good(1, 1))
 			Expect(err).NotTo(HaveOccurred())
 			_, err = f.d.ReceiveManifest("VIN1", f.good(1, 1))
-			Expect(check.Is(err, "director_repository.nonce_fresh")).To(BeTrue(), "%v", err)
+			Expect(check.Is(err, check.DirectorRepositoryNonceFresh)).To(BeTrue(), "%v", err)
 			Expect(err).To(MatchError(ContainSubstring("reused nonce")))
 			_, err = f.d.ReceiveManifest("VIN1", f.good(2, 1))
-			Expect(check.Is(err, "director_repository.nonce_fresh")).To(BeTrue(), "%v", err)
+			Expect(check.Is(err, check.DirectorRepositoryNonceFresh)).To(BeTrue(), "%v", err)
 			Expect(err).To(MatchError(ContainSubstring("report counter 1, last accepted 1")))
 			f.clk.Advance(-time.Hour)
 			_, err = f.d.ReceiveManifest("VIN1", f.good(3, 3))
-			Expect(check.Is(err, "director_repository.nonce_fresh")).To(BeTrue(), "%v", err)
+			Expect(check.Is(err, check.DirectorRepositoryNonceFresh)).To(BeTrue(), "%v", err)
 			Expect(err).To(MatchError(ContainSubstring("before its last accepted")))
 			recs, _ := f.d.Records("VIN1")
 			Expect(recs).To(HaveLen(4))
 			Expect(recs[0].Accepted).To(BeTrue())
-			Expect(recs[3].Check).To(Equal(check.ID("director_repository.nonce_fresh")))
+			Expect(recs[3].Check).To(Equal(check.DirectorRepositoryNonceFresh))
 		})
 
 		It("rejects a report time far in the future and malformed bodies, naming what failed", func() {
@@ -394,7 +394,7 @@ var _ = Describe("Director repository", func() {
 		as, _ := f.d.Assignments("VIN1")
 		Expect(as).To(HaveLen(1))
 		_, err = f.d.ReceiveManifest("VIN1", f.good(1, 2))
-		Expect(check.Is(err, "director_repository.nonce_fresh")).To(BeTrue(), "a nonce seen before the restart is still seen: %v", err)
+		Expect(check.Is(err, check.DirectorRepositoryNonceFresh)).To(BeTrue(), "a nonce seen before the restart is still seen: %v", err)
 		Expect(f.d.Assign("VIN1", "PRI-1", "pri.bin")).To(Succeed())
 		f.file("VIN1", "timestamp.json")
 		tsv2, _ := f.d.Version("VIN1", meta.Timestamp)
@@ -461,7 +461,7 @@ var _ = Describe("Director repository", func() {
 			code, b = do("POST", "http://director/VIN1/manifest", f.good(1, 1))
 			Expect(code).To(Equal(403))
 			Expect(json.Unmarshal(b, &reply)).To(Succeed())
-			Expect(reply["check"]).To(Equal("director_repository.nonce_fresh"))
+			Expect(reply["check"]).To(Equal(check.DirectorRepositoryNonceFresh.String()))
 			Expect(reply["attack"]).To(Equal("replay"))
 			code, _ = do("POST", "http://director/VIN1/manifest", []byte(strings.Repeat(" ", manifest.MaxManifestSize+1)))
 			Expect(code).To(Equal(413))

@@ -2,6 +2,7 @@ package tufclient_test
 
 import (
 	"bytes"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -152,7 +153,7 @@ var _ = Describe("tuf-client (CLIENT-CLI.md of tuf-conformance)", func() {
 		entries, _ := os.ReadDir(tdir)
 		Expect(entries).To(BeEmpty())
 		Expect(download("files/missing.txt")).To(Equal(1))
-		Expect(errb.String()).To(ContainSubstring("resolve_delegations.found"))
+		Expect(errb.String()).To(ContainSubstring(check.ResolveDelegationsFound.String()))
 	})
 
 	It("a cached target is not downloaded again", func() {
@@ -172,14 +173,14 @@ var _ = Describe("tuf-client (CLIENT-CLI.md of tuf-conformance)", func() {
 		ts.Signed.Version++
 		s.put("metadata/timestamp.json", sign(ts, s.keys["targets"]))
 		Expect(run("--metadata-dir", mdir, "--metadata-url", s.srv.URL+"/metadata", "refresh")).To(Equal(1))
-		Expect(errb.String()).To(ContainSubstring("check_timestamp.signatures"))
+		Expect(errb.String()).To(ContainSubstring(check.TimestampSignatures.String()))
 		got := must((&metadata.Metadata[metadata.TimestampType]{}).FromFile(filepath.Join(mdir, "timestamp.json")))
 		Expect(got.Signed.Version).To(BeEquivalentTo(1))
 	})
 
 	It("refresh exits 1 when metadata has expired (--days-in-future)", func() {
 		Expect(run("--metadata-dir", mdir, "--metadata-url", s.srv.URL+"/metadata", "--days-in-future", "60", "refresh")).To(Equal(1))
-		Expect(errb.String()).To(ContainSubstring("check_root.expiry"))
+		Expect(errb.String()).To(ContainSubstring(check.RootExpiry.String()))
 	})
 
 	It("usage errors exit 1; --help exits 0", func() {

@@ -163,63 +163,63 @@ func multirole(v *vehicle, threshold int, contents ...[]byte) {
 
 var cases = []crafted{
 	// {#check_root}
-	{step: "check_root step 2.2: Root N+1 larger than X → endless data", id: "check_root.size",
+	{step: "check_root step 2.2: Root N+1 larger than X → endless data", id: check.RootSize,
 		craft: func(v *vehicle) {
 			bumpRoot(v.dir, func(r *metadata.RootType) { pad(&r.UnrecognizedFields, 70<<10) })
 		}},
-	{step: "check_root step 2.3: Root N+1 not signed by a threshold of Root N's keys → arbitrary software", id: "check_root.signatures",
+	{step: "check_root step 2.3: Root N+1 not signed by a threshold of Root N's keys → arbitrary software", id: check.RootSignatures,
 		craft: func(v *vehicle) {
 			k := key(keys.ECDSAP256, "director/root-2")
 			v.dir.rotate(meta.Root, k)
 			v.dir.files["2.root.json"] = signBytes(v.dir.root, k)
 		}},
-	{step: "check_root step 2.3: Root N+1 not signed by a threshold of its own keys → arbitrary software", id: "check_root.signatures",
+	{step: "check_root step 2.3: Root N+1 not signed by a threshold of its own keys → arbitrary software", id: check.RootSignatures,
 		craft: func(v *vehicle) {
 			old := v.dir.signers[meta.Root]
 			v.dir.rotate(meta.Root, key(keys.ECDSAP256, "director/root-2"))
 			v.dir.files["2.root.json"] = signBytes(v.dir.root, old...)
 		}},
-	{step: "full_verification step 6 (check_root step 2.3 on the Image repository): an Image Root N+1 signed only by the attacker's key → arbitrary software", id: "check_root.signatures",
+	{step: "full_verification step 6 (check_root step 2.3 on the Image repository): an Image Root N+1 signed only by the attacker's key → arbitrary software", id: check.RootSignatures,
 		craft: func(v *vehicle) {
 			v.img.rotate(meta.Targets, evil)
 			v.img.files["2.root.json"] = signBytes(v.img.root, evil)
 			v.newImage("BRK1", "brakes/evil.bin", "", 6)
 		}},
-	{step: "check_root step 2.4: 2.root.json has version 3 → rollback", id: "check_root.version",
+	{step: "check_root step 2.4: 2.root.json has version 3 → rollback", id: check.RootVersion,
 		craft: func(v *vehicle) {
 			v.dir.root.Signed.Version = 3
 			v.dir.files["2.root.json"] = signBytes(v.dir.root, v.dir.signers[meta.Root]...)
 		}},
-	{step: "check_root step 3: the latest Root has expired → freeze", id: "check_root.expiry",
+	{step: "check_root step 3: the latest Root has expired → freeze", id: check.RootExpiry,
 		craft: func(v *vehicle) {
 			bumpRoot(v.dir, func(r *metadata.RootType) { r.Expires = t0.Add(-1) })
 		}},
 	// {#check_timestamp}
-	{step: "check_timestamp step 1: Timestamp larger than Y → endless data", id: "check_timestamp.size",
+	{step: "check_timestamp step 1: Timestamp larger than Y → endless data", id: check.TimestampSize,
 		craft: func(v *vehicle) {
 			pad(&v.dir.timestamp.Signed.UnrecognizedFields, 20<<10)
 			v.dir.timestamp.Signed.Version++
 			v.dir.publishTimestamp()
 		}},
-	{step: "check_timestamp step 2: Timestamp signed by a key the Root does not list → arbitrary software", id: "check_timestamp.signatures",
+	{step: "check_timestamp step 2: Timestamp signed by a key the Root does not list → arbitrary software", id: check.TimestampSignatures,
 		craft: func(v *vehicle) {
 			v.dir.timestamp.Signed.Version++
 			v.dir.files["timestamp.json"] = signBytes(v.dir.timestamp, evil)
 		}},
-	{step: "check_timestamp step 3: Timestamp version lower than the trusted one → rollback", id: "check_timestamp.version",
+	{step: "check_timestamp step 3: Timestamp version lower than the trusted one → rollback", id: check.TimestampVersion,
 		prep: func(v *vehicle) { v.advance() },
 		craft: func(v *vehicle) {
 			v.dir.timestamp.Signed.Version = 1
 			v.dir.publishTimestamp()
 		}},
-	{step: "check_timestamp step 4: expired Timestamp → freeze", id: "check_timestamp.expiry",
+	{step: "check_timestamp step 4: expired Timestamp → freeze", id: check.TimestampExpiry,
 		craft: func(v *vehicle) {
 			v.dir.timestamp.Signed.Version++
 			v.dir.timestamp.Signed.Expires = t0
 			v.dir.publishTimestamp()
 		}},
 	// {#check_snapshot}
-	{step: "check_snapshot step 1: Snapshot larger than the limit → endless data", id: "check_snapshot.size",
+	{step: "check_snapshot step 1: Snapshot larger than the limit → endless data", id: check.SnapshotSize,
 		craft: func(v *vehicle) {
 			r := v.dir
 			pad(&r.snapshot.Signed.UnrecognizedFields, 1100<<10)
@@ -229,14 +229,14 @@ var cases = []crafted{
 			r.timestamp.Signed.Version++
 			r.publishTimestamp()
 		}},
-	{step: "check_snapshot step 2: Snapshot hashes differ from the Timestamp's → mix-and-match", id: "check_snapshot.timestamp_match",
+	{step: "check_snapshot step 2: Snapshot hashes differ from the Timestamp's → mix-and-match", id: check.SnapshotTimestampMatch,
 		craft: func(v *vehicle) {
 			r := v.dir
 			r.release()
 			r.snapshot.Signed.Expires = r.snapshot.Signed.Expires.Add(time.Second)
 			sameLength(r.files, meta.VersionedName(r.snapshot.Signed.Version, meta.Snapshot), func() []byte { return signBytes(r.snapshot, r.signers[meta.Snapshot]...) })
 		}},
-	{step: "check_snapshot step 2: Snapshot version differs from the Timestamp's → mix-and-match", id: "check_snapshot.timestamp_match",
+	{step: "check_snapshot step 2: Snapshot version differs from the Timestamp's → mix-and-match", id: check.SnapshotTimestampMatch,
 		craft: func(v *vehicle) {
 			r := v.dir
 			r.snapshot.Signed.Version = 2
@@ -245,14 +245,14 @@ var cases = []crafted{
 			r.timestamp.Signed.Version++
 			r.publishTimestamp()
 		}},
-	{step: "check_snapshot step 3: Snapshot signed by a key the Root does not list → arbitrary software", id: "check_snapshot.signatures",
+	{step: "check_snapshot step 3: Snapshot signed by a key the Root does not list → arbitrary software", id: check.SnapshotSignatures,
 		craft: func(v *vehicle) {
 			r := v.dir
 			r.snapshot.Signed.Version++
 			r.timestamp.Signed.Version++
 			r.publishSnapshotBy(evil)
 		}},
-	{step: "check_snapshot step 4: Snapshot version lower than the trusted one → rollback", id: "check_snapshot.version",
+	{step: "check_snapshot step 4: Snapshot version lower than the trusted one → rollback", id: check.SnapshotVersion,
 		prep: func(v *vehicle) { v.advance() },
 		craft: func(v *vehicle) {
 			r := v.dir
@@ -260,33 +260,33 @@ var cases = []crafted{
 			r.timestamp.Signed.Version++
 			r.publishSnapshot()
 		}},
-	{step: "check_snapshot step 5: a Targets file's version goes down → rollback", id: "check_snapshot.targets_versions",
+	{step: "check_snapshot step 5: a Targets file's version goes down → rollback", id: check.SnapshotTargetsVersions,
 		craft: func(v *vehicle) {
 			v.img.delegated["retired"].Signed.Version = 1
 			v.img.release()
 			v.dir.targets.Signed.Version++
 			v.dir.release()
 		}},
-	{step: "check_snapshot step 6: a Targets file listed before is missing → rollback", id: "check_snapshot.targets_listed",
+	{step: "check_snapshot step 6: a Targets file listed before is missing → rollback", id: check.SnapshotTargetsListed,
 		craft: func(v *vehicle) {
 			delete(v.img.delegated, "retired")
 			v.img.release()
 			v.dir.targets.Signed.Version++
 			v.dir.release()
 		}},
-	{step: "check_snapshot step 7: expired Snapshot → freeze", id: "check_snapshot.expiry",
+	{step: "check_snapshot step 7: expired Snapshot → freeze", id: check.SnapshotExpiry,
 		craft: func(v *vehicle) {
 			v.dir.snapshot.Signed.Expires = t0.Add(-1)
 			v.dir.release()
 		}},
 	// {#check_targets}
-	{step: "check_targets step 1: Targets larger than Z → endless data", id: "check_targets.size",
+	{step: "check_targets step 1: Targets larger than Z → endless data", id: check.TargetsSize,
 		craft: func(v *vehicle) {
 			pad(&v.dir.targets.Signed.UnrecognizedFields, 1100<<10)
 			v.dir.targets.Signed.Version++
 			v.dir.release()
 		}},
-	{step: "check_targets step 2: Targets version differs from the Snapshot's → mix-and-match", id: "check_targets.snapshot_match",
+	{step: "check_targets step 2: Targets version differs from the Snapshot's → mix-and-match", id: check.TargetsSnapshotMatch,
 		craft: func(v *vehicle) {
 			r := v.dir
 			r.targets.Signed.Version = 2
@@ -296,7 +296,7 @@ var cases = []crafted{
 			r.timestamp.Signed.Version++
 			r.publishSnapshot()
 		}},
-	{step: "check_targets step 2: Targets hashes differ from the Snapshot's → mix-and-match", id: "check_targets.snapshot_match",
+	{step: "check_targets step 2: Targets hashes differ from the Snapshot's → mix-and-match", id: check.TargetsSnapshotMatch,
 		craft: func(v *vehicle) {
 			r := v.dir
 			r.snapshotHashes = true
@@ -305,14 +305,14 @@ var cases = []crafted{
 			r.targets.Signed.Expires = r.targets.Signed.Expires.Add(time.Second)
 			sameLength(r.files, meta.VersionedName(r.targets.Signed.Version, meta.Targets), func() []byte { return signBytes(r.targets, r.signers[meta.Targets]...) })
 		}},
-	{step: "check_targets step 3: Targets signed by 1 of its threshold of 2 keys → arbitrary software", id: "check_targets.threshold",
+	{step: "check_targets step 3: Targets signed by 1 of its threshold of 2 keys → arbitrary software", id: check.TargetsThreshold,
 		craft: func(v *vehicle) {
 			r := v.dir
 			r.targets.Signed.Version++
 			r.release()
 			r.files[meta.VersionedName(r.targets.Signed.Version, meta.Targets)] = signBytes(r.targets, r.signers[meta.Targets][1])
 		}},
-	{step: "check_targets step 3: Image Targets signed by 1 of its threshold of 2 keys and the attacker's key → arbitrary software", id: "check_targets.threshold",
+	{step: "check_targets step 3: Image Targets signed by 1 of its threshold of 2 keys and the attacker's key → arbitrary software", id: check.TargetsThreshold,
 		craft: func(v *vehicle) {
 			r := v.img
 			v.newImage("BRK1", "brakes/brk1-v6.bin", "", 6)
@@ -320,7 +320,7 @@ var cases = []crafted{
 		}},
 	// Threshold counting of distinct keys ({#root_meta}: "a threshold of
 	// distinct keys"): one stolen key must never count twice.
-	{step: "check_targets step 3: one key listed in Root under two key IDs (threshold 2) → arbitrary software", id: "check_targets.threshold",
+	{step: "check_targets step 3: one key listed in Root under two key IDs (threshold 2) → arbitrary software", id: check.TargetsThreshold,
 		craft: func(v *vehicle) {
 			k := v.dir.signers[meta.Targets][0].(*keys.Private)
 			alias := "alias-of-" + k.KeyID()
@@ -333,7 +333,7 @@ var cases = []crafted{
 			r.release()
 			r.files[meta.VersionedName(r.targets.Signed.Version, meta.Targets)] = signDuplicated(r.targets, k, alias)
 		}},
-	{step: "check_targets step 3: one key ID listed twice in the Root's Targets role (threshold 2) → arbitrary software", id: "check_targets.threshold",
+	{step: "check_targets step 3: one key ID listed twice in the Root's Targets role (threshold 2) → arbitrary software", id: check.TargetsThreshold,
 		craft: func(v *vehicle) {
 			k := v.dir.signers[meta.Targets][0]
 			bumpRoot(v.dir, func(r *metadata.RootType) {
@@ -344,14 +344,14 @@ var cases = []crafted{
 			r.release()
 			r.files[meta.VersionedName(r.targets.Signed.Version, meta.Targets)] = signBytes(r.targets, k)
 		}},
-	{step: "check_targets step 3: Targets signed only by a key Root does not give → arbitrary software", id: "check_targets.signatures",
+	{step: "check_targets step 3: Targets signed only by a key Root does not give → arbitrary software", id: check.TargetsSignatures,
 		craft: func(v *vehicle) {
 			r := v.dir
 			r.targets.Signed.Version++
 			r.release()
 			r.files[meta.VersionedName(r.targets.Signed.Version, meta.Targets)] = signBytes(r.targets, evil)
 		}},
-	{step: "check_targets step 3: delegated Targets signed by 1 of the 2 keys its delegator requires → arbitrary software", id: "check_targets.threshold",
+	{step: "check_targets step 3: delegated Targets signed by 1 of the 2 keys its delegator requires → arbitrary software", id: check.TargetsThreshold,
 		craft: func(v *vehicle) {
 			second := key(keys.ECDSAP256, "image/supplier-2")
 			must(0, v.img.targets.Signed.AddKey(second.Public(), "supplier"))
@@ -359,12 +359,12 @@ var cases = []crafted{
 			v.img.targets.Signed.Version++
 			v.newImage("BRK1", "brakes/brk1-v6.bin", "supplier", 6)
 		}},
-	{step: "check_targets step 3: delegated Targets signed by a key its delegator does not give → arbitrary software", id: "check_targets.signatures",
+	{step: "check_targets step 3: delegated Targets signed by a key its delegator does not give → arbitrary software", id: check.TargetsSignatures,
 		craft: func(v *vehicle) {
 			v.img.signers["supplier"] = []keys.Signer{evil}
 			v.newImage("BRK1", "brakes/brk1-v6.bin", "supplier", 6)
 		}},
-	{step: "check_targets step 4: Targets version lower than the trusted one (partial verification) → rollback", id: "check_targets.version",
+	{step: "check_targets step 4: Targets version lower than the trusted one (partial verification) → rollback", id: check.TargetsVersion,
 		run: runPartial,
 		prep: func(v *vehicle) {
 			v.dir.files["targets.json"] = v.dir.files["1.targets.json"]
@@ -377,35 +377,35 @@ var cases = []crafted{
 			delete(v.dir.files, "targets.json")
 			v.assign("BRK1", "brakes/brk1.bin", v.images["brakes/brk1.bin"], "brake", 5)
 		}},
-	{step: "check_targets step 5: expired Targets → freeze", id: "check_targets.expiry",
+	{step: "check_targets step 5: expired Targets → freeze", id: check.TargetsExpiry,
 		craft: func(v *vehicle) {
 			v.dir.targets.Signed.Expires = t0
 			v.dir.targets.Signed.Version++
 			v.dir.release()
 		}},
-	{step: "check_targets step 6: Director Targets with delegations → arbitrary software", id: "check_targets.director_no_delegations",
+	{step: "check_targets step 6: Director Targets with delegations → arbitrary software", id: check.TargetsDirectorNoDelegations,
 		craft: func(v *vehicle) {
 			v.dir.targets.Signed.Delegations = &metadata.Delegations{Keys: map[string]*metadata.Key{evil.KeyID(): evil.Public()},
 				Roles: []metadata.DelegatedRole{{Name: "x", KeyIDs: []string{evil.KeyID()}, Threshold: 1, Paths: []string{"*"}}}}
 			v.dir.targets.Signed.Version++
 			v.dir.release()
 		}},
-	{step: "check_targets step 7: an ECU identifier listed twice in Director Targets → mix-and-match", id: "check_targets.director_unique_ecus",
+	{step: "check_targets step 7: an ECU identifier listed twice in Director Targets → mix-and-match", id: check.TargetsDirectorUniqueECUs,
 		craft: func(v *vehicle) {
 			v.dir.targets.Signed.Targets["brakes/brk1.zzz"] = directorFile("brakes/brk1.zzz", []byte("other"), "brake", 5, map[string]string{"BRK1": "brake"})
 			v.dir.targets.Signed.Version++
 			v.dir.release()
 		}},
-	{step: "check_targets step 8: an ECU identifier that is not in the vehicle → mix-and-match", id: "check_targets.director_ecus_in_vehicle",
+	{step: "check_targets step 8: an ECU identifier that is not in the vehicle → mix-and-match", id: check.TargetsDirectorECUsInVehicle,
 		craft: func(v *vehicle) {
 			v.dir.targets.Signed.Targets["gw.bin"] = directorFile("gw.bin", v.images["gw.bin"], "gw", 1, map[string]string{"PRI": "gw", "GHOST": "gw"})
 			v.dir.targets.Signed.Version++
 			v.dir.release()
 		}},
 	// {#resolve_delegations}, {#multirole_delegations}
-	{step: "resolve_delegations step 5: no role lists the Director's image → arbitrary software", id: "resolve_delegations.found",
+	{step: "resolve_delegations step 5: no role lists the Director's image → arbitrary software", id: check.ResolveDelegationsFound,
 		craft: func(v *vehicle) { v.assign("BRK1", "brakes/evil.bin", []byte("evil"), "brake", 6) }},
-	{step: "resolve_delegations step 3: a terminating delegation without the image ends the search", id: "resolve_delegations.terminating",
+	{step: "resolve_delegations step 3: a terminating delegation without the image ends the search", id: check.ResolveDelegationsTerminating,
 		craft: func(v *vehicle) {
 			d := v.img.delegate("old-supplier", []string{"brakes/*"}, "brake")
 			d.Terminating = true
@@ -414,7 +414,7 @@ var cases = []crafted{
 			v.img.targets.Signed.Delegations.Roles = append([]metadata.DelegatedRole{roles[n-1]}, roles[:n-1]...)
 			v.newImage("BRK1", "brakes/brk1-v6.bin", "supplier", 6)
 		}},
-	{step: "resolve_delegations step 3: a terminating multi-role delegation whose roles do not agree ends the search → arbitrary software through a lower-priority role", id: "resolve_delegations.terminating",
+	{step: "resolve_delegations step 3: a terminating multi-role delegation whose roles do not agree ends the search → arbitrary software through a lower-priority role", id: check.ResolveDelegationsTerminating,
 		craft: func(v *vehicle) {
 			// The attacker holds the key of "fallback", delegated fw/* after
 			// the terminating multi-role delegation "fw", of whose roles only
@@ -427,38 +427,38 @@ var cases = []crafted{
 			v.img.release()
 			v.assign("BRK1", "fw/x.bin", []byte("fw evil"), "brake", 6)
 		}},
-	{step: "resolve_delegations step 4.1: image listed by a role delegated for other hardware → arbitrary software", id: "resolve_delegations.scope",
+	{step: "resolve_delegations step 4.1: image listed by a role delegated for other hardware → arbitrary software", id: check.ResolveDelegationsScope,
 		craft: func(v *vehicle) { v.newImage("PRI", "brakes/gw-x.bin", "supplier", 2) }},
-	{step: "resolve_delegations step 4.1: image listed by a role delegated for other paths → arbitrary software", id: "resolve_delegations.scope",
+	{step: "resolve_delegations step 4.1: image listed by a role delegated for other paths → arbitrary software", id: check.ResolveDelegationsScope,
 		craft: func(v *vehicle) {
 			v.hw["PRI"] = "brake" // the supplier role is delegated for brakes/* on brake hardware
 			v.newImage("PRI", "gw2.bin", "supplier", 2)
 		}},
-	{step: "multirole_delegations step 2.4: no threshold of roles agree → arbitrary software", id: "multirole_delegations.threshold",
+	{step: "multirole_delegations step 2.4: no threshold of roles agree → arbitrary software", id: check.MultiroleDelegationsThreshold,
 		craft: func(v *vehicle) {
 			multirole(v, 2, []byte("fw one"), []byte("fw two"), []byte("fw three"))
 			v.assign("BRK1", "fw/x.bin", []byte("fw one"), "brake", 6)
 		}},
 	// {#full_verification}
-	{step: "full_verification steps 6-9: no Image repository to check against → arbitrary software", id: "full_verification.image_repository",
+	{step: "full_verification steps 6-9: no Image repository to check against → arbitrary software", id: check.FullVerificationImageRepository,
 		craft: func(v *vehicle) {
 			v.noImage = true
 			v.assign("BRK1", "brakes/evil.bin", []byte("evil"), "brake", 6)
 		}},
-	{step: "full_verification step 10.2.1: Director and Image hashes differ → arbitrary software", id: "full_verification.match_hashes",
+	{step: "full_verification step 10.2.1: Director and Image hashes differ → arbitrary software", id: check.FullVerificationMatchHashes,
 		craft: func(v *vehicle) { v.assign("BRK1", "brakes/brk1.bin", []byte("evil"), "brake", 5) }},
-	{step: "full_verification step 10.2.2: Director and Image release counters differ → mix-and-match", id: "full_verification.match_custom",
+	{step: "full_verification step 10.2.2: Director and Image release counters differ → mix-and-match", id: check.FullVerificationMatchCustom,
 		craft: func(v *vehicle) { v.assign("BRK1", "brakes/brk1.bin", v.images["brakes/brk1.bin"], "brake", 7) }},
-	{step: "full_verification step 10.2.3: the release counter goes down → rollback", id: "full_verification.release_counter",
+	{step: "full_verification step 10.2.3: the release counter goes down → rollback", id: check.FullVerificationReleaseCounter,
 		craft: func(v *vehicle) { v.newImage("BRK1", "brakes/brk1-old.bin", "supplier", 3) }},
 	// {#verify_image}
-	{step: "verify_image step 3: image for other hardware → incompatible software", id: "verify_image.hardware_id", run: runImage, valid: (*vehicle).advance,
+	{step: "verify_image step 3: image for other hardware → incompatible software", id: check.VerifyImageHardwareID, run: runImage, valid: (*vehicle).advance,
 		craft: func(v *vehicle) { v.ecuMod = func(e *verify.ECU) { e.HardwareID = "brake-v3" } }},
-	{step: "verify_image step 4: filename not valid for this ECU → arbitrary software", id: "verify_image.filename", run: runImage, valid: (*vehicle).advance,
+	{step: "verify_image step 4: filename not valid for this ECU → arbitrary software", id: check.VerifyImageFilename, run: runImage, valid: (*vehicle).advance,
 		craft: func(v *vehicle) { v.ecuMod = func(e *verify.ECU) { e.Filenames = []string{"brakes/*.img"} } }},
-	{step: "verify_image step 5: release counter lower than the installed image's → rollback", id: "verify_image.release_counter", run: runImage, valid: (*vehicle).advance,
+	{step: "verify_image step 5: release counter lower than the installed image's → rollback", id: check.VerifyImageReleaseCounter, run: runImage, valid: (*vehicle).advance,
 		craft: func(v *vehicle) { v.ecuMod = func(e *verify.ECU) { e.ReleaseCounter = u64(9) } }},
-	{step: "verify_image step 6: an encrypted image that does not decrypt (delivered in clear) → eavesdrop", id: "verify_image.decrypt", run: runImage, valid: (*vehicle).advance,
+	{step: "verify_image step 6: an encrypted image that does not decrypt (delivered in clear) → eavesdrop", id: check.VerifyImageDecrypt, run: runImage, valid: (*vehicle).advance,
 		prep: func(v *vehicle) {
 			encryptFor(v, "BRK1")
 			_, err := v.verifyPrimary(check.Conformant)
@@ -467,7 +467,7 @@ var cases = []crafted{
 		craft: func(v *vehicle) {
 			v.ecuMod = func(e *verify.ECU) { e.Decrypt = xorDecrypter }
 		}},
-	{step: "verify_image step 7: the first hash (sha256) matches, the second (sha512) does not → arbitrary software", id: "verify_image.hashes", run: runImage, valid: (*vehicle).advance,
+	{step: "verify_image step 7: the first hash (sha256) matches, the second (sha512) does not → arbitrary software", id: check.VerifyImageHashes, run: runImage, valid: (*vehicle).advance,
 		prep: func(v *vehicle) {
 			// Both repositories list the image with a sha512 of other bytes:
 			// a verifier that stops at the first hash accepts it.
@@ -477,7 +477,7 @@ var cases = []crafted{
 			Expect(v.verifyPrimary(check.Conformant)).Error().NotTo(HaveOccurred())
 		},
 		craft: func(v *vehicle) {}},
-	{step: "verify_image step 7: a truncated image whose every listed hash matches, with the length wrong → endless data / arbitrary software", id: "verify_image.hashes", run: runImage, valid: (*vehicle).advance,
+	{step: "verify_image step 7: a truncated image whose every listed hash matches, with the length wrong → endless data / arbitrary software", id: check.VerifyImageHashes, run: runImage, valid: (*vehicle).advance,
 		prep: func(v *vehicle) {
 			// The metadata lists the hashes of the delivered (truncated)
 			// bytes but the full length: only the length check catches it.
@@ -485,7 +485,7 @@ var cases = []crafted{
 			Expect(v.verifyPrimary(check.Conformant)).Error().NotTo(HaveOccurred())
 		},
 		craft: func(v *vehicle) {}},
-	{step: "verify_image step 7: image bytes differ from the hashes → arbitrary software", id: "verify_image.hashes", run: runImage, valid: (*vehicle).advance,
+	{step: "verify_image step 7: image bytes differ from the hashes → arbitrary software", id: check.VerifyImageHashes, run: runImage, valid: (*vehicle).advance,
 		craft: func(v *vehicle) {
 			d := append([]byte{}, v.images["brakes/brk1.bin"]...)
 			d[0] ^= 1
@@ -546,7 +546,7 @@ var _ = Describe("the checks of the Standard, one step at a time", func() {
 			default:
 				continue
 			}
-			if ch.ID == "check_root.rotation_reset" {
+			if ch.ID == check.RootRotationReset {
 				continue // a recovery, not a rejection: see its own specs
 			}
 			Expect(seen).To(HaveKey(ch.ID))
@@ -565,9 +565,9 @@ var _ = Describe("check_targets step 3 as two checks", func() {
 		v := newVehicle(1)
 		Expect(v.verifyPrimary(check.Conformant)).Error().NotTo(HaveOccurred())
 		craft(v, evil)
-		_, err := v.verifyPrimary(check.Without("check_targets.threshold"))
-		Expect(check.Is(err, "check_targets.signatures")).To(BeTrue(), "%v", err)
-		_, err = v.verifyPrimary(check.Without("check_targets.threshold", "check_targets.signatures"))
+		_, err := v.verifyPrimary(check.Without(check.TargetsThreshold))
+		Expect(check.Is(err, check.TargetsSignatures)).To(BeTrue(), "%v", err)
+		_, err = v.verifyPrimary(check.Without(check.TargetsThreshold, check.TargetsSignatures))
 		Expect(err).NotTo(HaveOccurred())
 	})
 })

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"sort"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -77,18 +78,18 @@ func (u *Update) ResolveDelegations(target, hwid string) (*Found, error) {
 	if s.notFound != nil {
 		return nil, s.notFound
 	}
-	if !u.o.on("resolve_delegations.found") {
+	if !u.o.on(check.ResolveDelegationsFound) {
 		return nil, nil
 	}
 	// Attribute the failure: if a role that is not delegated for this path
 	// or hardware lists the image, the scope restriction is what stopped it.
-	if u.o.on("resolve_delegations.scope") && s.skipped {
+	if u.o.on(check.ResolveDelegationsScope) && s.skipped {
 		probe := &search{u: u, target: target, hwid: hwid, visited: map[string]bool{meta.Targets: true}, budget: u.lim.MaxDelegations, noScope: true}
 		if pf, err := probe.resolve(u.w.targets, meta.Targets); err == nil && pf != nil {
-			return nil, u.fail("resolve_delegations.scope", pf.Role, "%q (hardware %q) is listed only by role %q, which is not delegated for that path and hardware", target, hwid, pf.Role)
+			return nil, u.fail(check.ResolveDelegationsScope, pf.Role, "%q (hardware %q) is listed only by role %q, which is not delegated for that path and hardware", target, hwid, pf.Role)
 		}
 	}
-	return nil, u.fail("resolve_delegations.found", meta.Targets, "no role with authority lists %q (hardware %q)", target, hwid)
+	return nil, u.fail(check.ResolveDelegationsFound, meta.Targets, "no role with authority lists %q (hardware %q)", target, hwid)
 }
 
 // resolve applies steps 2–4 to the checked metadata md of role.
@@ -99,7 +100,7 @@ func (s *search) resolve(md *metadata.Metadata[metadata.TargetsType], role strin
 	}
 	// Step 4: search the delegations in listed order.
 	for _, d := range s.delegations(md) {
-		if !d.applies && !s.noScope && s.u.o.on("resolve_delegations.scope") {
+		if !d.applies && !s.noScope && s.u.o.on(check.ResolveDelegationsScope) {
 			s.skipped = true
 			continue
 		}
@@ -110,7 +111,7 @@ func (s *search) resolve(md *metadata.Metadata[metadata.TargetsType], role strin
 		var err error
 		switch {
 		case d.err != nil:
-			err = s.u.fail("resolve_delegations.found", role, "delegation to %q is malformed", d.role.Name).Wrap(d.err)
+			err = s.u.fail(check.ResolveDelegationsFound, role, "delegation to %q is malformed", d.role.Name).Wrap(d.err)
 		case d.multi != nil:
 			f, err = s.multirole(md, role, d)
 		default:
@@ -133,8 +134,8 @@ func (s *search) resolve(md *metadata.Metadata[metadata.TargetsType], role strin
 		// Step 3 (checked where the delegation is, after the delegated
 		// role's own delegations were searched, as in TUF): a terminating
 		// delegation ends the search.
-		if d.terminating && s.u.o.on("resolve_delegations.terminating") {
-			return nil, s.u.fail("resolve_delegations.terminating", d.role.Name, "the terminating delegation from %s to %q applies to %q but no metadata for it was found", role, d.role.Name, s.target).Wrap(s.notFound)
+		if d.terminating && s.u.o.on(check.ResolveDelegationsTerminating) {
+			return nil, s.u.fail(check.ResolveDelegationsTerminating, d.role.Name, "the terminating delegation from %s to %q applies to %q but no metadata for it was found", role, d.role.Name, s.target).Wrap(s.notFound)
 		}
 	}
 	return nil, nil
@@ -185,14 +186,14 @@ func (s *search) load(parent *metadata.Metadata[metadata.TargetsType], parentRol
 	s.budget--
 	role := d.Name
 	if role == "" || role == meta.Root || role == meta.Timestamp || role == meta.Snapshot || role == meta.Targets {
-		return nil, u.fail("resolve_delegations.found", parentRole, "delegation to a role named %q", role)
+		return nil, u.fail(check.ResolveDelegationsFound, parentRole, "delegation to a role named %q", role)
 	}
 	lr, ok := u.loaded[role]
 	if !ok {
 		ct, err := u.checkTargets(role)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
-				return nil, u.fail("resolve_delegations.found", role, "metadata of delegated role %q is missing", role).Wrap(err)
+				return nil, u.fail(check.ResolveDelegationsFound, role, "metadata of delegated role %q is missing", role).Wrap(err)
 			}
 			return nil, err
 		}
@@ -282,7 +283,7 @@ func (s *search) multirole(parent *metadata.Metadata[metadata.TargetsType], pare
 		}
 	}
 	if len(agreeing) == 0 {
-		if !u.o.on("multirole_delegations.threshold") {
+		if !u.o.on(check.MultiroleDelegationsThreshold) {
 			if len(groups) > 0 {
 				f := *groups[0].f
 				f.Agreeing = groups[0].roles
@@ -295,7 +296,7 @@ func (s *search) multirole(parent *metadata.Metadata[metadata.TargetsType], pare
 		for i, g := range groups {
 			sizes[i] = len(g.roles)
 		}
-		s.notFound = u.fail("multirole_delegations.threshold", d.role.Name, "for %q the largest set of agreeing roles of %v has %d, threshold %d", s.target, mr.Roles, maxInt(sizes), mr.Threshold).Wrap(memberErr)
+		s.notFound = u.fail(check.MultiroleDelegationsThreshold, d.role.Name, "for %q the largest set of agreeing roles of %v has %d, threshold %d", s.target, mr.Roles, maxInt(sizes), mr.Threshold).Wrap(memberErr)
 		return nil, nil
 	}
 	// Steps 2.2–2.3: with a conflict, the set with the earliest member wins;
@@ -352,7 +353,7 @@ func agreementKey(tf *metadata.TargetFiles) string {
 func (u *Update) MultiroleDelegations(parent *metadata.Metadata[metadata.TargetsType], parentRole string, d *metadata.DelegatedRole, target, hwid string) (*Found, error) {
 	mr, err := meta.MultiRoleOf(d)
 	if err != nil {
-		return nil, u.fail("multirole_delegations.threshold", d.Name, "malformed multi-role delegation").Wrap(err)
+		return nil, u.fail(check.MultiroleDelegationsThreshold, d.Name, "malformed multi-role delegation").Wrap(err)
 	}
 	if mr == nil {
 		return nil, fmt.Errorf("verify: delegation %q is not a multi-role delegation", d.Name)

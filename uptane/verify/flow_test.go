@@ -38,7 +38,7 @@ var _ = Describe("check_root", func() {
 		v.dir.root.Signed.Version++
 		v.dir.files["3.root.json"] = signBytes(v.dir.root, v.dir.signers[meta.Root][0])
 		_, err = v.verifyPrimary(check.Conformant)
-		Expect(check.Is(err, "check_root.signatures")).To(BeTrue(), "%v", err)
+		Expect(check.Is(err, check.RootSignatures)).To(BeTrue(), "%v", err)
 	})
 
 	Describe("step 4: Timestamp and Snapshot keys rotated → fast-forward recovery", func() {
@@ -69,8 +69,8 @@ var _ = Describe("check_root", func() {
 			Expect(v.tDir.Timestamp().Signed.Version).To(BeEquivalentTo(2))
 		})
 		It("with check_root.rotation_reset switched off, the ECU stays frozen by the rollback check", func() {
-			_, err := fastForward(check.Without("check_root.rotation_reset"))
-			Expect(check.Is(err, "check_timestamp.version")).To(BeTrue(), "%v", err)
+			_, err := fastForward(check.Without(check.RootRotationReset))
+			Expect(check.Is(err, check.TimestampVersion)).To(BeTrue(), "%v", err)
 		})
 	})
 })
@@ -204,7 +204,7 @@ var _ = Describe("full verification", func() {
 		_, err = verify.FullVerification(verify.Options{Time: t0}, verify.Scope{ECUs: []string{"BRK2"}}, sd, si, v.dir.files, v.img.files)
 		Expect(err).NotTo(HaveOccurred())
 		_, err = verify.FullVerification(verify.Options{Time: t0}, verify.Scope{ECUs: []string{"BRK1"}}, v.dir.trusted(), v.img.trusted(), v.dir.files, v.img.files)
-		Expect(check.Is(err, "full_verification.match_hashes")).To(BeTrue(), "%v", err)
+		Expect(check.Is(err, check.FullVerificationMatchHashes)).To(BeTrue(), "%v", err)
 		ce, _ := check.As(err)
 		Expect(ce.ECU).To(Equal("BRK1"))
 	})
@@ -222,7 +222,7 @@ var _ = Describe("verify_image", func() {
 		Expect(plain).To(Equal(v.images["brakes/brk1.bin"]))
 		ecu.Decrypt = nil
 		_, err = verify.VerifyImage(v.o, v.tDir, ecu, ct)
-		Expect(check.Is(err, "verify_image.decrypt")).To(BeTrue(), "%v", err)
+		Expect(check.Is(err, check.VerifyImageDecrypt)).To(BeTrue(), "%v", err)
 	})
 	It("reports ErrNoTarget when the Director has no image for the ECU", func() {
 		v := newVehicle(1)
@@ -238,7 +238,7 @@ var _ = Describe("verify_image", func() {
 		_, err := verify.PartialVerification(v.o, v.tDir, verify.MapFetcher{"targets.json": v.dir.files["2.targets.json"]}, "BRK1", false)
 		Expect(err).NotTo(HaveOccurred())
 		_, err = verify.VerifyImage(v.o, v.tDir, verify.ECU{ID: "BRK1", HardwareID: "brake"}, v.images["brakes/brk1.bin"])
-		Expect(check.Is(err, "verify_image.filename")).To(BeTrue(), "%v", err)
+		Expect(check.Is(err, check.VerifyImageFilename)).To(BeTrue(), "%v", err)
 	})
 })
 
@@ -257,7 +257,7 @@ var _ = Describe("full_verification step 6: the Image repository's Root is updat
 		v.newImage("BRK1", "brakes/evil.bin", "", 7)
 		v.img.files[meta.VersionedName(v.img.targets.Signed.Version, meta.Targets)] = signBytes(v.img.targets, stolen...)
 		_, err = v.verifyPrimary(check.Conformant)
-		Expect(check.Is(err, "check_targets.signatures")).To(BeTrue(), "%v", err)
+		Expect(check.Is(err, check.TargetsSignatures)).To(BeTrue(), "%v", err)
 		ce, _ := check.As(err)
 		Expect(ce.Repo).To(Equal(meta.Image))
 	})
@@ -276,7 +276,7 @@ var _ = Describe("full_verification step 6: the Image repository's Root is updat
 		v.newImage("BRK1", "brakes/brk1-v6.bin", "supplier", 6)
 		before := v.state()
 		_, err := v.verifyPrimary(check.Conformant)
-		Expect(check.Is(err, "check_root.version")).To(BeTrue(), "%v", err)
+		Expect(check.Is(err, check.RootVersion)).To(BeTrue(), "%v", err)
 		ce, _ := check.As(err)
 		Expect(ce.Repo).To(Equal(meta.Image))
 		Expect(v.state()).To(Equal(before))
@@ -302,7 +302,7 @@ var _ = Describe("resolve_delegations and multirole_delegations", func() {
 		multirole(v, 1, nil, []byte("fw b"), []byte("fw c"))
 		v.assign("BRK1", "fw/x.bin", []byte("fw c"), "brake", 6)
 		_, err = v.verifyPrimary(check.Conformant)
-		Expect(check.Is(err, "full_verification.match_hashes")).To(BeTrue(), "%v", err)
+		Expect(check.Is(err, check.FullVerificationMatchHashes)).To(BeTrue(), "%v", err)
 		v.assign("BRK1", "fw/x.bin", []byte("fw b"), "brake", 6)
 		res, err := v.verifyPrimary(check.Conformant)
 		Expect(err).NotTo(HaveOccurred())
@@ -354,7 +354,7 @@ var _ = Describe("resolve_delegations and multirole_delegations", func() {
 		v.img.release()
 		v.assign("BRK1", "brakes/none.bin", []byte("x"), "brake", 6)
 		_, err = v.verifyPrimary(check.Conformant)
-		Expect(check.Is(err, "resolve_delegations.found")).To(BeTrue(), "%v", err)
+		Expect(check.Is(err, check.ResolveDelegationsFound)).To(BeTrue(), "%v", err)
 	})
 })
 
@@ -392,6 +392,6 @@ var _ = Describe("the trusted state", func() {
 		v := newVehicle(1)
 		v.o.Limits.Timestamp = 100
 		_, err := v.verifyPrimary(check.Conformant)
-		Expect(check.Is(err, "check_timestamp.size")).To(BeTrue(), "%v", err)
+		Expect(check.Is(err, check.TimestampSize)).To(BeTrue(), "%v", err)
 	})
 })

@@ -189,7 +189,7 @@ func FullVerification(o Options, scope Scope, director, image *Repo, df, imf Fet
 		res.director, res.image = director, image
 		return res, nil
 	}
-	if !o.on("full_verification.image_repository") {
+	if !o.on(check.FullVerificationImageRepository) {
 		// Control profile: trust the Director alone.
 		du.Commit()
 		res.Targets, res.Used.Director = targets, du.Used()
@@ -197,7 +197,7 @@ func FullVerification(o Options, scope Scope, director, image *Repo, df, imf Fet
 		return res, nil
 	}
 	if image == nil || imf == nil {
-		return nil, check.Fail("full_verification.image_repository", meta.Image, "", "no Image repository to check %d Director target(s) against", len(targets))
+		return nil, check.Fail(check.FullVerificationImageRepository, meta.Image, "", "no Image repository to check %d Director target(s) against", len(targets))
 	}
 	iu := Begin(o, image, imf)
 	// Steps 7 and 8.
@@ -342,29 +342,29 @@ func matchImage(iu *Update, t *ECUTarget, prev *meta.ShallMatch) error {
 	if f != nil {
 		t.Image, t.ImageRole, t.imageFiles = f.Target, f.Role, f.Files
 		// 10.2.1: length and hashes.
-		if iu.o.on("full_verification.match_hashes") {
+		if iu.o.on(check.FullVerificationMatchHashes) {
 			if t.Director.Length != f.Target.Length || !sameHashes(t.Director.Hashes, f.Target.Hashes) {
-				return check.Fail("full_verification.match_hashes", meta.Image, f.Role,
+				return check.Fail(check.FullVerificationMatchHashes, meta.Image, f.Role,
 					"%q: Director lists length %d and hashes %s, Image repository (%s) length %d and hashes %s",
 					t.Name, t.Director.Length, hashList(t.Director.Hashes), f.Role, f.Target.Length, hashList(f.Target.Hashes)).OnECU(t.ECU)
 			}
 		}
 		// 10.2.2: SHALL-match custom metadata.
-		if iu.o.on("full_verification.match_custom") {
+		if iu.o.on(check.FullVerificationMatchCustom) {
 			ic, err := meta.GetCustom(f.Target)
 			if err != nil {
-				return check.Fail("full_verification.match_custom", meta.Image, f.Role, "%q: Image repository has no SHALL-match section", t.Name).Wrap(err).OnECU(t.ECU)
+				return check.Fail(check.FullVerificationMatchCustom, meta.Image, f.Role, "%q: Image repository has no SHALL-match section", t.Name).Wrap(err).OnECU(t.ECU)
 			}
 			if !ic.Uptane.Equal(t.Custom.Uptane) {
-				return check.Fail("full_verification.match_custom", meta.Image, f.Role,
+				return check.Fail(check.FullVerificationMatchCustom, meta.Image, f.Role,
 					"%q: Director says hardware %v release %d, Image repository hardware %v release %d",
 					t.Name, t.Custom.Uptane.HardwareIDs, t.Custom.Uptane.ReleaseCounter, ic.Uptane.HardwareIDs, ic.Uptane.ReleaseCounter).OnECU(t.ECU)
 			}
 		}
 	}
 	// 10.2.3: the release counter does not go down.
-	if prev != nil && iu.o.on("full_verification.release_counter") && t.Custom.Uptane.ReleaseCounter < prev.ReleaseCounter {
-		return check.Fail("full_verification.release_counter", meta.Director, meta.Targets,
+	if prev != nil && iu.o.on(check.FullVerificationReleaseCounter) && t.Custom.Uptane.ReleaseCounter < prev.ReleaseCounter {
+		return check.Fail(check.FullVerificationReleaseCounter, meta.Director, meta.Targets,
 			"%q has release counter %d, the previous Director target for this ECU had %d", t.Name, t.Custom.Uptane.ReleaseCounter, prev.ReleaseCounter).OnECU(t.ECU)
 	}
 	return nil

@@ -53,41 +53,41 @@ func VerifyImage(o Options, dir *Repo, ecu ECU, image []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w %s (Director Targets version %d)", ErrNoTarget, ecu.ID, dir.targets.Signed.Version)
 	}
 	// Step 3: hardware identifier.
-	if o.on("verify_image.hardware_id") && (t.HardwareID != ecu.HardwareID || !t.Custom.Uptane.HasHardware(ecu.HardwareID)) {
-		return nil, fail("verify_image.hardware_id", "%q is for ECU hardware %q (image for %v); this ECU is %q", t.Name, t.HardwareID, t.Custom.Uptane.HardwareIDs, ecu.HardwareID)
+	if o.on(check.VerifyImageHardwareID) && (t.HardwareID != ecu.HardwareID || !t.Custom.Uptane.HasHardware(ecu.HardwareID)) {
+		return nil, fail(check.VerifyImageHardwareID, "%q is for ECU hardware %q (image for %v); this ECU is %q", t.Name, t.HardwareID, t.Custom.Uptane.HardwareIDs, ecu.HardwareID)
 	}
 	// Step 4: the filename is valid for this ECU.
-	if o.on("verify_image.filename") {
+	if o.on(check.VerifyImageFilename) {
 		if err := meta.ValidTargetName(t.Name); err != nil {
-			return nil, fail("verify_image.filename", "invalid image filename").Wrap(err)
+			return nil, fail(check.VerifyImageFilename, "invalid image filename").Wrap(err)
 		}
 		if len(ecu.Filenames) > 0 && !matchesAny(ecu.Filenames, t.Name) {
-			return nil, fail("verify_image.filename", "%q matches none of this ECU's image paths %v", t.Name, ecu.Filenames)
+			return nil, fail(check.VerifyImageFilename, "%q matches none of this ECU's image paths %v", t.Name, ecu.Filenames)
 		}
 	}
 	// Step 5: the release counter.
-	if ecu.ReleaseCounter != nil && o.on("verify_image.release_counter") && t.Custom.Uptane.ReleaseCounter < *ecu.ReleaseCounter {
-		return nil, fail("verify_image.release_counter", "%q has release counter %d, the installed image has %d", t.Name, t.Custom.Uptane.ReleaseCounter, *ecu.ReleaseCounter)
+	if ecu.ReleaseCounter != nil && o.on(check.VerifyImageReleaseCounter) && t.Custom.Uptane.ReleaseCounter < *ecu.ReleaseCounter {
+		return nil, fail(check.VerifyImageReleaseCounter, "%q has release counter %d, the installed image has %d", t.Name, t.Custom.Uptane.ReleaseCounter, *ecu.ReleaseCounter)
 	}
 	// Step 6: decryption.
 	plain := image
-	if enc := t.Custom.ECUIdentifiers[ecu.ID].Encrypted; enc != nil && o.on("verify_image.decrypt") {
+	if enc := t.Custom.ECUIdentifiers[ecu.ID].Encrypted; enc != nil && o.on(check.VerifyImageDecrypt) {
 		if ecu.Decrypt == nil {
-			return nil, fail("verify_image.decrypt", "%q is encrypted for this ECU and it has no decryption key", t.Name)
+			return nil, fail(check.VerifyImageDecrypt, "%q is encrypted for this ECU and it has no decryption key", t.Name)
 		}
 		if err := meta.CheckHashes(image, enc.Length, enc.Hashes); err != nil {
-			return nil, fail("verify_image.decrypt", "encrypted %q does not match its metadata", t.Name).Wrap(err)
+			return nil, fail(check.VerifyImageDecrypt, "encrypted %q does not match its metadata", t.Name).Wrap(err)
 		}
 		p, err := ecu.Decrypt(enc, image)
 		if err != nil {
-			return nil, fail("verify_image.decrypt", "cannot decrypt %q", t.Name).Wrap(err)
+			return nil, fail(check.VerifyImageDecrypt, "cannot decrypt %q", t.Name).Wrap(err)
 		}
 		plain = p
 	}
 	// Step 7: length and every hash.
-	if o.on("verify_image.hashes") {
+	if o.on(check.VerifyImageHashes) {
 		if err := meta.CheckHashes(plain, t.Director.Length, t.Director.Hashes); err != nil {
-			return nil, fail("verify_image.hashes", "%q does not match the Director's metadata", t.Name).Wrap(err)
+			return nil, fail(check.VerifyImageHashes, "%q does not match the Director's metadata", t.Name).Wrap(err)
 		}
 	}
 	return plain, nil

@@ -122,7 +122,7 @@ func (u *Update) CheckRoot() error {
 		n := cur.Signed.Version
 		name := meta.VersionedName(n+1, meta.Root)
 		// Step 2.2: up to X bytes.
-		data, err := u.fetch("check_root.size", meta.Root, name, u.lim.Root)
+		data, err := u.fetch(check.RootSize, meta.Root, name, u.lim.Root)
 		if errors.Is(err, ErrNotFound) {
 			break
 		}
@@ -131,35 +131,35 @@ func (u *Update) CheckRoot() error {
 		}
 		next, err := parseRoot(data)
 		if err != nil {
-			return u.fail("check_root.signatures", meta.Root, "%s is not valid Root metadata", name).Wrap(err)
+			return u.fail(check.RootSignatures, meta.Root, "%s is not valid Root metadata", name).Wrap(err)
 		}
 		// Step 2.3: signed by a threshold of version N's and of its own Root keys.
-		if u.o.on("check_root.signatures") {
+		if u.o.on(check.RootSignatures) {
 			payload := payloadOf(next)
 			if err := verifyRole(next, payload, cur.Signed.Keys, cur.Signed.Roles[meta.Root]); err != nil {
-				return u.fail("check_root.signatures", meta.Root, "version %d is not signed by a threshold of version %d's root keys", next.Signed.Version, n).Wrap(err)
+				return u.fail(check.RootSignatures, meta.Root, "version %d is not signed by a threshold of version %d's root keys", next.Signed.Version, n).Wrap(err)
 			}
 			if err := verifyRole(next, payload, next.Signed.Keys, next.Signed.Roles[meta.Root]); err != nil {
-				return u.fail("check_root.signatures", meta.Root, "version %d is not signed by a threshold of its own root keys", next.Signed.Version).Wrap(err)
+				return u.fail(check.RootSignatures, meta.Root, "version %d is not signed by a threshold of its own root keys", next.Signed.Version).Wrap(err)
 			}
 		}
 		// Step 2.4: the version is N+1.
-		if next.Signed.Version != n+1 && u.o.on("check_root.version") {
-			return u.fail("check_root.version", meta.Root, "%s has version %d, want %d", name, next.Signed.Version, n+1)
+		if next.Signed.Version != n+1 && u.o.on(check.RootVersion) {
+			return u.fail(check.RootVersion, meta.Root, "%s has version %d, want %d", name, next.Signed.Version, n+1)
 		}
 		// Step 2.5.
 		cur = next
 		chain = append(chain, data)
 	}
 	// Step 3: the latest Root has not expired.
-	if u.o.on("check_root.expiry") && u.expired(cur.Signed.Expires) {
-		return u.fail("check_root.expiry", meta.Root, "version %d expired at %s; time is %s", cur.Signed.Version, tstr(cur.Signed.Expires), tstr(u.o.Time))
+	if u.o.on(check.RootExpiry) && u.expired(cur.Signed.Expires) {
+		return u.fail(check.RootExpiry, meta.Root, "version %d expired at %s; time is %s", cur.Signed.Version, tstr(cur.Signed.Expires), tstr(u.o.Time))
 	}
 	if len(chain) == 0 {
 		return nil
 	}
 	// Step 4: fast-forward recovery.
-	if u.o.on("check_root.rotation_reset") &&
+	if u.o.on(check.RootRotationReset) &&
 		(roleChanged(old, cur, meta.Timestamp) || roleChanged(old, cur, meta.Snapshot)) {
 		u.w.timestamp, u.w.snapshot = nil, nil
 		delete(u.w.raw, meta.Timestamp)
@@ -199,24 +199,24 @@ func roleChanged(a, b *metadata.Metadata[metadata.RootType], role string) bool {
 func (u *Update) CheckTimestamp() error {
 	const role = meta.Timestamp
 	name := meta.UnversionedName(role)
-	data, err := u.fetch("check_timestamp.size", role, name, u.lim.Timestamp)
+	data, err := u.fetch(check.TimestampSize, role, name, u.lim.Timestamp)
 	if err != nil {
 		return err
 	}
 	ts, err := parseTimestamp(data)
 	if err != nil {
-		return u.fail("check_timestamp.signatures", role, "%s is not valid Timestamp metadata", name).Wrap(err)
+		return u.fail(check.TimestampSignatures, role, "%s is not valid Timestamp metadata", name).Wrap(err)
 	}
-	if u.o.on("check_timestamp.signatures") {
+	if u.o.on(check.TimestampSignatures) {
 		if err := verifyRole(ts, payloadOf(ts), u.w.root.Signed.Keys, u.w.root.Signed.Roles[role]); err != nil {
-			return u.fail("check_timestamp.signatures", role, "version %d is not signed by the threshold of timestamp keys of root version %d", ts.Signed.Version, u.w.root.Signed.Version).Wrap(err)
+			return u.fail(check.TimestampSignatures, role, "version %d is not signed by the threshold of timestamp keys of root version %d", ts.Signed.Version, u.w.root.Signed.Version).Wrap(err)
 		}
 	}
-	if old := u.w.timestamp; old != nil && u.o.on("check_timestamp.version") && ts.Signed.Version < old.Signed.Version {
-		return u.fail("check_timestamp.version", role, "version %d is lower than the trusted version %d", ts.Signed.Version, old.Signed.Version)
+	if old := u.w.timestamp; old != nil && u.o.on(check.TimestampVersion) && ts.Signed.Version < old.Signed.Version {
+		return u.fail(check.TimestampVersion, role, "version %d is lower than the trusted version %d", ts.Signed.Version, old.Signed.Version)
 	}
-	if u.o.on("check_timestamp.expiry") && u.expired(ts.Signed.Expires) {
-		return u.fail("check_timestamp.expiry", role, "version %d expired at %s; time is %s", ts.Signed.Version, tstr(ts.Signed.Expires), tstr(u.o.Time))
+	if u.o.on(check.TimestampExpiry) && u.expired(ts.Signed.Expires) {
+		return u.fail(check.TimestampExpiry, role, "version %d expired at %s; time is %s", ts.Signed.Version, tstr(ts.Signed.Expires), tstr(u.o.Time))
 	}
 	u.w.timestamp = ts
 	u.w.raw[role] = data
@@ -257,50 +257,50 @@ func (u *Update) CheckSnapshot() error {
 		}
 		name = u.w.fileName(role, m.Version)
 	}
-	data, err := u.fetch("check_snapshot.size", role, name, max)
+	data, err := u.fetch(check.SnapshotSize, role, name, max)
 	if err != nil {
 		return err
 	}
-	match := u.o.on("check_snapshot.timestamp_match")
+	match := u.o.on(check.SnapshotTimestampMatch)
 	if match {
 		if m == nil {
-			return u.fail("check_snapshot.timestamp_match", role, "timestamp version %d lists no snapshot.json", u.w.timestamp.Signed.Version)
+			return u.fail(check.SnapshotTimestampMatch, role, "timestamp version %d lists no snapshot.json", u.w.timestamp.Signed.Version)
 		}
 		if err := m.VerifyLengthHashes(data); err != nil {
-			return u.fail("check_snapshot.timestamp_match", role, "%s does not match the length/hashes in timestamp version %d", name, u.w.timestamp.Signed.Version).Wrap(err)
+			return u.fail(check.SnapshotTimestampMatch, role, "%s does not match the length/hashes in timestamp version %d", name, u.w.timestamp.Signed.Version).Wrap(err)
 		}
 	}
 	snap, err := parseSnapshot(data)
 	if err != nil {
-		return u.fail("check_snapshot.signatures", role, "%s is not valid Snapshot metadata", name).Wrap(err)
+		return u.fail(check.SnapshotSignatures, role, "%s is not valid Snapshot metadata", name).Wrap(err)
 	}
 	if match && snap.Signed.Version != m.Version {
-		return u.fail("check_snapshot.timestamp_match", role, "version %d, timestamp lists version %d", snap.Signed.Version, m.Version)
+		return u.fail(check.SnapshotTimestampMatch, role, "version %d, timestamp lists version %d", snap.Signed.Version, m.Version)
 	}
-	if u.o.on("check_snapshot.signatures") {
+	if u.o.on(check.SnapshotSignatures) {
 		if err := verifyRole(snap, payloadOf(snap), u.w.root.Signed.Keys, u.w.root.Signed.Roles[role]); err != nil {
-			return u.fail("check_snapshot.signatures", role, "version %d is not signed by the threshold of snapshot keys of root version %d", snap.Signed.Version, u.w.root.Signed.Version).Wrap(err)
+			return u.fail(check.SnapshotSignatures, role, "version %d is not signed by the threshold of snapshot keys of root version %d", snap.Signed.Version, u.w.root.Signed.Version).Wrap(err)
 		}
 	}
 	if old := u.w.snapshot; old != nil {
-		if u.o.on("check_snapshot.version") && snap.Signed.Version < old.Signed.Version {
-			return u.fail("check_snapshot.version", role, "version %d is lower than the trusted version %d", snap.Signed.Version, old.Signed.Version)
+		if u.o.on(check.SnapshotVersion) && snap.Signed.Version < old.Signed.Version {
+			return u.fail(check.SnapshotVersion, role, "version %d is lower than the trusted version %d", snap.Signed.Version, old.Signed.Version)
 		}
 		for _, file := range sortedMeta(old.Signed.Meta) {
 			prev, now := old.Signed.Meta[file], snap.Signed.Meta[file]
 			if now == nil {
-				if u.o.on("check_snapshot.targets_listed") {
-					return u.fail("check_snapshot.targets_listed", role, "version %d no longer lists %s (trusted version %d lists it)", snap.Signed.Version, file, old.Signed.Version)
+				if u.o.on(check.SnapshotTargetsListed) {
+					return u.fail(check.SnapshotTargetsListed, role, "version %d no longer lists %s (trusted version %d lists it)", snap.Signed.Version, file, old.Signed.Version)
 				}
 				continue
 			}
-			if u.o.on("check_snapshot.targets_versions") && now.Version < prev.Version {
-				return u.fail("check_snapshot.targets_versions", role, "version %d lists %s version %d, lower than %d in trusted version %d", snap.Signed.Version, file, now.Version, prev.Version, old.Signed.Version)
+			if u.o.on(check.SnapshotTargetsVersions) && now.Version < prev.Version {
+				return u.fail(check.SnapshotTargetsVersions, role, "version %d lists %s version %d, lower than %d in trusted version %d", snap.Signed.Version, file, now.Version, prev.Version, old.Signed.Version)
 			}
 		}
 	}
-	if u.o.on("check_snapshot.expiry") && u.expired(snap.Signed.Expires) {
-		return u.fail("check_snapshot.expiry", role, "version %d expired at %s; time is %s", snap.Signed.Version, tstr(snap.Signed.Expires), tstr(u.o.Time))
+	if u.o.on(check.SnapshotExpiry) && u.expired(snap.Signed.Expires) {
+		return u.fail(check.SnapshotExpiry, role, "version %d expired at %s; time is %s", snap.Signed.Version, tstr(snap.Signed.Expires), tstr(u.o.Time))
 	}
 	u.w.snapshot = snap
 	u.w.raw[role] = data
@@ -359,29 +359,29 @@ func (u *Update) checkTargets(role string) (*checkedTargets, error) {
 		}
 		name = u.w.fileName(role, sm.Version)
 	}
-	data, err := u.fetch("check_targets.size", role, name, max)
+	data, err := u.fetch(check.TargetsSize, role, name, max)
 	if err != nil {
 		return nil, err
 	}
-	match := !u.Partial && u.o.on("check_targets.snapshot_match")
+	match := !u.Partial && u.o.on(check.TargetsSnapshotMatch)
 	if match {
 		if sm == nil {
 			v := int64(0)
 			if u.w.snapshot != nil {
 				v = u.w.snapshot.Signed.Version
 			}
-			return nil, u.fail("check_targets.snapshot_match", role, "snapshot version %d does not list %s", v, file)
+			return nil, u.fail(check.TargetsSnapshotMatch, role, "snapshot version %d does not list %s", v, file)
 		}
 		if err := sm.VerifyLengthHashes(data); err != nil {
-			return nil, u.fail("check_targets.snapshot_match", role, "%s does not match the length/hashes in snapshot version %d", name, u.w.snapshot.Signed.Version).Wrap(err)
+			return nil, u.fail(check.TargetsSnapshotMatch, role, "%s does not match the length/hashes in snapshot version %d", name, u.w.snapshot.Signed.Version).Wrap(err)
 		}
 	}
 	t, err := parseTargets(data)
 	if err != nil {
-		return nil, u.fail("check_targets.signatures", role, "%s is not valid Targets metadata", name).Wrap(err)
+		return nil, u.fail(check.TargetsSignatures, role, "%s is not valid Targets metadata", name).Wrap(err)
 	}
 	if match && t.Signed.Version != sm.Version {
-		return nil, u.fail("check_targets.snapshot_match", role, "version %d, snapshot version %d lists version %d", t.Signed.Version, u.w.snapshot.Signed.Version, sm.Version)
+		return nil, u.fail(check.TargetsSnapshotMatch, role, "version %d, snapshot version %d lists version %d", t.Signed.Version, u.w.snapshot.Signed.Version, sm.Version)
 	}
 	return &checkedTargets{loadedRole: loadedRole{m: t, payload: payloadOf(t), name: name}, raw: data}, nil
 }
@@ -392,21 +392,21 @@ func (u *Update) checkTargets(role string) (*checkedTargets, error) {
 // check_targets.threshold (valid signatures of a threshold of distinct such
 // keys; off, one valid key suffices).
 func verifyThresholdStep(u *Update, role string, t *metadata.Metadata[metadata.TargetsType], payload []byte, ks map[string]*metadata.Key, keyIDs []string, threshold int, whose string) error {
-	if !u.o.on("check_targets.signatures") {
+	if !u.o.on(check.TargetsSignatures) {
 		return nil
 	}
 	if threshold < 1 {
-		return u.fail("check_targets.signatures", role, "version %d: the %s have threshold %d, which is not positive", t.Signed.Version, whose, threshold)
+		return u.fail(check.TargetsSignatures, role, "version %d: the %s have threshold %d, which is not positive", t.Signed.Version, whose, threshold)
 	}
 	if payload == nil {
-		return u.fail("check_targets.signatures", role, "version %d: the signed part has no canonical JSON form", t.Signed.Version)
+		return u.fail(check.TargetsSignatures, role, "version %d: the signed part has no canonical JSON form", t.Signed.Version)
 	}
 	n := meta.CountSignatures(payload, t.Signatures, ks, keyIDs)
 	if n == 0 {
-		return u.fail("check_targets.signatures", role, "version %d carries no valid signature by the %s (threshold %d)", t.Signed.Version, whose, threshold)
+		return u.fail(check.TargetsSignatures, role, "version %d carries no valid signature by the %s (threshold %d)", t.Signed.Version, whose, threshold)
 	}
-	if u.o.on("check_targets.threshold") && n < threshold {
-		return u.fail("check_targets.threshold", role, "version %d is signed by %d of the %s, threshold %d", t.Signed.Version, n, whose, threshold)
+	if u.o.on(check.TargetsThreshold) && n < threshold {
+		return u.fail(check.TargetsThreshold, role, "version %d is signed by %d of the %s, threshold %d", t.Signed.Version, n, whose, threshold)
 	}
 	return nil
 }
@@ -414,45 +414,45 @@ func verifyThresholdStep(u *Update, role string, t *metadata.Metadata[metadata.T
 // targetsSteps4to8 are steps 4–8 of {#check_targets}; prev is the trusted
 // metadata of the role, if any.
 func (u *Update) targetsSteps4to8(role string, t, prev *metadata.Metadata[metadata.TargetsType]) error {
-	if prev != nil && u.o.on("check_targets.version") && t.Signed.Version < prev.Signed.Version {
-		return u.fail("check_targets.version", role, "version %d is lower than the trusted version %d", t.Signed.Version, prev.Signed.Version)
+	if prev != nil && u.o.on(check.TargetsVersion) && t.Signed.Version < prev.Signed.Version {
+		return u.fail(check.TargetsVersion, role, "version %d is lower than the trusted version %d", t.Signed.Version, prev.Signed.Version)
 	}
-	if u.o.on("check_targets.expiry") && u.expired(t.Signed.Expires) {
-		return u.fail("check_targets.expiry", role, "version %d expired at %s; time is %s", t.Signed.Version, tstr(t.Signed.Expires), tstr(u.o.Time))
+	if u.o.on(check.TargetsExpiry) && u.expired(t.Signed.Expires) {
+		return u.fail(check.TargetsExpiry, role, "version %d expired at %s; time is %s", t.Signed.Version, tstr(t.Signed.Expires), tstr(u.o.Time))
 	}
 	if u.w.name != meta.Director || role != meta.Targets {
 		return nil
 	}
 	// Step 6: the Director does not delegate.
-	if d := t.Signed.Delegations; d != nil && (len(d.Roles) > 0 || d.SuccinctRoles != nil || len(d.Keys) > 0) && u.o.on("check_targets.director_no_delegations") {
-		return u.fail("check_targets.director_no_delegations", role, "version %d has delegations", t.Signed.Version)
+	if d := t.Signed.Delegations; d != nil && (len(d.Roles) > 0 || d.SuccinctRoles != nil || len(d.Keys) > 0) && u.o.on(check.TargetsDirectorNoDelegations) {
+		return u.fail(check.TargetsDirectorNoDelegations, role, "version %d has delegations", t.Signed.Version)
 	}
 	// Step 7: no ECU identifier twice.
 	seen := map[string]string{}
 	for _, name := range sortedTargets(t.Signed.Targets) {
 		c, err := meta.GetCustom(t.Signed.Targets[name])
 		if err != nil {
-			if u.o.on("check_targets.director_unique_ecus") {
-				return u.fail("check_targets.director_unique_ecus", role, "version %d: cannot read the ECU identifiers of %q", t.Signed.Version, name).Wrap(err)
+			if u.o.on(check.TargetsDirectorUniqueECUs) {
+				return u.fail(check.TargetsDirectorUniqueECUs, role, "version %d: cannot read the ECU identifiers of %q", t.Signed.Version, name).Wrap(err)
 			}
 			continue
 		}
 		for _, ecu := range sortedECUs(c.ECUIdentifiers) {
-			if other, dup := seen[ecu]; dup && u.o.on("check_targets.director_unique_ecus") {
-				return u.fail("check_targets.director_unique_ecus", role, "version %d lists ECU %s for both %q and %q", t.Signed.Version, ecu, other, name).OnECU(ecu)
+			if other, dup := seen[ecu]; dup && u.o.on(check.TargetsDirectorUniqueECUs) {
+				return u.fail(check.TargetsDirectorUniqueECUs, role, "version %d lists ECU %s for both %q and %q", t.Signed.Version, ecu, other, name).OnECU(ecu)
 			}
 			seen[ecu] = name
 		}
 	}
 	// Step 8: on the Primary, every ECU identifier is in the vehicle.
-	if u.Vehicle != nil && u.o.on("check_targets.director_ecus_in_vehicle") {
+	if u.Vehicle != nil && u.o.on(check.TargetsDirectorECUsInVehicle) {
 		in := map[string]bool{}
 		for _, e := range u.Vehicle {
 			in[e] = true
 		}
 		for _, ecu := range sortedKeys(seen) {
 			if !in[ecu] {
-				return u.fail("check_targets.director_ecus_in_vehicle", role, "version %d lists ECU %s (for %q), which is not in this vehicle", t.Signed.Version, ecu, seen[ecu]).OnECU(ecu)
+				return u.fail(check.TargetsDirectorECUsInVehicle, role, "version %d lists ECU %s (for %q), which is not in this vehicle", t.Signed.Version, ecu, seen[ecu]).OnECU(ecu)
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"math"
 	"strings"
 	"time"
@@ -19,43 +20,43 @@ type scenario struct {
 	name, attack, transport, description string
 	standard                             []string
 	ecus                                 []string
-	defence                              string // the control profile lacks it; the conformant run reports it
-	repo, file                           string // the request the attacker interferes with
-	fault                                string // the conformant ECU's error
+	defence                              check.ID // the control profile lacks it; the conformant run reports it
+	repo, file                           string   // the request the attacker interferes with
+	fault                                string   // the conformant ECU's error
 }
 
 var scenarios = []scenario{
 	{"freeze-director-timestamp", "freeze", "backend-link",
 		"A man in the middle on the vehicle's cellular link keeps answering the Director's timestamp.json with the first, validly signed copy it recorded, so the vehicle never learns of new updates.",
-		[]string{"check_timestamp", "full_verification"}, []string{"ECM-0001", "BRK-0001"}, "check_timestamp.expiry",
+		[]string{"check_timestamp", "full_verification"}, []string{"ECM-0001", "BRK-0001"}, check.TimestampExpiry,
 		"director", "timestamp.json", "check_timestamp.expiry (freeze) director/timestamp: expired 2025-01-03T00:00:00Z, attested time 2025-01-04T00:00:02Z"},
 	{"rollback-director-metadata", "rollback", "backend-link",
 		"After the vehicle installed release 3, the attacker replays the Director's older, validly signed timestamp, snapshot and targets that directed release 2.",
-		[]string{"check_timestamp", "check_snapshot", "check_targets", "full_verification", "verify_image"}, []string{"ECM-0001", "BRK-0001"}, "check_timestamp.version",
+		[]string{"check_timestamp", "check_snapshot", "check_targets", "full_verification", "verify_image"}, []string{"ECM-0001", "BRK-0001"}, check.TimestampVersion,
 		"director", "timestamp.json", "check_timestamp.version (rollback) director/timestamp: version 2 is lower than the trusted version 4"},
 	{"mix-and-match-director-targets", "mix-and-match", "backend-link",
 		"The attacker answers the request for the Director's new targets metadata with the older targets file, so the vehicle mixes a new snapshot with old targets.",
-		[]string{"check_targets", "check_snapshot"}, []string{"ECM-0001", "BRK-0001"}, "check_targets.snapshot_match",
+		[]string{"check_targets", "check_snapshot"}, []string{"ECM-0001", "BRK-0001"}, check.TargetsSnapshotMatch,
 		"director", "targets.json", "check_targets.snapshot_match (mix-and-match) director/targets: version 2, but the snapshot lists version 3"},
 	{"arbitrary-software-image", "arbitrary-software", "backend-link",
 		"The attacker replaces the bytes of the new firmware image in transit with its own code of the same length.",
-		[]string{"download_images_primary", "verify_image"}, []string{"ECM-0001", "BRK-0001"}, "verify_image.hashes",
+		[]string{"download_images_primary", "verify_image"}, []string{"ECM-0001", "BRK-0001"}, check.VerifyImageHashes,
 		"image", "ecm-v3-r2.bin", "verify_image.hashes (arbitrary-software) image/targets on %s: sha256 3f1c…9a0e does not match the metadata's 8b2d…77c1"},
 	{"endless-data-timestamp", "endless-data", "backend-link",
 		"The attacker answers the Director's timestamp.json with a response that never ends, to exhaust the Primary's memory.",
-		[]string{"check_timestamp"}, []string{"ECM-0001"}, "check_timestamp.size",
+		[]string{"check_timestamp"}, []string{"ECM-0001"}, check.TimestampSize,
 		"director", "timestamp.json", "check_timestamp.size (endless-data) director/timestamp: more than 16384 bytes"},
 	{"slow-retrieval-image", "slow-retrieval", "backend-link",
 		"The attacker trickles the new firmware image at a byte every few seconds, just enough to keep the connection alive, holding the update up for days.",
-		[]string{"download_images_primary"}, []string{"ECM-0001"}, "in_vehicle.download_speed",
+		[]string{"download_images_primary"}, []string{"ECM-0001"}, check.InVehicleDownloadSpeed,
 		"image", "ecm-v3-r2.bin", "in_vehicle.download_speed (slow-retrieval) image: 12 B/s over 30s is below the threshold of 1024 B/s"},
 	{"drop-request-director", "drop-request", "backend-link",
 		"The attacker silently drops the Primary's requests for the Director's timestamp.json, so the vehicle never hears of new updates.",
-		[]string{"check_timestamp"}, []string{"ECM-0001", "BRK-0001"}, "in_vehicle.request_timeout",
+		[]string{"check_timestamp"}, []string{"ECM-0001", "BRK-0001"}, check.InVehicleRequestTimeout,
 		"director", "timestamp.json", "in_vehicle.request_timeout (drop-request) director: no answer to timestamp.json within 30s"},
 	{"partial-bundle", "partial-bundle", "backend-link",
 		"The attacker lets a valid update bundle through but blocks the engine controller's image, so the vehicle ends with a mix of old and new software.",
-		[]string{"send_images_primary", "download_images_primary"}, []string{"BRK-0001"}, "send_images_primary.complete_bundle",
+		[]string{"send_images_primary", "download_images_primary"}, []string{"BRK-0001"}, check.SendImagesPrimaryCompleteBundle,
 		"image", "ecm-v3-r2.bin", "send_images_primary.complete_bundle (partial-bundle) on ECM-0001: image ecm-v3-r2.bin never reached its ECU"},
 }
 
@@ -81,15 +82,15 @@ func Report(failing int) *reports.Report {
 					Transport: s.transport, ECU: ecu, Profile: "conformant", Control: control,
 					Expected: reports.Defended, Observed: reports.Defended, Pass: true,
 					Duration: dur, Wall: 40 + float64((si*7+ei*3)%23),
-					Capture:    fmt.Sprintf("runs/%s/%s/powertrain.pcap", s.name, profileDir(control, s.defence)),
-					CandumpLog: fmt.Sprintf("runs/%s/%s/powertrain.log", s.name, profileDir(control, s.defence)),
+					Capture:    fmt.Sprintf("runs/%s/%s/powertrain.pcap", s.name, profileDir(control, s.defence.String())),
+					CandumpLog: fmt.Sprintf("runs/%s/%s/powertrain.log", s.name, profileDir(control, s.defence.String())),
 					Sequence:   seq, BusLoad: load,
 				}
 				if control {
-					x.Profile = "without:" + s.defence
+					x.Profile = "without:" + s.defence.String()
 					x.Expected, x.Observed = reports.Compromised, reports.Compromised
 				} else {
-					x.Detected = s.defence
+					x.Detected = s.defence.String()
 					x.Detail = strings.ReplaceAll(s.fault, "%s", ecu)
 				}
 				if !control && failing > 0 {
@@ -140,7 +141,7 @@ func sequence(s scenario, control bool) ([]reports.Message, float64) {
 			if repo == s.repo && f == s.file && !control {
 				m.Fault = strings.ReplaceAll(s.fault, "%s", pri)
 				add(4.5, m)
-				add(0.5, reports.Message{Kind: reports.KindNote, From: pri, Label: "metadata verification failed", Fault: s.defence})
+				add(0.5, reports.Message{Kind: reports.KindNote, From: pri, Label: "metadata verification failed", Fault: s.defence.String()})
 				faulted = true
 				break
 			}
@@ -175,7 +176,7 @@ func sequence(s scenario, control bool) ([]reports.Message, float64) {
 		}
 		m := reports.Message{Kind: reports.KindNote, From: ecu, Label: ecu + ": " + status}
 		if faulted {
-			m.Fault = s.defence
+			m.Fault = s.defence.String()
 		}
 		add(1, m)
 	}
@@ -227,7 +228,7 @@ func versionReport(ecu string, s scenario, control bool, n int) json.RawMessage 
 	if control {
 		img = hwOf(ecu) + "-r2.bin"
 	}
-	attacks := s.defence
+	attacks := s.defence.String()
 	if control {
 		attacks = ""
 	}
@@ -253,7 +254,7 @@ func versionReport(ecu string, s scenario, control bool, n int) json.RawMessage 
 func directorRecord(s scenario, control bool) json.RawMessage {
 	doc := map[string]any{"vin": "UPTHIL00000000001", "seq": 3, "accepted": true, "reports": len(s.ecus) + 1}
 	if !control {
-		doc["attacks_detected"] = map[string]string{"TCU-0001": s.defence}
+		doc["attacks_detected"] = map[string]string{"TCU-0001": s.defence.String()}
 	}
 	b, _ := json.Marshal(doc)
 	return b
