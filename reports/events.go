@@ -3,7 +3,7 @@ package reports
 import (
 	"time"
 
-	"github.com/uptane-hil/uptane-hil/ecus/events"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 )
 
 // SequenceFromEvents turns a run's event stream into its message sequence,

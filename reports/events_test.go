@@ -6,8 +6,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/reports"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 )
 
 var _ = Describe("SequenceFromEvents", func() {

@@ -7,10 +7,10 @@ import (
 
 	"github.com/uptane-hil/uptane-hil/attacks/bus"
 	"github.com/uptane-hil/uptane-hil/attacks/forge"
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/sim/can"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
 	"github.com/uptane-hil/uptane-hil/uptane/manifest"

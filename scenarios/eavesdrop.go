@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/uptane-hil/uptane-hil/attacks/eavesdrop"
-	"github.com/uptane-hil/uptane-hil/ecus/events"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
 

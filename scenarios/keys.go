@@ -14,8 +14,8 @@ import (
 
 	"github.com/uptane-hil/uptane-hil/attacks/forge"
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 )
 
@@ -208,11 +208,11 @@ func (r *runner) publishImage(p *Publish) error {
 	}
 	rc := p.Release
 	if rc == 0 {
-		n, _, err := r.v.InstalledRelease(p.ECU)
+		inst, err := r.v.Installed(p.ECU)
 		if err != nil {
 			return err
 		}
-		rc = n + 1
+		rc = inst.Release + 1
 	}
 	rp := &forge.Repo{Signers: r.heldImage}
 	var err error
@@ -251,7 +251,7 @@ func (r *runner) serve(prefix string, files forge.Files) {
 		path := prefix + n
 		rule := &mitm.Rule{Name: "publish " + n, Path: regexp.MustCompile("^" + regexp.QuoteMeta(path) + "$"), Action: mitm.Substitute{Body: files[n]}}
 		r.rules = append(r.rules, rule)
-		r.v.Proxy.Add(rule)
+		r.proxy.Add(rule)
 	}
 }
 

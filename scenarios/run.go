@@ -18,7 +18,6 @@ import (
 	"github.com/uptane-hil/uptane-hil/attacks/eavesdrop"
 	"github.com/uptane-hil/uptane-hil/attacks/forge"
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/link"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
@@ -26,6 +25,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/capture"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
@@ -109,6 +109,7 @@ type runner struct {
 	details  map[string][]string
 	offs     map[string]func()
 	rules    []*mitm.Rule
+	proxy    *mitm.Proxy              // the man in the middle on the Primary's repository link
 	held     map[string][]keys.Signer // director role → signers the attacker holds
 	heldECU  map[string]*keys.Private // ECU id → ECU keys the attacker holds
 	// Image repository keys the attacker holds and the images it signed
@@ -196,7 +197,11 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name))
 		vo := vehicle.Options{Rig: o.Rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
-			Events: r.log.Sink(), Links: o.Links, OverBus: !o.Direct && o.Links == nil, AllInProcess: true}
+			Events: r.log.Sink(), Links: o.Links, OverBus: !o.Direct && o.Links == nil, AllInProcess: true,
+			Transport: func(backend http.RoundTripper) http.RoundTripper {
+				r.proxy = mitm.New(backend, sim)
+				return r.proxy
+			}}
 		s.Setup.Image.apply(&vo)
 		v, err := vehicle.Build(vo)
 		if err != nil {
@@ -310,7 +315,7 @@ func (r *runner) step(i int) error {
 // straight to its HTTP interface (the attacker needs no vehicle for that).
 func (r *runner) sendManifest(m *ManifestAttack) error {
 	vin := r.v.Rig.Vehicle.VIN
-	posted := r.v.Proxy.Posted("/director/" + vin + "/manifest")
+	posted := r.proxy.Posted("/director/" + vin + "/manifest")
 	if len(posted) == 0 {
 		return fmt.Errorf("the attacker has recorded no vehicle manifest yet")
 	}
@@ -411,8 +416,9 @@ func (r *runner) directorAccepted(ecu, how string) bool {
 	if !ok {
 		return false
 	}
-	_, real, _ := r.v.InstalledRelease(ecu)
-	return got.Filename == old.Signed.Installed.Filename && got.Filename != real
+	// The report names the old image, and not the genuine one installed.
+	inst, _ := r.v.Installed(ecu)
+	return got.Filename == old.Signed.Installed.Filename && (got.Filename != inst.Name || !inst.Genuine)
 }
 
 // rotate replaces a role's keys with new ones (Root N+1 revokes the old).
@@ -488,7 +494,7 @@ func (r *runner) publish(p *Publish) error {
 		}
 		rule := &mitm.Rule{Name: "publish " + n, Path: regexp.MustCompile("^" + regexp.QuoteMeta(path) + "$"), Action: mitm.Substitute{Body: files[n]}}
 		r.rules = append(r.rules, rule)
-		r.v.Proxy.Add(rule)
+		r.proxy.Add(rule)
 	}
 	r.v.PrimaryCfg.Events(events.Event{Time: r.sim.Now(), Kind: events.Attack, From: events.Attacker, Label: fmt.Sprintf("attacker publishes %d forged files", len(files))})
 	return nil
@@ -501,7 +507,7 @@ func (r *runner) recordedMatching(prefix, suffix string) []byte {
 	bestV := int64(-1)
 	for v := int64(1); v < 1000; v++ {
 		p := fmt.Sprintf("%s%d%s", prefix, v, suffix)
-		if rec := r.v.Proxy.Recorded(p); len(rec) > 0 {
+		if rec := r.proxy.Recorded(p); len(rec) > 0 {
 			if bestV < 0 {
 				best, bestV = rec[0], v
 			}
@@ -600,7 +606,7 @@ func (r *runner) attack(f string, a *AttackStep) (func(), error) {
 		}
 		rule := &mitm.Rule{Name: a.Name, Path: re, Action: act}
 		r.rules = append(r.rules, rule)
-		return r.v.Proxy.Add(rule), nil
+		return r.proxy.Add(rule), nil
 	}
 	return nil, r.s.Errorf(f, "this attack is not supported by the runner yet")
 }
@@ -638,7 +644,7 @@ func (r *runner) recorded(repo, file string) []byte {
 	if repo == "director" {
 		p = "/director/" + r.v.Rig.Vehicle.VIN + "/" + file
 	}
-	if rec := r.v.Proxy.Recorded(p); len(rec) > 0 {
+	if rec := r.proxy.Recorded(p); len(rec) > 0 {
 		return rec[0]
 	}
 	return nil
@@ -677,9 +683,6 @@ func (r *runner) addChecks(ecu string, err error) {
 		if ce, ok := e.(*check.Error); ok {
 			r.addID(ecu, ce.Check)
 		}
-		if re, ok := e.(*link.RemoteError); ok && re.Check != 0 {
-			r.addID(ecu, re.Check)
-		}
 		switch u := e.(type) {
 		case interface{ Unwrap() []error }:
 			for _, x := range u.Unwrap() {
@@ -702,16 +705,16 @@ func (r *runner) addID(ecu string, id check.ID) {
 }
 
 func (r *runner) installedIs(ecu, want string) bool {
-	rc, name, err := r.v.InstalledRelease(ecu)
+	inst, err := r.v.Installed(ecu)
 	if err != nil {
 		return false
 	}
 	if want == "malicious" {
-		return strings.HasSuffix(name, "(unknown bytes)")
+		return !inst.Genuine
 	}
 	var n uint64
 	fmt.Sscanf(want, "release:%d", &n)
-	return rc == n && !strings.HasSuffix(name, "(unknown bytes)")
+	return inst.Release == n && inst.Genuine
 }
 
 func (r *runner) verdicts(p check.Profile, control bool) []Result {

@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/uptane-hil/uptane-hil/attacks/bus"
+	"github.com/uptane-hil/uptane-hil/ecus/secondary"
 	"github.com/uptane-hil/uptane-hil/ecus/uds"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
@@ -16,7 +17,7 @@ import (
 func flood(profile check.Profile) bus.FloodStats {
 	var st bus.FloodStats
 	onBench(func(b *bench) {
-		b.serve("BRK-1", &fakeECU{}, uds.ServerConfig{ServiceTime: 2 * time.Millisecond, RateBurst: 50, Profile: profile})
+		b.serve("BRK-1", &fakeECU{}, secondary.ServerLimits(uds.ServerConfig{ServiceTime: 2 * time.Millisecond, RateBurst: 50}, profile, nil))
 		f, err := bus.StartFlood(b.bus, b.sim, ch, "attacker (flood)", bus.FloodConfig{Rate: 1000})
 		Expect(err).NotTo(HaveOccurred())
 		b.sim.Sleep(2 * time.Second)

@@ -77,7 +77,7 @@ func (t *Tap) Attach(b can.Bus) (stop func()) { return b.Tap(t.Frame) }
 // Frame records one frame seen on the wire (a can.Bus tap callback). A
 // frame the bus dropped never reached the wire and is not recorded.
 func (t *Tap) Frame(ev can.Event) {
-	if ev.Fault == "drop" || ev.Frame.Remote {
+	if ev.Fault == can.FaultDrop || ev.Frame.Remote {
 		return
 	}
 	t.mu.Lock()

@@ -119,8 +119,8 @@ var _ = Describe("the eavesdropper on a bus", func() {
 		for sn, off := byte(1), 6; off < 34; sn, off = sn+1, off+7 {
 			tap.Frame(can.Event{Frame: can.New(0x7e1, append([]byte{0x20 | sn}, img[off:off+7]...))})
 		}
-		tap.Frame(can.Event{Frame: can.New(0x7e1, append([]byte{0x27}, img[34:41]...)), Fault: "drop"}) // never on the wire
-		tap.Frame(can.Event{Frame: can.New(0x7e1, append([]byte{0x26}, img[41:48]...))})                // out of order: cut
+		tap.Frame(can.Event{Frame: can.New(0x7e1, append([]byte{0x27}, img[34:41]...)), Fault: can.FaultDrop}) // never on the wire
+		tap.Frame(can.Event{Frame: can.New(0x7e1, append([]byte{0x26}, img[41:48]...))})                       // out of order: cut
 		Expect(contains(tap.Messages(), img[:34])).To(BeTrue())
 		Expect(tap.Leaked(img)).To(Equal(2 * eavesdrop.Block)) // bytes 0..31 in whole blocks
 		Expect(tap.Frames()).To(Equal(6))

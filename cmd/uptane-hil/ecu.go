@@ -9,11 +9,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/internal/progress"
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
 )
 

@@ -12,22 +12,16 @@ import (
 type Pouf struct{ C *pouf.Client }
 
 // Identity implements Secondary.
-func (p *Pouf) Identity() (Identity, error) {
-	id, err := p.C.ReadIdentity()
-	if err != nil {
-		return Identity{}, err
-	}
-	return Identity{ID: id.ID, HardwareID: id.HardwareID, VIN: id.VIN, Verification: id.Verification, Key: id.Key, EncryptionKey: id.EncryptionKey}, nil
-}
+func (p *Pouf) Identity() (pouf.Identity, error) { return p.C.ReadIdentity() }
 
 func (p *Pouf) WriteNonce(n []byte) error   { return p.C.WriteNonce(n) }
 func (p *Pouf) WriteTime(t time.Time) error { return p.C.WriteTime(t) }
-func (p *Pouf) PutMetadata(repo, name string, data []byte, pr Progress) error {
-	return p.C.PutMetadata(repo, name, data, pouf.Progress(pr))
+func (p *Pouf) PutMetadata(repo, name string, data []byte, pr pouf.Progress) error {
+	return p.C.PutMetadata(repo, name, data, pr)
 }
 func (p *Pouf) VerifyMetadata() (bool, error) { return p.C.VerifyMetadata() }
-func (p *Pouf) PutImage(name string, data []byte, pr Progress) error {
-	return p.C.PutImage(name, data, pouf.Progress(pr))
+func (p *Pouf) PutImage(name string, data []byte, pr pouf.Progress) error {
+	return p.C.PutImage(name, data, pr)
 }
 func (p *Pouf) VerifyImage() error { return p.C.VerifyImage() }
 func (p *Pouf) Install() error     { return p.C.Install() }

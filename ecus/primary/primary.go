@@ -22,10 +22,11 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/link"
+	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/store"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
 	"github.com/uptane-hil/uptane-hil/uptane/manifest"
@@ -68,7 +69,7 @@ type Primary struct {
 	st       *store.Store
 	director *verify.Repo
 	image    *verify.Repo
-	pinned   map[string]link.Identity
+	pinned   map[string]pouf.Identity
 	df, imf  *Fetcher
 	mu       sync.Mutex
 }
@@ -95,7 +96,7 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, 
 			return err
 		}
 	}
-	pinned := map[string]link.Identity{}
+	pinned := map[string]pouf.Identity{}
 	for _, s := range cfg.Secondaries {
 		id, err := s.Link.Identity()
 		if err != nil {
@@ -236,17 +237,13 @@ func (p *Primary) nonce() ([]byte, error) {
 	return n, nil
 }
 
-// retry runs op up to three times while it fails with a transport error (a
-// Secondary that reports a failed check is not retried).
+// retry runs op up to three times while it fails (any failure: a transport
+// error, but also a check the Secondary reports failed).
 func retry(op func() error) error {
 	var err error
 	for i := 0; i < 3; i++ {
 		if err = op(); err == nil {
 			return nil
-		}
-		var re *link.RemoteError
-		if errors.As(err, &re) {
-			return err
 		}
 	}
 	return err
@@ -655,12 +652,6 @@ func (p *Primary) downloadImage(ecu string, t *verify.ECUTarget) ([]byte, error)
 func (p *Primary) updateSecondary(s SecondaryConfig, now time.Time, res *verify.Result, t *verify.ECUTarget, img []byte, o *ECUOutcome) {
 	fail := func(status string, err error) {
 		o.Status, o.Err = status, err
-		if _, ok := check.As(err); !ok {
-			var re *link.RemoteError
-			if errors.As(err, &re) && re.Check != 0 {
-				return
-			}
-		}
 	}
 	// 5. Send the latest time.
 	p.phase(s.ID, "send time")

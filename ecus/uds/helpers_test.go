@@ -10,7 +10,6 @@ import (
 
 	"github.com/uptane-hil/uptane-hil/ecus/uds"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
-	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
 
 // fakeECU is a Handler with DIDs, routines and files in memory.
@@ -165,7 +164,7 @@ type bench struct {
 	srv    *uds.Server
 	raw    *uds.PipeEnd
 	client *uds.Client
-	checks []*check.Error
+	hits   []uds.LimitHit
 }
 
 func run(cfg uds.ServerConfig, body func(b *bench)) *bench {
@@ -173,7 +172,7 @@ func run(cfg uds.ServerConfig, body func(b *bench)) *bench {
 	b.sim.SetHorizon(time.Hour)
 	b.ecu = newFake(b.sim)
 	tester, ecuEnd := uds.Pipe(b.sim)
-	cfg.OnCheck = func(e *check.Error) { b.checks = append(b.checks, e) }
+	cfg.OnLimit = func(h uds.LimitHit) { b.hits = append(b.hits, h) }
 	b.srv = uds.NewServer(ecuEnd, b.sim, b.ecu, cfg)
 	b.raw = tester
 	b.client = uds.NewClient(tester, b.sim, uds.ClientConfig{})

@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/sim/clock"
-	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
 
 // Server defaults (docs/pouf.md, "Timing and limits").
@@ -25,15 +25,42 @@ const (
 	DefaultRateWindow     = time.Second
 )
 
-// The checks a server enforces (uptane/check).
+// Limit is a bound the server enforces against a misbehaving client. The
+// server knows nothing of what an ECU makes of it: an Uptane Secondary
+// reports a hit as its check (pouf.rate_limit, pouf.transfer_size).
+type Limit uint8
+
+// The server's limits.
 const (
-	CheckRateLimit    check.ID = check.PoufRateLimit
-	CheckTransferSize check.ID = check.PoufTransferSize
+	// RateLimit: more requests than RateLimit per RateWindow are answered
+	// busyRepeatRequest, not processed.
+	RateLimit Limit = iota + 1
+	// TransferSize: a download never exceeds MaxFileSize nor its announced
+	// size.
+	TransferSize
 )
+
+func (l Limit) String() string {
+	switch l {
+	case RateLimit:
+		return "rate limit"
+	case TransferSize:
+		return "transfer size"
+	}
+	return fmt.Sprintf("limit(%d)", uint8(l))
+}
+
+// LimitHit is what the server tells ServerConfig.OnLimit when a request hit
+// one of its limits.
+type LimitHit struct {
+	Limit  Limit
+	Server string // ServerConfig.Name
+	Detail string // what was asked, and the limit, in words
+}
 
 // ServerConfig configures a Server; zero fields take the defaults.
 type ServerConfig struct {
-	// Name names the ECU in check errors and actor names.
+	// Name names the ECU in limit hits and actor names.
 	Name string
 	// P2 and P2Star are the server's response times announced in the
 	// DiagnosticSessionControl response (P2 in ms, P2* in units of 10 ms).
@@ -50,12 +77,12 @@ type ServerConfig struct {
 	// MaxRequest bounds any request but TransferData (default 4095);
 	// MaxResponse bounds a response (longer ones are responseTooLong).
 	MaxRequest, MaxResponse int
-	// MaxFileSize bounds the announced size of a download (pouf.transfer_size).
+	// MaxFileSize bounds the announced size of a download (TransferSize).
 	MaxFileSize uint64
 	// MaxPath bounds a file path; MaxDIDsPerRead the identifiers of one read.
 	MaxPath, MaxDIDsPerRead int
 	// RateLimit requests per RateWindow are processed; beyond that the
-	// server answers busyRepeatRequest (pouf.rate_limit).
+	// server answers busyRepeatRequest (RateLimit).
 	RateLimit  int
 	RateWindow time.Duration
 	// RateBurst, when > 0, makes the limit a token bucket instead of a
@@ -66,15 +93,18 @@ type ServerConfig struct {
 	// ServiceTime is the processor time the ECU spends on each request it
 	// processes (dispatch, handler, answer): a model of the diagnostic task
 	// of a small ECU, on the server's clock. A request answered busy
-	// (pouf.rate_limit) costs none. Zero: instant.
+	// (RateLimit) costs none. Zero: instant.
 	ServiceTime time.Duration
-	// Profile switches pouf.rate_limit and pouf.transfer_size off for
-	// control runs.
-	Profile check.Profile
-	// OnCheck, when set, is told when a defence of the server fires (once
-	// per window for the rate limit). It must not block.
-	OnCheck func(*check.Error)
+	// Lifted are limits the server does not enforce (a control profile's
+	// ECU).
+	Lifted []Limit
+	// OnLimit, when set, is told when a request hits a limit (once per
+	// window for the rate limit). It must not block.
+	OnLimit func(LimitHit)
 }
+
+// enforces reports whether the server enforces limit l.
+func (c *ServerConfig) enforces(l Limit) bool { return !slices.Contains(c.Lifted, l) }
 
 func (c *ServerConfig) defaults() {
 	def := func(d *time.Duration, v time.Duration) {
@@ -233,15 +263,15 @@ func (s *Server) call(sid Service, f func() error) error {
 	}
 }
 
-func (s *Server) fire(id check.ID, format string, args ...any) {
-	if s.cfg.OnCheck != nil {
-		s.cfg.OnCheck(check.Fail(id, "", "", format, args...).OnECU(s.cfg.Name))
+func (s *Server) hit(l Limit, format string, args ...any) {
+	if s.cfg.OnLimit != nil {
+		s.cfg.OnLimit(LimitHit{Limit: l, Server: s.cfg.Name, Detail: fmt.Sprintf(format, args...)})
 	}
 }
 
 // flooded counts the request and reports whether it is over the rate limit.
 func (s *Server) flooded() bool {
-	if !s.cfg.Profile.On(CheckRateLimit) {
+	if !s.cfg.enforces(RateLimit) {
 		return false
 	}
 	now := s.clk.Now()
@@ -257,7 +287,7 @@ func (s *Server) flooded() bool {
 	}
 	if !s.winTold {
 		s.winTold = true
-		s.fire(CheckRateLimit, "more than %d requests in %s; answering busyRepeatRequest", s.cfg.RateLimit, s.cfg.RateWindow)
+		s.hit(RateLimit, "more than %d requests in %s; answering busyRepeatRequest", s.cfg.RateLimit, s.cfg.RateWindow)
 	}
 	return true
 }
@@ -279,7 +309,7 @@ func (s *Server) bucketEmpty(now time.Time) bool {
 	}
 	if s.toldAt.IsZero() || now.Sub(s.toldAt) >= s.cfg.RateWindow || now.Before(s.toldAt) {
 		s.toldAt = now
-		s.fire(CheckRateLimit, "more than %d requests in %s (burst %d); answering busyRepeatRequest", s.cfg.RateLimit, s.cfg.RateWindow, s.cfg.RateBurst)
+		s.hit(RateLimit, "more than %d requests in %s (burst %d); answering busyRepeatRequest", s.cfg.RateLimit, s.cfg.RateWindow, s.cfg.RateBurst)
 	}
 	return true
 }

@@ -8,7 +8,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/uptane-hil/uptane-hil/ecus/uds"
-	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
 
 var _ = Describe("DiagnosticSessionControl 0x10", func() {
@@ -249,9 +248,9 @@ var _ = Describe("the flood guard (pouf.rate_limit)", func() {
 			Expect(string(v)).To(Equal("ecu-1"))
 			Expect(b.sim.Since(start)).To(Equal(2 * uds.DefaultBusyDelay))
 		})
-		Expect(b.checks).To(HaveLen(1))
-		Expect(b.checks[0].Check).To(Equal(check.PoufRateLimit))
-		Expect(b.checks[0].Attack).To(Equal(check.DenialOfService))
+		Expect(b.hits).To(HaveLen(1))
+		Expect(b.hits[0].Limit).To(Equal(uds.RateLimit))
+		Expect(b.hits[0].Detail).To(ContainSubstring("answering busyRepeatRequest"))
 	})
 	It("returns the 0x21 to the caller once its retries are spent", func() {
 		run(uds.ServerConfig{RateLimit: 1, RateWindow: time.Hour}, func(b *bench) {
@@ -260,13 +259,13 @@ var _ = Describe("the flood guard (pouf.rate_limit)", func() {
 			Expect(uds.IsNRC(err, uds.BusyRepeatRequest)).To(BeTrue())
 		})
 	})
-	It("is off in a control profile without pouf.rate_limit", func() {
-		b := run(uds.ServerConfig{RateLimit: 2, Profile: check.Without(check.PoufRateLimit)}, func(b *bench) {
+	It("is off when the rate limit is lifted (a control profile without pouf.rate_limit)", func() {
+		b := run(uds.ServerConfig{RateLimit: 2, Lifted: []uds.Limit{uds.RateLimit}}, func(b *bench) {
 			for i := 0; i < 20; i++ {
 				Expect(b.ask(0x3E, 0x00)).To(Equal([]byte{0x7E, 0x00}))
 			}
 		})
-		Expect(b.checks).To(BeEmpty())
+		Expect(b.hits).To(BeEmpty())
 	})
 })
 
@@ -292,8 +291,8 @@ var _ = Describe("the flood guard as a token bucket (RateBurst)", func() {
 		for i := 4; i < len(processed); i++ {
 			Expect(processed[i] - processed[i-1]).To(Equal(100 * time.Millisecond))
 		}
-		Expect(b.checks).To(HaveLen(2), "once in the first second, once more after it")
-		Expect(b.checks[0].Check).To(Equal(check.PoufRateLimit))
+		Expect(b.hits).To(HaveLen(2), "once in the first second, once more after it")
+		Expect(b.hits[0].Limit).To(Equal(uds.RateLimit))
 	})
 	It("fills up again while nobody asks, up to the burst", func() {
 		run(uds.ServerConfig{RateLimit: 10, RateWindow: time.Second, RateBurst: 3}, func(b *bench) {
@@ -308,13 +307,13 @@ var _ = Describe("the flood guard as a token bucket (RateBurst)", func() {
 			Expect(b.ask(0x3E, 0x00)).To(Equal(nrc(0x3E, uds.BusyRepeatRequest)))
 		})
 	})
-	It("is off in a control profile without pouf.rate_limit", func() {
-		b := run(uds.ServerConfig{RateLimit: 1, RateBurst: 1, Profile: check.Without(check.PoufRateLimit)}, func(b *bench) {
+	It("is off when the rate limit is lifted (a control profile without pouf.rate_limit)", func() {
+		b := run(uds.ServerConfig{RateLimit: 1, RateBurst: 1, Lifted: []uds.Limit{uds.RateLimit}}, func(b *bench) {
 			for i := 0; i < 20; i++ {
 				Expect(b.ask(0x3E, 0x00)).To(Equal([]byte{0x7E, 0x00}))
 			}
 		})
-		Expect(b.checks).To(BeEmpty())
+		Expect(b.hits).To(BeEmpty())
 	})
 })
 

@@ -36,8 +36,8 @@ func (s *Server) fileTransfer(req []byte) ([]byte, error) {
 		s.xfer = &transfer{req: r, src: src, size: uint64(size), next: 1}
 		return resp.encode(), nil
 	}
-	if r.Size > s.cfg.MaxFileSize && s.cfg.Profile.On(CheckTransferSize) {
-		s.fire(CheckTransferSize, "%s announces %d bytes; the limit is %d", r.Path, r.Size, s.cfg.MaxFileSize)
+	if r.Size > s.cfg.MaxFileSize && s.cfg.enforces(TransferSize) {
+		s.hit(TransferSize, "%s announces %d bytes; the limit is %d", r.Path, r.Size, s.cfg.MaxFileSize)
 		return nil, Refuse(RequestOutOfRange, "file of %d bytes; at most %d", r.Size, s.cfg.MaxFileSize)
 	}
 	var sink FileSink
@@ -83,8 +83,8 @@ func (s *Server) transferData(req []byte) ([]byte, error) {
 	if len(data) == 0 {
 		return nil, Refuse(IncorrectMessageLengthOrInvalidFormat, "a download block without data")
 	}
-	if uint64(len(data)) > x.size-x.done && s.cfg.Profile.On(CheckTransferSize) {
-		s.fire(CheckTransferSize, "%s: block %d brings the file past its announced %d bytes", x.req.Path, bsc, x.size)
+	if uint64(len(data)) > x.size-x.done && s.cfg.enforces(TransferSize) {
+		s.hit(TransferSize, "%s: block %d brings the file past its announced %d bytes", x.req.Path, bsc, x.size)
 		s.endTransfer(false)
 		return nil, Refuse(TransferDataSuspended, "more data than the announced %d bytes", x.size)
 	}

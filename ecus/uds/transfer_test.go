@@ -8,7 +8,6 @@ import (
 
 	"github.com/uptane-hil/uptane-hil/ecus/uds"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
-	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
 
 func seq(n int) []byte {
@@ -91,11 +90,11 @@ var _ = Describe("file transfer 0x38 / 0x36 / 0x37", func() {
 		Expect(b.ecu.aborts).To(Equal([]bool{false}))
 		Expect(b.ecu.files).To(BeEmpty())
 		Expect(b.ecu.writes).To(Equal(1))
-		Expect(b.checks).To(HaveLen(1))
-		Expect(b.checks[0].Check).To(Equal(check.PoufTransferSize))
-		Expect(b.checks[0].Attack).To(Equal(check.EndlessData))
+		Expect(b.hits).To(HaveLen(1))
+		Expect(b.hits[0].Limit).To(Equal(uds.TransferSize))
+		Expect(b.hits[0].Detail).To(ContainSubstring("announced 4 bytes"))
 	})
-	It("refuses an announced size over the configured maximum (0x31, pouf.transfer_size), unless the control profile switches the check off", func() {
+	It("refuses an announced size over the configured maximum (0x31, pouf.transfer_size), unless the limit is lifted", func() {
 		b := run(uds.ServerConfig{MaxFileSize: 100}, func(b *bench) {
 			b.enter(uds.ProgrammingSession)
 			_, err := b.client.FileTransfer(dl("f", 101))
@@ -103,9 +102,9 @@ var _ = Describe("file transfer 0x38 / 0x36 / 0x37", func() {
 			_, err = b.client.FileTransfer(dl("f", 100))
 			Expect(err).NotTo(HaveOccurred())
 		})
-		Expect(b.checks).To(HaveLen(1))
-		Expect(b.checks[0].Check).To(Equal(check.PoufTransferSize))
-		run(uds.ServerConfig{MaxFileSize: 100, Profile: check.Without(check.PoufTransferSize)}, func(b *bench) {
+		Expect(b.hits).To(HaveLen(1))
+		Expect(b.hits[0].Limit).To(Equal(uds.TransferSize))
+		run(uds.ServerConfig{MaxFileSize: 100, Lifted: []uds.Limit{uds.TransferSize}}, func(b *bench) {
 			b.enter(uds.ProgrammingSession)
 			b.put("f", seq(150), 100)
 			Expect(b.ecu.files["f"]).To(HaveLen(150))

@@ -34,7 +34,8 @@ var _ = Describe("update campaign over the bus (UDS on ISO-TP on the timed virtu
 			for _, s := range v.Secondaries {
 				o := rep.ECUs[s.Rig.ID]
 				Expect(o.Status).To(Equal(primary.Installed), "%s: %v", s.Rig.ID, o.Err)
-				rc, name, err := v.InstalledRelease(s.Rig.ID)
+				inst, err := v.Installed(s.Rig.ID)
+				rc, name := inst.Release, inst.Name
 				Expect(err).NotTo(HaveOccurred())
 				Expect(rc).To(Equal(uint64(2)))
 				Expect(name).To(Equal(vehicle.ImageName(s.Rig.HardwareID, 2)))

@@ -7,11 +7,11 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 )
 
@@ -41,7 +41,8 @@ var _ = Describe("update campaign on the virtual rig (direct links)", func() {
 			var log events.Log
 			v := build(sim, vehicle.Options{Events: log.Sink()})
 			for _, s := range v.Secondaries {
-				rc, _, err := v.InstalledRelease(s.Rig.ID)
+				inst, err := v.Installed(s.Rig.ID)
+				rc := inst.Release
 				Expect(err).NotTo(HaveOccurred())
 				Expect(rc).To(Equal(uint64(1)))
 			}
@@ -52,7 +53,8 @@ var _ = Describe("update campaign on the virtual rig (direct links)", func() {
 			for _, s := range v.Secondaries {
 				o := rep.ECUs[s.Rig.ID]
 				Expect(o.Status).To(Equal(primary.Installed), "%s: %v", s.Rig.ID, o.Err)
-				rc, name, err := v.InstalledRelease(s.Rig.ID)
+				inst, err := v.Installed(s.Rig.ID)
+				rc, name := inst.Release, inst.Name
 				Expect(err).NotTo(HaveOccurred())
 				Expect(rc).To(Equal(uint64(2)))
 				Expect(name).To(Equal(vehicle.ImageName(s.Rig.HardwareID, 2)))

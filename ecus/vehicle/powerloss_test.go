@@ -9,8 +9,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/uptane-hil/uptane-hil/ecus/link"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
+	"github.com/uptane-hil/uptane-hil/ecus/secondary"
 	"github.com/uptane-hil/uptane-hil/ecus/store"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
@@ -97,9 +97,10 @@ func wholeImage(v *vehicle.Vehicle, cut string) uint64 {
 	img, data, err := e.ActiveImage()
 	Expect(err).NotTo(HaveOccurred())
 	Expect(meta.CheckHashes(data, img.Length, img.Hashes)).To(Succeed(), "a whole image after a cut at %s", cut)
-	rc, name, err := v.InstalledRelease(victim)
+	inst, err := v.Installed(victim)
+	rc, name := inst.Release, inst.Name
 	Expect(err).NotTo(HaveOccurred())
-	Expect(name).NotTo(ContainSubstring("unknown bytes"), "after a cut at %s", cut)
+	Expect(inst.Genuine).To(BeTrue(), "the genuine bytes of %s after a cut at %s", name, cut)
 	Expect(rc).To(BeElementOf(uint64(1), uint64(2)), fmt.Sprintf("after a cut at %s", cut))
 	return rc
 }
@@ -112,7 +113,7 @@ func powerOn(v *vehicle.Vehicle, cut string) {
 		Expect(s.BusNode.PowerOn()).To(Succeed(), "boot after a cut at %s", cut)
 		return
 	}
-	Expect(s.Link.(*link.Direct).Reset()).To(Succeed(), "boot after a cut at %s", cut)
+	Expect(s.Link.(*secondary.Direct).Reset()).To(Succeed(), "boot after a cut at %s", cut)
 }
 
 // updatesAgain runs a campaign of release 3 (for the ECUs given, all when
@@ -121,7 +122,8 @@ func updatesAgain(v *vehicle.Vehicle, cut string, ecus ...string) {
 	rep, err := v.Campaign(3, ecus...)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(rep.ECUs[victim].Status).To(Equal(primary.Installed), "campaign after a cut at %s: %v", cut, rep.ECUs[victim].Err)
-	rc, _, err := v.InstalledRelease(victim)
+	inst, err := v.Installed(victim)
+	rc := inst.Release
 	Expect(err).NotTo(HaveOccurred())
 	Expect(rc).To(Equal(uint64(3)))
 }
@@ -184,16 +186,17 @@ var _ = Describe("power loss mid-install, then the same campaign", func() {
 					Expect(rep.ECUs[victim].Status).NotTo(Equal(primary.Installed))
 					c.armed = false
 					powerOn(v, c.cut)
-					rc, _, err := v.InstalledRelease(victim)
+					old, err := v.Installed(victim)
 					Expect(err).NotTo(HaveOccurred())
-					Expect(rc).To(Equal(uint64(1)), "cut at %s: the old image", point)
+					Expect(old.Release).To(Equal(uint64(1)), "cut at %s: the old image", point)
 					// the same assignment, no new Director metadata
 					rep = v.Cycle()
 					Expect(rep.Err).NotTo(HaveOccurred())
 					Expect(rep.Stopped).To(Equal("no new updates"))
 					Expect(rep.ECUs[victim].Status).To(Equal(primary.Installed), "after a cut at %s (over the bus: %v): %v", point, overBus, rep.ECUs[victim].Err)
-					rc, _, _ = v.InstalledRelease(victim)
-					Expect(rc).To(Equal(uint64(2)))
+					now, _ := v.Installed(victim)
+					Expect(now.Release).To(Equal(uint64(2)))
+					Expect(now.Genuine).To(BeTrue())
 					Expect(vehicle.Judge(rep, v.Primary.Director()).OK).To(BeTrue())
 					inst, err := v.Director.Installed(v.Rig.Vehicle.VIN)
 					Expect(err).NotTo(HaveOccurred())

@@ -20,7 +20,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/link"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
 	"github.com/uptane-hil/uptane-hil/ecus/secondary"
@@ -29,6 +28,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/sim/isotp"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"

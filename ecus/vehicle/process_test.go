@@ -189,7 +189,8 @@ var _ = Describe("a wall-clock vehicle run again on its directory (vehicle --no-
 		v, err = vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: clock.NewWall()})
 		Expect(err).NotTo(HaveOccurred())
 		for _, s := range v.Secondaries {
-			rc, _, err := v.InstalledRelease(s.Rig.ID)
+			inst, err := v.Installed(s.Rig.ID)
+			rc := inst.Release
 			Expect(err).NotTo(HaveOccurred())
 			Expect(rc).To(Equal(uint64(2)), "%s booted from its state, not the factory", s.Rig.ID)
 		}

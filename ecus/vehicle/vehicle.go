@@ -2,7 +2,7 @@
 // (Director and Image repository, embedded), the buses, the Primary and the
 // Secondaries, with keys and factory images derived from the run's seed.
 // It runs update campaigns and exposes every seam an attack needs: the
-// man-in-the-middle proxy on the repository link, the repositories' signers,
+// Primary's repository link (Options.Transport), the repositories' signers,
 // the buses, and the ECU profiles.
 package vehicle
 
@@ -22,8 +22,6 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"github.com/uptane-hil/uptane-hil/attacks/mitm"
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/ecus/link"
 	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
@@ -33,6 +31,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/sim/isotp"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
 	"github.com/uptane-hil/uptane-hil/sim/socketcan"
@@ -90,6 +89,10 @@ type Options struct {
 	// signed by that supplier (the first that covers it), every other image
 	// by the top-level Targets role.
 	Delegations []Delegation
+	// Transport wraps the Primary's link to the backend (the seam of the
+	// attacks on it: a scenario puts the man in the middle here). Nil: the
+	// Primary reaches the backend directly.
+	Transport func(backend http.RoundTripper) http.RoundTripper
 }
 
 // RoleKeys is the keys and threshold of a repository role.
@@ -130,8 +133,9 @@ type Vehicle struct {
 	Dir      string
 	Image    *repo.Image
 	Director *repo.Director
-	// Proxy is the man in the middle on the Primary's repository link.
-	Proxy      *mitm.Proxy
+	// Transport is the Primary's repository link (Options.Transport
+	// wrapped around the in-process backend).
+	Transport  http.RoundTripper
 	Backend    http.Handler
 	Primary    *primary.Primary
 	PrimaryCfg primary.Config
@@ -280,7 +284,10 @@ func NewBackend(o Options) (*Vehicle, error) {
 	mux.Handle("/director/", http.StripPrefix("/director", v.Director.Handler()))
 	mux.Handle("/image/", http.StripPrefix("/image", v.Image.Handler()))
 	v.Backend = mux
-	v.Proxy = mitm.New(repo.InProcessTransport(mux), o.Clock)
+	v.Transport = repo.InProcessTransport(mux)
+	if o.Transport != nil {
+		v.Transport = o.Transport(v.Transport)
+	}
 
 	// Factory images, release 1, for every ECU's hardware.
 	hw := map[string]int{}
@@ -424,7 +431,7 @@ func (v *Vehicle) BringUp() error {
 				return err
 			}
 		} else {
-			s.Link = &link.Direct{ECU: s.ECU, Cfg: cfg, VIN: r.Vehicle.VIN}
+			s.Link = &secondary.Direct{ECU: s.ECU, Cfg: cfg, VIN: r.Vehicle.VIN}
 		}
 		v.Secondaries = append(v.Secondaries, s)
 	}
@@ -446,7 +453,7 @@ func (v *Vehicle) BringUp() error {
 	// The Primary.
 	p := r.Primary()
 	pc := primary.Config{VIN: r.Vehicle.VIN, ID: p.ID, HardwareID: p.HardwareID, Key: v.ECUKeys[p.ID], Clock: o.Clock,
-		Client:      &http.Client{Transport: v.Proxy},
+		Client:      &http.Client{Transport: v.Transport},
 		DirectorURL: "http://backend.invalid/director/" + r.Vehicle.VIN + "/", ImageURL: "http://backend.invalid/image/",
 		Dir: filepath.Join(o.Dir, "ecus", p.ID), Profile: o.profile(p.ID), Events: o.Events, Nonces: sd.Reader("nonces/primary")}
 	if !o.Clock.Simulated() {
@@ -700,11 +707,11 @@ const (
 // secondaryServer is the UDS server configuration of Secondary e under
 // profile p; onCheck records a check the server fires in the ECU's state.
 func secondaryServer(e *rigs.ECU, clk clock.Clock, p check.Profile, onCheck func(*check.Error)) uds.ServerConfig {
-	cfg := uds.ServerConfig{Name: e.ID, MaxFileSize: 1 << 26, Profile: p, OnCheck: onCheck, RateBurst: RateBurst}
+	cfg := uds.ServerConfig{Name: e.ID, MaxFileSize: 1 << 26, RateBurst: RateBurst}
 	if clk.Simulated() {
 		cfg.ServiceTime = ServiceTime
 	}
-	return cfg
+	return secondary.ServerLimits(cfg, p, onCheck)
 }
 
 // secondaryISOTP is the ISO-TP options of the ECU's end of its channel.
@@ -835,32 +842,37 @@ func (s *Secondary) Current() *secondary.ECU {
 	if s.BusNode != nil {
 		return s.BusNode.ECU() // nil while it has no power
 	}
-	if d, ok := s.Link.(*link.Direct); ok {
+	if d, ok := s.Link.(*secondary.Direct); ok {
 		return d.ECU
 	}
 	return s.ECU
 }
 
-// InstalledRelease returns the release counter and name of the image an
-// in-process ECU has in its active slot; the name is marked "(unknown
-// bytes)" when the slot does not hold that release's genuine image.
-func (v *Vehicle) InstalledRelease(id string) (uint64, string, error) {
+// Installed is the image an ECU has in its active slot.
+type Installed struct {
+	Release uint64 // release counter of the image's metadata
+	Name    string // image file name
+	// Genuine is true when the slot holds exactly the genuine bytes of that
+	// release (false: an attacker's image under that name).
+	Genuine bool
+}
+
+// Installed returns the image an in-process ECU has in its active slot.
+func (v *Vehicle) Installed(id string) (Installed, error) {
 	s := v.Secondary(id)
 	if s == nil {
-		return 0, "", fmt.Errorf("vehicle: no Secondary %q", id)
+		return Installed{}, fmt.Errorf("vehicle: no Secondary %q", id)
 	}
 	e := s.Current()
 	if e == nil {
-		return 0, "", fmt.Errorf("vehicle: %s does not run in this process, or has no power", id)
+		return Installed{}, fmt.Errorf("vehicle: %s does not run in this process, or has no power", id)
 	}
 	img, data, err := e.ActiveImage()
 	if err != nil {
-		return 0, "", err
+		return Installed{}, err
 	}
-	if want := v.ImageBytes(s.Rig.HardwareID, img.ReleaseCounter, len(data)); !bytes.Equal(want, data) {
-		return img.ReleaseCounter, img.Name + " (unknown bytes)", nil
-	}
-	return img.ReleaseCounter, img.Name, nil
+	want := v.ImageBytes(s.Rig.HardwareID, img.ReleaseCounter, len(data))
+	return Installed{Release: img.ReleaseCounter, Name: img.Name, Genuine: bytes.Equal(want, data)}, nil
 }
 
 // Close releases the backend's database and closes the buses it opened.

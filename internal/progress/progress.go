@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/uptane-hil/uptane-hil/ecus/events"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 )
 
 // IsTerminal reports whether f is a character device (a terminal).

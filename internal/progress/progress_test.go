@@ -9,8 +9,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/uptane-hil/uptane-hil/ecus/events"
 	"github.com/uptane-hil/uptane-hil/internal/progress"
+	"github.com/uptane-hil/uptane-hil/sim/events"
 )
 
 func TestProgress(t *testing.T) {

@@ -71,9 +71,28 @@ type Event struct {
 	Time   time.Time
 	Frame  Frame
 	Sender string
-	// Fault names a fault the bus injected into this frame ("drop",
-	// "corrupt", "corrupt-undetected", "duplicate", "delay", "reorder",
-	// "bus-off") or is "" for a clean frame. A dropped frame still has an
-	// event (with Fault "drop"), so reports show it; captures leave it out.
-	Fault string
+	// Fault names the fault the bus injected into this frame, NoFault for a
+	// clean frame. A dropped frame still has an event (with FaultDrop), so
+	// reports show it; captures leave it out.
+	Fault Fault
 }
+
+// Fault names a fault a bus injects into a frame; its text is the label
+// reports and tap events show.
+type Fault string
+
+// The faults a bus injects (sim/vbus says what each does).
+const (
+	NoFault                Fault = ""
+	FaultDrop              Fault = "drop"
+	FaultCorrupt           Fault = "corrupt"            // detected: receivers see a bad CRC, the frame is not delivered
+	FaultCorruptUndetected Fault = "corrupt-undetected" // the receivers got the altered payload
+	FaultDelay             Fault = "delay"
+	FaultDuplicate         Fault = "duplicate"
+	FaultReorder           Fault = "reorder"
+	FaultBusOff            Fault = "bus-off"
+)
+
+// OnWire reports whether a frame with this fault reached the wire (and so a
+// receiver or a capture): every fault but a drop or bus-off.
+func (f Fault) OnWire() bool { return f != FaultDrop && f != FaultBusOff }

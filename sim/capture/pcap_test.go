@@ -113,7 +113,7 @@ var _ = Describe("pcap captures", func() {
 		for _, ev := range events {
 			r, ok := capture.FromEvent(ev, "")
 			if !ok {
-				Expect(ev.Fault).To(Equal("drop"))
+				Expect(ev.Fault).To(Equal(can.FaultDrop))
 				continue
 			}
 			want = append(want, r)

@@ -5,13 +5,14 @@
 // Captures hold bus frames and nothing else: the SocketCAN header, the data
 // bytes and zero padding. Fault-injection events map onto what a receiver on
 // a real bus would have seen:
-//   - "" and the faults that leave a frame on the wire ("delay",
-//     "duplicate", "reorder", "corrupt-undetected", or any other label):
-//     the frame as carried;
-//   - "corrupt" (a frame whose corruption the receivers detected): a
+//   - a clean frame and the faults that leave a frame on the wire
+//     (can.FaultDelay, FaultDuplicate, FaultReorder,
+//     FaultCorruptUndetected): the frame as carried;
+//   - can.FaultCorrupt (a frame whose corruption the receivers detected): a
 //     SocketCAN error frame (protocol violation in the CRC sequence), as
 //     candump shows a CRC error;
-//   - "drop" and "bus-off": nothing (the frame never reached the wire).
+//   - can.FaultDrop and FaultBusOff: nothing (the frame never reached the
+//     wire).
 //
 // The fault labels themselves are in the bus's tap events, which reports use.
 package capture
@@ -60,10 +61,10 @@ type Record struct {
 // FromEvent maps a bus tap event to the record a capture holds (see the
 // package comment); ok is false when nothing is recorded.
 func FromEvent(ev can.Event, iface string) (r Record, ok bool) {
-	switch ev.Fault {
-	case "drop", "bus-off":
+	switch {
+	case !ev.Fault.OnWire():
 		return Record{}, false
-	case "corrupt":
+	case ev.Fault == can.FaultCorrupt:
 		ef := can.Frame{ID: ErrClassProt, Len: 8}
 		ef.Data[3] = ErrLocCRCSeq
 		return Record{Time: ev.Time, Iface: iface, Frame: ef, Error: true}, true

@@ -9,15 +9,15 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/can"
 )
 
-// FaultKind names a fault the bus can inject. The name is also the
-// Event.Fault label of the frames it touches.
-type FaultKind string
+// FaultKind names a fault the bus can inject. It is the Event.Fault label
+// of the frames it touches.
+type FaultKind = can.Fault
 
 // The faults the bus injects.
 const (
 	// Drop: the frame never reaches a receiver and takes no bus time. Taps
 	// see it once, with Fault "drop".
-	Drop FaultKind = "drop"
+	Drop = can.FaultDrop
 	// Corrupt flips Flips random bits of the payload. Detected (the
 	// default): the receivers see a bad CRC, the frame is followed by an
 	// error frame and is not delivered; the bus and the sender count an
@@ -25,28 +25,28 @@ const (
 	// CRC matched (an attacker's bit flip, for attack testing); a frame
 	// without payload is then left alone. Taps see the altered frame with
 	// Fault "corrupt" (detected, not delivered) or CorruptUndetected.
-	Corrupt FaultKind = "corrupt"
+	Corrupt = can.FaultCorrupt
 	// Delay holds the frame back for Delay, then sends it (it takes part in
 	// arbitration again); taps see it when it is sent, with Fault "delay".
-	Delay FaultKind = "delay"
+	Delay = can.FaultDelay
 	// Duplicate sends the frame, then a copy right after it; taps see the
 	// copy with Fault "duplicate".
-	Duplicate FaultKind = "duplicate"
+	Duplicate = can.FaultDuplicate
 	// Reorder holds the frame back until the next frame has been sent, then
 	// sends it (or after Delay, default 10 ms, when no other frame comes);
 	// taps see it with Fault "reorder".
-	Reorder FaultKind = "reorder"
+	Reorder = can.FaultReorder
 	// BusOff sends the sending node bus-off: the frame and everything in the
 	// node's transmit queue are lost (taps see them with Fault "bus-off"),
 	// and the node's Send fails with can.ErrBusOff until it recovers: after
 	// Recovery, or when Recovery is zero, when Bus.Recover is called or the
 	// rule is switched off or removed. (A bus-off node still receives.)
-	BusOff FaultKind = "bus-off"
+	BusOff = can.FaultBusOff
 )
 
 // CorruptUndetected is the Event.Fault label of a frame altered by an
 // undetected Corrupt fault: the receivers got it.
-const CorruptUndetected = "corrupt-undetected"
+const CorruptUndetected = can.FaultCorruptUndetected
 
 // FaultRule says which frames a fault hits. Every condition that is set
 // must hold: the frame matches one of IDs (none: any), the sender is one of
@@ -290,7 +290,7 @@ func (b *Bus) corruptLocked(p *pending, r *rule) {
 
 // delayLocked re-sends p after d.
 func (b *Bus) delayLocked(p pending, d time.Duration) {
-	p.fault, p.clean = string(Delay), true
+	p.fault, p.clean = Delay, true
 	b.clk.AfterFunc(d, func() { b.resend(p) })
 }
 
@@ -300,7 +300,7 @@ func (b *Bus) holdLocked(p pending, r *rule) {
 		// one frame is held at a time: the older one goes first
 		b.releaseHeldLocked()
 	}
-	p.fault, p.clean = string(Reorder), true
+	p.fault, p.clean = Reorder, true
 	b.held = &p
 	b.heldGen++
 	gen := b.heldGen
@@ -355,7 +355,7 @@ func (b *Bus) resend(p pending) {
 // busOffLocked sends p's node bus-off; it returns the events of the lost
 // frames.
 func (b *Bus) busOffLocked(p pending, r *rule, now time.Time) []can.Event {
-	evs := []can.Event{{Time: now, Frame: p.f, Sender: p.name, Fault: string(BusOff)}}
+	evs := []can.Event{{Time: now, Frame: p.f, Sender: p.name, Fault: BusOff}}
 	return append(evs, b.offlineLocked(p.name, r, r.Recovery, now)...)
 }
 
@@ -381,7 +381,7 @@ func (b *Bus) offlineLocked(name string, r *rule, recovery time.Duration, now ti
 			continue
 		}
 		for _, q := range n.txq {
-			evs = append(evs, can.Event{Time: now, Frame: q.f, Sender: name, Fault: string(BusOff)})
+			evs = append(evs, can.Event{Time: now, Frame: q.f, Sender: name, Fault: BusOff})
 		}
 		n.txq = nil
 		n.notFull.Broadcast()
@@ -454,13 +454,13 @@ func (b *Bus) untimedFaulty(p pending) {
 		deliver bool
 	}
 	var outs []out
-	send := func(q pending, fault string, deliver bool) {
+	send := func(q pending, fault can.Fault, deliver bool) {
 		outs = append(outs, out{can.Event{Time: now, Frame: q.f, Sender: q.name, Fault: fault}, q.from, deliver})
 	}
 	delivered := false
 	switch d.kind {
 	case Drop:
-		send(p, string(Drop), false)
+		send(p, Drop, false)
 	case BusOff:
 		for _, ev := range b.busOffLocked(p, d.r, now) {
 			outs = append(outs, out{ev, nil, false})
@@ -478,13 +478,13 @@ func (b *Bus) untimedFaulty(p pending) {
 		} else {
 			b.st.errors++
 			b.st.node(p.name).Errors++
-			send(p, string(Corrupt), false)
+			send(p, Corrupt, false)
 		}
 	case Duplicate:
 		b.st.countUntimed(p.name)
 		b.st.countUntimed(p.name)
 		send(p, "", true)
-		send(p, string(Duplicate), true)
+		send(p, Duplicate, true)
 		delivered = true
 	default:
 		b.st.countUntimed(p.name)

@@ -24,7 +24,7 @@ func (t *trace) tap(ev can.Event) { t.events = append(t.events, ev) }
 func (t *trace) faults() []string {
 	var out []string
 	for _, ev := range t.events {
-		out = append(out, ev.Fault)
+		out = append(out, string(ev.Fault))
 	}
 	return out
 }
@@ -159,7 +159,7 @@ var _ = Describe("Fault injection", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(flipped(orig, got)).To(Equal(1))
 			Expect(b.Stats().Errors).To(BeZero())
-			Expect(tr.faults()).To(Equal([]string{vbus.CorruptUndetected}))
+			Expect(tr.faults()).To(Equal([]string{string(vbus.CorruptUndetected)}))
 		})
 	}))
 

@@ -113,7 +113,7 @@ func (b *Bus) arbitrate() {
 		}
 		switch d.kind {
 		case Drop:
-			evs = append(evs, can.Event{Time: now, Frame: p.f, Sender: p.name, Fault: string(Drop)})
+			evs = append(evs, can.Event{Time: now, Frame: p.f, Sender: p.name, Fault: Drop})
 			continue
 		case BusOff:
 			evs = append(evs, b.busOffLocked(p, d.r, now)...)
@@ -173,7 +173,7 @@ func (b *Bus) complete(p pending, d decision, start time.Time, dur, rest time.Du
 	case d.kind == Corrupt && !detected:
 		fault = CorruptUndetected
 	case d.kind != "" && d.kind != Duplicate:
-		fault = string(d.kind)
+		fault = d.kind
 	}
 	if detected {
 		b.st.errors++
@@ -182,7 +182,7 @@ func (b *Bus) complete(p pending, d decision, start time.Time, dur, rest time.Du
 	ev := can.Event{Time: now, Frame: p.f, Sender: p.name, Fault: fault}
 	if d.kind == Duplicate {
 		cp := p
-		cp.fault, cp.clean, cp.queued = string(Duplicate), true, nil
+		cp.fault, cp.clean, cp.queued = Duplicate, true, nil
 		b.injected = append([]pending{cp}, b.injected...)
 	}
 	b.releaseHeldLocked()

@@ -90,10 +90,10 @@ type tapEntry struct {
 type pending struct {
 	f     can.Frame
 	from  *node
-	name  string // sender name
-	order int    // attach order of the sender, for arbitration ties
-	fault string // fault label for the event ("" clean)
-	clean bool   // already went through fault injection
+	name  string    // sender name
+	order int       // attach order of the sender, for arbitration ties
+	fault can.Fault // fault label for the event (can.NoFault: clean)
+	clean bool      // already went through fault injection
 	// queued is the node whose transmit queue slot the frame holds until
 	// it has been sent (timed model)
 	queued *node

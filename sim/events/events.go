@@ -9,15 +9,18 @@ import (
 	"time"
 )
 
+// Kind is the kind of an event.
+type Kind string
+
 // Kinds of events.
 const (
-	Phase    = "phase"    // an update-cycle step started (Label names it)
-	HTTP     = "http"     // Primary ↔ repository exchange
-	UDS      = "uds"      // Primary ↔ Secondary exchange
-	Transfer = "transfer" // progress of a file transfer (Done/Total bytes)
-	Attack   = "attack"   // an attack was switched on/off or acted
-	Note     = "note"     // anything else worth a line
-	Result   = "result"   // an ECU's outcome of the cycle
+	Phase    Kind = "phase"    // an update-cycle step started (Label names it)
+	HTTP          = "http"     // Primary ↔ repository exchange
+	UDS           = "uds"      // Primary ↔ Secondary exchange
+	Transfer      = "transfer" // progress of a file transfer (Done/Total bytes)
+	Attack        = "attack"   // an attack was switched on/off or acted
+	Note          = "note"     // anything else worth a line
+	Result        = "result"   // an ECU's outcome of the cycle
 )
 
 // Participants that are not ECUs.
@@ -30,7 +33,7 @@ const (
 // Event is one thing that happened.
 type Event struct {
 	Time  time.Time
-	Kind  string
+	Kind  Kind
 	From  string
 	To    string
 	ECU   string // the ECU concerned, if any
