@@ -1,6 +1,7 @@
 package vehicle_test
 
 import (
+	"net/http"
 	"regexp"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -8,7 +9,9 @@ import (
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
 
 	"github.com/uptane-hil/uptane-hil/ecus/link"
+	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
+	"github.com/uptane-hil/uptane-hil/ecus/secondary"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
@@ -17,11 +20,11 @@ import (
 // spoilImage is a link to a Secondary that flips a byte of every image
 // while On is set (a damaged transfer, or a Primary that sends junk).
 type spoilImage struct {
-	*link.Direct
+	*secondary.Direct
 	On bool
 }
 
-func (l *spoilImage) PutImage(name string, data []byte, p link.Progress) error {
+func (l *spoilImage) PutImage(name string, data []byte, p pouf.Progress) error {
 	if l.On {
 		data = append([]byte(nil), data...)
 		data[len(data)/2] ^= 0x01
@@ -31,7 +34,7 @@ func (l *spoilImage) PutImage(name string, data []byte, p link.Progress) error {
 
 // trustedTargets is the version of the Director Targets the Secondary id
 // trusts, read after a reboot from its state directory (what is on disk).
-func trustedTargets(d *link.Direct) int64 {
+func trustedTargets(d *secondary.Direct) int64 {
 	GinkgoHelper()
 	Expect(d.Reset()).To(Succeed())
 	t := d.ECU.Director().Targets()
@@ -42,7 +45,7 @@ func trustedTargets(d *link.Direct) int64 {
 }
 
 // release is the release counter of the image in the ECU's active slot.
-func release(d *link.Direct) uint64 {
+func release(d *secondary.Direct) uint64 {
 	GinkgoHelper()
 	img := d.ECU.Installed()
 	Expect(img).NotTo(BeNil())
@@ -57,7 +60,7 @@ var _ = Describe("download_image step 4: a failed update keeps the previous Targ
 					links := map[string]*spoilImage{}
 					v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{ecu: p},
 						Links: func(v *vehicle.Vehicle, s *vehicle.Secondary) (link.Secondary, error) {
-							l := &spoilImage{Direct: &link.Direct{ECU: s.ECU, Cfg: s.Config, VIN: v.Rig.Vehicle.VIN}}
+							l := &spoilImage{Direct: &secondary.Direct{ECU: s.ECU, Cfg: s.Config, VIN: v.Rig.Vehicle.VIN}}
 							links[s.Rig.ID] = l
 							return l, nil
 						}})
@@ -96,10 +99,11 @@ var _ = Describe("download_image step 4 on the Primary: an image it cannot downl
 	for _, p := range []check.Profile{check.Conformant, check.Without(check.DownloadImagePreviousTargets)} {
 		It("under "+p.Name+": the Director metadata of a bundle becomes trusted only once the Primary holds every image it names", func() {
 			within(func(sim *clock.Sim) {
-				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{"*": p}})
+				var px *mitm.Proxy
+				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{"*": p}, Transport: func(b http.RoundTripper) http.RoundTripper { px = mitm.New(b, sim); return px }})
 				before := v.Primary.Director().Targets()
 				Expect(before).To(BeNil(), "the factory provisions Roots only")
-				off := v.Proxy.Add(&mitm.Rule{Name: "image 404", Path: regexp.MustCompile(`^/image/.*ecm-v3`), Action: mitm.Status{Code: 404}})
+				off := px.Add(&mitm.Rule{Name: "image 404", Path: regexp.MustCompile(`^/image/.*ecm-v3`), Action: mitm.Status{Code: 404}})
 				rep, err := v.Campaign(2)
 				Expect(err).NotTo(HaveOccurred())
 				Expect(rep.Err).NotTo(HaveOccurred())

@@ -1,6 +1,7 @@
 package vehicle_test
 
 import (
+	"net/http"
 	"regexp"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -51,11 +52,12 @@ var _ = Describe("download_images_primary and install_image on the Primary: its 
 	for _, p := range []check.Profile{check.Conformant, check.Without(check.VerifyImageHashes)} {
 		It("under "+p.Name+": refuses an image for it that is not the one the metadata lists (arbitrary software)", func() {
 			within(func(sim *clock.Sim) {
-				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{pri: p}})
+				var px *mitm.Proxy
+				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{pri: p}, Transport: func(b http.RoundTripper) http.RoundTripper { px = mitm.New(b, sim); return px }})
 				evil := v.ImageBytes("tcu-v1", 2, v.Rig.ECU(pri).ImageSize)
 				evil = append([]byte(nil), evil...)
 				evil[len(evil)/2] ^= 0xff
-				v.Proxy.Add(&mitm.Rule{Name: "evil tcu image", Path: regexp.MustCompile(`^/image/targets/tcu-v1/`), Action: mitm.Substitute{Body: evil}})
+				px.Add(&mitm.Rule{Name: "evil tcu image", Path: regexp.MustCompile(`^/image/targets/tcu-v1/`), Action: mitm.Substitute{Body: evil}})
 				rep, err := v.Campaign(2, pri)
 				Expect(err).NotTo(HaveOccurred())
 				if p.On(check.VerifyImageHashes) {
@@ -75,7 +77,8 @@ var _ = Describe("download_images_primary and install_image on the Primary: its 
 	It("refuses a lower release counter than the installed image's (rollback), and a control without the release-counter checks installs it", func() {
 		for _, p := range []check.Profile{check.Conformant, check.Without(check.FullVerificationReleaseCounter, check.VerifyImageReleaseCounter)} {
 			within(func(sim *clock.Sim) {
-				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{pri: p}})
+				var px *mitm.Proxy
+				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{pri: p}, Transport: func(b http.RoundTripper) http.RoundTripper { px = mitm.New(b, sim); return px }})
 				rep, err := v.Campaign(3, pri)
 				Expect(err).NotTo(HaveOccurred())
 				Expect(rep.Primary.Status).To(Equal(primary.Installed), "%v", rep.Primary.Err)

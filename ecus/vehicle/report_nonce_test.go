@@ -8,6 +8,7 @@ import (
 
 	"github.com/uptane-hil/uptane-hil/ecus/link"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
+	"github.com/uptane-hil/uptane-hil/ecus/secondary"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
@@ -17,7 +18,7 @@ import (
 // report is the one recorded when it was armed: a genuine, validly signed
 // report of the ECU, replayed.
 type replayReport struct {
-	*link.Direct
+	*secondary.Direct
 	recorded []byte
 	armed    bool
 }
@@ -37,7 +38,7 @@ var _ = Describe("pouf: the Primary checks the nonce of each version report (pou
 				var l *replayReport
 				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{"TCU-0001": p},
 					Links: func(v *vehicle.Vehicle, s *vehicle.Secondary) (link.Secondary, error) {
-						d := &link.Direct{ECU: s.ECU, Cfg: s.Config, VIN: v.Rig.Vehicle.VIN}
+						d := &secondary.Direct{ECU: s.ECU, Cfg: s.Config, VIN: v.Rig.Vehicle.VIN}
 						if s.Rig.ID != victim {
 							return d, nil
 						}

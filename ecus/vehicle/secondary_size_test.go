@@ -5,6 +5,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/uptane-hil/uptane-hil/ecus/link"
+	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
 	"github.com/uptane-hil/uptane-hil/ecus/secondary"
 	"github.com/uptane-hil/uptane-hil/ecus/uds"
@@ -19,7 +20,7 @@ import (
 // announces the longer image over UDS (RequestFileTransfer) to the ECU's
 // diagnostic handler and keeps the answer.
 type endlessImage struct {
-	*link.Direct
+	*secondary.Direct
 	vin      string
 	extra    int
 	announce error // the handler's answer to the announcement
@@ -28,7 +29,7 @@ type endlessImage struct {
 	after    []error
 }
 
-func (l *endlessImage) PutImage(name string, data []byte, p link.Progress) error {
+func (l *endlessImage) PutImage(name string, data []byte, p pouf.Progress) error {
 	h := secondary.NewHandler(l.ECU, l.vin)
 	sink, err := h.StartDownload(uds.FileRequest{Path: "image/" + name, Size: uint64(len(data) + l.extra)})
 	l.announce, l.accepted = err, sink != nil
@@ -65,7 +66,7 @@ var _ = Describe("download_image step 4 on a Secondary: at most the length in th
 				var l *endlessImage
 				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{victim: p},
 					Links: func(v *vehicle.Vehicle, s *vehicle.Secondary) (link.Secondary, error) {
-						d := &link.Direct{ECU: s.ECU, Cfg: s.Config, VIN: v.Rig.Vehicle.VIN}
+						d := &secondary.Direct{ECU: s.ECU, Cfg: s.Config, VIN: v.Rig.Vehicle.VIN}
 						if s.Rig.ID != victim {
 							return d, nil
 						}
