@@ -102,6 +102,8 @@ func (r *runner) busAttack(f string, a *AttackStep) (func(), error) {
 		err = r.forgeMetadata(bs, ch, e)
 	case "forge-image":
 		err = r.forgeImage(bs, ch, e)
+	case "trickle-image":
+		err = r.trickleImage(bs, ch, e, b.Chunk, b.Interval)
 	case "spoof-report":
 		off, err = r.spoofReport(bs, ch, e)
 	case "replay-session":
@@ -225,6 +227,37 @@ func (r *runner) forgeImage(bs can.Bus, ch bus.Channel, e *rigs.ECU) error {
 	r.attackEvent(e.ID, "genuine metadata and a tampered image body over UDS")
 	err = bus.AsPrimary(bs, r.sim, ch, e.ID, bus.Session{Nonce: r.attackerNonce(), Time: r.sim.Now(),
 		Metadata: files, Image: bus.File{Name: want.Filename, Data: img}})
+	r.refused(e.ID, err)
+	return nil
+}
+
+// trickleImage: the attacker, speaking as the Primary, hands the target the
+// genuine metadata and then the genuine image the Director assigns it, in
+// blocks of chunk bytes every interval (each inside the ECU's session
+// timeout), and asks it to verify and install: slow retrieval on the bus.
+// The session's length counts as an update cycle under attack.
+func (r *runner) trickleImage(bs can.Bus, ch bus.Channel, e *rigs.ECU, chunk int, interval gotime.Duration) error {
+	want, err := r.assigned(e.ID)
+	if err != nil {
+		return err
+	}
+	files, err := r.genuineMetadata(e)
+	if err != nil {
+		return err
+	}
+	img, err := r.v.Image.ImageData(want.Filename)
+	if err != nil {
+		return err
+	}
+	r.attackEvent(e.ID, fmt.Sprintf("genuine metadata, then the image %d bytes every %s over UDS", chunk, interval))
+	start := r.sim.Now()
+	err = bus.AsPrimary(bs, r.sim, ch, e.ID, bus.Session{Nonce: r.attackerNonce(), Time: r.sim.Now(),
+		Metadata: files, Image: bus.File{Name: want.Filename, Data: img}, Trickle: &bus.Trickle{Chunk: chunk, Pace: interval}})
+	took := r.sim.Since(start)
+	if took > r.slowest {
+		r.slowest = took
+	}
+	r.details[e.ID] = append(r.details[e.ID], fmt.Sprintf("the trickled session with %s lasted %s", e.ID, took.Round(gotime.Second)))
 	r.refused(e.ID, err)
 	return nil
 }

@@ -128,9 +128,12 @@ type Compromise struct {
 // BusAttack is an attack on the vehicle network.
 type BusAttack struct {
 	Bus    string `yaml:"bus"`
-	Action string `yaml:"action"` // forge-metadata, forge-image, spoof-report, replay-session, flood
+	Action string `yaml:"action"` // forge-metadata, forge-image, trickle-image, spoof-report, replay-report, replay-session, flood
 	Target string `yaml:"target"` // the ECU attacked
 	Rate   int    `yaml:"rate"`   // flood: requests per second
+	// trickle-image: blocks of Chunk bytes, Interval apart
+	Chunk    int           `yaml:"chunk"`
+	Interval time.Duration `yaml:"interval"`
 }
 
 // Rotate rotates the keys of a role in Root: a new Root version signed by
@@ -392,9 +395,9 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 		}
 		if b := a.Bus; b != nil {
 			switch b.Action {
-			case "forge-metadata", "forge-image", "spoof-report", "replay-session", "flood":
+			case "forge-metadata", "forge-image", "trickle-image", "spoof-report", "replay-session", "flood":
 			default:
-				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, spoof-report, replay-session, flood", b.Action)
+				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, trickle-image, spoof-report, replay-session, flood", b.Action)
 			}
 			switch {
 			case b.Bus == "":
@@ -405,6 +408,10 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 				return s.Errorf(f+".attack.bus.rate", "%d: a flood needs a rate of 1..%d requests per second", b.Rate, MaxFloodRate)
 			case b.Action != "flood" && b.Rate != 0:
 				return s.Errorf(f+".attack.bus.rate", "only a flood has a rate")
+			case b.Action == "trickle-image" && (b.Chunk <= 0 || b.Chunk > 4093 || b.Interval <= 0):
+				return s.Errorf(f+".attack.bus.chunk", "a trickle needs a chunk of 1..4093 bytes and a positive interval")
+			case b.Action != "trickle-image" && (b.Chunk != 0 || b.Interval != 0):
+				return s.Errorf(f+".attack.bus.chunk", "only a trickle has a chunk and an interval")
 			}
 		}
 		attacks[a.Name] = true

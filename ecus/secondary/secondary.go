@@ -40,6 +40,8 @@ const (
 // Limits on what a Primary can make a Secondary hold.
 const (
 	DefaultMaxImage    = 64 << 20
+	DefaultMinRate     = 512 // bytes/s on the bus
+	DefaultGrace       = 10 * time.Second
 	MaxMetadataFiles   = 64
 	MaxMetadataFile    = 1 << 20
 	MaxMetadataInCycle = 8 << 20
@@ -59,6 +61,12 @@ type Config struct {
 	Limits       verify.Limits
 	MaxImage     int64
 	Filenames    []string // image filename patterns valid for this ECU
+	// MinRate and Grace: a file transfer from the Primary slower than
+	// MinRate bytes/s on average, judged once Grace has passed since it
+	// was announced, is aborted (in_vehicle.bus_download_speed); 0 takes
+	// DefaultMinRate and DefaultGrace.
+	MinRate int64
+	Grace   time.Duration
 }
 
 // ECU is a running Secondary.
@@ -133,6 +141,12 @@ func Boot(cfg Config) (*ECU, error) {
 	}
 	if cfg.MaxImage <= 0 {
 		cfg.MaxImage = DefaultMaxImage
+	}
+	if cfg.MinRate <= 0 {
+		cfg.MinRate = DefaultMinRate
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = DefaultGrace
 	}
 	st, err := store.Open(cfg.Dir, cfg.ID, cfg.Crash)
 	if err != nil {

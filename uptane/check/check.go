@@ -89,6 +89,7 @@ const (
 	VerifyImageDecrypt                            // verify_image.decrypt
 	VerifyImageHashes                             // verify_image.hashes
 	InVehicleDownloadSpeed                        // in_vehicle.download_speed
+	InVehicleBusDownloadSpeed                     // in_vehicle.bus_download_speed
 	InVehicleRequestTimeout                       // in_vehicle.request_timeout
 	VerifyTimeMonotonic                           // verify_time.monotonic
 	SendImagesPrimaryCompleteBundle               // send_images_primary.complete_bundle
@@ -170,6 +171,7 @@ var All = []Check{
 	c(VerifyImageHashes, "verify_image", "hashes", "7", ArbitrarySoftware, "every listed hash and the length match the image"),
 	// In-vehicle requirements
 	c(InVehicleDownloadSpeed, "in_vehicle", "download_speed", "-", SlowRetrieval, "downloads slower than the threshold are aborted and reported"),
+	c(InVehicleBusDownloadSpeed, "in_vehicle", "bus_download_speed", "-", SlowRetrieval, "a Secondary aborts and reports a file transfer on the bus slower than its threshold (a Primary trickling blocks just inside the session timeout)"),
 	c(InVehicleRequestTimeout, "in_vehicle", "request_timeout", "-", DropRequest, "a request that gets no answer times out and is reported"),
 	c(VerifyTimeMonotonic, "verify_time", "monotonic", "-", Freeze, "the attested time never goes backwards"),
 	c(SendImagesPrimaryCompleteBundle, "send_images_primary", "complete_bundle", "-", PartialBundle, "every image of the bundle reached its ECU, or the gap is reported"),
