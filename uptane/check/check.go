@@ -98,6 +98,7 @@ const (
 	DirectorRepositoryECUsInInventory             // director_repository.ecus_in_inventory
 	DirectorRepositoryAllECUsReported             // director_repository.all_ecus_reported
 	DirectorRepositoryNonceFresh                  // director_repository.nonce_fresh
+	DirectorRepositoryDependencies                // director_repository.dependencies
 	DirectorRepositoryEncryptImages               // director_repository.encrypt_images
 	PoufReportSignature                           // pouf.report_signature
 	PoufReportNonce                               // pouf.report_nonce
@@ -181,6 +182,7 @@ var All = []Check{
 	c(DirectorRepositoryECUsInInventory, "director_repository", "ecus_in_inventory", "3", Spoofing, "every reporting ECU belongs to this vehicle"),
 	c(DirectorRepositoryAllECUsReported, "director_repository", "all_ecus_reported", "3", DropRequest, "every ECU in the inventory is represented in the manifest"),
 	c(DirectorRepositoryNonceFresh, "director_repository", "nonce_fresh", "4", Replay, "the nonce/counter of each version report has not been used before"),
+	c(DirectorRepositoryDependencies, "director_repository", "dependencies", "5", Incompatible, "the Director assigns a set of images only when every image's declared dependencies and conflicts hold in the vehicle's resulting configuration"),
 	c(DirectorRepositoryEncryptImages, "director_repository", "encrypt_images", "6", Eavesdrop, "the Director encrypts the images of ECUs that require it, for that ECU's key"),
 	// In-vehicle bus protocol (docs/pouf.md)
 	c(PoufReportSignature, "pouf", "report_signature", "-", Spoofing, "the Primary verifies each Secondary's version report signature"),
