@@ -54,8 +54,8 @@ type fixture struct {
 func (f *fixture) open() {
 	var err error
 	f.d, err = repo.OpenDirector(repo.DirectorOptions{Dir: f.dir, Clock: f.clk, Images: f.im,
-		Keys:   repo.KeyConfig{Rand: seed.Seed(11).Reader("director-keys"), Thresholds: map[string]int{meta.Targets: 2, meta.Timestamp: 2}},
-		Rand:   seed.Seed(11).Reader("director-enc"),
+		Keys:    repo.KeyConfig{Rand: seed.Seed(11).Reader("director-keys"), Thresholds: map[string]int{meta.Targets: 2, meta.Timestamp: 2}},
+		Rand:    seed.Seed(11).Reader("director-enc"),
 		Expiry:  repo.Expiry{Timestamp: 2 * time.Hour},
 		Profile: f.profile,
 		Logger:  slog.New(slog.NewTextHandler(f.log, nil))})
