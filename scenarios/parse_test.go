@@ -62,6 +62,12 @@ var _ = Describe("scenario files", func() {
 			`steps\[2\]: a step is exactly one of`),
 		Entry("bad mitm action", func(s string) string { return strings.Replace(s, "action: replay", "action: replays", 1) },
 			`:12:\d+: steps\[1\]\.attack\.mitm\.action: "replays" is not one of`),
+		Entry("a compatibility that declares nothing", func(s string) string {
+			return strings.Replace(s, "steps:\n", "setup:\n  compatibility:\n    - {hardware: ecm-v3, release: 2}\nsteps:\n", 1)
+		}, `:10:\d+: setup\.compatibility\[0\]: declares neither requires nor conflicts`),
+		Entry("a requirement without a release", func(s string) string {
+			return strings.Replace(s, "steps:\n", "setup:\n  compatibility:\n    - {hardware: ecm-v3, release: 2, requires: [{hardware: brk-v2}]}\nsteps:\n", 1)
+		}, `setup\.compatibility\[0\]\.requires\[0\]: needs a hardware and a min_release`),
 		Entry("no goal", func(s string) string { return strings.Split(s, "goal:")[0] }, `goal: missing`),
 		Entry("no defence", func(s string) string { return strings.Replace(s, "defence: [check_timestamp.expiry]\n", "", 1) },
 			`defence: missing: the checks the control profile lacks`),

@@ -203,6 +203,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 				return r.proxy
 			}}
 		s.Setup.Image.apply(&vo)
+		vo.Compatibility = s.compatibility()
 		v, err := vehicle.Build(vo)
 		if err != nil {
 			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
@@ -268,7 +269,16 @@ func (r *runner) step(i int) error {
 			ecus = r.judged
 		}
 		if err := v.Publish(st.Campaign.Release, ecus...); err != nil {
-			return r.s.Errorf(f+".campaign", "%v", err)
+			if _, ok := check.As(err); !ok {
+				return r.s.Errorf(f+".campaign", "%v", err)
+			}
+			// the Director refused the campaign (a dependency or conflict):
+			// a defence of the backend for each ECU of the bundle
+			r.note("the Director refuses the campaign: " + err.Error())
+			for _, ecu := range ecus {
+				r.addChecks(ecu, err)
+				r.details[ecu] = append(r.details[ecu], err.Error())
+			}
 		}
 		if !st.Campaign.AssignOnly {
 			r.observe(v.Cycle())

@@ -46,6 +46,9 @@ type Setup struct {
 	// Image shapes the Image repository: keys and thresholds of its
 	// top-level roles, supplier delegations (keys.go).
 	Image ImageSetup `yaml:"image"`
+	// Compatibility declares dependencies and conflicts of the images the
+	// campaigns publish (compat.go).
+	Compatibility []CompatibilitySetup `yaml:"compatibility"`
 }
 
 // Step is one action; exactly one field is set.
@@ -303,6 +306,9 @@ func (s *Scenario) validate() error {
 		s.Setup.Release = 1
 	}
 	if err := s.validateImageSetup(); err != nil {
+		return err
+	}
+	if err := s.validateCompatibility(); err != nil {
 		return err
 	}
 	if len(s.Steps) == 0 {

@@ -93,6 +93,9 @@ type Options struct {
 	// attacks on it: a scenario puts the man in the middle here). Nil: the
 	// Primary reaches the backend directly.
 	Transport func(backend http.RoundTripper) http.RoundTripper
+	// Compatibility declares the dependencies and conflicts of the image
+	// of hardware hwid, release rc, when Publish adds it (nil: none).
+	Compatibility func(hwid string, rc uint64) *meta.Compatibility
 }
 
 // RoleKeys is the keys and threshold of a repository role.
@@ -660,8 +663,16 @@ func (v *Vehicle) Publish(rc uint64, ecus ...string) error {
 		name := ImageName(e.HardwareID, rc)
 		if !done[e.HardwareID] {
 			if _, err := v.Image.Target(name); err != nil {
-				if err := v.Image.AddImageTo(v.ImageRole(name, e.HardwareID), name, v.ImageBytes(e.HardwareID, rc, e.ImageSize), []string{e.HardwareID}, rc); err != nil {
+				role := v.ImageRole(name, e.HardwareID)
+				if err := v.Image.AddImageTo(role, name, v.ImageBytes(e.HardwareID, rc, e.ImageSize), []string{e.HardwareID}, rc); err != nil {
 					return err
+				}
+				if f := v.opts.Compatibility; f != nil {
+					if c := f(e.HardwareID, rc); c != nil {
+						if err := v.Image.SetCompatibility(role, name, c); err != nil {
+							return err
+						}
+					}
 				}
 			}
 			done[e.HardwareID] = true
@@ -670,13 +681,14 @@ func (v *Vehicle) Publish(rc uint64, ecus ...string) error {
 	if err := v.Image.Publish(); err != nil {
 		return err
 	}
+	// one bundle: the Director checks the images' dependencies and
+	// conflicts against the vehicle as a whole (director_repository.dependencies)
+	var bundle []repo.BundleItem
 	for _, id := range ecus {
 		e := v.Rig.ECU(id)
-		if err := v.Director.Assign(v.Rig.Vehicle.VIN, id, ImageName(e.HardwareID, rc), repo.AssignOptions{Encrypt: e.Encrypted}); err != nil {
-			return err
-		}
+		bundle = append(bundle, repo.BundleItem{ECU: id, Target: ImageName(e.HardwareID, rc), Options: repo.AssignOptions{Encrypt: e.Encrypted}})
 	}
-	return nil
+	return v.Director.AssignBundle(v.Rig.Vehicle.VIN, bundle)
 }
 
 // Cycle runs one update cycle of the Primary.
