@@ -1,13 +1,14 @@
 # uptane-hil — see README.md.
 #   make demo   the main job: the attack suite on the embedded bus, report in out/
-#   make test   every test: host specs, short fuzzing, and the vcan specs in a qemu VM
+#   make test   every test: host specs, short fuzzing, the TUF conformance suite,
+#               and the vcan specs in a qemu VM
 #   make bench  the benchmarks
 GO       ?= go
 GINKGO   := $(GO) tool ginkgo
 OUT      ?= out
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test test-host test-vcan fuzz bench vet fmt clean
+.PHONY: all build demo test test-host test-tuf test-vcan fuzz bench vet fmt clean
 
 all: build
 
@@ -17,7 +18,7 @@ build:
 demo:
 	$(GO) run ./cmd/uptane-hil run --rig rigs/virtual.yaml --out $(OUT) scenarios/
 
-test: vet test-host fuzz test-vcan
+test: vet test-host fuzz test-tuf test-vcan
 	@.ci/junit-summary
 
 vet:
@@ -28,6 +29,17 @@ test-host:
 	@mkdir -p $(OUT)/test
 	$(GINKGO) -r --label-filter='!vcan' --keep-going --timeout=40m \
 		--junit-report=junit-host.xml --output-dir=$(OUT)/test ./...
+
+# The public TUF conformance suite (theupdateframework/tuf-conformance, pinned in
+# .ci/pinned-sources.txt) against `uptane-hil tuf-client`: all of it must pass, no
+# CLIENT.xfails. .ci/pinned-source-test first proves the pinned trees' digests.
+TUF_CLIENT := $(abspath $(OUT))/tuf/tuf-client
+test-tuf:
+	@mkdir -p $(OUT)/test $(OUT)/tuf
+	.ci/pinned-source-test
+	$(GO) build -o $(OUT)/tuf/uptane-hil ./cmd/uptane-hil
+	@printf '#!/bin/sh\nexec "$$(dirname "$$0")/uptane-hil" tuf-client "$$@"\n' >$(TUF_CLIENT) && chmod +x $(TUF_CLIENT)
+	.ci/tuf-conformance $(TUF_CLIENT) --junitxml=$(abspath $(OUT))/test/junit-tuf.xml
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) .ci/fuzz-short

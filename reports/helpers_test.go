@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/uptane-hil/uptane-hil/reports"
@@ -14,12 +15,14 @@ import (
 // standardMD is the Uptane Standard 2.1.0's markdown (a copy of
 // /work/shared/ref/uptane-standard.md, with its license and source).
 func standardMD() []byte {
+	GinkgoHelper()
 	b, err := os.ReadFile("testdata/uptane-standard.md")
 	Expect(err).NotTo(HaveOccurred())
 	return b
 }
 
 func jsonOf(r *reports.Report) []byte {
+	GinkgoHelper()
 	var buf bytes.Buffer
 	Expect(reports.WriteJSON(&buf, r)).To(Succeed())
 	return buf.Bytes()
@@ -28,6 +31,7 @@ func jsonOf(r *reports.Report) []byte {
 // jsonPaths lists the field paths of a JSON document: "a.b", arrays as
 // "a[]". Raw documents (version reports, Director records) are not entered.
 func jsonPaths(doc []byte) map[string]bool {
+	GinkgoHelper()
 	var v any
 	Expect(json.Unmarshal(doc, &v)).To(Succeed())
 	out := map[string]bool{}
@@ -61,6 +65,7 @@ var docRow = regexp.MustCompile("(?m)^\\| `([^`]+)` \\| [^|]+ \\| (yes|no) \\|")
 // documentedFields reads the field table of docs/report-schema.md: path →
 // required.
 func documentedFields() map[string]bool {
+	GinkgoHelper()
 	b, err := os.ReadFile("../docs/report-schema.md")
 	Expect(err).NotTo(HaveOccurred())
 	out := map[string]bool{}

@@ -15,6 +15,7 @@ import (
 )
 
 func htmlOf(r *reports.Report, opts ...reports.Option) string {
+	GinkgoHelper()
 	var buf bytes.Buffer
 	Expect(reports.WriteHTML(&buf, r, opts...)).To(Succeed())
 	return buf.String()
@@ -26,6 +27,7 @@ var voidElements = map[string]bool{"area": true, "base": true, "br": true, "col"
 // wellFormed tokenizes the document and checks that it has no tokenizer
 // error and that every element is closed in order.
 func wellFormed(doc string) {
+	GinkgoHelper()
 	z := html.NewTokenizer(strings.NewReader(doc))
 	var stack []string
 	for {
@@ -50,6 +52,7 @@ func wellFormed(doc string) {
 }
 
 func parse(doc string) *html.Node {
+	GinkgoHelper()
 	n, err := html.Parse(strings.NewReader(doc))
 	Expect(err).NotTo(HaveOccurred())
 	return n
@@ -184,6 +187,7 @@ var _ = Describe("the HTML report", func() {
 			}
 		}
 		check := func(class string, want []int) {
+			GinkgoHelper()
 			svgs := all(root, func(n *html.Node) bool { return n.Data == "svg" && hasClass(n, class) })
 			Expect(svgs).To(HaveLen(len(want)))
 			for i, s := range svgs {

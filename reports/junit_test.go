@@ -41,6 +41,7 @@ type jSuites struct {
 }
 
 func junitOf(r *reports.Report) jSuites {
+	GinkgoHelper()
 	var buf bytes.Buffer
 	Expect(reports.WriteJUnit(&buf, r)).To(Succeed())
 	var s jSuites

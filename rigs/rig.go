@@ -8,11 +8,13 @@ package rigs
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/uptane-hil/uptane-hil/internal/yamlx"
+	"github.com/uptane-hil/uptane-hil/uptane/keys"
 )
 
 // Rig is a parsed rig file.
@@ -49,6 +51,18 @@ type Backend struct {
 	DirectorURL string `yaml:"director_url"` // remote: the Director's base; a vehicle's files are at DIRECTOR_URL/VIN/...
 	ImageURL    string `yaml:"image_url"`    // remote: the Image repository's base
 	Expiry      Expiry `yaml:"expiry"`
+	// KeyTypes is what the embedded repositories sign with.
+	KeyTypes RepoKeyTypes `yaml:"key_types"`
+}
+
+// RepoKeyTypes is the key type each embedded repository makes its keys of
+// (every top-level role; the Image repository's supplier roles too): one
+// of keys.Types — ed25519 (default), ecdsa (P-256; ecdsa-sha2-nistp256 is
+// the same), ecdsa-sha2-nistp384, rsa (RSA-PSS 2048 bit), rsa-3072,
+// rsa-4096.
+type RepoKeyTypes struct {
+	Director string `yaml:"director"`
+	Image    string `yaml:"image"`
 }
 
 // Expiry sets how long each role's metadata is valid.
@@ -73,7 +87,7 @@ type ECU struct {
 	Bus        string   `yaml:"bus"`         // secondaries: the bus it is on
 	Buses      []string `yaml:"buses"`       // primary: the buses it is gateway to
 	Process    string   `yaml:"process"`     // "in-process", "external" (uptane-hil ecu) or "physical"
-	KeyType    string   `yaml:"key_type"`    // "ed25519" (default) or "ecdsa-sha2-nistp256"
+	KeyType    string   `yaml:"key_type"`    // one of keys.Types: ed25519 (default), ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, rsa, ...
 	Encrypted  bool     `yaml:"encrypted"`   // images are encrypted for this ECU
 	ImageSize  int      `yaml:"image_size"`  // bytes of the factory image (default 16 KiB)
 	ISOTP      ISOTP    `yaml:"isotp"`
@@ -86,9 +100,9 @@ type ECU struct {
 // PublicKey is an ECU's public key in TUF's key format
 // ({"keytype", "scheme", "keyval": {"public"}}).
 type PublicKey struct {
-	KeyType string `yaml:"keytype"` // ed25519 or ecdsa
-	Scheme  string `yaml:"scheme"`  // ed25519 or ecdsa-sha2-nistp256
-	Public  string `yaml:"public"`  // ed25519: hex; ECDSA: PEM
+	KeyType string `yaml:"keytype"` // ed25519, ecdsa (or ecdsa-sha2-nistp256/384), rsa
+	Scheme  string `yaml:"scheme"`  // ed25519, ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, rsassa-pss-sha256
+	Public  string `yaml:"public"`  // ed25519: hex; ECDSA and RSA: PEM (PKIX)
 }
 
 // Key returns the key in go-tuf's form.
@@ -304,6 +318,14 @@ func (r *Rig) validate() error {
 	default:
 		return r.Errorf("backend.mode", "%q is not one of embedded, remote", r.Backend.Mode)
 	}
+	for _, kt := range []struct{ f, v string }{{"director", r.Backend.KeyTypes.Director}, {"image", r.Backend.KeyTypes.Image}} {
+		if !keys.ValidType(kt.v) {
+			return r.Errorf("backend.key_types."+kt.f, "%q is not one of %s", kt.v, strings.Join(keys.Types(), ", "))
+		}
+		if kt.v != "" && r.Backend.Mode == Remote {
+			return r.Errorf("backend.key_types."+kt.f, "a remote backend makes its own keys; key_types is for the embedded one")
+		}
+	}
 	e := &r.Backend.Expiry
 	for _, x := range []struct {
 		f   string
@@ -360,10 +382,10 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 			return r.Errorf(f+".process", "%q is not one of in-process, external, physical", e.Process)
 		}
 		if e.KeyType == "" {
-			e.KeyType = "ed25519"
+			e.KeyType = keys.Ed25519
 		}
-		if !oneOf(e.KeyType, "ed25519", "ecdsa-sha2-nistp256") {
-			return r.Errorf(f+".key_type", "%q is not one of ed25519, ecdsa-sha2-nistp256", e.KeyType)
+		if !keys.ValidType(e.KeyType) {
+			return r.Errorf(f+".key_type", "%q is not one of %s", e.KeyType, strings.Join(keys.Types(), ", "))
 		}
 		if e.PublicKey != nil {
 			if e.Process != Physical {
@@ -371,6 +393,9 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 			}
 			if _, err := e.PublicKey.Key().ID(); err != nil || e.PublicKey.KeyType == "" || e.PublicKey.Scheme == "" || e.PublicKey.Public == "" {
 				return r.Errorf(f+".public_key", "needs keytype, scheme and public (the key as the ECU reports it in its public-key DID)")
+			}
+			if _, err := keys.PublicKey(e.PublicKey.Key()); err != nil {
+				return r.Errorf(f+".public_key", "%v", err)
 			}
 		}
 		if e.ImageSize == 0 {

@@ -64,10 +64,28 @@ var _ = Describe("rig files", func() {
 		Entry("not YAML", func(s string) string { return s + "\n  - : [" }, `^rigs/broken\.yaml:\d+(:\d+)?: not valid YAML`),
 		Entry("a string where a list belongs", func(s string) string { return strings.Replace(s, "buses: [powertrain, body]", "buses: powertrain", 1) },
 			`ecus\[0\]\.buses: want a list, found "powertrain"`),
+		Entry("unknown ECU key type", func(s string) string {
+			return strings.Replace(s, "hardware_id: ecm-v3", "hardware_id: ecm-v3\n    key_type: rsa-1024", 1)
+		}, `ecus\[1\]\.key_type: "rsa-1024" is not one of ed25519, ecdsa, ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, rsa, rsa-3072, rsa-4096$`),
+		Entry("unknown repository key type", func(s string) string {
+			return strings.Replace(s, "mode: embedded ", "key_types: {director: rsa, image: dsa}\n  mode: embedded ", 1)
+		}, `backend\.key_types\.image: "dsa" is not one of ed25519, `),
 		Entry("socketcan under the simulated clock", func(s string) string {
 			return strings.Replace(s, "kind: virtual\n    bitrate: 500000          # classic", "kind: socketcan\n    interface: vcan0\n    bitrate: 500000          # classic", 1)
 		}, `clock: a rig with socketcan buses runs on wall-clock time`),
 	)
+
+	It("takes key types for the embedded repositories and the ECUs", func() {
+		data, err := readFile("virtual.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		data = strings.Replace(data, "mode: embedded ", "key_types: {director: rsa, image: ecdsa-sha2-nistp384}\n  mode: embedded ", 1)
+		data = strings.Replace(data, "hardware_id: ecm-v3", "hardware_id: ecm-v3\n    key_type: rsa-4096", 1)
+		r, err := rigs.Parse("rigs/keys.yaml", []byte(data))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Backend.KeyTypes).To(Equal(rigs.RepoKeyTypes{Director: "rsa", Image: "ecdsa-sha2-nistp384"}))
+		Expect(r.ECU("ECM-0001").KeyType).To(Equal("rsa-4096"))
+		Expect(r.ECU("BRK-0001").KeyType).To(Equal("ed25519"))
+	})
 
 	It("reports a missing file with its name", func() {
 		_, err := rigs.Load("no-such-rig.yaml")
@@ -77,6 +95,7 @@ var _ = Describe("rig files", func() {
 
 var _ = Describe("a physical ECU's own key", func() {
 	bench := func(edit func(string) string) (*rigs.Rig, error) {
+		GinkgoHelper()
 		data, err := readFile("bench-example.yaml")
 		Expect(err).NotTo(HaveOccurred())
 		return rigs.Parse("rigs/bench.yaml", []byte(edit(data)))
@@ -102,5 +121,9 @@ var _ = Describe("a physical ECU's own key", func() {
 			return strings.Replace(s, "process: physical          # a real ECU: uptane-hil only talks to it", "process: physical\n    public_key: {keytype: ed25519}", 1)
 		})
 		Expect(err).To(MatchError(MatchRegexp(`ecus\[1\]\.public_key: needs keytype, scheme and public`)))
+		_, err = bench(func(s string) string {
+			return strings.Replace(s, "process: physical          # a real ECU: uptane-hil only talks to it", "process: physical\n    public_key: {keytype: rsa, scheme: rsassa-pss-sha256, public: abcd}", 1)
+		})
+		Expect(err).To(MatchError(MatchRegexp(`ecus\[1\]\.public_key: keys: keytype rsa: public key is not PEM`)))
 	})
 })

@@ -15,6 +15,7 @@ import (
 var _ = Describe("bus attacks", Label("attack", "bus"), func() {
 	// capture runs a scenario's conformant profile and returns its candump log.
 	capture := func(file string, sd seed.Seed) []byte {
+		GinkgoHelper()
 		r, err := rigs.Load("../rigs/virtual.yaml")
 		Expect(err).NotTo(HaveOccurred())
 		s, err := scenarios.Load(file)

@@ -6,6 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/scenarios"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
@@ -75,7 +76,32 @@ var _ = Describe("scenario files", func() {
 			`steps\[2\]\.advance: time travels forward only`),
 		Entry("bad goal image", func(s string) string { return strings.Replace(s, "installed: release:2", "installed: v2", 1) },
 			`goal\.installed: "v2" is not malicious or release:N`),
+		Entry("unknown repository key type", func(s string) string {
+			return strings.Replace(s, "steps:", "setup:\n  key_types: {director: rsa-1024}\nsteps:", 1)
+		}, `:\d+:\d+: setup\.key_types\.director: "rsa-1024" is not one of ed25519, ecdsa, .*rsa-4096$`),
+		Entry("unknown ECU key type", func(s string) string {
+			return strings.Replace(s, "steps:", "setup:\n  key_types: {ecus: {ECM-0001: dsa}}\nsteps:", 1)
+		}, `setup\.key_types\.ecus\.ECM-0001: "dsa" is not one of`),
 	)
+
+	It("refuses a folder of scenarios that holds none, naming it", func() {
+		empty := GinkgoT().TempDir()
+		_, err := scenarios.LoadAll(".", empty)
+		Expect(err).To(MatchError(ContainSubstring("folder " + empty + " holds no scenario file (*.yaml)")))
+	})
+
+	It("runs with the key types of its setup and says which ECU of the rig is missing", func() {
+		src := strings.Replace(freeze, "steps:", "setup:\n  key_types: {director: rsa, image: ecdsa-sha2-nistp384, ecus: {ECM-0001: rsa, NOPE-1: rsa}}\nsteps:", 1)
+		s, err := scenarios.Parse("scenarios/keys.yaml", []byte(src))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Setup.KeyTypes).To(Equal(scenarios.KeyTypesSetup{Director: "rsa", Image: "ecdsa-sha2-nistp384",
+			ECUs: map[string]string{"ECM-0001": "rsa", "NOPE-1": "rsa"}}))
+		r, err := rigs.Load("../rigs/virtual.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		_, err = s.Run(scenarios.RunOptions{Rig: r, Dir: GinkgoT().TempDir(), ConformantOnly: true})
+		Expect(err).To(MatchError(MatchRegexp(`setup\.key_types\.ecus\.NOPE-1: rig virtual has no ECU "NOPE-1"`)))
+		Expect(r.Backend.KeyTypes.Director).To(BeEmpty(), "the caller's rig stays as loaded")
+	})
 
 	DescribeTable("names the field of a broken bus attack",
 		func(bus, goal, want string) {

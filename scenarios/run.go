@@ -196,7 +196,12 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{}}
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name))
-		vo := vehicle.Options{Rig: o.Rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
+		rig, err := s.Setup.KeyTypes.rig(s, o.Rig)
+		if err != nil {
+			stepErr = err
+			return
+		}
+		vo := vehicle.Options{Rig: rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
 			Events: r.log.Sink(), Links: o.Links, OverBus: !o.Direct && o.Links == nil, AllInProcess: true,
 			Transport: func(backend http.RoundTripper) http.RoundTripper {
 				r.proxy = mitm.New(backend, sim)
@@ -433,7 +438,7 @@ func (r *runner) directorAccepted(ecu, how string) bool {
 
 // rotate replaces a role's keys with new ones (Root N+1 revokes the old).
 func (r *runner) rotate(rot *Rotate) error {
-	k, err := keys.Generate(keys.Ed25519, r.v.Seed.Reader(fmt.Sprintf("keys/rotated/%s/%s/%d", rot.Repo, rot.Role, r.sim.Now().UnixNano())))
+	k, err := keys.Generate(keyType(r.v.Rig, rot.Repo), r.v.Seed.Reader(fmt.Sprintf("keys/rotated/%s/%s/%d", rot.Repo, rot.Role, r.sim.Now().UnixNano())))
 	if err != nil {
 		return err
 	}

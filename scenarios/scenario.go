@@ -49,6 +49,9 @@ type Setup struct {
 	// Compatibility declares dependencies and conflicts of the images the
 	// campaigns publish (compat.go).
 	Compatibility []CompatibilitySetup `yaml:"compatibility"`
+	// KeyTypes picks what the repositories and chosen ECUs sign with
+	// (keytypes.go); default: the rig's key types.
+	KeyTypes KeyTypesSetup `yaml:"key_types"`
 }
 
 // Step is one action; exactly one field is set.
@@ -241,7 +244,10 @@ func LoadAll(paths ...string) ([]*Scenario, error) {
 		}
 		m, err := filepath.Glob(filepath.Join(p, "*.yaml"))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("scenarios: %s: %w", p, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("scenarios: folder %s holds no scenario file (*.yaml)", p)
 		}
 		sort.Strings(m)
 		files = append(files, m...)
@@ -309,6 +315,9 @@ func (s *Scenario) validate() error {
 		return err
 	}
 	if err := s.validateCompatibility(); err != nil {
+		return err
+	}
+	if err := s.validateKeyTypes(); err != nil {
 		return err
 	}
 	if len(s.Steps) == 0 {

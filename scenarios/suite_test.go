@@ -21,7 +21,7 @@ import (
 var _ = Describe("attack suite", Label("attack"), func() {
 	files, err := filepath.Glob("*.yaml")
 	if err != nil || len(files) == 0 {
-		panic(fmt.Sprintf("no scenario files: %v", err))
+		panic(fmt.Sprintf("the suite is built from scenarios/*.yaml, which matched no file (%v)", err))
 	}
 	for _, rig := range []struct {
 		name, file string

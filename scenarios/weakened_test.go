@@ -1,6 +1,7 @@
 package scenarios_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,7 +20,10 @@ import (
 // failure; the scenarios that name the deleted defence go first (the
 // likeliest to notice), so a spec costs a run or two, not the whole suite.
 var _ = Describe("the suite notices a missing defence", Label("attack"), func() {
-	files, _ := filepath.Glob("*.yaml")
+	files, err := filepath.Glob("*.yaml")
+	if err != nil || len(files) == 0 {
+		panic(fmt.Sprintf("the suite is built from scenarios/*.yaml, which matched no file (%v)", err))
+	}
 	var list []*scenarios.Scenario
 	defences := map[string][]check.ID{}
 	for _, f := range files {

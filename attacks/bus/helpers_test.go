@@ -3,6 +3,7 @@ package bus_test
 import (
 	"time"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/uptane-hil/uptane-hil/attacks/bus"
@@ -28,6 +29,7 @@ type bench struct {
 
 // onBench runs body as the root actor of a fresh bench.
 func onBench(body func(b *bench)) {
+	GinkgoHelper()
 	b := &bench{sim: clock.NewSim(time.Time{})}
 	b.sim.SetHorizon(time.Hour)
 	err := b.sim.Run("bench", func() {
@@ -42,6 +44,7 @@ func onBench(body func(b *bench)) {
 
 // serve starts a UDS server for h as the ECU named name on the bench.
 func (b *bench) serve(name string, h uds.Handler, cfg uds.ServerConfig) {
+	GinkgoHelper()
 	conn, err := isotp.New(b.bus, b.sim, isotp.Options{Name: name, TxID: ch.Response, RxID: ch.Request, RxQueue: 256})
 	Expect(err).NotTo(HaveOccurred())
 	cfg.Name = name
@@ -51,6 +54,7 @@ func (b *bench) serve(name string, h uds.Handler, cfg uds.ServerConfig) {
 
 // primary returns the Primary's client of the bench ECU.
 func (b *bench) primary() *pouf.Client {
+	GinkgoHelper()
 	conn, err := isotp.New(b.bus, b.sim, isotp.Options{Name: "primary", TxID: ch.Request, RxID: ch.Response})
 	Expect(err).NotTo(HaveOccurred())
 	return pouf.NewClient(uds.NewClient(conn, b.sim, uds.ClientConfig{}), "BRK-1")
@@ -86,6 +90,7 @@ func (e *fakeECU) ReadDID(did uint16) ([]byte, error) {
 }
 
 func (e *fakeECU) Routine(id uint16, ctl uds.RoutineControlType, params []byte) ([]byte, error) {
+	GinkgoHelper()
 	e.log = append(e.log, pouf.RoutineName(id))
 	r := pouf.Result{Status: pouf.Passed}
 	if id == pouf.RoutineVerifyMetadata {

@@ -27,6 +27,7 @@ func secret(name string, n int) []byte {
 // transfer sends msgs from A to B over ISO-TP on a fresh simulated bus
 // with a tap attached, and returns the tap.
 func transfer(fd bool, a, b isotp.Options, msgs ...[]byte) *eavesdrop.Tap {
+	GinkgoHelper()
 	tap := eavesdrop.New(eavesdrop.Options{})
 	sim := clock.NewSim(time.Time{})
 	sim.SetHorizon(time.Hour)

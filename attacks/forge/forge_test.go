@@ -24,6 +24,7 @@ var now = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 // imageRepo is an Image repository with a 2-of-2 top-level Targets role
 // that delegates "brk-v2/*" for hardware brk-v2 to a supplier.
 func imageRepo() *repo.Image {
+	GinkgoHelper()
 	im, err := repo.OpenImage(repo.ImageOptions{Clock: fixedClock{now}, Keys: repo.KeyConfig{Rand: seed.Seed(7).Reader("image"),
 		Thresholds: map[string]int{meta.Targets: 2}}})
 	Expect(err).NotTo(HaveOccurred())
@@ -38,6 +39,7 @@ func imageRepo() *repo.Image {
 }
 
 func file(im *repo.Image, name string) []byte {
+	GinkgoHelper()
 	b, ok := im.File(name)
 	Expect(ok).To(BeTrue(), name)
 	return b
@@ -69,6 +71,7 @@ func served(im *repo.Image, forged forge.Files) verify.MapFetcher {
 // resolve runs the Image repository's part of full verification for one
 // image with profile p.
 func resolve(im *repo.Image, f verify.MapFetcher, p check.Profile, name, hwid string) (*verify.Found, error) {
+	GinkgoHelper()
 	trusted, err := verify.NewRepo(meta.Image, im.Root())
 	Expect(err).NotTo(HaveOccurred())
 	u := verify.Begin(verify.Options{Profile: p, Time: now}, trusted, f)

@@ -45,7 +45,10 @@ var _ = Describe("man in the middle on the repository link", func() {
 		proxy = mitm.New(&upstream{n: map[string]int{}}, sim)
 		c = &http.Client{Transport: proxy}
 	})
-	run := func(f func()) { Expect(sim.Run("test", f)).To(Succeed()) }
+	run := func(f func()) {
+		GinkgoHelper()
+		Expect(sim.Run("test", f)).To(Succeed())
+	}
 
 	It("passes traffic through and records it", func() {
 		run(func() {

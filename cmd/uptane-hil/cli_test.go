@@ -16,6 +16,7 @@ import (
 
 // captureStderr runs f with os.Stderr redirected and returns what it wrote.
 func captureStderr(f func() int) (int, string) {
+	GinkgoHelper()
 	r, w, err := os.Pipe()
 	Expect(err).NotTo(HaveOccurred())
 	old := os.Stderr
@@ -31,6 +32,7 @@ func captureStderr(f func() int) (int, string) {
 // rigWith writes a copy of rigs/vcan.yaml with the replacements (old, new,
 // ...) and returns its path.
 func rigWith(repl ...string) string {
+	GinkgoHelper()
 	src, err := os.ReadFile("rigs/vcan.yaml")
 	Expect(err).NotTo(HaveOccurred())
 	s := string(src)
@@ -45,6 +47,7 @@ func rigWith(repl ...string) string {
 
 // captureStdout runs f with os.Stdout redirected and returns what it wrote.
 func captureStdout(f func() int) (int, string) {
+	GinkgoHelper()
 	r, w, err := os.Pipe()
 	Expect(err).NotTo(HaveOccurred())
 	old := os.Stdout
@@ -216,6 +219,7 @@ var _ = Describe("the uptane-hil command", func() {
 		base := repo.waitFor(`Director (http://127\.0\.0\.1:\d+)/director/`, time.Minute)[1]
 		Expect(repo.Output()).To(ContainSubstring("assigned IVI-0001 → ivi-v5/firmware-r3.bin (encrypted for it)"))
 		get := func(path string) []byte {
+			GinkgoHelper()
 			resp, err := http.Get(base + path)
 			Expect(err).NotTo(HaveOccurred())
 			defer resp.Body.Close()

@@ -30,6 +30,7 @@ type proc struct {
 
 // startCLI starts `uptane-hil args...` with extra environment variables.
 func startCLI(name string, env []string, args ...string) *proc {
+	GinkgoHelper()
 	exe, err := os.Executable()
 	Expect(err).NotTo(HaveOccurred())
 	p := &proc{name: name, done: make(chan struct{})}
@@ -74,6 +75,7 @@ func (p *proc) Output() string { p.mu.Lock(); defer p.mu.Unlock(); return p.out.
 
 // waitFor waits until the output matches re and returns the submatches.
 func (p *proc) waitFor(re string, timeout time.Duration) []string {
+	GinkgoHelper()
 	rx := regexp.MustCompile(re)
 	deadline := time.Now().Add(timeout)
 	t := time.AfterFunc(timeout, func() { p.mu.Lock(); p.cond.Broadcast(); p.mu.Unlock() })
@@ -100,6 +102,7 @@ func (p *proc) waitFor(re string, timeout time.Duration) []string {
 // wait waits for the process to exit and returns its exit code (-1 when a
 // signal ended it).
 func (p *proc) wait(timeout time.Duration) int {
+	GinkgoHelper()
 	select {
 	case <-p.done:
 	case <-time.After(timeout):
@@ -119,6 +122,7 @@ func (p *proc) signalled() syscall.Signal {
 
 // term sends SIGTERM and returns the exit code.
 func (p *proc) term(timeout time.Duration) int {
+	GinkgoHelper()
 	Expect(p.cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
 	return p.wait(timeout)
 }

@@ -48,6 +48,7 @@ type vehicleRun struct {
 // startVehicle starts `repo --release 2` and then every Secondary with
 // `ecu`; env gives a Secondary extra environment variables.
 func startVehicle(env map[string][]string) *vehicleRun {
+	GinkgoHelper()
 	r, err := rigs.Load("rigs/vcan.yaml")
 	Expect(err).NotTo(HaveOccurred())
 	v := &vehicleRun{rig: r, out: GinkgoT().TempDir(), ecus: map[string]*proc{}}
@@ -81,6 +82,7 @@ func (v *vehicleRun) primaryCycle() (int, string) {
 // installed is what the Director recorded from the manifests (GET
 // /director/VIN/installed on the repo process).
 func (v *vehicleRun) installed() map[string]manifest.Image {
+	GinkgoHelper()
 	resp, err := http.Get(v.backend + "/director/" + v.rig.Vehicle.VIN + "/installed")
 	Expect(err).NotTo(HaveOccurred())
 	defer resp.Body.Close()
@@ -93,6 +95,7 @@ func (v *vehicleRun) installed() map[string]manifest.Image {
 
 // stopAll sends SIGTERM to every ECU and the repo: each exits 0.
 func (v *vehicleRun) stopAll() {
+	GinkgoHelper()
 	for id, p := range v.ecus {
 		Expect(p.term(stopWithin)).To(Equal(0), "%s on SIGTERM:\n%s", id, p.Output())
 		Expect(p.Output()).To(ContainSubstring(id + ": stopped (terminated)"))
@@ -103,6 +106,7 @@ func (v *vehicleRun) stopAll() {
 // expectAllOn checks the Primary's summary and the Director's records:
 // every Secondary on release rc.
 func (v *vehicleRun) expectAllOn(out string, rc uint64) {
+	GinkgoHelper()
 	Expect(out).To(ContainSubstring("cycle 1: OK: every Secondary is on its assigned image"))
 	inst := v.installed()
 	for _, e := range v.rig.Secondaries() {
@@ -119,6 +123,7 @@ func (v *vehicleRun) expectAllOn(out string, rc uint64) {
 // the bus, as a tester would (no Primary may be running), and checks its
 // signature with the key the factory derived.
 func (v *vehicleRun) versionReport(e *rigs.ECU) manifest.Image {
+	GinkgoHelper()
 	bus, err := socketcan.Open(v.rig.Bus(e.Bus).Interface)
 	Expect(err).NotTo(HaveOccurred())
 	defer bus.Close()
@@ -143,6 +148,7 @@ func (v *vehicleRun) versionReport(e *rigs.ECU) manifest.Image {
 // version report over the bus and from its state directory: the bytes of
 // its active slot must be exactly that release's image, never a mix.
 func (v *vehicleRun) wholeRelease(e *rigs.ECU) uint64 {
+	GinkgoHelper()
 	in := v.versionReport(e)
 	sd := vehicle.SeedOf(v.rig, 0)
 	var rc uint64

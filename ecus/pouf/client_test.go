@@ -209,6 +209,7 @@ type rig struct {
 }
 
 func onRig(verification string, body func(r *rig)) *rig {
+	GinkgoHelper()
 	r := &rig{sim: clock.NewSim(time.Time{})}
 	r.sim.SetHorizon(time.Hour)
 	r.ecu = newSecondary(r.sim, verification)

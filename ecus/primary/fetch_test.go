@@ -46,7 +46,10 @@ var _ = Describe("Primary repository fetcher", func() {
 		f = &primary.Fetcher{Repo: "director", Base: "http://backend.invalid/director/", Client: &http.Client{Transport: proxy},
 			Clock: sim, Timeout: 10 * time.Second, MinRate: 1000, Grace: 2 * time.Second}
 	})
-	run := func(fn func()) { Expect(sim.Run("test", fn)).To(Succeed()) }
+	run := func(fn func()) {
+		GinkgoHelper()
+		Expect(sim.Run("test", fn)).To(Succeed())
+	}
 
 	It("downloads a file", func() {
 		run(func() {

@@ -29,6 +29,7 @@ func crashAt(n int, seen *[]string) store.CrashFunc {
 }
 
 func install(dir string, crash store.CrashFunc, img store.Image, data []byte) (crashed bool) {
+	GinkgoHelper()
 	defer func() {
 		if r := recover(); r != nil {
 			_, ok := r.(store.Crash)
@@ -103,7 +104,9 @@ var _ = Describe("ECU state store", func() {
 			}
 			// and it can update again
 			Expect(s.Install(image("fw-3.bin", oldData[:100], 3), oldData[:100])).To(Succeed())
-			entries, _ := os.ReadDir(d)
+			entries, err := os.ReadDir(d)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(entries).NotTo(BeEmpty())
 			for _, e := range entries {
 				Expect(e.Name()).NotTo(ContainSubstring(".tmp-"), "a temporary file survived the reboot")
 			}

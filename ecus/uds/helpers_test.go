@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/uptane-hil/uptane-hil/ecus/uds"
@@ -168,6 +169,7 @@ type bench struct {
 }
 
 func run(cfg uds.ServerConfig, body func(b *bench)) *bench {
+	GinkgoHelper()
 	b := &bench{sim: clock.NewSim(time.Time{})}
 	b.sim.SetHorizon(time.Hour)
 	b.ecu = newFake(b.sim)
@@ -187,6 +189,7 @@ func run(cfg uds.ServerConfig, body func(b *bench)) *bench {
 
 // ask sends raw bytes and returns the next message (nil if none within 1 s).
 func (b *bench) ask(req ...byte) []byte {
+	GinkgoHelper()
 	Expect(b.raw.Send(req)).To(Succeed())
 	return b.next()
 }
@@ -203,6 +206,7 @@ func nrc(sid byte, code uds.NRC) []byte { return []byte{0x7F, sid, byte(code)} }
 
 // enter moves to session s through the extended session.
 func (b *bench) enter(s uds.Session) {
+	GinkgoHelper()
 	_, _, err := b.client.StartSession(uds.ExtendedSession)
 	Expect(err).NotTo(HaveOccurred())
 	if s == uds.ProgrammingSession {
@@ -213,6 +217,7 @@ func (b *bench) enter(s uds.Session) {
 
 // put downloads data to path with blocks of at most blk data bytes.
 func (b *bench) put(path string, data []byte, blk int) {
+	GinkgoHelper()
 	_, err := b.client.FileTransfer(uds.FileRequest{Mode: uds.ReplaceFile, Path: path, Size: uint64(len(data)), CompressedSize: uint64(len(data))})
 	Expect(err).NotTo(HaveOccurred())
 	bsc := byte(1)

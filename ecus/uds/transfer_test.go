@@ -294,6 +294,7 @@ var _ = Describe("the client", func() {
 
 // newSimRun runs body with a client whose server side is a raw pipe end.
 func newSimRun(body func(c *uds.Client, ecu *uds.PipeEnd, sim *clock.Sim)) {
+	GinkgoHelper()
 	sim := clock.NewSim(time.Time{})
 	sim.SetHorizon(24 * time.Hour)
 	tester, ecu := uds.Pipe(sim)

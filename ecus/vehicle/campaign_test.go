@@ -17,12 +17,14 @@ import (
 
 // within runs f as the root actor of a fresh simulated clock.
 func within(f func(sim *clock.Sim)) {
+	GinkgoHelper()
 	sim := clock.NewSim(time.Time{})
 	sim.SetHorizon(365 * 24 * time.Hour)
 	Expect(sim.Run("spec", func() { f(sim) })).To(Succeed())
 }
 
 func build(sim *clock.Sim, o vehicle.Options) *vehicle.Vehicle {
+	GinkgoHelper()
 	r, err := rigs.Load("../../rigs/virtual.yaml")
 	Expect(err).NotTo(HaveOccurred())
 	o.Rig, o.Clock = r, sim

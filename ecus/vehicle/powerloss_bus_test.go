@@ -48,6 +48,7 @@ func newTester(v *vehicle.Vehicle) *tester {
 // programming enters the programming session (through the extended one),
 // which ends any open transfer.
 func (t *tester) programming() {
+	GinkgoHelper()
 	_, _, err := t.u.StartSession(uds.ExtendedSession)
 	Expect(err).NotTo(HaveOccurred())
 	_, _, err = t.u.StartSession(uds.ProgrammingSession)
@@ -57,6 +58,7 @@ func (t *tester) programming() {
 // start announces the image with size bytes and returns the position the
 // ECU continues from.
 func (t *tester) start(mode uds.FileMode, size int) uint64 {
+	GinkgoHelper()
 	resp, err := t.u.FileTransfer(uds.FileRequest{Mode: mode, Path: t.path, Size: uint64(size), CompressedSize: uint64(size)})
 	Expect(err).NotTo(HaveOccurred())
 	return resp.Position
@@ -180,6 +182,7 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 			v := build(sim, vehicle.Options{OverBus: true})
 			t := newTester(v)
 			cut := func(size int) {
+				GinkgoHelper()
 				t.programming()
 				Expect(t.start(uds.ReplaceFile, size)).To(BeZero())
 				_, err := t.u.TransferData(1, t.data[:3000])

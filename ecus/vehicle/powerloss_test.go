@@ -92,6 +92,7 @@ func phase(point string) string {
 // wholeImage checks the victim after a power-up: its active slot holds a
 // whole image, the genuine bytes of release 1 or 2. It returns the release.
 func wholeImage(v *vehicle.Vehicle, cut string) uint64 {
+	GinkgoHelper()
 	e := v.Secondary(victim).Current()
 	Expect(e).NotTo(BeNil(), "%s runs after the power-up (cut at %s)", victim, cut)
 	img, data, err := e.ActiveImage()
@@ -108,6 +109,7 @@ func wholeImage(v *vehicle.Vehicle, cut string) uint64 {
 // powerOn powers the victim on after a cut: a reboot from its state
 // directory, by direct calls or on its bus.
 func powerOn(v *vehicle.Vehicle, cut string) {
+	GinkgoHelper()
 	s := v.Secondary(victim)
 	if s.BusNode != nil {
 		Expect(s.BusNode.PowerOn()).To(Succeed(), "boot after a cut at %s", cut)
@@ -119,6 +121,7 @@ func powerOn(v *vehicle.Vehicle, cut string) {
 // updatesAgain runs a campaign of release 3 (for the ECUs given, all when
 // none) and checks that the victim installs it.
 func updatesAgain(v *vehicle.Vehicle, cut string, ecus ...string) {
+	GinkgoHelper()
 	rep, err := v.Campaign(3, ecus...)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(rep.ECUs[victim].Status).To(Equal(primary.Installed), "campaign after a cut at %s: %v", cut, rep.ECUs[victim].Err)

@@ -21,6 +21,7 @@ import (
 // "its own process": here goroutines of this process that share the
 // in-process buses (the vcan specs of cmd/uptane-hil run real processes).
 func wallRig() *rigs.Rig {
+	GinkgoHelper()
 	src, err := os.ReadFile("../../rigs/virtual.yaml")
 	Expect(err).NotTo(HaveOccurred())
 	s := strings.Replace(string(src), "clock: simulated", "clock: wall", 1)
@@ -209,6 +210,7 @@ var _ = Describe("a wall-clock vehicle run again on its directory (vehicle --no-
 })
 
 func must[T any](x T, err error) T {
+	GinkgoHelper()
 	Expect(err).NotTo(HaveOccurred())
 	return x
 }

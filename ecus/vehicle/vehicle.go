@@ -247,7 +247,7 @@ func NewBackend(o Options) (*Vehicle, error) {
 	exp := repo.Expiry{Root: r.Backend.Expiry.Root, Targets: r.Backend.Expiry.Targets, Delegated: r.Backend.Expiry.Targets,
 		Snapshot: r.Backend.Expiry.Snapshot, Timestamp: r.Backend.Expiry.Timestamp}
 	var err error
-	ikc := repo.KeyConfig{Rand: sd.Reader("keys/image"), Thresholds: map[string]int{}, Keys: map[string]int{}}
+	ikc := repo.KeyConfig{Type: r.Backend.KeyTypes.Image, Rand: sd.Reader("keys/image"), Thresholds: map[string]int{}, Keys: map[string]int{}}
 	for _, role := range sortedKeys(o.ImageRoles) {
 		rk := o.ImageRoles[role]
 		if rk.Threshold < 0 || rk.Keys < 0 || rk.Keys > 0 && rk.Threshold > rk.Keys {
@@ -266,7 +266,7 @@ func NewBackend(o Options) (*Vehicle, error) {
 		rd := sd.Reader("keys/image/delegated/" + d.Name)
 		var sg []keys.Signer
 		for i := 0; i < n; i++ {
-			k, err := keys.Generate(keys.Ed25519, rd)
+			k, err := keys.Generate(r.Backend.KeyTypes.Image, rd)
 			if err != nil {
 				return nil, err
 			}
@@ -278,7 +278,7 @@ func NewBackend(o Options) (*Vehicle, error) {
 		}
 	}
 	v.Director, err = repo.OpenDirector(repo.DirectorOptions{Dir: filepath.Join(o.Dir, "backend", "director"), Clock: o.Clock,
-		Keys: repo.KeyConfig{Rand: sd.Reader("keys/director")}, Expiry: exp, Images: v.Image, Rand: sd.Reader("director/encrypt"),
+		Keys: repo.KeyConfig{Type: r.Backend.KeyTypes.Director, Rand: sd.Reader("keys/director")}, Expiry: exp, Images: v.Image, Rand: sd.Reader("director/encrypt"),
 		Profile: o.profile("director")})
 	if err != nil {
 		return nil, err

@@ -26,7 +26,7 @@ type Tier struct {
 
 // Tiers lists the packages from the bottom up.
 var Tiers = []Tier{
-	{"foundations", []string{"internal/atomicfile", "internal/yamlx", "internal/layers"}},
+	{"foundations", []string{"internal/atomicfile", "internal/yamlx", "internal/layers", "internal/vcantest"}},
 	{"sim", []string{"sim/can", "sim/clock", "sim/seed", "sim/events"}},
 	{"sim", []string{"sim/..."}}, // isotp, vbus, socketcan, capture: on a can.Bus and a clock
 	{"uptane", []string{"uptane/check", "uptane/keys"}},

@@ -76,6 +76,7 @@ var _ = Describe("SocketCAN packets", func() {
 // busTraffic runs a timed FD bus with faults and returns its tap events,
 // while tapping it into a pcap and a candump log.
 func busTraffic(pcap, log *bytes.Buffer) []can.Event {
+	GinkgoHelper()
 	var events []can.Event
 	clk := clock.NewSim(time.Time{})
 	Expect(clk.Run("root", func() {

@@ -17,6 +17,7 @@ var _ = Describe("Sim clock: events from outside the simulation", func() {
 			start := s.Now()
 			s.Hold(1)
 			go func() { // a kernel socket's reader: a plain goroutine
+				// the real delay under test (a frame in the kernel), not a wait
 				time.Sleep(20 * time.Millisecond)
 				s.Inject(func() { q.TryPush("frame"); s.Release(1) })
 			}()

@@ -284,6 +284,7 @@ var _ = Describe("Sim clock", func() {
 
 	It("replays the same program to the same trace", func() {
 		program := func() []string {
+			GinkgoHelper()
 			var l log
 			s := clock.NewSim(time.Time{})
 			Expect(s.Run("root", func() {

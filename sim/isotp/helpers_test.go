@@ -80,6 +80,7 @@ func (e *env) record(ev can.Event) {
 // simEnv runs body as the root actor of a simulated clock with a virtual
 // bus built from cfg (virtual-only specs use it directly for timed buses).
 func simEnv(cfg vbus.Config, body func(e *env)) {
+	GinkgoHelper()
 	clk := clock.NewSim(time.Time{})
 	clk.SetHorizon(24 * time.Hour)
 	cfg.Clock = clk
@@ -111,6 +112,7 @@ const markerID = can.MaxExtID
 // vcanEnv runs body on vcan0 or vcan1. Each channel and peer is a socket
 // of its own, as separate processes would have.
 func vcanEnv(fd bool, body func(e *env)) {
+	GinkgoHelper()
 	ifname := "vcan0"
 	if fd {
 		ifname = "vcan1"
@@ -220,6 +222,7 @@ func (e *env) atLeast(got, want time.Duration, what string, args ...any) {
 // actors run (then lets time pass in 1 ms steps); on the wall clock it
 // polls.
 func (e *env) await(what string, cond func() bool) {
+	GinkgoHelper()
 	start := e.clk.Now()
 	for i := 0; !cond(); i++ {
 		if e.clk.Since(start) > e.within {
@@ -322,6 +325,7 @@ func pattern(n int) []byte {
 // frm builds a frame from hex data ("30 00 00"); more than 8 bytes make it
 // a CAN FD frame.
 func frm(id uint32, h string) can.Frame {
+	GinkgoHelper()
 	d, err := hex.DecodeString(strings.ReplaceAll(h, " ", ""))
 	Expect(err).NotTo(HaveOccurred())
 	f := can.New(id, d)
@@ -338,6 +342,7 @@ type peer struct {
 }
 
 func (e *env) peer(name string, tx, rx uint32) *peer {
+	GinkgoHelper()
 	n, err := e.bus.Attach(name, can.Exact(rx, false))
 	Expect(err).NotTo(HaveOccurred())
 	return &peer{e: e, node: n, tx: tx}

@@ -54,6 +54,7 @@ func fd29Padded() channel {
 // an n-byte message: frame kinds, lengths, FF_DL, sequence numbers,
 // identifiers, address bytes and padding.
 func checkWire(evs []can.Event, o isotp.Options, n int) {
+	GinkgoHelper()
 	ae := 0
 	if o.Addressing == isotp.ExtendedAddressing {
 		ae = 1
@@ -276,6 +277,7 @@ func describeTransfers(t transport) {
 // otherwise finish before the other's goroutine first runs), and an end
 // that could not answer FC during its own Send would stall both.
 func fullDuplex(e *env, gate bool) {
+	GinkgoHelper()
 	oa, ob := optsA(), optsB()
 	oa.BlockSize, ob.BlockSize = 2, 3
 	var a, b *isotp.Conn

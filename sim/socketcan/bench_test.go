@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptane-hil/uptane-hil/internal/vcantest"
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/isotp"
@@ -17,8 +18,8 @@ import (
 // throughputs and their ratio (ours/kernel; above 1 means ours is faster).
 // The kernel sends without its default 50 µs frame_txtime gap, so both
 // sides run as fast as vcan and the CPU allow. Benchmarks whose names
-// contain "Vcan" run in the VM of `make test-vcan`; on a kernel without
-// CAN they skip.
+// contain "Vcan" run in the VM of `make test-vcan` (where a missing CAN
+// fails them: UPTANE_HIL_REQUIRE_VCAN=1); on a kernel without CAN they skip.
 func BenchmarkVcanISOTP(b *testing.B) {
 	for _, tc := range []struct {
 		ifname string
@@ -30,6 +31,9 @@ func BenchmarkVcanISOTP(b *testing.B) {
 	} {
 		b.Run(fmt.Sprintf("%s-%d", tc.ifname, tc.size), func(b *testing.B) {
 			bus, err := socketcan.Open(tc.ifname)
+			if err != nil && vcantest.Required() {
+				b.Fatalf("SocketCAN is required here (%s=1): %v", vcantest.RequireEnv, err)
+			}
 			if err != nil {
 				b.Skipf("needs SocketCAN (run it with make test-vcan): %v", err)
 			}

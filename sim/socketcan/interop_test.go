@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ func payload(n int) []byte {
 
 // ourISOTP opens our ISO-TP (package isotp) on a SocketCAN node.
 func ourISOTP(bus *socketcan.Bus, tx, rx uint32) *isotp.Conn {
+	GinkgoHelper()
 	node, err := bus.Attach(fmt.Sprintf("isotp-%x", tx), can.Exact(rx, rx > can.MaxStdID))
 	Expect(err).NotTo(HaveOccurred())
 	opt := isotp.Options{TxID: tx, RxID: rx, Extended: rx > can.MaxStdID || tx > can.MaxStdID, MaxRx: 1 << 20}
@@ -44,10 +46,29 @@ func ourISOTP(bus *socketcan.Bus, tx, rx uint32) *isotp.Conn {
 }
 
 func kernelConn(ifname string, tx, rx uint32, o kernelOpts) *kernelISOTP {
+	GinkgoHelper()
 	k, err := openKernelISOTP(ifname, tx, rx, o)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(k.Close)
 	return k
+}
+
+// kernelISOTPBound reports whether a kernel can-isotp socket receives
+// standard id rx on ifname: its bind registered an "isotp" receiver, which
+// /proc/net/can/rcvlist_sff lists as "  vcan0  7e0  000007ff  …  isotp".
+func kernelISOTPBound(ifname string, rx uint32) (bool, error) {
+	data, err := os.ReadFile("/proc/net/can/rcvlist_sff")
+	if err != nil {
+		return false, StopTrying("no list of the kernel's CAN receivers: " + err.Error())
+	}
+	id := fmt.Sprintf("%03x", rx)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == ifname && f[1] == id && f[len(f)-1] == "isotp" {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // candump runs `candump -L` on the interfaces and returns its parsed frames
@@ -55,6 +76,7 @@ func kernelConn(ifname string, tx, rx uint32, o kernelOpts) *kernelISOTP {
 // returns once candump is known to listen: a sync frame sent on each
 // interface has come out (sync frames are not passed on).
 func candump(nodes map[string]can.Node, ifaces ...string) (<-chan capture.Record, func()) {
+	GinkgoHelper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	cmd := exec.CommandContext(ctx, "candump", append([]string{"-L"}, ifaces...)...)
 	out, err := cmd.StdoutPipe()
@@ -249,8 +271,10 @@ var _ = Describe("interop with can-utils and the kernel's can-isotp", Label("vca
 
 		// isotprecv (no -l) prints one message and exits; its output is
 		// block-buffered on a pipe, so one process per message. It binds its
-		// socket some time after it starts: until then our first frame gets
-		// no flow control and Send times out (N_Bs); then start over.
+		// socket some time after it starts: until then our first frame would
+		// get no flow control. Its bind registers a kernel receiver for
+		// 0x7E0 ("isotp" in /proc/net/can/rcvlist_sff): the send waits for
+		// that. Should a send still time out (N_Bs), start over.
 		var printed []byte
 		Eventually(func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -261,7 +285,8 @@ var _ = Describe("interop with can-utils and the kernel's can-isotp", Label("vca
 			if err := recv.Start(); err != nil {
 				return StopTrying("isotprecv: " + err.Error())
 			}
-			time.Sleep(100 * time.Millisecond)
+			Eventually(kernelISOTPBound).WithArguments("vcan0", uint32(0x7E0)).WithTimeout(10*time.Second).Should(BeTrue(),
+				"isotprecv never bound its ISO-TP socket to vcan0 (no isotp receiver for 0x7E0 in /proc/net/can/rcvlist_sff)")
 			if err := ours.Send(msg); err != nil {
 				cancel()
 				recv.Wait()

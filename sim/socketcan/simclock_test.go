@@ -110,6 +110,7 @@ var _ = Describe("SocketCAN on a simulated clock", Label("vcan"), func() {
 					bus, o = fd, isotp.Options{FD: true, BRS: true, TxDL: 64}
 				}
 				mk := func(name string, tx, rx uint32) *isotp.Conn {
+					GinkgoHelper()
 					opt := o
 					opt.Name, opt.TxID, opt.RxID = name, tx, rx
 					c, err := isotp.New(bus, sim, opt)

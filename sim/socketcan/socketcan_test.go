@@ -183,13 +183,15 @@ var _ = Describe("SocketCAN on vcan", Label("vcan"), func() {
 		stop := classic.Tap(func(e can.Event) { seen <- e })
 		defer stop()
 		a, _ := classic.Attach("a")
-		time.Sleep(20 * time.Millisecond)
-		Expect(a.Send(can.New(0x321, []byte{0xDE, 0xAD}))).To(Succeed())
-		Eventually(seen).Should(Receive(HaveField("Frame.ID", uint32(0x321))))
+		// the tap listens once a frame comes through
+		Eventually(func(g Gomega) {
+			g.Expect(a.Send(can.New(0x321, []byte{0xDE, 0xAD}))).To(Succeed())
+			g.Eventually(seen).WithTimeout(50 * time.Millisecond).Should(Receive(HaveField("Frame.ID", uint32(0x321))))
+		}, 10*time.Second).Should(Succeed())
 		b, _ := classic.Attach("b")
 		done := make(chan error, 1)
 		go func() { _, err := b.Recv(-1); done <- err }()
-		time.Sleep(20 * time.Millisecond)
+		Consistently(done, 20*time.Millisecond).ShouldNot(Receive(), "Recv(-1) waits while nothing comes")
 		Expect(b.Close()).To(Succeed())
 		Eventually(done).Should(Receive(MatchError(can.ErrClosed)))
 	})
@@ -216,17 +218,18 @@ var _ = Describe("SocketCAN on vcan", Label("vcan"), func() {
 				return false
 			}
 		}, 10*time.Second).Should(BeTrue())
-		time.Sleep(20 * time.Millisecond)
-		for len(seen) > 0 {
-			<-seen
-		}
+		// drop the listening probes: every frame up to a marker
+		Expect(a.Send(can.New(0x0FF, nil))).To(Succeed())
+		Eventually(seen, 5*time.Second).Should(Receive(HaveField("Frame.ID", uint32(0x0FF))))
+		Expect(seen).NotTo(Receive())
 		var before, after []time.Time
 		for i := range 3 {
 			before = append(before, time.Now())
 			Expect(a.Send(can.New(0x101+uint32(i), []byte{byte(i)}))).To(Succeed())
 			after = append(after, time.Now())
-			time.Sleep(30 * time.Millisecond)
 		}
+		// Not a wait for anything: the gap between the writes and the tap's
+		// reads that a read-time stamp would fall into.
 		time.Sleep(200 * time.Millisecond)
 		gate <- struct{}{}
 		for i := range 3 {

@@ -14,6 +14,7 @@ import (
 // destuffClassic walks a classic frame's stream, checks the stuffing rule
 // and returns the bits from SOF to the end of the CRC without stuff bits.
 func destuffClassic(stream []byte, unstuffedLen int) []byte {
+	GinkgoHelper()
 	var out []byte
 	run, last := 0, byte(2)
 	i := 0

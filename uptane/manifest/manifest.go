@@ -5,10 +5,12 @@
 // Both are a signed payload plus a list of signatures. What is signed is the
 // canonical JSON (meta.Canonical) of the payload. Each signature entry
 // carries what the Standard lists: the key identifier (TUF key ID), the
-// signing method ("ed25519" or "ecdsa-sha2-nistp256"), the hash function
-// ("sha256") and the hash of the canonical payload, and the signature.
-// ed25519 signs the canonical payload itself; ECDSA P-256 signs its SHA-256
-// (the same bytes TUF metadata signatures cover, see keys.Signer).
+// signing method (the key's TUF scheme: "ed25519", "ecdsa-sha2-nistp256",
+// "ecdsa-sha2-nistp384" or "rsassa-pss-sha256"), the hash function
+// ("sha256") and the SHA-256 of the canonical payload, and the signature.
+// The signature covers the canonical payload exactly as a TUF metadata
+// signature by the same key would (keys.Signer, keys.Verify): ed25519 the
+// bytes themselves, ECDSA their SHA-256 or SHA-384, RSA-PSS their SHA-256.
 //
 // Wire form of a vehicle manifest:
 //
@@ -54,13 +56,16 @@ const (
 	MaxSignatures = 16  // signature entries per signed object
 	MaxNonce      = 64  // bytes
 	MaxString     = 512 // identifiers, filenames, details
+	MaxSigBytes   = 512 // one signature: RSA-4096 is 512 bytes, ed25519 64, ECDSA P-384 ≤ 104
 	MaxHashes     = 8   // hash entries of the installed image
 )
 
 // Signing methods and the hash function recorded in signature entries.
 const (
-	MethodEd25519   = "ed25519"
-	MethodECDSAP256 = "ecdsa-sha2-nistp256"
+	MethodEd25519   = keys.SchemeEd25519   // "ed25519"
+	MethodECDSAP256 = keys.SchemeECDSAP256 // "ecdsa-sha2-nistp256"
+	MethodECDSAP384 = keys.SchemeECDSAP384 // "ecdsa-sha2-nistp384"
+	MethodRSAPSS    = keys.SchemeRSAPSS    // "rsassa-pss-sha256"
 	HashSHA256      = "sha256"
 )
 
@@ -156,15 +161,14 @@ func (m *VehicleManifest) Report(ecu string) (*SignedReport, bool) {
 	return nil, false
 }
 
-// Method returns the signing method of a TUF key.
+// Method returns the signing method of a TUF key: its scheme, once the key
+// is known to be one this project verifies (keys.Verify).
 func Method(k *metadata.Key) (string, error) {
-	switch k.Type {
-	case metadata.KeyTypeEd25519:
-		return MethodEd25519, nil
-	case metadata.KeyTypeECDSA_SHA2_P256, metadata.KeyTypeECDSA_SHA2_P256_COMPAT:
-		return MethodECDSAP256, nil
+	m, err := keys.Scheme(k)
+	if err != nil {
+		return "", fmt.Errorf("manifest: %w", err)
 	}
-	return "", fmt.Errorf("manifest: unsupported key type %q", k.Type)
+	return m, nil
 }
 
 func sign(payload any, sigs []Signature, s keys.Signer) ([]Signature, error) {
@@ -398,8 +402,8 @@ func validateSigs(where string, sigs []Signature) error {
 		if len(s.Hash) == 0 || len(s.Hash) > 64 {
 			return fmt.Errorf("manifest: %s: field hash has %d bytes, want 1..64", w, len(s.Hash))
 		}
-		if len(s.Sig) == 0 || len(s.Sig) > 256 {
-			return fmt.Errorf("manifest: %s: field sig has %d bytes, want 1..256", w, len(s.Sig))
+		if len(s.Sig) == 0 || len(s.Sig) > MaxSigBytes {
+			return fmt.Errorf("manifest: %s: field sig has %d bytes, want 1..%d", w, len(s.Sig), MaxSigBytes)
 		}
 	}
 	return nil

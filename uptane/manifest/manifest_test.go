@@ -19,6 +19,7 @@ import (
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func build(keyType string) (manifest.SignedManifest, *keys.Private, *keys.Private) {
+	GinkgoHelper()
 	pri, err := keys.Generate(keyType, seed.Seed(7).Reader("primary"))
 	Expect(err).NotTo(HaveOccurred())
 	sec, err := keys.Generate(keyType, seed.Seed(7).Reader("secondary"))
@@ -35,10 +36,11 @@ func build(keyType string) (manifest.SignedManifest, *keys.Private, *keys.Privat
 }
 
 var _ = Describe("vehicle version manifests", func() {
-	for _, kt := range []string{keys.Ed25519, keys.ECDSAP256} {
+	for _, kt := range []string{keys.Ed25519, keys.ECDSAP256, keys.ECDSAP384, keys.RSA, keys.RSA4096} {
 		It("round-trips build, sign, encode, parse and verify with "+kt, func() {
 			sm, pri, sec := build(kt)
-			Expect(sm.Signatures[0].Method).To(Equal(map[string]string{keys.Ed25519: "ed25519", keys.ECDSAP256: "ecdsa-sha2-nistp256"}[kt]))
+			Expect(sm.Signatures[0].Method).To(Equal(map[string]string{keys.Ed25519: "ed25519", keys.ECDSAP256: "ecdsa-sha2-nistp256",
+				keys.ECDSAP384: "ecdsa-sha2-nistp384", keys.RSA: "rsassa-pss-sha256", keys.RSA4096: "rsassa-pss-sha256"}[kt]))
 			Expect(sm.Signatures[0].HashFunction).To(Equal("sha256"))
 			Expect(sm.Signatures[0].KeyID).To(Equal(pri.KeyID()))
 			data, err := sm.Encode()

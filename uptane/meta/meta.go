@@ -218,6 +218,28 @@ func VersionedName(version int64, role string) string {
 // UnversionedName is "timestamp.json".
 func UnversionedName(role string) string { return role + ".json" }
 
+// EscapeRole percent-encodes a role name for use in a metadata file name,
+// in a URL and on disk: every byte but A–Z a–z 0–9 - . _ ~ becomes %XX
+// (as TUF clients do, Python's urllib.parse.quote(name, safe="")). A role
+// named "?" is fetched as "1.%3F.json"; "/x" as "1.%2Fx.json", so the
+// result never contains a path separator. The name is escaped once: a URL
+// built from it must not escape it again.
+func EscapeRole(role string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(role); i++ {
+		c := role[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
+}
+
 var safeName = regexp.MustCompile(`^[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*$`)
 
 // ValidTargetName rejects names that could traverse paths on a client

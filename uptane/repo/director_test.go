@@ -31,6 +31,7 @@ type ecuKeys struct {
 }
 
 func mkECU(s seed.Seed, id string) ecuKeys {
+	GinkgoHelper()
 	k, err := keys.Generate(keys.Ed25519, s.Reader("ecu-sign/"+id))
 	Expect(err).NotTo(HaveOccurred())
 	e, err := imagecrypt.GenerateKey(s.Reader("ecu-enc/" + id))
@@ -52,6 +53,7 @@ type fixture struct {
 }
 
 func (f *fixture) open() {
+	GinkgoHelper()
 	var err error
 	f.d, err = repo.OpenDirector(repo.DirectorOptions{Dir: f.dir, Clock: f.clk, Images: f.im,
 		Keys:    repo.KeyConfig{Rand: seed.Seed(11).Reader("director-keys"), Thresholds: map[string]int{meta.Targets: 2, meta.Timestamp: 2}},
@@ -63,6 +65,7 @@ func (f *fixture) open() {
 }
 
 func newFixture() *fixture {
+	GinkgoHelper()
 	f := &fixture{clk: newClock(epoch), dir: GinkgoT().TempDir(), ecus: map[string]ecuKeys{}, log: &bytes.Buffer{}}
 	f.im = newImage("", f.clk, 1, nil)
 	Expect(f.im.AddImage("brk.bin", []byte("brake firmware v2"), []string{"brk-hw"}, 2)).To(Succeed())
@@ -83,12 +86,14 @@ func newFixture() *fixture {
 
 // report builds a signed version report of ECU id.
 func (f *fixture) report(id string, nonce byte, counter uint64, attacks ...manifest.DetectedAttack) manifest.SignedReport {
+	GinkgoHelper()
 	r, err := manifest.SignReport(manifest.NewReport(id, installedFW, attacks, f.clk.Now(), []byte{nonce, 0xAA}, counter), f.ecus[id].sign)
 	Expect(err).NotTo(HaveOccurred())
 	return r
 }
 
 func (f *fixture) manifest(vin, primary string, signer keys.Signer, reports ...manifest.SignedReport) []byte {
+	GinkgoHelper()
 	sm, err := manifest.SignManifest(manifest.VehicleManifest{VIN: vin, PrimaryID: primary, Reports: reports}, signer)
 	Expect(err).NotTo(HaveOccurred())
 	b, err := sm.Encode()
@@ -101,12 +106,14 @@ func (f *fixture) good(nonce byte, counter uint64) []byte {
 }
 
 func (f *fixture) file(vin, name string) []byte {
+	GinkgoHelper()
 	b, err := f.d.File(vin, name)
 	Expect(err).NotTo(HaveOccurred(), name)
 	return b
 }
 
 func (f *fixture) targets(vin string) *metadata.Metadata[metadata.TargetsType] {
+	GinkgoHelper()
 	f.file(vin, "timestamp.json")
 	v, err := f.d.Version(vin, meta.Targets)
 	Expect(err).NotTo(HaveOccurred())
@@ -260,6 +267,7 @@ var _ = Describe("Director repository", func() {
 
 	Describe("vehicle version manifests", func() {
 		expectRejected := func(err error, id check.ID, ecu string) {
+			GinkgoHelper()
 			Expect(err).To(HaveOccurred())
 			Expect(check.Is(err, id)).To(BeTrue(), "want %s, got %v", id, err)
 			ce, _ := check.As(err)
@@ -424,6 +432,7 @@ var _ = Describe("Director repository", func() {
 		var c *http.Client
 		BeforeEach(func() { c = &http.Client{Transport: repo.InProcessTransport(f.d.Handler())} })
 		do := func(method, url string, body []byte) (int, []byte) {
+			GinkgoHelper()
 			req, err := http.NewRequest(method, url, bytes.NewReader(body))
 			Expect(err).NotTo(HaveOccurred())
 			resp, err := c.Do(req)

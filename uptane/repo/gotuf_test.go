@@ -12,6 +12,7 @@ import (
 // refresh from the trusted root, then download each target. It returns the
 // Root version the client ends with and the targets' bytes.
 func goTUFDownload(url string, root []byte, names []string) (int64, [][]byte) {
+	GinkgoHelper()
 	cfg, err := config.New(url, root)
 	Expect(err).NotTo(HaveOccurred())
 	cfg.LocalMetadataDir = GinkgoT().TempDir()

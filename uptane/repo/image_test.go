@@ -26,12 +26,14 @@ import (
 )
 
 func parseRoot(b []byte) *metadata.Metadata[metadata.RootType] {
+	GinkgoHelper()
 	m, err := (&metadata.Metadata[metadata.RootType]{}).FromBytes(b)
 	Expect(err).NotTo(HaveOccurred())
 	return m
 }
 
 func parseTargets(b []byte) *metadata.Metadata[metadata.TargetsType] {
+	GinkgoHelper()
 	m, err := (&metadata.Metadata[metadata.TargetsType]{}).FromBytes(b)
 	Expect(err).NotTo(HaveOccurred())
 	return m
@@ -39,18 +41,21 @@ func parseTargets(b []byte) *metadata.Metadata[metadata.TargetsType] {
 
 // validSigs counts the valid signatures on signed by keys of a role.
 func validSigs(signed any, sigs []metadata.Signature, ks map[string]*metadata.Key, ids []string) int {
+	GinkgoHelper()
 	payload, err := cjson.EncodeCanonical(signed)
 	Expect(err).NotTo(HaveOccurred())
 	return meta.CountSignatures(payload, sigs, ks, ids)
 }
 
 func mustFile(im *repo.Image, name string) []byte {
+	GinkgoHelper()
 	b, ok := im.File(name)
 	Expect(ok).To(BeTrue(), "file %s", name)
 	return b
 }
 
 func genKeys(s seed.Seed, name string, n int) []keys.Signer {
+	GinkgoHelper()
 	var out []keys.Signer
 	r := s.Reader(name)
 	for i := 0; i < n; i++ {
@@ -62,6 +67,7 @@ func genKeys(s seed.Seed, name string, n int) []keys.Signer {
 }
 
 func newImage(dir string, clk repo.Clock, s seed.Seed, log *slog.Logger) *repo.Image {
+	GinkgoHelper()
 	im, err := repo.OpenImage(repo.ImageOptions{Dir: dir, Clock: clk, Logger: log,
 		Keys:   repo.KeyConfig{Rand: s.Reader("image-keys"), Thresholds: map[string]int{meta.Root: 2, meta.Targets: 2}},
 		Expiry: repo.Expiry{Timestamp: 6 * time.Hour}})
@@ -323,6 +329,7 @@ var _ = Describe("Image repository", func() {
 			Expect(err).NotTo(HaveOccurred())
 			c := &http.Client{Transport: repo.InProcessTransport(up.Handler())}
 			do := func(method, url, token string, body string) (int, string) {
+				GinkgoHelper()
 				req, err := http.NewRequest(method, url, strings.NewReader(body))
 				Expect(err).NotTo(HaveOccurred())
 				if token != "" {

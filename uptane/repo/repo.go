@@ -95,7 +95,8 @@ func expires(c Clock, d time.Duration) time.Time {
 
 // KeyConfig says how a repository makes its keys.
 type KeyConfig struct {
-	// Type is keys.Ed25519 (default) or keys.ECDSAP256.
+	// Type is one of keys.Types (default keys.Ed25519): ed25519, ECDSA
+	// P-256 or P-384, RSA-PSS of 2048, 3072 or 4096 bits.
 	Type string
 	// Rand is the source of key material (crypto/rand when nil); a
 	// sim/seed Reader makes the keys of a run reproducible.

@@ -21,7 +21,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,11 +33,12 @@ import (
 )
 
 // StateFile is the verifier's trusted state in the metadata directory.
-const StateFile = ".uptane-hil-trusted.json"
+const StateFile = ".uptane-hil-trusted"
 
 // HTTPFetcher is a verify.Fetcher over HTTP for one repository: GET
-// Base/name, at most maxBytes+1 bytes read, 404 and 403 reported as
-// verify.ErrNotFound. Client should have a Timeout.
+// Base/name, name appended as it is (verify's file names are already
+// escaped, meta.EscapeRole), at most maxBytes+1 bytes read, 404 and 403
+// reported as verify.ErrNotFound. Client should have a Timeout.
 type HTTPFetcher struct {
 	Base   string
 	Client *http.Client
@@ -43,11 +46,7 @@ type HTTPFetcher struct {
 
 // Fetch implements verify.Fetcher.
 func (h *HTTPFetcher) Fetch(name string, maxBytes int64) ([]byte, error) {
-	parts := strings.Split(name, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
-	}
-	u := strings.TrimRight(h.Base, "/") + "/" + strings.Join(parts, "/")
+	u := strings.TrimRight(h.Base, "/") + "/" + name
 	c := h.Client
 	if c == nil {
 		c = &http.Client{Timeout: 30 * time.Second}
@@ -118,28 +117,39 @@ func (c *Client) load() (*verify.Repo, error) {
 	return verify.NewRepo(meta.Image, root)
 }
 
-// persist writes the trusted state and the unversioned metadata files.
+// RoleFile is the file name of role's trusted metadata in the metadata
+// directory: "root.json", ..., and for a delegated role its name escaped
+// once by meta.EscapeRole ("%3F.json" for "?", "..%2Fx.json" for "../x"),
+// so that every role has one safe name with no path separator.
+func RoleFile(role string) string { return meta.UnversionedName(meta.EscapeRole(role)) }
+
+// persist writes the trusted state and the unversioned metadata files, and
+// removes the metadata files of roles no longer trusted (a fast-forward
+// recovery drops Timestamp, Snapshot and Targets).
 func (c *Client) persist(r *verify.Repo) error {
 	if err := r.Save(filepath.Join(c.MetadataDir, StateFile)); err != nil {
 		return err
 	}
-	write := func(file string, b []byte) error {
-		p := filepath.Join(c.MetadataDir, file)
+	keep := map[string]bool{}
+	for _, role := range append([]string{meta.Root, meta.Timestamp, meta.Snapshot, meta.Targets}, r.DelegatedRoles()...) {
+		b := r.Raw(role)
 		if b == nil {
-			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-			return nil
+			continue
 		}
-		return atomicfile.Write(p, b, 0o644)
-	}
-	for _, role := range []string{meta.Root, meta.Timestamp, meta.Snapshot, meta.Targets} {
-		if err := write(role+".json", r.Raw(role)); err != nil {
+		keep[RoleFile(role)] = true
+		if err := atomicfile.Write(filepath.Join(c.MetadataDir, RoleFile(role)), b, 0o644); err != nil {
 			return fmt.Errorf("tufclient: %w", err)
 		}
 	}
-	for _, role := range r.DelegatedRoles() {
-		if err := write(url.PathEscape(role)+".json", r.Raw(role)); err != nil {
+	stale, err := filepath.Glob(filepath.Join(c.MetadataDir, "*.json"))
+	if err != nil {
+		return fmt.Errorf("tufclient: %w", err)
+	}
+	for _, p := range stale {
+		if keep[filepath.Base(p)] {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("tufclient: %w", err)
 		}
 	}
@@ -224,7 +234,11 @@ func (c *Client) Download(targetName, targetBaseURL, targetDir string) (string, 
 	if r.Root().Signed.ConsistentSnapshot && len(tf.Hashes) > 0 {
 		remote = meta.ImageNames(targetName, tf.Hashes)[0]
 	}
-	data, err := c.fetcher(targetBaseURL).Fetch(remote, tf.Length)
+	parts := strings.Split(remote, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	data, err := c.fetcher(targetBaseURL).Fetch(strings.Join(parts, "/"), tf.Length)
 	if err != nil {
 		return "", err
 	}
@@ -241,6 +255,49 @@ func (c *Client) Download(targetName, targetBaseURL, targetDir string) (string, 
 		return "", fmt.Errorf("tufclient: %w", err)
 	}
 	return path, nil
+}
+
+// Now is the current time of this process as the C library sees it: the
+// output of `date +%s.%N`. The conformance suite runs the client under
+// faketime (LD_PRELOAD libfaketime), which changes the C library's clock
+// and so what date prints, but not a Go binary's own clock. Only the CLI
+// reads a clock; the library takes Options.Time from its caller. Without a
+// working date Go's clock is used, unless FAKETIME is set (then the faked
+// time cannot be known and Now fails).
+func Now(stderr io.Writer) (time.Time, error) {
+	out, err := exec.Command("date", "+%s.%N").Output()
+	if err == nil {
+		var t time.Time
+		if t, err = parseUnix(strings.TrimSpace(string(out))); err == nil {
+			return t, nil
+		}
+	}
+	if os.Getenv("FAKETIME") != "" {
+		return time.Time{}, fmt.Errorf("FAKETIME is set but the faked time cannot be read from date: %v", err)
+	}
+	fmt.Fprintf(stderr, "tuf-client: date +%%s.%%N failed (%v); using Go's clock\n", err)
+	return time.Now(), nil
+}
+
+// parseUnix parses "SECONDS.NANOSECONDS" as printed by date +%s.%N.
+func parseUnix(s string) (time.Time, error) {
+	sec, frac, _ := strings.Cut(s, ".")
+	secs, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("date printed %q, not seconds since the epoch", s)
+	}
+	var nsec int64
+	if frac != "" {
+		if len(frac) > 9 {
+			frac = frac[:9]
+		}
+		n, err := strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("date printed %q, not seconds since the epoch", s)
+		}
+		nsec = n
+	}
+	return time.Unix(secs, nsec), nil
 }
 
 const usage = `usage: tuf-client [flags] init TRUSTED_ROOT
@@ -308,7 +365,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return true
 	}
-	now := time.Now()
+	now, err := Now(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tuf-client: %v\n", err)
+		return 1
+	}
 	if d := flags["days-in-future"]; d != "" {
 		var n int
 		if _, err := fmt.Sscanf(d, "%d", &n); err != nil {
@@ -327,8 +388,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		timeout = d
 	}
 	c := &Client{MetadataDir: flags["metadata-dir"], MetadataURL: flags["metadata-url"],
-		HTTP: &http.Client{Timeout: timeout}, Options: verify.Options{Time: now}}
-	var err error
+		HTTP: &http.Client{Timeout: timeout}, Options: verify.Options{Time: now, Workflow: verify.TUF}}
 	switch pos[0] {
 	case "init":
 		root := flags["trusted-root"]

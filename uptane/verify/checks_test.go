@@ -502,6 +502,7 @@ var _ = Describe("the checks of the Standard, one step at a time", func() {
 			run = runPrimary
 		}
 		setup := func() *vehicle {
+			GinkgoHelper()
 			v := newVehicle(1)
 			_, err := v.verifyPrimary(check.Conformant)
 			Expect(err).NotTo(HaveOccurred())

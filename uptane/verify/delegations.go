@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"maps"
 	"sort"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -81,11 +82,16 @@ func (u *Update) ResolveDelegations(target, hwid string) (*Found, error) {
 	if !u.o.on(check.ResolveDelegationsFound) {
 		return nil, nil
 	}
-	// Attribute the failure: if a role that is not delegated for this path
-	// or hardware lists the image, the scope restriction is what stopped it.
-	if u.o.on(check.ResolveDelegationsScope) && s.skipped {
-		probe := &search{u: u, target: target, hwid: hwid, visited: map[string]bool{meta.Targets: true}, budget: u.lim.MaxDelegations, noScope: true}
-		if pf, err := probe.resolve(u.w.targets, meta.Targets); err == nil && pf != nil {
+	// Attribute the failure (Uptane workflow only): if a role that is not
+	// delegated for this path or hardware lists the image, the scope
+	// restriction is what stopped it. The search is over and has failed;
+	// this probe runs on a scratch copy, so nothing it loads is trusted or
+	// kept. The TUF workflow never fetches a role whose delegation does not
+	// apply (the conformance suite counts the requests).
+	if u.o.on(check.ResolveDelegationsScope) && s.skipped && u.o.Workflow == Uptane {
+		scratch := &Update{o: u.o, lim: u.lim, f: u.f, trusted: u.trusted, w: u.w.Clone(), used: map[string][]byte{}, loaded: maps.Clone(u.loaded), Vehicle: u.Vehicle, Partial: u.Partial}
+		probe := &search{u: scratch, target: target, hwid: hwid, visited: map[string]bool{meta.Targets: true}, budget: u.lim.MaxDelegations, noScope: true}
+		if pf, err := probe.resolve(scratch.w.targets, meta.Targets); err == nil && pf != nil {
 			return nil, u.fail(check.ResolveDelegationsScope, pf.Role, "%q (hardware %q) is listed only by role %q, which is not delegated for that path and hardware", target, hwid, pf.Role)
 		}
 	}

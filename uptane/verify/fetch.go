@@ -15,7 +15,9 @@ var ErrNotFound = errors.New("verify: file not found")
 // file names ({#metadata_filename_rules}): "N.root.json", "timestamp.json",
 // "N.snapshot.json" (or "snapshot.json" when the Root does not use
 // consistent snapshots), "N.targets.json", "N.<delegated-role>.json" (the
-// role name path-escaped).
+// role name escaped once by meta.EscapeRole: a role "?" is "1.%3F.json").
+// Names are URL paths relative to the repository's metadata base, already
+// escaped: an HTTP fetcher appends them as they are.
 //
 // Fetch returns at most maxBytes+1 bytes; a fetcher may stop reading once it
 // has more than maxBytes, and the verifier treats anything longer than

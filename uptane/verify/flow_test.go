@@ -45,6 +45,7 @@ var _ = Describe("check_root", func() {
 		// The attacker had the Timestamp key and pushed version 1000; the
 		// repository rotates the Timestamp key and publishes version 2.
 		fastForward := func(p check.Profile) (*vehicle, error) {
+			GinkgoHelper()
 			v := newVehicle(1)
 			_, err := v.verifyPrimary(check.Conformant)
 			Expect(err).NotTo(HaveOccurred())

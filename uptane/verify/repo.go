@@ -3,7 +3,6 @@ package verify
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"sort"
 
@@ -123,9 +122,10 @@ func (r *Repo) Files() map[string][]byte {
 }
 
 // fileName is the repository file name of version v of role under the
-// current Root ({#metadata_filename_rules} rule 1).
+// current Root ({#metadata_filename_rules} rule 1), the role name escaped
+// once (meta.EscapeRole).
 func (r *Repo) fileName(role string, v int64) string {
-	esc := url.PathEscape(role)
+	esc := meta.EscapeRole(role)
 	if r.root.Signed.ConsistentSnapshot && v > 0 {
 		return meta.VersionedName(v, esc)
 	}

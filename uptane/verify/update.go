@@ -22,6 +22,30 @@ type Options struct {
 	// Time is the current or latest securely attested time ({#verify_time}).
 	// The verifier never reads a clock itself.
 	Time time.Time
+	// Workflow picks the rules where the TUF client workflow and the Uptane
+	// Standard differ (docs/verification.md, "TUF and Uptane rules"); the
+	// zero value is Uptane.
+	Workflow Workflow
+}
+
+// Workflow selects the client workflow where the TUF specification and the
+// Uptane Standard differ.
+type Workflow int
+
+const (
+	// Uptane follows the Uptane Standard 2.1.0 (every ECU).
+	Uptane Workflow = iota
+	// TUF follows the TUF specification's client workflow
+	// (uptane/tufclient, run by the TUF conformance suite).
+	TUF
+)
+
+// String names the workflow.
+func (w Workflow) String() string {
+	if w == TUF {
+		return "TUF"
+	}
+	return "Uptane"
 }
 
 func (o Options) on(id check.ID) bool { return o.Profile.On(id) }
@@ -111,14 +135,30 @@ func tstr(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // CheckRoot is {#check_root}: walk the Root chain N → N+1 while the
 // repository has a next version, each signed by a threshold of the old and
-// of the new Root keys and numbered N+1 (steps 2.1–2.6), check that the
-// latest Root has not expired (3), and delete the trusted Timestamp and
-// Snapshot when their keys rotated (4).
+// of the new Root keys and numbered N+1 (steps 2.1–2.4), each made the
+// latest trusted Root as soon as it is verified (2.5, TUF 5.3.8: on the next
+// cycle the chain resumes there even when a later step fails), check that
+// the latest Root has not expired (3, TUF 5.3.10: after the loop, so an
+// expired newest Root is still kept), and delete the trusted Timestamp and
+// Snapshot when their keys rotated (4, fast-forward recovery; see
+// fastForwardRecovery).
+//
+// CheckRoot is the one procedure that changes the working copy before all
+// its steps pass: each verified Root is the latest from step 2.5 on.
 func (u *Update) CheckRoot() error {
 	old := u.w.root
-	cur := old
-	var chain [][]byte
+	// Step 4 applies to the Roots installed by step 2.5 even when step 3 or
+	// a later Root of the chain fails: the trusted Timestamp and Snapshot
+	// of rotated keys are never kept beside the Root that rotated them
+	// (TUF clients achieve the same by re-verifying the trusted files with
+	// the new Root).
+	defer func() {
+		if u.w.root != old {
+			u.fastForwardRecovery(old, u.w.root)
+		}
+	}()
 	for i := 0; i < u.lim.MaxRootRotations; i++ {
+		cur := u.w.root
 		n := cur.Signed.Version
 		name := meta.VersionedName(n+1, meta.Root)
 		// Step 2.2: up to X bytes.
@@ -147,27 +187,43 @@ func (u *Update) CheckRoot() error {
 		if next.Signed.Version != n+1 && u.o.on(check.RootVersion) {
 			return u.fail(check.RootVersion, meta.Root, "%s has version %d, want %d", name, next.Signed.Version, n+1)
 		}
-		// Step 2.5.
-		cur = next
-		chain = append(chain, data)
+		// Step 2.5: version N+1 is the latest Root.
+		u.w.root = next
+		u.w.roots = append(u.w.roots, data)
 	}
 	// Step 3: the latest Root has not expired.
-	if u.o.on(check.RootExpiry) && u.expired(cur.Signed.Expires) {
+	if cur := u.w.root; u.o.on(check.RootExpiry) && u.expired(cur.Signed.Expires) {
 		return u.fail(check.RootExpiry, meta.Root, "version %d expired at %s; time is %s", cur.Signed.Version, tstr(cur.Signed.Expires), tstr(u.o.Time))
 	}
-	if len(chain) == 0 {
-		return nil
-	}
-	// Step 4: fast-forward recovery.
-	if u.o.on(check.RootRotationReset) &&
-		(roleChanged(old, cur, meta.Timestamp) || roleChanged(old, cur, meta.Snapshot)) {
-		u.w.timestamp, u.w.snapshot = nil, nil
-		delete(u.w.raw, meta.Timestamp)
-		delete(u.w.raw, meta.Snapshot)
-	}
-	u.w.root = cur
-	u.w.roots = append(u.w.roots, chain...)
 	return nil
+}
+
+// fastForwardRecovery is step 4 of {#check_root} (TUF 5.3.11) for the Root
+// chain from old to cur: when the Timestamp or Snapshot keys (or
+// threshold) changed, the trusted Timestamp and Snapshot are deleted; when
+// the Snapshot keys changed, so are the trusted Targets metadata, top-level
+// and delegated, whose versions the old Snapshot vouched for. That is the
+// repository's targets recovery (TUF): after a Snapshot key rotation the
+// Targets versions may start over, and check_targets step 4 ("the previous
+// Targets metadata file, if any") has no previous file to compare with.
+func (u *Update) fastForwardRecovery(old, cur *metadata.Metadata[metadata.RootType]) {
+	if !u.o.on(check.RootRotationReset) {
+		return
+	}
+	snap := roleChanged(old, cur, meta.Snapshot)
+	if !snap && !roleChanged(old, cur, meta.Timestamp) {
+		return
+	}
+	u.w.timestamp, u.w.snapshot = nil, nil
+	delete(u.w.raw, meta.Timestamp)
+	delete(u.w.raw, meta.Snapshot)
+	if snap {
+		u.w.targets = nil
+		delete(u.w.raw, meta.Targets)
+		clear(u.w.delegated)
+		clear(u.w.rawDeleg)
+		clear(u.loaded)
+	}
 }
 
 // roleChanged reports whether role's keys or threshold differ between two
@@ -212,14 +268,53 @@ func (u *Update) CheckTimestamp() error {
 			return u.fail(check.TimestampSignatures, role, "version %d is not signed by the threshold of timestamp keys of root version %d", ts.Signed.Version, u.w.root.Signed.Version).Wrap(err)
 		}
 	}
-	if old := u.w.timestamp; old != nil && u.o.on(check.TimestampVersion) && ts.Signed.Version < old.Signed.Version {
+	old := u.w.timestamp
+	if old != nil && u.o.on(check.TimestampVersion) && ts.Signed.Version < old.Signed.Version {
 		return u.fail(check.TimestampVersion, role, "version %d is lower than the trusted version %d", ts.Signed.Version, old.Signed.Version)
+	}
+	// TUF 5.4.3.1: a Timestamp of the trusted version is not new; the
+	// trusted one stays, even if this one's content differs, and what it
+	// lists is not fetched. (Uptane's step 3 accepts an equal version.)
+	keep := old != nil && u.o.Workflow == TUF && u.o.on(check.TimestampVersion) && ts.Signed.Version == old.Signed.Version
+	if !keep {
+		if err := u.snapshotNotRolledBack(ts); err != nil {
+			return err
+		}
+	}
+	// Step 4, on the Timestamp that will be trusted.
+	if exp := u.w.timestamp; keep && u.o.on(check.TimestampExpiry) && u.expired(exp.Signed.Expires) {
+		return u.fail(check.TimestampExpiry, role, "trusted version %d (the repository's is the same version) expired at %s; time is %s", exp.Signed.Version, tstr(exp.Signed.Expires), tstr(u.o.Time))
 	}
 	if u.o.on(check.TimestampExpiry) && u.expired(ts.Signed.Expires) {
 		return u.fail(check.TimestampExpiry, role, "version %d expired at %s; time is %s", ts.Signed.Version, tstr(ts.Signed.Expires), tstr(u.o.Time))
 	}
+	if keep {
+		return nil
+	}
 	u.w.timestamp = ts
 	u.w.raw[role] = data
+	return nil
+}
+
+// snapshotNotRolledBack refuses a new Timestamp that lists a Snapshot
+// version lower than the trusted Snapshot's, or than the trusted
+// Timestamp lists (TUF 5.4.3.2). It is check_snapshot.version (step 4)
+// applied before the Snapshot is fetched, so that the new Timestamp is not
+// trusted either: the rollback is refused where it is first visible.
+func (u *Update) snapshotNotRolledBack(ts *metadata.Metadata[metadata.TimestampType]) error {
+	if !u.o.on(check.SnapshotVersion) {
+		return nil
+	}
+	m := ts.Signed.Meta[meta.UnversionedName(meta.Snapshot)]
+	if m == nil {
+		return nil // check_snapshot.timestamp_match names the missing entry
+	}
+	if s := u.w.snapshot; s != nil && m.Version < s.Signed.Version {
+		return u.fail(check.SnapshotVersion, meta.Timestamp, "timestamp version %d lists snapshot version %d, lower than the trusted snapshot version %d", ts.Signed.Version, m.Version, s.Signed.Version)
+	}
+	if prev := u.snapshotMeta(); prev != nil && m.Version < prev.Version {
+		return u.fail(check.SnapshotVersion, meta.Timestamp, "timestamp version %d lists snapshot version %d, lower than version %d the trusted timestamp version %d lists", ts.Signed.Version, m.Version, prev.Version, u.w.timestamp.Signed.Version)
+	}
 	return nil
 }
 
