@@ -21,6 +21,7 @@ import (
 type busState struct {
 	recorders map[string]*bus.Recorder  // bus name → the attacker's logger
 	floods    map[string]bus.FloodStats // target → what its flood saw
+	reports   map[string][]byte         // target → the version report the attacker recorded
 	running   []*onceFunc               // switch-offs of attacks still on
 }
 
@@ -41,6 +42,7 @@ func (o *onceFunc) call() {
 func (r *runner) busSetup() error {
 	r.bus.recorders = map[string]*bus.Recorder{}
 	r.bus.floods = map[string]bus.FloodStats{}
+	r.bus.reports = map[string][]byte{}
 	for i, st := range r.s.Steps {
 		if st.Attack == nil || st.Attack.Bus == nil || st.Attack.Bus.Action != "replay-session" {
 			continue
@@ -105,7 +107,16 @@ func (r *runner) busAttack(f string, a *AttackStep) (func(), error) {
 	case "trickle-image":
 		err = r.trickleImage(bs, ch, e, b.Chunk, b.Interval)
 	case "spoof-report":
-		off, err = r.spoofReport(bs, ch, e)
+		off, err = r.spoofReport(bs, ch, e, nil)
+	case "record-report":
+		err = r.recordReport(bs, ch, e)
+	case "replay-report":
+		rep := r.bus.reports[e.ID]
+		if rep == nil {
+			err = fmt.Errorf("no version report of %s recorded (a record-report step first)", e.ID)
+			break
+		}
+		off, err = r.spoofReport(bs, ch, e, rep)
 	case "replay-session":
 		err = r.replaySession(bs, ch, e)
 	case "flood":
@@ -310,7 +321,10 @@ func (r *runner) genuineMetadata(e *rigs.ECU) ([]bus.File, error) {
 // attacker's key that carry the Primary's nonce and claim the image the
 // Director assigns is installed. Its switch-off takes the node off the bus
 // and lets the target recover.
-func (r *runner) spoofReport(bs can.Bus, ch bus.Channel, e *rigs.ECU) (func(), error) {
+//
+// With replay set (replay-report), the node hands out that genuine report
+// of the target, recorded earlier (record-report), instead of forging one.
+func (r *runner) spoofReport(bs can.Bus, ch bus.Channel, e *rigs.ECU, replay []byte) (func(), error) {
 	k, err := r.attackerKey()
 	if err != nil {
 		return nil, err
@@ -331,7 +345,7 @@ func (r *runner) spoofReport(bs can.Bus, ch bus.Channel, e *rigs.ECU) (func(), e
 	if err != nil {
 		return nil, err
 	}
-	sp, err := bus.NewSpoof(bs, r.sim, ch, bus.SpoofConfig{ECU: e.ID, Signer: k, Counter: 1 << 20,
+	sp, err := bus.NewSpoof(bs, r.sim, ch, bus.SpoofConfig{ECU: e.ID, Signer: k, Counter: 1 << 20, Replay: replay,
 		Claim: func() (manifest.Image, error) { return r.assigned(e.ID) }})
 	if err != nil {
 		restore()
@@ -341,12 +355,28 @@ func (r *runner) spoofReport(bs can.Bus, ch bus.Channel, e *rigs.ECU) (func(), e
 	return func() {
 		sp.Close()
 		restore()
-		msg := fmt.Sprintf("spoofed %s: %d forged version reports handed out", e.ID, sp.Reports())
+		what := "forged"
+		if replay != nil {
+			what = "replayed"
+		}
+		msg := fmt.Sprintf("spoofed %s: %d %s version reports handed out", e.ID, sp.Reports(), what)
 		if err := sp.Err(); err != nil {
 			msg += "; " + err.Error()
 		}
 		r.details[e.ID] = append(r.details[e.ID], msg)
 	}, nil
+}
+
+// recordReport: the attacker asks the target, on its bus, for a signed
+// version report and keeps it for a later replay-report.
+func (r *runner) recordReport(bs can.Bus, ch bus.Channel, e *rigs.ECU) error {
+	rep, err := bus.ReadReport(bs, r.sim, ch, e.ID)
+	if err != nil {
+		return err
+	}
+	r.bus.reports[e.ID] = rep
+	r.attackEvent(e.ID, fmt.Sprintf("reads a signed version report of %s (%d bytes) and keeps it", e.ID, len(rep)))
+	return nil
 }
 
 // replaySession: the attacker takes the first update session to the target

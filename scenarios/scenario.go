@@ -410,9 +410,9 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 		}
 		if b := a.Bus; b != nil {
 			switch b.Action {
-			case "forge-metadata", "forge-image", "trickle-image", "spoof-report", "replay-session", "flood":
+			case "forge-metadata", "forge-image", "trickle-image", "spoof-report", "record-report", "replay-report", "replay-session", "flood":
 			default:
-				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, trickle-image, spoof-report, replay-session, flood", b.Action)
+				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, trickle-image, spoof-report, record-report, replay-report, replay-session, flood", b.Action)
 			}
 			switch {
 			case b.Bus == "":
