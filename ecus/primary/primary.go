@@ -312,6 +312,18 @@ func (p *Primary) checkReport(ecu string, raw, nonce []byte) (*manifest.SignedRe
 	return sr, nil
 }
 
+// VersionReport is the Primary's own signed version report (JSON), as the
+// next vehicle manifest would carry it.
+func (p *Primary) VersionReport() ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sr, err := p.ownReport()
+	if err != nil {
+		return nil, err
+	}
+	return sr.Encode()
+}
+
 // ownReport is the Primary's own version report.
 func (p *Primary) ownReport() (manifest.SignedReport, error) {
 	n, err := p.nonce()

@@ -871,6 +871,14 @@ type Installed struct {
 
 // Installed returns the image an in-process ECU has in its active slot.
 func (v *Vehicle) Installed(id string) (Installed, error) {
+	if pe := v.Rig.Primary(); pe != nil && pe.ID == id && v.Primary != nil {
+		img, data, err := v.Primary.ActiveImage()
+		if err != nil {
+			return Installed{}, err
+		}
+		want := v.ImageBytes(pe.HardwareID, img.ReleaseCounter, len(data))
+		return Installed{Release: img.ReleaseCounter, Name: img.Name, Genuine: bytes.Equal(want, data)}, nil
+	}
 	s := v.Secondary(id)
 	if s == nil {
 		return Installed{}, fmt.Errorf("vehicle: no Secondary %q", id)
