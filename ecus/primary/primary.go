@@ -720,7 +720,11 @@ func (p *Primary) updateSecondary(s SecondaryConfig, now time.Time, res *verify.
 		return
 	}
 	if !newImage || t == nil || img == nil {
-		o.Status = UpToDate
+		if o.Err == nil {
+			// nothing new for it; an ECU that failed earlier in this cycle
+			// (its image, its version report) stays failed
+			o.Status = UpToDate
+		}
 		return
 	}
 	// 7. Send the image.

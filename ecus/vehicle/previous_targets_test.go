@@ -107,6 +107,7 @@ var _ = Describe("download_image step 4 on the Primary: an image it cannot downl
 				rep, err := v.Campaign(2)
 				Expect(err).NotTo(HaveOccurred())
 				Expect(rep.Err).NotTo(HaveOccurred())
+				Expect(rep.ECUs["ECM-0001"].Status).To(Equal(primary.Failed))
 				Expect(rep.ECUs["ECM-0001"].Err).To(MatchError(ContainSubstring(check.SendImagesPrimaryCompleteBundle.String())))
 				trusted := v.Primary.Director().Targets()
 				if p.On(check.DownloadImagePreviousTargets) {

@@ -56,6 +56,7 @@ var _ = Describe("pouf: the Primary checks the nonce of each version report (pou
 				rep = v.Cycle()
 				o := rep.ECUs[victim]
 				if p.On(check.PoufReportNonce) {
+					Expect(o.Status).To(Equal(primary.Failed))
 					Expect(check.Is(o.Err, check.PoufReportNonce)).To(BeTrue(), "%v", o.Err)
 					attacks := v.Primary.State().Attacks
 					Expect(attacks).NotTo(BeEmpty())
