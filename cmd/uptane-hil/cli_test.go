@@ -131,7 +131,7 @@ var _ = Describe("the uptane-hil command", func() {
 		Expect(out).To(ContainSubstring("FAIL"))
 	})
 
-	It("repo: serves the Director and the Image repository on loopback", func() {
+	It("repo: serves the Director and the Image repository on loopback", Label("std:server_requirements#1"), func() {
 		go dispatch([]string{"repo", "--rig", "rigs/virtual.yaml", "--listen", "127.0.0.1:18471", "--out", GinkgoT().TempDir()}, io.Discard, io.Discard)
 		var resp *http.Response
 		Eventually(func() error {

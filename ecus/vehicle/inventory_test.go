@@ -16,7 +16,7 @@ import (
 )
 
 var _ = Describe("the Director's inventory", func() {
-	It("holds a physical ECU's own key (the rig's public_key) and the seed's keys for the others", func() {
+	It("holds a physical ECU's own key (the rig's public_key) and the seed's keys for the others", Label("std:build_time#5"), func() {
 		own, err := keys.Generate(keys.Ed25519, seed.Seed(99).Reader("a supplier's ECU"))
 		Expect(err).NotTo(HaveOccurred())
 		pub := own.Public()

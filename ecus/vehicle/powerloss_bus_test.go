@@ -65,7 +65,7 @@ func (t *tester) start(mode uds.FileMode, size int) uint64 {
 }
 
 var _ = Describe("power loss on a Secondary during an update over the bus (UDS on ISO-TP)", func() {
-	It("goes silent at a cut, is reported by the Primary, boots a whole image and updates again: 100 seeded cuts", func() {
+	It("goes silent at a cut, is reported by the Primary, boots a whole image and updates again: 100 seeded cuts", Label("std:metadata_verification#5"), func() {
 		// Probe: which crash points does the victim pass in a campaign?
 		var points []string
 		within(func(sim *clock.Sim) {
@@ -226,7 +226,7 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 		})
 	})
 
-	It("does not install an image whose verified metadata went with the power: a glitch mid-image, the Primary resends, the ECU refuses", func() {
+	It("does not install an image whose verified metadata went with the power: a glitch mid-image, the Primary resends, the ECU refuses", Label("std:in_vehicle#6", "std:verify_image#9"), func() {
 		within(func(sim *clock.Sim) {
 			var v *vehicle.Vehicle
 			c := &cutter{clk: sim, match: func(p string) bool {

@@ -32,7 +32,7 @@ func wallRig() *rigs.Rig {
 }
 
 var _ = Describe("one ECU per process (ProcessOptions, wall clock, shared buses)", func() {
-	It("provisions each ECU from the backend over HTTP, updates all four, and boots from the persisted state after a restart", func() {
+	It("provisions each ECU from the backend over HTTP, updates all four, and boots from the persisted state after a restart", Label("std:send_metadata_primary#3"), func() {
 		r := wallRig()
 		wall := clock.NewWall()
 		out := GinkgoT().TempDir()

@@ -28,7 +28,8 @@ type Tier struct {
 var Tiers = []Tier{
 	{"foundations", []string{"internal/atomicfile", "internal/yamlx", "internal/layers", "internal/vcantest"}},
 	{"sim", []string{"sim/can", "sim/clock", "sim/seed", "sim/events"}},
-	{"sim", []string{"sim/..."}}, // isotp, vbus, socketcan, capture: on a can.Bus and a clock
+	{"sim", []string{"sim/..."}},       // isotp, vbus, socketcan, capture: on a can.Bus and a clock
+	{"uptane", []string{"uptane/std"}}, // the Standard's statements as data; check says which it implements
 	{"uptane", []string{"uptane/check", "uptane/keys"}},
 	{"uptane", []string{"uptane/meta"}},
 	{"uptane", []string{"uptane/..."}}, // verify, manifest, imagecrypt, repo, tufclient

@@ -272,6 +272,26 @@ func parse[T metadata.Roles](data []byte) (m *metadata.Metadata[T], err error) {
 	if err != nil {
 		return nil, fmt.Errorf("malformed metadata: %w", err)
 	}
+	// go-tuf takes a missing attribute for its zero value; the common
+	// structure ({#common_metadata}) requires the signatures and the expiry.
+	var common struct {
+		Signatures json.RawMessage `json:"signatures"`
+		Signed     struct {
+			Expires json.RawMessage `json:"expires"`
+		} `json:"signed"`
+	}
+	if err := json.Unmarshal(data, &common); err != nil {
+		return nil, fmt.Errorf("malformed metadata: %w", err)
+	}
+	if err := meta.CheckStrings(data); err != nil {
+		return nil, fmt.Errorf("malformed metadata: %w", err)
+	}
+	switch {
+	case len(common.Signatures) == 0 || string(common.Signatures) == "null":
+		return nil, fmt.Errorf("malformed metadata: no signatures attribute")
+	case len(common.Signed.Expires) == 0 || string(common.Signed.Expires) == "null":
+		return nil, fmt.Errorf("malformed metadata: no expiry")
+	}
 	return m, nil
 }
 
