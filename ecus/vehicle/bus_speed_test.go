@@ -13,7 +13,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
 
-var _ = Describe("in_vehicle: a Secondary monitors the download speed on the bus (in_vehicle.bus_download_speed)", func() {
+var _ = Describe("in_vehicle: a Secondary monitors the download speed on the bus (in_vehicle.bus_download_speed)", Label("std:in_vehicle#4"), func() {
 	const victim = "ECM-0001"
 	for _, p := range []check.Profile{check.Conformant, check.Without(check.InVehicleBusDownloadSpeed)} {
 		It("under "+p.Name+": a Primary that trickles 64-byte blocks every 4 s, inside the 5 s session timeout", func() {

@@ -56,7 +56,7 @@ func cycleUntilCut(v *vehicle.Vehicle) (cut error) {
 	return nil
 }
 
-var _ = Describe("power loss on the Primary while it installs its own image", func() {
+var _ = Describe("power loss on the Primary while it installs its own image", Label("std:install_steps#2"), func() {
 	It("boots a whole image (the old or the new) after a cut at every crash point of the install, and the next cycle installs the new one", func() {
 		var total int
 		within(func(sim *clock.Sim) {

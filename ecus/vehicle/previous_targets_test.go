@@ -52,7 +52,7 @@ func release(d *secondary.Direct) uint64 {
 	return img.ReleaseCounter
 }
 
-var _ = Describe("download_image step 4: a failed update keeps the previous Targets metadata", func() {
+var _ = Describe("download_image step 4: a failed update keeps the previous Targets metadata", Label("std:download_image#6"), func() {
 	for _, ecu := range []string{"ECM-0001", "BRK-0001"} { // full and partial verification
 		for _, p := range []check.Profile{check.Conformant, check.Without(check.DownloadImagePreviousTargets)} {
 			It(ecu+" under "+p.Name+": new Director metadata becomes trusted only with the image it names", func() {
@@ -95,7 +95,7 @@ var _ = Describe("download_image step 4: a failed update keeps the previous Targ
 	}
 })
 
-var _ = Describe("download_image step 4 on the Primary: an image it cannot download keeps its previous Targets metadata", func() {
+var _ = Describe("download_image step 4 on the Primary: an image it cannot download keeps its previous Targets metadata", Label("std:download_image#6"), func() {
 	for _, p := range []check.Profile{check.Conformant, check.Without(check.DownloadImagePreviousTargets)} {
 		It("under "+p.Name+": the Director metadata of a bundle becomes trusted only once the Primary holds every image it names", func() {
 			within(func(sim *clock.Sim) {

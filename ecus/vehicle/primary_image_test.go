@@ -25,7 +25,7 @@ func primaryRelease(v *vehicle.Vehicle) uint64 {
 	return img.ReleaseCounter
 }
 
-var _ = Describe("download_images_primary and install_image on the Primary: its own image", func() {
+var _ = Describe("download_images_primary and install_image on the Primary: its own image", Label("std:download_images_primary#2", "std:install_steps#2"), func() {
 	It("downloads, verifies and installs the image the Director assigns it (A/B), reports it, and the Director records it", func() {
 		within(func(sim *clock.Sim) {
 			v := build(sim, vehicle.Options{})

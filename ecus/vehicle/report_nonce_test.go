@@ -30,7 +30,7 @@ func (l *replayReport) VersionReport() ([]byte, error) {
 	return l.Direct.VersionReport()
 }
 
-var _ = Describe("pouf: the Primary checks the nonce of each version report (pouf.report_nonce)", func() {
+var _ = Describe("pouf: the Primary checks the nonce of each version report (pouf.report_nonce)", Label("std:version_report#3"), func() {
 	const victim = "ECM-0001"
 	for _, p := range []check.Profile{check.Conformant, check.Without(check.PoufReportNonce)} {
 		It("under "+p.Name+": a Secondary's earlier signed report, replayed to hide its update", func() {

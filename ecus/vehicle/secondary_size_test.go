@@ -58,7 +58,7 @@ func reportedChecks(raw []byte) []check.ID {
 	return ids
 }
 
-var _ = Describe("download_image step 4 on a Secondary: at most the length in the Targets metadata, then the version report", func() {
+var _ = Describe("download_image step 4 on a Secondary: at most the length in the Targets metadata, then the version report", Label("std:download_image#7", "std:download_image#9"), func() {
 	const victim = "BRK-0001"
 	for _, p := range []check.Profile{check.Conformant, check.Without(check.DownloadImageSize)} {
 		It("under "+p.Name+": an image longer than its metadata from a compromised Primary", func() {

@@ -11,7 +11,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
 
-var _ = Describe("verify_time: the attested time of a Secondary never goes backwards (verify_time.monotonic)", func() {
+var _ = Describe("verify_time: the attested time of a Secondary never goes backwards (verify_time.monotonic)", Label("std:verify_time#1"), func() {
 	const victim = "BRK-0001"
 	for _, p := range []check.Profile{check.Conformant, check.Without(check.VerifyTimeMonotonic)} {
 		It("under "+p.Name+": a time before the latest attested time (a freeze: old metadata would not look expired)", func() {

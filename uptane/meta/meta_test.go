@@ -14,7 +14,7 @@ import (
 // go-tuf refuses metadata that carries two signatures under one key ID when
 // it parses it; CountSignatures must not rely on that (it also counts the
 // signatures of metadata built in memory).
-var _ = Describe("root_meta: a threshold counts distinct keys (CountSignatures)", func() {
+var _ = Describe("root_meta: a threshold counts distinct keys (CountSignatures)", Label("std:root_meta#2"), func() {
 	var (
 		k1, k2  *keys.Private
 		payload = []byte(`{"_type":"targets","version":2}`)
@@ -68,12 +68,12 @@ var _ = Describe("verify_image step 7: CheckHashes checks the length and every h
 	It("accepts the image its metadata describes", func() {
 		Expect(meta.CheckHashes(data, int64(len(data)), meta.HashesOf(data))).To(Succeed())
 	})
-	It("rejects a wrong second hash when the first is right", func() {
+	It("rejects a wrong second hash when the first is right", Label("std:download_images_primary#4", "std:verify_image#8"), func() {
 		h := meta.HashesOf(data)
 		h["sha512"] = meta.HashesOf([]byte("other"))["sha512"]
 		Expect(meta.CheckHashes(data, int64(len(data)), h)).To(MatchError(ContainSubstring("sha512")))
 	})
-	It("rejects a truncated image whose listed hashes are those of the truncated bytes", func() {
+	It("rejects a truncated image whose listed hashes are those of the truncated bytes", Label("std:verify_image#10"), func() {
 		short := data[:10]
 		Expect(meta.CheckHashes(short, int64(len(data)), meta.HashesOf(short))).To(MatchError(ContainSubstring("length")))
 	})

@@ -39,7 +39,7 @@ func assigned(f *fixture, vin string) map[string]string {
 	return out
 }
 
-var _ = Describe("director_repository step 5: the Director takes dependencies and conflicts between images into account", func() {
+var _ = Describe("director_repository step 5: the Director takes dependencies and conflicts between images into account", Label("std:director_repository#12"), func() {
 	It("refuses an image whose dependency the vehicle would not meet, and assigns the bundle that meets it as a whole", func() {
 		f := depsFixture(check.Profile{})
 		err := f.d.Assign("VIN1", "PRI-1", "pri-r2.bin")

@@ -182,7 +182,7 @@ var cases = []crafted{
 			v.dir.rotate(meta.Root, key(keys.ECDSAP256, "director/root-2"))
 			v.dir.files["2.root.json"] = signBytes(v.dir.root, old...)
 		}},
-	{step: "full_verification step 6 (check_root step 2.3 on the Image repository): an Image Root N+1 signed only by the attacker's key → arbitrary software", id: check.RootSignatures,
+	{labels: Label("std:full_verification#11"), step: "full_verification step 6 (check_root step 2.3 on the Image repository): an Image Root N+1 signed only by the attacker's key → arbitrary software", id: check.RootSignatures,
 		craft: func(v *vehicle) {
 			v.img.rotate(meta.Targets, evil)
 			v.img.files["2.root.json"] = signBytes(v.img.root, evil)
@@ -335,7 +335,7 @@ var cases = []crafted{
 		}},
 	// Threshold counting of distinct keys ({#root_meta}: "a threshold of
 	// distinct keys"): one stolen key must never count twice.
-	{step: "check_targets step 3: one key listed in Root under two key IDs (threshold 2) → arbitrary software", id: check.TargetsThreshold,
+	{labels: Label("std:root_meta#2"), step: "check_targets step 3: one key listed in Root under two key IDs (threshold 2) → arbitrary software", id: check.TargetsThreshold,
 		craft: func(v *vehicle) {
 			k := v.dir.signers[meta.Targets][0].(*keys.Private)
 			alias := "alias-of-" + k.KeyID()
@@ -348,7 +348,7 @@ var cases = []crafted{
 			r.release()
 			r.files[meta.VersionedName(r.targets.Signed.Version, meta.Targets)] = signDuplicated(r.targets, k, alias)
 		}},
-	{step: "check_targets step 3: one key ID listed twice in the Root's Targets role (threshold 2) → arbitrary software", id: check.TargetsThreshold,
+	{labels: Label("std:root_meta#2"), step: "check_targets step 3: one key ID listed twice in the Root's Targets role (threshold 2) → arbitrary software", id: check.TargetsThreshold,
 		craft: func(v *vehicle) {
 			k := v.dir.signers[meta.Targets][0]
 			bumpRoot(v.dir, func(r *metadata.RootType) {
@@ -429,7 +429,7 @@ var cases = []crafted{
 			v.img.targets.Signed.Delegations.Roles = append([]metadata.DelegatedRole{roles[n-1]}, roles[:n-1]...)
 			v.newImage("BRK1", "brakes/brk1-v6.bin", "supplier", 6)
 		}},
-	{step: "resolve_delegations step 3: a terminating multi-role delegation whose roles do not agree ends the search → arbitrary software through a lower-priority role", id: check.ResolveDelegationsTerminating,
+	{labels: Label("std:resolve_delegations#7"), step: "resolve_delegations step 3: a terminating multi-role delegation whose roles do not agree ends the search → arbitrary software through a lower-priority role", id: check.ResolveDelegationsTerminating,
 		craft: func(v *vehicle) {
 			// The attacker holds the key of "fallback", delegated fw/* after
 			// the terminating multi-role delegation "fw", of whose roles only
@@ -482,7 +482,7 @@ var cases = []crafted{
 		craft: func(v *vehicle) {
 			v.ecuMod = func(e *verify.ECU) { e.Decrypt = xorDecrypter }
 		}},
-	{step: "verify_image step 7: the first hash (sha256) matches, the second (sha512) does not → arbitrary software", id: check.VerifyImageHashes, run: runImage, valid: (*vehicle).advance,
+	{labels: Label("std:download_images_primary#4", "std:verify_image#8"), step: "verify_image step 7: the first hash (sha256) matches, the second (sha512) does not → arbitrary software", id: check.VerifyImageHashes, run: runImage, valid: (*vehicle).advance,
 		prep: func(v *vehicle) {
 			// Both repositories list the image with a sha512 of other bytes:
 			// a verifier that stops at the first hash accepts it.
@@ -492,7 +492,7 @@ var cases = []crafted{
 			Expect(v.verifyPrimary(check.Conformant)).Error().NotTo(HaveOccurred())
 		},
 		craft: func(v *vehicle) {}},
-	{step: "verify_image step 7: a truncated image whose every listed hash matches, with the length wrong → endless data / arbitrary software", id: check.VerifyImageHashes, run: runImage, valid: (*vehicle).advance,
+	{labels: Label("std:verify_image#10"), step: "verify_image step 7: a truncated image whose every listed hash matches, with the length wrong → endless data / arbitrary software", id: check.VerifyImageHashes, run: runImage, valid: (*vehicle).advance,
 		prep: func(v *vehicle) {
 			// The metadata lists the hashes of the delivered (truncated)
 			// bytes but the full length: only the length check catches it.

@@ -243,7 +243,7 @@ var _ = Describe("verify_image", func() {
 	})
 })
 
-var _ = Describe("full_verification step 6: the Image repository's Root is updated with check_root", func() {
+var _ = Describe("full_verification step 6: the Image repository's Root is updated with check_root", Label("std:full_verification#11"), func() {
 	It("follows an Image Root rotation of the Targets keys and then refuses Targets signed by the revoked keys (recovery)", func() {
 		v := newVehicle(1)
 		Expect(v.verifyPrimary(check.Conformant)).Error().NotTo(HaveOccurred())
