@@ -307,7 +307,7 @@ func (p *Primary) checkReport(ecu string, raw, nonce []byte) (*manifest.SignedRe
 		}
 	}
 	if p.cfg.Profile.On(check.PoufReportNonce) && !bytes.Equal(sr.Signed.Nonce, nonce) {
-		return nil, check.Fail(check.PoufReportNonce, "", "", "version report of %s carries nonce %x, not the %x just written", ecu, sr.Signed.Nonce, nonce).OnECU(ecu)
+		return nil, check.Fail(check.PoufReportNonce, "", "", "version report of %s carries nonce %x, not the %x just written", ecu, []byte(sr.Signed.Nonce), nonce).OnECU(ecu)
 	}
 	return sr, nil
 }
