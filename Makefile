@@ -3,12 +3,13 @@
 #   make test   every test: host specs, short fuzzing, the TUF conformance suite,
 #               and the vcan specs in a qemu VM
 #   make bench  the benchmarks
+#   make golden rewrite the golden report of the suite (cmd/uptane-hil/testdata)
 GO       ?= go
 GINKGO   := $(GO) tool ginkgo
 OUT      ?= out
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test test-host test-tuf test-vcan fuzz bench vet fmt clean
+.PHONY: all build demo test test-host test-tuf test-vcan fuzz bench vet fmt clean golden
 
 all: build
 
@@ -49,6 +50,11 @@ test-vcan:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Rewrites cmd/uptane-hil/testdata/report.golden.json from a run of the suite
+# (after a change meant to change results: a new scenario, check or detail).
+golden:
+	UPTANE_HIL_GOLDEN=update $(GO) test ./cmd/uptane-hil -run TestCLI -ginkgo.focus='golden report' -count=1
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -42,6 +42,7 @@ var _ = Describe("the Standard coverage of a run", func() {
 		Expect(counts["SP"]).To(Equal(c.Shall.SP))
 		Expect(counts["NA"]).To(Equal(c.Shall.NA))
 		row := func(id string) reports.CoverageStatement {
+			GinkgoHelper()
 			for _, x := range c.Rows {
 				if x.ID == id {
 					return x

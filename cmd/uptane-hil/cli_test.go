@@ -12,6 +12,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/uptane-hil/uptane-hil/rigs"
 )
 
 // captureStderr runs f with os.Stderr redirected and returns what it wrote.
@@ -116,6 +118,17 @@ var _ = Describe("the uptane-hil command", func() {
 		Expect(rep.Schema).To(Equal("uptane-hil/report/v1"))
 		Expect(rep.Summary.Runs).To(Equal(6))
 		Expect(rep.Summary.Failed).To(Equal(0))
+	})
+
+	It("run: the report's header names the rig's buses: virtual ones, or the SocketCAN interfaces", func() {
+		for rig, want := range map[string]string{
+			"rigs/virtual.yaml": "virtual buses (UDS on ISO-TP), in-process",
+			"rigs/vcan.yaml":    "SocketCAN vcan0, vcan1 (UDS on ISO-TP), in-process",
+		} {
+			r, err := rigs.Load(rig)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(transportOf(r)).To(Equal(want), rig)
+		}
 	})
 
 	It("run: exit status 1 when a result fails", func() {

@@ -144,7 +144,7 @@ func writeSummary(w io.Writer, all []scenarios.Result) (failed int) {
 // writeResults writes the reports of the run, with the Standard coverage of
 // the scenarios played (list).
 func writeResults(dir string, r *rigs.Rig, sd uint64, started time.Time, all []scenarios.Result, list []*scenarios.Scenario) error {
-	rig := reports.Rig{Name: r.Name, File: r.File, Transport: "virtual buses (UDS on ISO-TP), in-process"}
+	rig := reports.Rig{Name: r.Name, File: r.File, Transport: transportOf(r)}
 	for _, b := range r.Buses {
 		rig.Buses = append(rig.Buses, reports.Bus{Name: b.Name, Interface: b.Interface, Bitrate: b.Bitrate, DataBitrate: b.DataBitrate, FD: b.FD})
 	}
@@ -165,4 +165,26 @@ func writeResults(dir string, r *rigs.Rig, sd uint64, started time.Time, all []s
 	rep.Coverage = reports.NewCoverage(scenarios.Trace(list, "."), rep.Results)
 	rep.Finish(time.Now().UTC())
 	return reports.WriteAll(dir, rep, reports.WithStandard(reports.StandardSections(reports.StandardText)))
+}
+
+// transportOf says what carries a scenario run on rig r, for the report's
+// header: the rig's buses, virtual or SocketCAN (with their interfaces);
+// every ECU runs in this process.
+func transportOf(r *rigs.Rig) string {
+	var virtual, kernel []string
+	for _, b := range r.Buses {
+		if b.Kind == rigs.SocketCAN {
+			kernel = append(kernel, b.Interface)
+		} else {
+			virtual = append(virtual, b.Name)
+		}
+	}
+	var parts []string
+	if len(virtual) > 0 {
+		parts = append(parts, "virtual buses")
+	}
+	if len(kernel) > 0 {
+		parts = append(parts, "SocketCAN "+strings.Join(kernel, ", "))
+	}
+	return strings.Join(parts, " and ") + " (UDS on ISO-TP), in-process"
 }

@@ -18,7 +18,7 @@ var _ = Describe("in_vehicle: a Secondary monitors the download speed on the bus
 	for _, p := range []check.Profile{check.Conformant, check.Without(check.InVehicleBusDownloadSpeed)} {
 		It("under "+p.Name+": a Primary that trickles 64-byte blocks every 4 s, inside the 5 s session timeout", func() {
 			within(func(sim *clock.Sim) {
-				v := build(sim, vehicle.Options{OverBus: true, Profiles: map[string]check.Profile{victim: p}})
+				v := build(sim, vehicle.Options{Reach: vehicle.ByRig, Profiles: map[string]check.Profile{victim: p}})
 				c := v.Secondary(victim).Client
 				c.Chunk, c.Pace = 64, 4*time.Second
 				start := sim.Now()

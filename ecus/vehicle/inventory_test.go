@@ -26,7 +26,7 @@ var _ = Describe("the Director's inventory", func() {
 			"process: physical\n    public_key: {keytype: "+pub.Type+", scheme: "+pub.Scheme+", public: "+pub.Value.PublicKey+"}", 1)
 		r, err := rigs.Parse("bench.yaml", []byte(s))
 		Expect(err).NotTo(HaveOccurred())
-		v, err := vehicle.Build(vehicle.Options{Rig: r, Dir: filepath.Join(GinkgoT().TempDir(), "repo"), Clock: clock.NewWall(), BackendOnly: true})
+		v, err := vehicle.NewBackend(vehicle.Options{Rig: r, Dir: filepath.Join(GinkgoT().TempDir(), "repo"), Clock: clock.NewWall()})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(v.Close)
 		inv, err := v.Director.Vehicle(r.Vehicle.VIN)

@@ -181,7 +181,11 @@ var _ = Describe("power loss mid-install, then the same campaign", func() {
 			for _, point := range []string{"install:slot-a:before", "install:slot-a:after", "install:switch:before"} {
 				within(func(sim *clock.Sim) {
 					c := &cutter{match: func(p string) bool { return p == point }}
-					v := build(sim, vehicle.Options{OverBus: overBus, Crash: c.crash})
+					reach := vehicle.DirectByRig
+					if overBus {
+						reach = vehicle.ByRig
+					}
+					v := build(sim, vehicle.Options{Reach: reach, Crash: c.crash})
 					c.armed = true
 					rep, err := v.Campaign(2)
 					Expect(err).NotTo(HaveOccurred())

@@ -59,11 +59,11 @@ var _ = Describe("download_image step 4: a failed update keeps the previous Targ
 				within(func(sim *clock.Sim) {
 					links := map[string]*spoilImage{}
 					v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{ecu: p},
-						Links: func(v *vehicle.Vehicle, s *vehicle.Secondary) (link.Secondary, error) {
+						Reach: vehicle.Everywhere(vehicle.Custom{Link: func(v *vehicle.Vehicle, s *vehicle.Secondary) (link.Secondary, error) {
 							l := &spoilImage{Direct: &secondary.Direct{ECU: s.ECU, Cfg: s.Config, VIN: v.Rig.Vehicle.VIN}}
 							links[s.Rig.ID] = l
 							return l, nil
-						}})
+						}})})
 					victim := links[ecu]
 					before := trustedTargets(victim.Direct)
 					victim.On = true

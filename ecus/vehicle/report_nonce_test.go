@@ -37,14 +37,14 @@ var _ = Describe("pouf: the Primary checks the nonce of each version report (pou
 			within(func(sim *clock.Sim) {
 				var l *replayReport
 				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{"TCU-0001": p},
-					Links: func(v *vehicle.Vehicle, s *vehicle.Secondary) (link.Secondary, error) {
+					Reach: vehicle.Everywhere(vehicle.Custom{Link: func(v *vehicle.Vehicle, s *vehicle.Secondary) (link.Secondary, error) {
 						d := &secondary.Direct{ECU: s.ECU, Cfg: s.Config, VIN: v.Rig.Vehicle.VIN}
 						if s.Rig.ID != victim {
 							return d, nil
 						}
 						l = &replayReport{Direct: d}
 						return l, nil
-					}})
+					}})})
 				rep := v.Cycle()
 				Expect(rep.ECUs[victim].Report).NotTo(BeEmpty())
 				l.recorded = rep.ECUs[victim].Report // release 1, the nonce of that cycle

@@ -65,14 +65,14 @@ var _ = Describe("download_image step 4 on a Secondary: at most the length in th
 			within(func(sim *clock.Sim) {
 				var l *endlessImage
 				v := build(sim, vehicle.Options{Profiles: map[string]check.Profile{victim: p},
-					Links: func(v *vehicle.Vehicle, s *vehicle.Secondary) (link.Secondary, error) {
+					Reach: vehicle.Everywhere(vehicle.Custom{Link: func(v *vehicle.Vehicle, s *vehicle.Secondary) (link.Secondary, error) {
 						d := &secondary.Direct{ECU: s.ECU, Cfg: s.Config, VIN: v.Rig.Vehicle.VIN}
 						if s.Rig.ID != victim {
 							return d, nil
 						}
 						l = &endlessImage{Direct: d, vin: v.Rig.Vehicle.VIN, extra: 1 << 20}
 						return l, nil
-					}})
+					}})})
 				rep, err := v.Campaign(2, victim)
 				Expect(err).NotTo(HaveOccurred())
 				o := rep.ECUs[victim]

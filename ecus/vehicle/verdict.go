@@ -3,7 +3,8 @@ package vehicle
 import (
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -58,11 +59,7 @@ func Judge(rep *primary.CycleReport, director *verify.Repo) Verdict {
 			}
 		}
 	}
-	ids := make([]string, 0, len(rep.ECUs))
-	for id := range rep.ECUs {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(rep.ECUs))
 	for _, id := range ids {
 		o := rep.ECUs[id]
 		ev := ECUVerdict{ECU: id, Status: o.Status, Err: o.Err}

@@ -231,6 +231,7 @@ var _ = Describe("tuf-client (CLIENT-CLI.md of tuf-conformance)", func() {
 	Describe("time (faketime)", func() {
 		// fakeDate puts a date on PATH that prints out.
 		fakeDate := func(out string) {
+			GinkgoHelper()
 			dir := GinkgoT().TempDir()
 			Expect(os.WriteFile(filepath.Join(dir, "date"), []byte("#!/bin/sh\necho '"+out+"'\n"), 0o755)).To(Succeed())
 			GinkgoT().Setenv("PATH", dir)

@@ -3,8 +3,9 @@ package verify
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -71,12 +72,7 @@ func (r *Repo) Delegated(role string) *metadata.Metadata[metadata.TargetsType] {
 
 // DelegatedRoles lists the delegated roles held, sorted.
 func (r *Repo) DelegatedRoles() []string {
-	out := make([]string, 0, len(r.delegated))
-	for k := range r.delegated {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(r.delegated))
 }
 
 // Raw returns the trusted bytes of a role's metadata ("root" is the latest
