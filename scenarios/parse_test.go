@@ -112,7 +112,7 @@ var _ = Describe("scenario files", func() {
 			Expect(err.Error()).To(MatchRegexp(want))
 		},
 		Entry("unknown action", "{bus: powertrain, action: jam, target: BRK-0001}", "  installed: malicious\n",
-			`:12:\d+: steps\[1\]\.attack\.bus\.action: "jam" is not one of forge-metadata, forge-image, trickle-image, spoof-report, record-report, replay-report, replay-session, flood`),
+			`:12:\d+: steps\[1\]\.attack\.bus\.action: "jam" is not one of forge-metadata, forge-image, trickle-image, spoof-report, record-report, replay-report, replay-session, flood, write-time, replay-old-metadata`),
 		Entry("no bus", "{action: forge-image, target: BRK-0001}", "  installed: malicious\n",
 			`steps\[1\]\.attack\.bus\.bus: missing: the rig's bus`),
 		Entry("no target", "{bus: powertrain, action: spoof-report}", "  director_accepts: spoofed\n",

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uptane-hil/uptane-hil/ecus/link"
 	"github.com/uptane-hil/uptane-hil/ecus/store"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/events"
@@ -19,8 +20,8 @@ import (
 // collectReports is {#construct_manifest_primary}: a fresh nonce to each
 // Secondary, then its signed version report, checked against the pinned key
 // and the nonce.
-func (p *Primary) collectReports(out map[string]*ECUOutcome) []manifest.SignedReport {
-	var reports []manifest.SignedReport
+func (p *Primary) collectReports(out map[string]*ECUOutcome) collected {
+	var reports collected
 	for _, s := range p.cfg.Secondaries {
 		o := out[s.ID]
 		n, err := p.nonce()
@@ -44,6 +45,16 @@ func (p *Primary) collectReports(out map[string]*ECUOutcome) []manifest.SignedRe
 			continue
 		}
 		p.emit(events.Event{Kind: events.UDS, From: s.ID, To: p.cfg.ID, ECU: s.ID, Label: "version report"})
+		if p.pinned[s.ID].Report == link.ReportAktualizr {
+			if err := p.checkAktualizrReport(s.ID, raw); err != nil {
+				p.recordAttack(err)
+				o.Status, o.Err = Failed, err
+				continue
+			}
+			o.Report = raw
+			reports.aktualizr = append(reports.aktualizr, raw)
+			continue
+		}
 		sr, err := p.checkReport(s.ID, raw, n)
 		if err != nil {
 			p.recordAttack(err)
@@ -51,7 +62,7 @@ func (p *Primary) collectReports(out map[string]*ECUOutcome) []manifest.SignedRe
 			continue
 		}
 		o.Report = raw
-		reports = append(reports, *sr)
+		reports.ours = append(reports.ours, *sr)
 	}
 	return reports
 }
@@ -73,7 +84,9 @@ func (p *Primary) checkReport(ecu string, raw, nonce []byte) (*manifest.SignedRe
 			return nil, check.Fail(check.PoufReportSignature, "", "", "version report of %s: %v", ecu, err).OnECU(ecu)
 		}
 	}
-	if p.cfg.Profile.On(check.PoufReportNonce) && !bytes.Equal(sr.Signed.Nonce, nonce) {
+	// Over aktualizr-ip the nonce never reaches the ECU (link.ReportNoNonce):
+	// its report carries one of its own, which the Primary cannot check.
+	if p.cfg.Profile.On(check.PoufReportNonce) && id.Report != link.ReportNoNonce && !bytes.Equal(sr.Signed.Nonce, nonce) {
 		return nil, check.Fail(check.PoufReportNonce, "", "", "version report of %s carries nonce %x, not the %x just written", ecu, []byte(sr.Signed.Nonce), nonce).OnECU(ecu)
 	}
 	return sr, nil
@@ -97,7 +110,7 @@ func (p *Primary) ownReport() (manifest.SignedReport, error) {
 	if err != nil {
 		return manifest.SignedReport{}, err
 	}
-	r, err := p.st.NextReport(p.cfg.ID, func(store.State) (time.Time, []byte) { return p.cfg.Clock.Now(), n })
+	r, err := p.st.NextReport(p.cfg.ID, func(s store.State) (time.Time, []byte) { return s.LatestTime, n })
 	if err != nil {
 		return manifest.SignedReport{}, err
 	}
@@ -105,12 +118,13 @@ func (p *Primary) ownReport() (manifest.SignedReport, error) {
 }
 
 // sendManifest signs and POSTs the vehicle version manifest.
-func (p *Primary) sendManifest(reports []manifest.SignedReport) error {
+func (p *Primary) sendManifest(reports collected) error {
 	own, err := p.ownReport()
 	if err != nil {
 		return err
 	}
-	m := manifest.VehicleManifest{VIN: p.cfg.VIN, PrimaryID: p.cfg.ID, Reports: append([]manifest.SignedReport{own}, reports...)}
+	m := manifest.VehicleManifest{VIN: p.cfg.VIN, PrimaryID: p.cfg.ID, Reports: append([]manifest.SignedReport{own}, reports.ours...),
+		AktualizrReports: reports.aktualizr}
 	sm, err := manifest.SignManifest(m, p.cfg.Key)
 	if err != nil {
 		return err

@@ -91,6 +91,13 @@ func NewBackend(o Options) (*Vehicle, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/director/", http.StripPrefix("/director", v.Director.Handler()))
 	mux.Handle("/image/", http.StripPrefix("/image", v.Image.Handler()))
+	tk, err := keys.Generate(keys.Ed25519, sd.Reader("keys/time"))
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	v.Time = repo.NewTimeServer(o.Clock, tk)
+	mux.Handle("/time/", http.StripPrefix("/time", v.Time.Handler()))
 	v.Backend = mux
 	v.Transport = repo.InProcessTransport(mux)
 	if o.Transport != nil {
@@ -118,6 +125,13 @@ func NewBackend(o Options) (*Vehicle, error) {
 			v.Close()
 			return nil, err
 		}
+	}
+
+	// aktualizr-secondaries make their own keys: start them (or reach the
+	// physical ones) and ask.
+	if err := v.startAktualizr(); err != nil {
+		v.Close()
+		return nil, err
 	}
 
 	// Keys and inventory.
@@ -183,9 +197,12 @@ func short(id string) string {
 }
 
 // InventoryKey is the signing key the Director's inventory holds for ECU e:
-// a physical ECU's own (the rig's public_key), else the one derived from
-// the seed.
+// a physical ECU's own (the rig's public_key), an aktualizr-secondary's
+// (from its getInfoResp), else the one derived from the seed.
 func (v *Vehicle) InventoryKey(e *rigs.ECU) *metadata.Key {
+	if k := v.ak.keys[e.ID]; k != nil {
+		return k
+	}
 	if e.PublicKey != nil {
 		return e.PublicKey.Key()
 	}

@@ -83,6 +83,25 @@ func (c Custom) Attach(v *Vehicle, s *Secondary) (err error) {
 	return err
 }
 
+// AktualizrIP reaches a Secondary over aktualizr's IP Secondary protocol
+// (docs/aktualizr-ip.md): a real aktualizr-secondary at its TCP address, or
+// one of ours served here on its address or, with OverBus, on its CAN bus
+// (one DER message per ISO-TP PDU).
+type AktualizrIP struct{ OverBus bool }
+
+func (a AktualizrIP) OnBus() bool { return a.OverBus }
+
+func (AktualizrIP) Attach(v *Vehicle, s *Secondary) error { return v.bringUpAktualizrIP(s) }
+
+// byProtocol is the Reach of an ECU whose in-vehicle protocol is not the
+// POUF, or nil.
+func byProtocol(e *rigs.ECU) Reach {
+	if e.Protocol == rigs.AktualizrIP {
+		return AktualizrIP{OverBus: e.Bus != ""}
+	}
+	return nil
+}
+
 // noBus is an ECU outside this process when nothing reaches it over a bus.
 type noBus struct{}
 
@@ -100,6 +119,9 @@ func runsHere(e *rigs.ECU) bool { return e.Process == "" || e.Process == rigs.In
 // ByRig reaches each ECU over its bus, where the rig's `process` says it
 // runs: in this process (Bus), or outside it (External).
 func ByRig(e *rigs.ECU) Reach {
+	if r := byProtocol(e); r != nil {
+		return r
+	}
 	if runsHere(e) {
 		return Bus{}
 	}
@@ -110,6 +132,9 @@ func ByRig(e *rigs.ECU) Reach {
 // process by direct calls; one outside it cannot be reached (it needs a
 // bus: ByRig).
 func DirectByRig(e *rigs.ECU) Reach {
+	if r := byProtocol(e); r != nil {
+		return r
+	}
 	if runsHere(e) {
 		return Direct{}
 	}
@@ -119,7 +144,12 @@ func DirectByRig(e *rigs.ECU) Reach {
 // Everywhere reaches every ECU by r, in this process, whatever the rig's
 // `process` says (the scenario runner owns every ECU's state).
 func Everywhere(r Reach) func(*rigs.ECU) Reach {
-	return func(*rigs.ECU) Reach { return r }
+	return func(e *rigs.ECU) Reach {
+		if p := byProtocol(e); p != nil {
+			return p
+		}
+		return r
+	}
 }
 
 // runHere provisions the Secondary in this process on its first start (the
@@ -128,9 +158,13 @@ func (v *Vehicle) runHere(s *Secondary) error {
 	e, cfg := s.Rig, s.Config
 	fi, img := Factory(v.Seed, e)
 	_, err := provisionOnce(cfg.Dir, func(tmp string) error {
+		md, err := factoryFiles(cfg.Profile, e.Profile == rigs.Partial, v.directorFile, v.imageFile)
+		if err != nil {
+			return err
+		}
 		c := cfg
 		c.Dir = tmp
-		return secondary.Provision(c, v.Director.Root(), imageRootFor(v, e), fi, img)
+		return secondary.Provision(c, v.Director.Root(), imageRootFor(v, e), md, fi, img)
 	})
 	if err != nil {
 		return err

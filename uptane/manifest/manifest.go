@@ -135,6 +135,10 @@ type VehicleManifest struct {
 	VIN       string         `json:"vin"`
 	PrimaryID string         `json:"primary_ecu_serial"`
 	Reports   []SignedReport `json:"ecu_version_reports"`
+	// AktualizrReports are the signed ECU manifests of aktualizr-secondaries
+	// (uptane/akdialect), as they sent them: another shape, another
+	// signature encoding, no nonce. Omitted when none.
+	AktualizrReports []json.RawMessage `json:"aktualizr_ecu_version_reports,omitempty"`
 }
 
 // SignedManifest is a signed vehicle version manifest.
@@ -480,8 +484,13 @@ func (sm *SignedManifest) validate() error {
 	if err := checkString(where, "primary_ecu_serial", m.PrimaryID, true); err != nil {
 		return err
 	}
-	if len(m.Reports) > MaxReports {
-		return fmt.Errorf("manifest: %s: %d ECU version reports, more than %d", where, len(m.Reports), MaxReports)
+	if len(m.Reports)+len(m.AktualizrReports) > MaxReports {
+		return fmt.Errorf("manifest: %s: %d ECU version reports, more than %d", where, len(m.Reports)+len(m.AktualizrReports), MaxReports)
+	}
+	for i, r := range m.AktualizrReports {
+		if len(r) > MaxReportSize {
+			return fmt.Errorf("manifest: %s: aktualizr_ecu_version_reports[%d] is %d bytes, more than %d", where, i, len(r), MaxReportSize)
+		}
 	}
 	seen := map[string]bool{}
 	for i := range m.Reports {

@@ -316,3 +316,30 @@ func CheckHashes(data []byte, length int64, hashes metadata.Hashes) error {
 	}
 	return nil
 }
+
+// VINField is the key, in the Director Targets' "custom" object, of the
+// vehicle identifier: {"signed": {..., "custom": {"vin": "VIN123"}}}
+// ({#targets_images_meta}). The Director always writes it, and every ECU
+// checks it (targets_images_meta.vehicle_id), so Targets metadata for one
+// vehicle (even one without images) cannot be replayed to another.
+const VINField = "vin"
+
+// SetVIN names the vehicle in Director Targets.
+func SetVIN(t *metadata.TargetsType, vin string) {
+	if t.UnrecognizedFields == nil {
+		t.UnrecognizedFields = map[string]any{}
+	}
+	c, _ := t.UnrecognizedFields["custom"].(map[string]any)
+	if c == nil {
+		c = map[string]any{}
+	}
+	c[VINField] = vin
+	t.UnrecognizedFields["custom"] = c
+}
+
+// VINOf returns the vehicle Director Targets name, or "" when they name none.
+func VINOf(t *metadata.TargetsType) string {
+	c, _ := t.UnrecognizedFields["custom"].(map[string]any)
+	vin, _ := c[VINField].(string)
+	return vin
+}
