@@ -57,26 +57,11 @@ type ShallMatch struct {
 
 // Equal reports whether two SHALL-match sections are identical.
 func (s ShallMatch) Equal(o ShallMatch) bool {
-	if s.ReleaseCounter != o.ReleaseCounter || len(s.HardwareIDs) != len(o.HardwareIDs) {
-		return false
-	}
-	for i := range s.HardwareIDs {
-		if s.HardwareIDs[i] != o.HardwareIDs[i] {
-			return false
-		}
-	}
-	return true
+	return s.ReleaseCounter == o.ReleaseCounter && slices.Equal(s.HardwareIDs, o.HardwareIDs)
 }
 
 // HasHardware reports whether hwid is one of the listed hardware identifiers.
-func (s ShallMatch) HasHardware(hwid string) bool {
-	for _, h := range s.HardwareIDs {
-		if h == hwid {
-			return true
-		}
-	}
-	return false
-}
+func (s ShallMatch) HasHardware(hwid string) bool { return slices.Contains(s.HardwareIDs, hwid) }
 
 // ECUTarget is what the Director says about an image for one ECU.
 type ECUTarget struct {
