@@ -21,6 +21,7 @@ import (
 type busState struct {
 	recorders map[string]*bus.Recorder  // bus name → the attacker's logger
 	floods    map[string]bus.FloodStats // target → what its flood saw
+	reports   map[string][]byte         // target → the version report the attacker recorded
 	running   []*onceFunc               // switch-offs of attacks still on
 }
 
@@ -41,6 +42,7 @@ func (o *onceFunc) call() {
 func (r *runner) busSetup() error {
 	r.bus.recorders = map[string]*bus.Recorder{}
 	r.bus.floods = map[string]bus.FloodStats{}
+	r.bus.reports = map[string][]byte{}
 	for i, st := range r.s.Steps {
 		if st.Attack == nil || st.Attack.Bus == nil || st.Attack.Bus.Action != "replay-session" {
 			continue
@@ -102,8 +104,19 @@ func (r *runner) busAttack(f string, a *AttackStep) (func(), error) {
 		err = r.forgeMetadata(bs, ch, e)
 	case "forge-image":
 		err = r.forgeImage(bs, ch, e)
+	case "trickle-image":
+		err = r.trickleImage(bs, ch, e, b.Chunk, b.Interval)
 	case "spoof-report":
-		off, err = r.spoofReport(bs, ch, e)
+		off, err = r.spoofReport(bs, ch, e, nil)
+	case "record-report":
+		err = r.recordReport(bs, ch, e)
+	case "replay-report":
+		rep := r.bus.reports[e.ID]
+		if rep == nil {
+			err = fmt.Errorf("no version report of %s recorded (a record-report step first)", e.ID)
+			break
+		}
+		off, err = r.spoofReport(bs, ch, e, rep)
 	case "replay-session":
 		err = r.replaySession(bs, ch, e)
 	case "flood":
@@ -233,6 +246,37 @@ func (r *runner) forgeImage(bs can.Bus, ch bus.Channel, e *rigs.ECU) error {
 	return nil
 }
 
+// trickleImage: the attacker, speaking as the Primary, hands the target the
+// genuine metadata and then the genuine image the Director assigns it, in
+// blocks of chunk bytes every interval (each inside the ECU's session
+// timeout), and asks it to verify and install: slow retrieval on the bus.
+// The session's length counts as an update cycle under attack.
+func (r *runner) trickleImage(bs can.Bus, ch bus.Channel, e *rigs.ECU, chunk int, interval gotime.Duration) error {
+	want, err := r.assigned(e.ID)
+	if err != nil {
+		return err
+	}
+	files, err := r.genuineMetadata(e)
+	if err != nil {
+		return err
+	}
+	img, err := r.v.Image.ImageData(want.Filename)
+	if err != nil {
+		return err
+	}
+	r.attackEvent(e.ID, fmt.Sprintf("genuine metadata, then the image %d bytes every %s over UDS", chunk, interval))
+	start := r.sim.Now()
+	err = bus.AsPrimary(bs, r.sim, ch, e.ID, bus.Session{Nonce: r.attackerNonce(), Time: r.sim.Now(),
+		Metadata: files, Image: bus.File{Name: want.Filename, Data: img}, Trickle: &bus.Trickle{Chunk: chunk, Pace: interval}})
+	took := r.sim.Since(start)
+	if took > r.slowest {
+		r.slowest = took
+	}
+	r.details[e.ID] = append(r.details[e.ID], fmt.Sprintf("the trickled session with %s lasted %s", e.ID, took.Round(gotime.Second)))
+	r.refused(e.ID, err)
+	return nil
+}
+
 // genuineMetadata is the current top-level metadata the repositories serve
 // that a Secondary of e's verification profile takes: Director targets for
 // partial verification; timestamp, snapshot and targets of both
@@ -281,7 +325,10 @@ func (r *runner) genuineMetadata(e *rigs.ECU) ([]bus.File, error) {
 // attacker's key that carry the Primary's nonce and claim the image the
 // Director assigns is installed. Its switch-off takes the node off the bus
 // and lets the target recover.
-func (r *runner) spoofReport(bs can.Bus, ch bus.Channel, e *rigs.ECU) (func(), error) {
+//
+// With replay set (replay-report), the node hands out that genuine report
+// of the target, recorded earlier (record-report), instead of forging one.
+func (r *runner) spoofReport(bs can.Bus, ch bus.Channel, e *rigs.ECU, replay []byte) (func(), error) {
 	k, err := r.attackerKey()
 	if err != nil {
 		return nil, err
@@ -302,7 +349,7 @@ func (r *runner) spoofReport(bs can.Bus, ch bus.Channel, e *rigs.ECU) (func(), e
 	if err != nil {
 		return nil, err
 	}
-	sp, err := bus.NewSpoof(bs, r.sim, ch, bus.SpoofConfig{ECU: e.ID, Signer: k, Counter: 1 << 20,
+	sp, err := bus.NewSpoof(bs, r.sim, ch, bus.SpoofConfig{ECU: e.ID, Signer: k, Counter: 1 << 20, Replay: replay,
 		Claim: func() (manifest.Image, error) { return r.assigned(e.ID) }})
 	if err != nil {
 		restore()
@@ -312,12 +359,28 @@ func (r *runner) spoofReport(bs can.Bus, ch bus.Channel, e *rigs.ECU) (func(), e
 	return func() {
 		sp.Close()
 		restore()
-		msg := fmt.Sprintf("spoofed %s: %d forged version reports handed out", e.ID, sp.Reports())
+		what := "forged"
+		if replay != nil {
+			what = "replayed"
+		}
+		msg := fmt.Sprintf("spoofed %s: %d %s version reports handed out", e.ID, sp.Reports(), what)
 		if err := sp.Err(); err != nil {
 			msg += "; " + err.Error()
 		}
 		r.details[e.ID] = append(r.details[e.ID], msg)
 	}, nil
+}
+
+// recordReport: the attacker asks the target, on its bus, for a signed
+// version report and keeps it for a later replay-report.
+func (r *runner) recordReport(bs can.Bus, ch bus.Channel, e *rigs.ECU) error {
+	rep, err := bus.ReadReport(bs, r.sim, ch, e.ID)
+	if err != nil {
+		return err
+	}
+	r.bus.reports[e.ID] = rep
+	r.attackEvent(e.ID, fmt.Sprintf("reads a signed version report of %s (%d bytes) and keeps it", e.ID, len(rep)))
+	return nil
 }
 
 // replaySession: the attacker takes the first update session to the target

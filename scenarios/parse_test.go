@@ -63,6 +63,12 @@ var _ = Describe("scenario files", func() {
 			`steps\[2\]: a step is exactly one of`),
 		Entry("bad mitm action", func(s string) string { return strings.Replace(s, "action: replay", "action: replays", 1) },
 			`:12:\d+: steps\[1\]\.attack\.mitm\.action: "replays" is not one of`),
+		Entry("a compatibility that declares nothing", func(s string) string {
+			return strings.Replace(s, "steps:\n", "setup:\n  compatibility:\n    - {hardware: ecm-v3, release: 2}\nsteps:\n", 1)
+		}, `:10:\d+: setup\.compatibility\[0\]: declares neither requires nor conflicts`),
+		Entry("a requirement without a release", func(s string) string {
+			return strings.Replace(s, "steps:\n", "setup:\n  compatibility:\n    - {hardware: ecm-v3, release: 2, requires: [{hardware: brk-v2}]}\nsteps:\n", 1)
+		}, `setup\.compatibility\[0\]\.requires\[0\]: needs a hardware and a min_release`),
 		Entry("no goal", func(s string) string { return strings.Split(s, "goal:")[0] }, `goal: missing`),
 		Entry("no defence", func(s string) string { return strings.Replace(s, "defence: [check_timestamp.expiry]\n", "", 1) },
 			`defence: missing: the checks the control profile lacks`),
@@ -106,7 +112,7 @@ var _ = Describe("scenario files", func() {
 			Expect(err.Error()).To(MatchRegexp(want))
 		},
 		Entry("unknown action", "{bus: powertrain, action: jam, target: BRK-0001}", "  installed: malicious\n",
-			`:12:\d+: steps\[1\]\.attack\.bus\.action: "jam" is not one of forge-metadata, forge-image, spoof-report, replay-session, flood`),
+			`:12:\d+: steps\[1\]\.attack\.bus\.action: "jam" is not one of forge-metadata, forge-image, trickle-image, spoof-report, record-report, replay-report, replay-session, flood, write-time, replay-old-metadata`),
 		Entry("no bus", "{action: forge-image, target: BRK-0001}", "  installed: malicious\n",
 			`steps\[1\]\.attack\.bus\.bus: missing: the rig's bus`),
 		Entry("no target", "{bus: powertrain, action: spoof-report}", "  director_accepts: spoofed\n",
@@ -115,6 +121,10 @@ var _ = Describe("scenario files", func() {
 			`steps\[1\]\.attack\.bus\.rate: 0: a flood needs a rate of 1\.\.10000 requests per second`),
 		Entry("a rate on another action", "{bus: powertrain, action: replay-session, target: BRK-0001, rate: 5}", "  installed: release:2\n",
 			`steps\[1\]\.attack\.bus\.rate: only a flood has a rate`),
+		Entry("a trickle without a chunk", "{bus: powertrain, action: trickle-image, target: BRK-0001, interval: 4s}", "  slower_than: 1h\n",
+			`steps\[1\]\.attack\.bus\.chunk: a trickle needs a chunk of 1\.\.4093 bytes and a positive interval`),
+		Entry("a chunk on another action", "{bus: powertrain, action: forge-image, target: BRK-0001, chunk: 8}", "  installed: malicious\n",
+			`steps\[1\]\.attack\.bus\.chunk: only a trickle has a chunk and an interval`),
 		Entry("starved without a flood", "{bus: powertrain, action: forge-image, target: BRK-0001}", "  starved: true\n",
 			`goal\.starved: only a bus flood attack`),
 		Entry("an unknown director_accepts", "{bus: powertrain, action: spoof-report, target: BRK-0001}", "  director_accepts: fooled\n",

@@ -153,6 +153,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 				return r.proxy
 			}}
 		s.Setup.Image.apply(&vo)
+		vo.Compatibility = s.compatibility()
 		v, err := vehicle.NewBackend(vo)
 		if err != nil {
 			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
@@ -187,8 +188,8 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 			}
 		}
 		for _, id := range r.judged {
-			if v.Secondary(id) == nil {
-				stepErr = s.Errorf("ecus", "rig %s has no Secondary %q", o.Rig.Name, id)
+			if v.Secondary(id) == nil && !r.isPrimary(id) {
+				stepErr = s.Errorf("ecus", "rig %s has no Secondary or Primary %q", o.Rig.Name, id)
 				return
 			}
 		}
@@ -226,8 +227,18 @@ func (r *runner) step(i int) error {
 			ecus = r.judged
 		}
 		if err := v.Publish(st.Campaign.Release, ecus...); err != nil {
-			return r.s.Errorf(f+".campaign", "%v", err)
+			if _, ok := check.As(err); !ok {
+				return r.s.Errorf(f+".campaign", "%v", err)
+			}
+			// the Director refused the campaign (a dependency or conflict):
+			// a defence of the backend for each ECU of the bundle
+			r.note("the Director refuses the campaign: " + err.Error())
+			for _, ecu := range ecus {
+				r.addChecks(ecu, err)
+				r.details[ecu] = append(r.details[ecu], err.Error())
+			}
 		}
+
 		if !st.Campaign.AssignOnly {
 			r.observe(v.Cycle())
 		}

@@ -51,6 +51,9 @@ type Setup struct {
 	// Image shapes the Image repository: keys and thresholds of its
 	// top-level roles, supplier delegations (keys.go).
 	Image ImageSetup `yaml:"image"`
+	// Compatibility declares dependencies and conflicts of the images the
+	// campaigns publish (compat.go).
+	Compatibility []CompatibilitySetup `yaml:"compatibility"`
 	// BeforeFactory: releases the OEM published and the Director assigned
 	// to the judged ECUs before the vehicle left the factory, in order
 	// (factory.go). The ECUs are provisioned with the metadata as it stands
@@ -142,9 +145,12 @@ type Compromise struct {
 // BusAttack is an attack on the vehicle network.
 type BusAttack struct {
 	Bus    string `yaml:"bus"`
-	Action string `yaml:"action"` // forge-metadata, forge-image, spoof-report, replay-session, flood
+	Action string `yaml:"action"` // forge-metadata, forge-image, trickle-image, spoof-report, replay-report, replay-session, flood
 	Target string `yaml:"target"` // the ECU attacked
 	Rate   int    `yaml:"rate"`   // flood: requests per second
+	// trickle-image: blocks of Chunk bytes, Interval apart
+	Chunk    int           `yaml:"chunk"`
+	Interval time.Duration `yaml:"interval"`
 	// Ahead: write-time writes the run's current time plus this.
 	Ahead time.Duration `yaml:"ahead"`
 }
@@ -331,6 +337,9 @@ func (s *Scenario) validate() error {
 	if err := s.validateImageSetup(); err != nil {
 		return err
 	}
+	if err := s.validateCompatibility(); err != nil {
+		return err
+	}
 	if err := s.validateKeyTypes(); err != nil {
 		return err
 	}
@@ -424,9 +433,9 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 		}
 		if b := a.Bus; b != nil {
 			switch b.Action {
-			case "forge-metadata", "forge-image", "spoof-report", "replay-session", "flood", "write-time", "replay-old-metadata":
+			case "forge-metadata", "forge-image", "trickle-image", "spoof-report", "record-report", "replay-report", "replay-session", "flood", "write-time", "replay-old-metadata":
 			default:
-				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, spoof-report, replay-session, flood, write-time, replay-old-metadata", b.Action)
+				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, trickle-image, spoof-report, record-report, replay-report, replay-session, flood, write-time, replay-old-metadata", b.Action)
 			}
 			switch {
 			case b.Bus == "":
@@ -437,6 +446,10 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 				return s.Errorf(f+".attack.bus.rate", "%d: a flood needs a rate of 1..%d requests per second", b.Rate, MaxFloodRate)
 			case b.Action != "flood" && b.Rate != 0:
 				return s.Errorf(f+".attack.bus.rate", "only a flood has a rate")
+			case b.Action == "trickle-image" && (b.Chunk <= 0 || b.Chunk > 4093 || b.Interval <= 0):
+				return s.Errorf(f+".attack.bus.chunk", "a trickle needs a chunk of 1..4093 bytes and a positive interval")
+			case b.Action != "trickle-image" && (b.Chunk != 0 || b.Interval != 0):
+				return s.Errorf(f+".attack.bus.chunk", "only a trickle has a chunk and an interval")
 			case b.Action == "write-time" && b.Ahead <= 0:
 				return s.Errorf(f+".attack.bus.ahead", "missing: how far ahead of the run's time to write (e.g. 438000h, 50 years)")
 			case b.Action != "write-time" && b.Ahead != 0:

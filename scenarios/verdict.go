@@ -18,6 +18,12 @@ func (r *runner) observe(rep *primary.CycleReport) {
 	}
 	for _, id := range r.judged {
 		o := rep.ECUs[id]
+		if r.isPrimary(id) {
+			o = rep.Primary // its own image ({#download_images_primary})
+		}
+		if o == nil {
+			continue
+		}
 		for _, err := range []error{rep.Err, o.Err} {
 			if err == nil {
 				continue
@@ -33,6 +39,13 @@ func (r *runner) observe(rep *primary.CycleReport) {
 			}
 		}
 	}
+}
+
+// isPrimary reports whether ecu is the rig's Primary (judged on its own
+// image).
+func (r *runner) isPrimary(ecu string) bool {
+	p := r.v.Rig.Primary()
+	return p != nil && p.ID == ecu
 }
 
 func (r *runner) addChecks(ecu string, err error) {
@@ -138,7 +151,11 @@ func (r *runner) verdicts(p check.Profile, control bool) []Result {
 			res.Detected = r.detected[ecu][0].String()
 		}
 		res.Detail = strings.Join(r.details[ecu], "; ")
-		if e := r.v.Secondary(ecu).Current(); e != nil {
+		if r.isPrimary(ecu) {
+			if b, err := r.v.Primary.VersionReport(); err == nil {
+				res.Report = b
+			}
+		} else if e := r.v.Secondary(ecu).Current(); e != nil {
 			if b, err := e.VersionReport(); err == nil {
 				res.Report = b
 			}

@@ -26,6 +26,15 @@ type Session struct {
 	Time     time.Time // written to DID 0xF1A4, unauthenticated (the attacker holds no time server key)
 	Metadata []File    // sent, then the verify-metadata routine
 	Image    File      // sent, then verify image, install and ECUReset
+	// Trickle, when set, sends the image in blocks of Chunk bytes, Pace
+	// apart (slow retrieval: each block inside the ECU's session timeout).
+	Trickle *Trickle
+}
+
+// Trickle is how slowly an attacker speaking as the Primary sends a file.
+type Trickle struct {
+	Chunk int
+	Pace  time.Duration
 }
 
 // AsPrimary attaches a node to b that uses the Primary's identifiers of ch
@@ -54,7 +63,13 @@ func AsPrimary(b can.Bus, clk clock.Clock, ch Channel, ecu string, s Session) er
 	}
 	steps = append(steps,
 		func() error { _, err := c.VerifyMetadata(); return err },
-		func() error { return c.PutImage(s.Image.Name, s.Image.Data, nil) },
+		func() error {
+			if t := s.Trickle; t != nil {
+				c.Chunk, c.Pace, c.Resumes = t.Chunk, t.Pace, 0
+				defer func() { c.Chunk, c.Pace = 0, 0 }()
+			}
+			return c.PutImage(s.Image.Name, s.Image.Data, nil)
+		},
 		c.VerifyImage,
 		c.Install,
 		c.Reset,

@@ -49,6 +49,10 @@ type SpoofConfig struct {
 	// Counter is the report counter of the first forged report; each next
 	// one adds one.
 	Counter uint64
+	// Replay, when set, is a genuine signed version report of the ECU
+	// recorded earlier (ReadReport): the node hands it out unchanged
+	// instead of forging one (no signer or claim needed).
+	Replay []byte
 }
 
 // Spoof is a node that answers on a Secondary's response identifier in its
@@ -64,8 +68,8 @@ type Spoof struct {
 // NewSpoof attaches the spoofed Secondary to b and starts serving on an
 // actor of clk. Silence the real ECU first, or both answer.
 func NewSpoof(b can.Bus, clk clock.Clock, ch Channel, cfg SpoofConfig) (*Spoof, error) {
-	if cfg.Signer == nil || cfg.Claim == nil {
-		return nil, fmt.Errorf("bus: spoofing %s needs a signer and a claim", cfg.ECU)
+	if cfg.Replay == nil && (cfg.Signer == nil || cfg.Claim == nil) {
+		return nil, fmt.Errorf("bus: spoofing %s needs a signer and a claim, or a report to replay", cfg.ECU)
 	}
 	conn, err := isotp.New(b, clk, ch.options("attacker as "+cfg.ECU, ch.Response, ch.Request))
 	if err != nil {
@@ -75,6 +79,20 @@ func NewSpoof(b can.Bus, clk clock.Clock, ch Channel, cfg SpoofConfig) (*Spoof, 
 	srv := uds.NewServer(conn, clk, h, uds.ServerConfig{Name: "attacker-as-" + cfg.ECU, MaxFileSize: 1 << 26})
 	clk.Go("attacker as "+cfg.ECU+" UDS server", func() { _ = srv.Serve() })
 	return &Spoof{conn: conn, h: h}, nil
+}
+
+// ReadReport attaches a node to b that uses the Primary's identifiers of ch
+// (a device on the diagnostic port) and asks the ECU ecu for a version
+// report, as the Primary does after its nonce (routine 0xFF13, DID 0xF1A2),
+// without writing a nonce: the ECU signs a genuine report that carries the
+// nonce of its last update cycle. It must run on an actor of clk.
+func ReadReport(b can.Bus, clk clock.Clock, ch Channel, ecu string) ([]byte, error) {
+	conn, err := isotp.New(b, clk, ch.options("attacker>"+ecu, ch.Request, ch.Response))
+	if err != nil {
+		return nil, fmt.Errorf("bus: attacker node on %s: %w", b.Name(), err)
+	}
+	defer conn.Close()
+	return pouf.NewClient(uds.NewClient(conn, clk, uds.ClientConfig{}), ecu).ReadVersionReport()
 }
 
 // Reports returns how many forged version reports the node handed out.
@@ -142,8 +160,15 @@ func (h *spoofHandler) Routine(id uint16, ctl uds.RoutineControlType, params []b
 	return r.Encode()
 }
 
-// forge makes the next forged version report.
+// forge makes the next forged version report (or takes the replayed one).
 func (h *spoofHandler) forge() error {
+	if h.cfg.Replay != nil {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.report = h.cfg.Replay
+		h.made++
+		return nil
+	}
 	img, err := h.cfg.Claim()
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -55,7 +55,7 @@ var _ = Describe("trace", func() {
 		}
 		out.Reset()
 		Expect(traceCmd([]string{"--src", "../..", "--class", "NI", "--text", "../../scenarios"}, &out, &errOut)).To(Equal(0))
-		Expect(out.String()).To(MatchRegexp(`(?m)^director_repository#12\s+SHALL\s+L599\s+NI\s+open \(issue 15\).*\n    .*the Director SHALL take into account \*dependencies\* and \*conflicts\*`))
+		Expect(out.String()).To(MatchRegexp(`(?m)^director_repository#13\s+SHOULD\s+L599\s+NI\s+open \(issue 15\).*\n    .*the Director SHALL take into account \*dependencies\* and \*conflicts\*`))
 		Expect(traceCmd([]string{"--src", "../..", "--class", "XX"}, &out, &errOut)).To(Equal(2))
 		Expect(errOut.String()).To(ContainSubstring(`--class: "XX"`))
 	})

@@ -79,7 +79,12 @@ type Client struct {
 	// BlockRetries, Resumes and ResumeDelay bound PutFile's recovery.
 	BlockRetries, Resumes int
 	ResumeDelay           time.Duration
-	session               uds.Session // believed active; 0: unknown
+	// Chunk and Pace make PutFile trickle: blocks of at most Chunk data
+	// bytes, Pace apart (a slow-retrieval attacker on the bus; the
+	// Primary leaves both zero and sends full blocks back to back).
+	Chunk   int
+	Pace    time.Duration
+	session uds.Session // believed active; 0: unknown
 }
 
 // NewClient returns a client for the ECU named ecu (used in errors).
@@ -265,8 +270,14 @@ func (c *Client) transfer(mode uds.FileMode, path string, data []byte, p Progres
 		return fmt.Errorf("the ECU resumes at %d of %d bytes", resp.Position, size)
 	}
 	block := int(min(resp.MaxBlockLength, uint64(BlockLength)) - 2)
+	if c.Chunk > 0 {
+		block = min(block, c.Chunk)
+	}
 	pos := int(resp.Position)
 	for bsc := byte(1); pos < len(data); bsc++ {
+		if c.Pace > 0 && pos > int(resp.Position) {
+			c.u.Clock().Sleep(c.Pace)
+		}
 		chunk := data[pos:min(pos+block, len(data))]
 		for try := 0; ; try++ {
 			_, err = c.u.TransferData(bsc, chunk)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
+	"github.com/uptane-hil/uptane-hil/ecus/store"
 	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/manifest"
@@ -23,7 +24,7 @@ import (
 func (p *Primary) UpdateCycle() *CycleReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	rep := &CycleReport{Started: p.cfg.Clock.Now(), ECUs: map[string]*ECUOutcome{}}
+	rep := &CycleReport{Started: p.cfg.Clock.Now(), ECUs: map[string]*ECUOutcome{}, Primary: &ECUOutcome{ECU: p.cfg.ID, Status: UpToDate}}
 	for _, s := range p.cfg.Secondaries {
 		rep.ECUs[s.ID] = &ECUOutcome{ECU: s.ID, Status: UpToDate}
 	}
@@ -37,11 +38,14 @@ func (p *Primary) UpdateCycle() *CycleReport {
 		p.emit(events.Event{Kind: events.Result, From: p.cfg.ID, Label: "time attestation refused", Err: timeErr.Error()})
 		defer func() { rep.Err = errors.Join(timeErr, rep.Err) }()
 	}
-	res, ok := p.downloadAndVerifyMetadata(rep, now)
+	res, vr, ok := p.downloadAndVerifyMetadata(rep, now)
 	if !ok {
 		return rep
 	}
-	images := p.downloadAndVerifyImages(rep, res)
+	images, ok := p.downloadAndVerifyImages(rep, res, vr)
+	if !ok {
+		return rep
+	}
 	for _, s := range p.cfg.Secondaries {
 		o := rep.ECUs[s.ID]
 		if o.Status == Unreachable || (o.Status == Failed && images[s.ID] == nil && res.Targets[s.ID] != nil) {
@@ -49,8 +53,20 @@ func (p *Primary) UpdateCycle() *CycleReport {
 		}
 		p.updateSecondary(s, att, res, res.Targets[s.ID], images[s.ID], o)
 	}
+	// The Primary installs its own image last, so that its Secondaries
+	// were served by the software that verified their images.
+	if t, img := res.Targets[p.cfg.ID], images[p.cfg.ID]; t != nil && img != nil {
+		p.installOwn(t, img, rep.Primary)
+	}
 	p.finish(rep)
 	return rep
+}
+
+// verified is the metadata verified this cycle, not yet trusted
+// ({#download_image} step 4: it becomes trusted with the images it names).
+type verified struct {
+	director, image *verify.Repo
+	opts            verify.Options
 }
 
 // constructAndSendManifest is step 1, {#construct_manifest_primary}: a
@@ -66,11 +82,12 @@ func (p *Primary) constructAndSendManifest(rep *CycleReport) {
 
 // downloadAndVerifyMetadata is step 3, {#download_meta_primary}: full
 // verification of the Director's and the Image repository's metadata for
-// every ECU of the vehicle, then the trusted metadata saved. With no new
+// every ECU of the vehicle (trusted in step 4, once the Primary holds the
+// images it names: download_image.previous_targets). With no new
 // metadata, an update verified earlier but not installed everywhere is
 // resumed (verify.Pending). ok is false when the cycle ends here (a failed
 // check: the cycle is finished and reported; the metadata not saved).
-func (p *Primary) downloadAndVerifyMetadata(rep *CycleReport, now time.Time) (res *verify.Result, ok bool) {
+func (p *Primary) downloadAndVerifyMetadata(rep *CycleReport, now time.Time) (res *verify.Result, vr verified, ok bool) {
 	p.phase("", "download and verify metadata")
 	installed := map[string]*metadata.TargetFiles{}
 	ids := []string{}
@@ -97,17 +114,12 @@ func (p *Primary) downloadAndVerifyMetadata(rep *CycleReport, now time.Time) (re
 		rep.Err = err
 		p.emit(events.Event{Kind: events.Result, From: p.cfg.ID, Label: "metadata verification failed", Err: err.Error()})
 		p.finish(rep)
-		return nil, false
-	}
-	if err := p.saveRepos(d, im); err != nil {
-		rep.Err = err
-		return nil, false
+		return nil, vr, false
 	}
 	if res.Stopped == verify.NoNewUpdates {
 		// No new metadata, but an update verified earlier may not have
 		// been installed everywhere (power loss, a failed download).
 		pend := verify.Pending(o, verify.Scope{Primary: true, ECUs: ids, Installed: installed}, d)
-		delete(pend, p.cfg.ID)
 		if len(pend) > 0 {
 			res.Targets = pend
 			p.emit(events.Event{Kind: events.Note, From: p.cfg.ID, Label: fmt.Sprintf("no new metadata; resuming the verified update of %d ECU(s)", len(pend))})
@@ -119,43 +131,99 @@ func (p *Primary) downloadAndVerifyMetadata(rep *CycleReport, now time.Time) (re
 			p.emit(events.Event{Kind: events.Note, From: p.cfg.ID, Label: "no new updates: " + res.Stopped})
 		}
 	}
-	return res, true
+	return res, verified{director: d, image: im, opts: o}, true
 }
 
 // downloadAndVerifyImages is step 4, {#download_images_primary}: the image
-// of every Secondary with a new target (downloadImage). When one cannot be
-// had, no image of the bundle is sent (send_images_primary.complete_bundle):
-// every ECU of the bundle fails and res.Targets is emptied.
-func (p *Primary) downloadAndVerifyImages(rep *CycleReport, res *verify.Result) map[string][]byte {
+// of every ECU with a new target, the Primary's own included (downloadImage;
+// the Primary's own is verified as a Secondary's is: {#verify_image},
+// hardware identifier, filename, release counter, length and every hash).
+// When every image is held, the metadata naming them becomes trusted; when
+// one cannot be had, the previous trusted metadata stays
+// (download_image.previous_targets) and no image of the bundle is sent
+// (send_images_primary.complete_bundle): every ECU of the bundle fails and
+// res.Targets is emptied. ok is false when the cycle ends here.
+func (p *Primary) downloadAndVerifyImages(rep *CycleReport, res *verify.Result, vr verified) (map[string][]byte, bool) {
 	images := map[string][]byte{}
 	var missing []string
+	outcome := func(ecu string) *ECUOutcome {
+		if ecu == p.cfg.ID {
+			return rep.Primary
+		}
+		return rep.ECUs[ecu]
+	}
 	for _, ecu := range slices.Sorted(maps.Keys(res.Targets)) {
 		t := res.Targets[ecu]
-		if ecu == p.cfg.ID {
-			continue
-		}
 		p.phase(ecu, "download image "+t.Name)
 		b, err := p.downloadImage(ecu, t)
+		if err == nil && ecu == p.cfg.ID {
+			b, err = p.verifyOwnImage(vr.opts, vr.director, b)
+		}
 		if err != nil {
 			p.recordAttack(err)
-			rep.ECUs[ecu].Status, rep.ECUs[ecu].Err = Failed, err
+			if oc := outcome(ecu); oc != nil {
+				oc.Status, oc.Err = Failed, err
+			}
 			missing = append(missing, ecu)
 			continue
 		}
 		images[ecu] = b
 	}
+	if len(missing) == 0 || !p.cfg.Profile.On(check.DownloadImagePreviousTargets) {
+		if err := p.saveRepos(vr.director, vr.image); err != nil {
+			rep.Err = err
+			p.finish(rep)
+			return nil, false
+		}
+	}
 	if len(missing) > 0 && p.cfg.Profile.On(check.SendImagesPrimaryCompleteBundle) {
 		err := check.Fail(check.SendImagesPrimaryCompleteBundle, meta.Image, "", "images for %s could not be downloaded; no image of this bundle is installed", strings.Join(missing, ", "))
 		p.recordAttack(err)
 		for ecu := range res.Targets {
-			if o := rep.ECUs[ecu]; o != nil {
+			if o := outcome(ecu); o != nil {
 				o.Status, o.Err = Failed, errors.Join(err, o.Err)
 			}
 		}
 		images = map[string][]byte{}
 		res.Targets = map[string]*verify.ECUTarget{}
 	}
-	return images
+	return images, true
+}
+
+// verifyOwnImage is {#verify_image} on the Primary's own image, against
+// the Director metadata d verified this cycle; it returns the image to
+// install.
+func (p *Primary) verifyOwnImage(o verify.Options, d *verify.Repo, b []byte) ([]byte, error) {
+	ecu := verify.ECU{ID: p.cfg.ID, HardwareID: p.cfg.HardwareID}
+	st := p.st.State()
+	if img := st.Installed(); img != nil {
+		rc := img.ReleaseCounter
+		ecu.ReleaseCounter = &rc
+	}
+	return verify.VerifyImage(o, d, ecu, b)
+}
+
+// installOwn is {#install_image} on the Primary: the verified image goes
+// to the inactive slot, then the slots switch atomically (ecus/store); the
+// next version report names it.
+func (p *Primary) installOwn(t *verify.ECUTarget, img []byte, oc *ECUOutcome) {
+	p.phase(p.cfg.ID, "install "+t.Name)
+	oc.Target = t.Name
+	var rc uint64
+	if t.Custom != nil {
+		rc = t.Custom.Uptane.ReleaseCounter
+	}
+	oc.ReleaseCounter = rc
+	length, hashes := int64(len(img)), meta.HashesOf(img)
+	if p.cfg.Profile.On(check.VerifyImageHashes) {
+		length, hashes = t.Director.Length, t.Director.Hashes
+	}
+	if err := p.st.Install(store.Image{Name: t.Name, Length: length, Hashes: hashes, ReleaseCounter: rc}, img); err != nil {
+		oc.Status, oc.Err = Failed, err
+		return
+	}
+	oc.Status = Installed
+	p.emit(events.Event{Kind: events.Result, ECU: p.cfg.ID, Label: Installed})
 }
 
 // finish collects fresh version reports and sends the final manifest.
@@ -255,7 +323,11 @@ func (p *Primary) updateSecondary(s SecondaryConfig, att []byte, res *verify.Res
 		return
 	}
 	if !newImage || t == nil || img == nil {
-		o.Status = UpToDate
+		if o.Err == nil {
+			// nothing new for it; an ECU that failed earlier in this cycle
+			// (its image, its version report) stays failed
+			o.Status = UpToDate
+		}
 		return
 	}
 	o.Target = t.Name

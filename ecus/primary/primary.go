@@ -227,6 +227,10 @@ type CycleReport struct {
 	// Stopped is set when verification stopped early (no new updates).
 	Stopped string
 	ECUs    map[string]*ECUOutcome
+	// Primary is what happened to the Primary's own image this cycle
+	// ({#download_images_primary}, {#install_image}): UpToDate when the
+	// Director assigned it nothing new.
+	Primary *ECUOutcome
 	// ManifestErr is the Director's answer to the final manifest, if it
 	// refused it.
 	ManifestErr error
@@ -250,6 +254,10 @@ func (p *Primary) Director() *verify.Repo { return p.director.Clone() }
 
 // State returns the Primary's persisted state.
 func (p *Primary) State() store.State { return p.st.State() }
+
+// ActiveImage returns the Primary's own image in its active slot and its
+// bytes.
+func (p *Primary) ActiveImage() (*store.Image, []byte, error) { return p.st.ReadActive() }
 
 func (p *Primary) recordAttack(err error) {
 	ce, ok := check.As(err)

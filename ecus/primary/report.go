@@ -87,9 +87,21 @@ func (p *Primary) checkReport(ecu string, raw, nonce []byte) (*manifest.SignedRe
 	// Over aktualizr-ip the nonce never reaches the ECU (link.ReportNoNonce):
 	// its report carries one of its own, which the Primary cannot check.
 	if p.cfg.Profile.On(check.PoufReportNonce) && id.Report != link.ReportNoNonce && !bytes.Equal(sr.Signed.Nonce, nonce) {
-		return nil, check.Fail(check.PoufReportNonce, "", "", "version report of %s carries nonce %x, not the %x just written", ecu, sr.Signed.Nonce, nonce).OnECU(ecu)
+		return nil, check.Fail(check.PoufReportNonce, "", "", "version report of %s carries nonce %x, not the %x just written", ecu, []byte(sr.Signed.Nonce), nonce).OnECU(ecu)
 	}
 	return sr, nil
+}
+
+// VersionReport is the Primary's own signed version report (JSON), as the
+// next vehicle manifest would carry it.
+func (p *Primary) VersionReport() ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sr, err := p.ownReport()
+	if err != nil {
+		return nil, err
+	}
+	return sr.Encode()
 }
 
 // ownReport is the Primary's own version report.

@@ -41,6 +41,8 @@ const (
 // Limits on what a Primary can make a Secondary hold.
 const (
 	DefaultMaxImage    = 64 << 20
+	DefaultMinRate     = 512 // bytes/s on the bus
+	DefaultGrace       = 10 * time.Second
 	MaxMetadataFiles   = 64
 	MaxMetadataFile    = 1 << 20
 	MaxMetadataInCycle = 8 << 20
@@ -64,6 +66,12 @@ type Config struct {
 	Limits       verify.Limits
 	MaxImage     int64
 	Filenames    []string // image filename patterns valid for this ECU
+	// MinRate and Grace: a file transfer from the Primary slower than
+	// MinRate bytes/s on average, judged once Grace has passed since it
+	// was announced, is aborted (in_vehicle.bus_download_speed); 0 takes
+	// DefaultMinRate and DefaultGrace.
+	MinRate int64
+	Grace   time.Duration
 	// TimeKey is the time server's public key, given at the factory: the
 	// ECU takes its time only from attestations it signed (verify.VerifyTime).
 	TimeKey *metadata.Key
@@ -83,6 +91,12 @@ type ECU struct {
 	st       *store.Store
 	director *verify.Repo
 	image    *verify.Repo // nil on partial-verification ECUs without Image metadata
+	// staged is the metadata verified this cycle that names a new image
+	// for this ECU: it becomes trusted (director, image, and on disk) only
+	// when that image is installed ({#download_image} step 4,
+	// download_image.previous_targets). A failed image, an aborted cycle or
+	// a power cut leave the previous trusted metadata as it was.
+	staged   *stagedRepos
 	incoming verify.FileSet
 	inBytes  int
 	target   *verify.ECUTarget
@@ -171,6 +185,12 @@ func Boot(cfg Config) (*ECU, error) {
 	if cfg.MaxImage <= 0 {
 		cfg.MaxImage = DefaultMaxImage
 	}
+	if cfg.MinRate <= 0 {
+		cfg.MinRate = DefaultMinRate
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = DefaultGrace
+	}
 	st, err := store.Open(cfg.Dir, cfg.ID, cfg.Crash)
 	if err != nil {
 		return nil, err
@@ -213,7 +233,38 @@ func loadRepo(st *store.Store, repo string) (*verify.Repo, error) {
 	return verify.LoadRepo(b)
 }
 
+// stagedRepos is verified metadata waiting for its image.
+type stagedRepos struct{ director, image *verify.Repo }
+
+// trust makes verified metadata the ECU's trusted metadata, on disk first
+// (Director, then Image).
+func (e *ECU) trust(d, im *verify.Repo) error {
+	if err := e.st.PutTrusted(meta.Director, d); err != nil {
+		return err
+	}
+	if im != nil {
+		if err := e.st.PutTrusted(meta.Image, im); err != nil {
+			return err
+		}
+	}
+	e.director, e.image = d, im
+	if im == nil {
+		e.image = nil
+	}
+	return nil
+}
+
+// latestDirector is the Director metadata verified this cycle (staged with
+// its image), else the trusted one.
+func (e *ECU) latestDirector() *verify.Repo {
+	if e.staged != nil {
+		return e.staged.director
+	}
+	return e.director
+}
+
 func (e *ECU) resetCycle() {
+	e.staged = nil
 	e.incoming = verify.FileSet{Director: map[string][]byte{}, Image: map[string][]byte{}}
 	e.inBytes = 0
 	e.target, e.imgName, e.imgData, e.plain = nil, "", nil, nil
@@ -244,6 +295,10 @@ func (e *ECU) EncryptionKey() []byte {
 
 // State returns the persisted state.
 func (e *ECU) State() store.State { return e.st.State() }
+
+// Director returns the trusted Director metadata (a copy): not what was
+// verified this cycle and waits for its image (download_image.previous_targets).
+func (e *ECU) Director() *verify.Repo { e.mu.Lock(); defer e.mu.Unlock(); return e.director.Clone() }
 
 // Installed returns the active image.
 func (e *ECU) Installed() *store.Image { s := e.st.State(); return s.Installed() }
@@ -370,7 +425,9 @@ func (e *ECU) VerifyMetadata() (*verify.ECUTarget, error) {
 	defer e.mu.Unlock()
 	st := e.st.State()
 	o := verify.Options{Profile: e.cfg.Profile, Limits: e.cfg.Limits, Time: st.LatestTime, VIN: e.cfg.VIN}
+	e.staged = nil
 	var t *verify.ECUTarget
+	var verified *stagedRepos
 	if e.cfg.Verification == Full {
 		scope := verify.Scope{ECUs: []string{e.cfg.ID}, Installed: map[string]*metadata.TargetFiles{}}
 		if img := st.Installed(); img != nil {
@@ -381,19 +438,13 @@ func (e *ECU) VerifyMetadata() (*verify.ECUTarget, error) {
 		if err != nil {
 			return nil, e.record(err)
 		}
-		if err := e.st.PutTrusted(meta.Director, d); err != nil {
-			return nil, err
-		}
-		if err := e.st.PutTrusted(meta.Image, im); err != nil {
-			return nil, err
-		}
-		e.director, e.image = d, im
 		t = res.Targets[e.cfg.ID]
 		if t == nil && res.Stopped == verify.NoNewUpdates {
 			// no new metadata: resume an update verified earlier and not
-			// installed (the power went mid-install)
+			// installed (trusted before download_image.previous_targets)
 			t = verify.Pending(o, scope, d)[e.cfg.ID]
 		}
+		verified = &stagedRepos{director: d, image: im}
 	} else {
 		d := e.director.Clone()
 		_, hasRoot := e.incoming.Director[meta.VersionedName(e.director.Root().Signed.Version+1, meta.Root)]
@@ -402,15 +453,19 @@ func (e *ECU) VerifyMetadata() (*verify.ECUTarget, error) {
 		if err != nil {
 			return nil, e.record(err)
 		}
-		if err := e.st.PutTrusted(meta.Director, d); err != nil {
-			return nil, err
-		}
-		e.director = d
+		verified = &stagedRepos{director: d}
 	}
 	if t != nil {
 		if img := st.Installed(); img != nil && img.Name == t.Name && sameHashes(img.Hashes, t.Director.Hashes) {
 			t = nil // already installed
 		}
+	}
+	if t != nil && e.cfg.Profile.On(check.DownloadImagePreviousTargets) {
+		// {#download_image} step 4: the new metadata names a new image;
+		// it is trusted only once that image is installed.
+		e.staged = verified
+	} else if err := e.trust(verified.director, verified.image); err != nil {
+		return nil, err
 	}
 	e.target = t
 	return t, nil
@@ -491,7 +546,7 @@ func (e *ECU) VerifyImage() error {
 	if e.cfg.EncKey != nil {
 		ecu.Decrypt = func(enc *meta.Encrypted, ct []byte) ([]byte, error) { return imagecrypt.Decrypt(e.cfg.EncKey, enc, ct) }
 	}
-	plain, err := verify.VerifyImage(verify.Options{Profile: e.cfg.Profile, Limits: e.cfg.Limits, Time: st.LatestTime, VIN: e.cfg.VIN}, e.director, ecu, e.imgData)
+	plain, err := verify.VerifyImage(verify.Options{Profile: e.cfg.Profile, Limits: e.cfg.Limits, Time: st.LatestTime, VIN: e.cfg.VIN}, e.latestDirector(), ecu, e.imgData)
 	if err != nil {
 		return e.record(err)
 	}
@@ -524,6 +579,16 @@ func (e *ECU) Install() error {
 		return err
 	}
 	e.plain, e.imgData = nil, nil
+	// The image is installed: the metadata that names it becomes trusted.
+	// A cut between the slot switch and this leaves the previous metadata
+	// trusted with the new image active; the next cycle finds the image
+	// installed and trusts the metadata then.
+	if sr := e.staged; sr != nil {
+		e.staged = nil
+		if err := e.trust(sr.director, sr.image); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

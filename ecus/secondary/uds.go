@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/store"
@@ -262,12 +263,13 @@ func (h *Handler) startDownload(req uds.FileRequest) (uds.FileSink, error) {
 		return nil, uds.Refuse(uds.UploadDownloadNotAccepted, "%s", err.Error())
 	}
 	h.crash("transfer:" + req.Path + ":start")
-	s := &sink{h: h, path: p, key: req.Path, size: req.Size, limit: limit}
+	s := &sink{h: h, path: p, key: req.Path, size: req.Size, limit: limit, start: e.cfg.Clock.Now()}
 	h.mu.Lock()
 	// ResumeFile continues only the same file (path and size); anything
 	// else starts the path over
 	if kept, ok := h.partial[req.Path]; ok && req.Mode == uds.ResumeFile && kept.size == req.Size {
 		s.buf = append([]byte(nil), kept.data...)
+		s.resumed = len(s.buf)
 	}
 	delete(h.partial, req.Path)
 	h.mu.Unlock()
@@ -281,6 +283,10 @@ type sink struct {
 	size  uint64 // announced
 	buf   []byte
 	limit uint64
+	// start is when the transfer was announced; resumed is what a resumed
+	// transfer already had (not counted in its rate).
+	start   time.Time
+	resumed int
 }
 
 func (s *sink) Offset() uint64 { return uint64(len(s.buf)) }
@@ -294,8 +300,36 @@ func (s *sink) Write(p []byte) error {
 		}
 		s.h.crash(fmt.Sprintf("transfer:%s:block@%d", s.key, len(s.buf)))
 		s.buf = append(s.buf, p...)
-		return nil
+		return s.checkSpeed()
 	})
+}
+
+// checkSpeed is the in-vehicle requirement "All ECUs SHALL monitor the
+// download speed of image metadata and image binaries" on the bus: once the
+// grace period has passed since the transfer was announced, a transfer
+// slower on average than the ECU's threshold is aborted and reported
+// (in_vehicle.bus_download_speed). A Primary that trickles blocks just
+// inside the session timeout (S3) is stopped here.
+func (s *sink) checkSpeed() error {
+	e := s.h.ECU()
+	cfg := e.cfg
+	if !cfg.Profile.On(check.InVehicleBusDownloadSpeed) {
+		return nil
+	}
+	el := cfg.Clock.Since(s.start)
+	if el <= cfg.Grace {
+		return nil
+	}
+	got := len(s.buf) - s.resumed
+	if rate := float64(got) / el.Seconds(); rate < float64(cfg.MinRate) {
+		err := check.Fail(check.InVehicleBusDownloadSpeed, s.path.Repo, "", "%s: %d bytes in %s is %.0f B/s, below the %d B/s threshold",
+			s.key, got, el.Round(time.Millisecond), rate, cfg.MinRate).OnECU(e.ID())
+		e.mu.Lock()
+		e.record(err)
+		e.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 // Commit is RequestTransferExit: the whole file goes to the ECU.

@@ -26,8 +26,16 @@ func (v *Vehicle) Publish(rc uint64, ecus ...string) error {
 		name := ImageName(e.HardwareID, rc)
 		if !done[e.HardwareID] {
 			if _, err := v.Image.Target(name); err != nil {
-				if err := v.Image.AddImageTo(v.ImageRole(name, e.HardwareID), name, v.ImageBytes(e.HardwareID, rc, e.ImageSize), []string{e.HardwareID}, rc); err != nil {
+				role := v.ImageRole(name, e.HardwareID)
+				if err := v.Image.AddImageTo(role, name, v.ImageBytes(e.HardwareID, rc, e.ImageSize), []string{e.HardwareID}, rc); err != nil {
 					return err
+				}
+				if f := v.opts.Compatibility; f != nil {
+					if c := f(e.HardwareID, rc); c != nil {
+						if err := v.Image.SetCompatibility(role, name, c); err != nil {
+							return err
+						}
+					}
 				}
 			}
 			done[e.HardwareID] = true
@@ -36,13 +44,14 @@ func (v *Vehicle) Publish(rc uint64, ecus ...string) error {
 	if err := v.Image.Publish(); err != nil {
 		return err
 	}
+	// one bundle: the Director checks the images' dependencies and
+	// conflicts against the vehicle as a whole (director_repository.dependencies)
+	var bundle []repo.BundleItem
 	for _, id := range ecus {
 		e := v.Rig.ECU(id)
-		if err := v.Director.Assign(v.Rig.Vehicle.VIN, id, ImageName(e.HardwareID, rc), repo.AssignOptions{Encrypt: e.Encrypted}); err != nil {
-			return err
-		}
+		bundle = append(bundle, repo.BundleItem{ECU: id, Target: ImageName(e.HardwareID, rc), Options: repo.AssignOptions{Encrypt: e.Encrypted}})
 	}
-	return nil
+	return v.Director.AssignBundle(v.Rig.Vehicle.VIN, bundle)
 }
 
 // Cycle runs one update cycle of the Primary.
@@ -67,6 +76,14 @@ type Installed struct {
 
 // Installed returns the image an in-process ECU has in its active slot.
 func (v *Vehicle) Installed(id string) (Installed, error) {
+	if pe := v.Rig.Primary(); pe != nil && pe.ID == id && v.Primary != nil {
+		img, data, err := v.Primary.ActiveImage()
+		if err != nil {
+			return Installed{}, err
+		}
+		want := v.ImageBytes(pe.HardwareID, img.ReleaseCounter, len(data))
+		return Installed{Release: img.ReleaseCounter, Name: img.Name, Genuine: bytes.Equal(want, data)}, nil
+	}
 	s := v.Secondary(id)
 	if s == nil {
 		return Installed{}, fmt.Errorf("vehicle: no Secondary %q", id)

@@ -9,6 +9,7 @@ package vehicle
 import (
 	"crypto/ecdh"
 	"crypto/rand"
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -69,6 +70,9 @@ type Options struct {
 	// attacks on it: a scenario puts the man in the middle here). Nil: the
 	// Primary reaches the backend directly.
 	Transport func(backend http.RoundTripper) http.RoundTripper
+	// Compatibility declares the dependencies and conflicts of the image
+	// of hardware hwid, release rc, when Publish adds it (nil: none).
+	Compatibility func(hwid string, rc uint64) *meta.Compatibility
 }
 
 // Secondary is one Secondary of the vehicle.

@@ -83,12 +83,14 @@ const (
 	FullVerificationMatchCustom                   // full_verification.match_custom
 	FullVerificationReleaseCounter                // full_verification.release_counter
 	DownloadImageSize                             // download_image.size
+	DownloadImagePreviousTargets                  // download_image.previous_targets
 	VerifyImageHardwareID                         // verify_image.hardware_id
 	VerifyImageFilename                           // verify_image.filename
 	VerifyImageReleaseCounter                     // verify_image.release_counter
 	VerifyImageDecrypt                            // verify_image.decrypt
 	VerifyImageHashes                             // verify_image.hashes
 	InVehicleDownloadSpeed                        // in_vehicle.download_speed
+	InVehicleBusDownloadSpeed                     // in_vehicle.bus_download_speed
 	InVehicleRequestTimeout                       // in_vehicle.request_timeout
 	VerifyTimeMonotonic                           // verify_time.monotonic
 	VerifyTimeAttestation                         // verify_time.attestation
@@ -100,6 +102,7 @@ const (
 	DirectorRepositoryECUsInInventory             // director_repository.ecus_in_inventory
 	DirectorRepositoryAllECUsReported             // director_repository.all_ecus_reported
 	DirectorRepositoryNonceFresh                  // director_repository.nonce_fresh
+	DirectorRepositoryDependencies                // director_repository.dependencies
 	DirectorRepositoryEncryptImages               // director_repository.encrypt_images
 	PoufReportSignature                           // pouf.report_signature
 	PoufReportNonce                               // pouf.report_nonce
@@ -167,6 +170,7 @@ var All = []Check{
 	c(FullVerificationReleaseCounter, "full_verification", "release_counter", "10.2.3", Rollback, "the release counter does not go down"),
 	// Images ({#download_image}, {#verify_image}, {#download_images_primary})
 	c(DownloadImageSize, "download_image", "size", "4", EndlessData, "an image is downloaded up to the length in the metadata"),
+	c(DownloadImagePreviousTargets, "download_image", "previous_targets", "4", Rollback, "when the image fails, the ECU keeps its previous Director metadata: new metadata becomes trusted only with the image it names (off: trusted as soon as verified)"),
 	c(VerifyImageHardwareID, "verify_image", "hardware_id", "3", Incompatible, "the image's hardware identifier is this ECU's"),
 	c(VerifyImageFilename, "verify_image", "filename", "4", ArbitrarySoftware, "the image filename is valid for this ECU"),
 	c(VerifyImageReleaseCounter, "verify_image", "release_counter", "5", Rollback, "the release counter is not lower than the installed image's"),
@@ -174,6 +178,7 @@ var All = []Check{
 	c(VerifyImageHashes, "verify_image", "hashes", "7", ArbitrarySoftware, "every listed hash and the length match the image"),
 	// In-vehicle requirements
 	c(InVehicleDownloadSpeed, "in_vehicle", "download_speed", "-", SlowRetrieval, "downloads slower than the threshold are aborted and reported"),
+	c(InVehicleBusDownloadSpeed, "in_vehicle", "bus_download_speed", "-", SlowRetrieval, "a Secondary aborts and reports a file transfer on the bus slower than its threshold (a Primary trickling blocks just inside the session timeout)"),
 	c(InVehicleRequestTimeout, "in_vehicle", "request_timeout", "-", DropRequest, "a request that gets no answer times out and is reported"),
 	c(VerifyTimeMonotonic, "verify_time", "monotonic", "-", Freeze, "the attested time never goes backwards"),
 	c(VerifyTimeAttestation, "verify_time", "attestation", "-", Spoofing, "the time is taken only from a time server's attestation, signed by its key, over the nonce this ECU made for it (not from an unauthenticated write, not a replayed attestation)"),
@@ -187,6 +192,7 @@ var All = []Check{
 	c(DirectorRepositoryECUsInInventory, "director_repository", "ecus_in_inventory", "3", Spoofing, "every reporting ECU belongs to this vehicle"),
 	c(DirectorRepositoryAllECUsReported, "director_repository", "all_ecus_reported", "3", DropRequest, "every ECU in the inventory is represented in the manifest"),
 	c(DirectorRepositoryNonceFresh, "director_repository", "nonce_fresh", "4", Replay, "the nonce/counter of each version report has not been used before"),
+	c(DirectorRepositoryDependencies, "director_repository", "dependencies", "5", Incompatible, "the Director assigns a set of images only when every image's declared dependencies and conflicts hold in the vehicle's resulting configuration"),
 	c(DirectorRepositoryEncryptImages, "director_repository", "encrypt_images", "6", Eavesdrop, "the Director encrypts the images of ECUs that require it, for that ECU's key"),
 	// In-vehicle bus protocol (docs/pouf.md)
 	c(PoufReportSignature, "pouf", "report_signature", "-", Spoofing, "the Primary verifies each Secondary's version report signature"),

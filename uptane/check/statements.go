@@ -54,16 +54,18 @@ var Statements = map[ID][]std.ID{
 	FullVerificationMatchCustom:     {"full_verification#18", "targets_custom_meta#3"},
 	FullVerificationReleaseCounter:  {"full_verification#19"},
 
-	DownloadImageSize:         {"download_image#7"},
-	VerifyImageHardwareID:     {"verify_image#2"},
-	VerifyImageFilename:       {"verify_image#3"},
-	VerifyImageReleaseCounter: {"verify_image#4"},
-	VerifyImageDecrypt:        {"verify_image#6"},
-	VerifyImageHashes:         {"verify_image#8"},
+	DownloadImageSize:            {"download_image#7"},
+	DownloadImagePreviousTargets: {"download_image#6"},
+	VerifyImageHardwareID:        {"verify_image#2"},
+	VerifyImageFilename:          {"verify_image#3"},
+	VerifyImageReleaseCounter:    {"verify_image#4"},
+	VerifyImageDecrypt:           {"verify_image#6"},
+	VerifyImageHashes:            {"verify_image#8"},
 
-	InVehicleDownloadSpeed:  {"in_vehicle#3"},
-	InVehicleRequestTimeout: nil, // drop-request ({#threats}); no statement requires a timeout
-	VerifyTimeMonotonic:     {"verify_time#1"},
+	InVehicleDownloadSpeed:    {"in_vehicle#3"},
+	InVehicleBusDownloadSpeed: {"in_vehicle#4"},
+	InVehicleRequestTimeout:   nil, // drop-request ({#threats}); no statement requires a timeout
+	VerifyTimeMonotonic:       {"verify_time#1"},
 	// the time is the time server's attestation over the ECU's own nonce,
 	// on the Primary and on every Secondary (not the Primary's time)
 	VerifyTimeAttestation: {"in_vehicle#2", "in_vehicle#10", "check_time_primary#1", "verify_time#1", "partial_verification#2", "full_verification#5"},
@@ -77,6 +79,7 @@ var Statements = map[ID][]std.ID{
 	DirectorRepositoryECUsInInventory:   {"director_repository#5"},
 	DirectorRepositoryAllECUsReported:   {"director_repository#5", "director_repository#7"},
 	DirectorRepositoryNonceFresh:        {"director_repository#11", "version_report#3"},
+	DirectorRepositoryDependencies:      {"director_repository#12"},
 	DirectorRepositoryEncryptImages:     {"targets_custom_meta#6"},
 
 	PoufReportSignature: nil, // the Primary checks what the Director will (director_repository#9) before it forwards

@@ -91,6 +91,26 @@ type Custom struct {
 	ECUIdentifiers map[string]ECUTarget `json:"ecuIdentifiers,omitempty"`
 	// URI is an optional download URL from the Director.
 	URI string `json:"uri,omitempty"`
+	// Compatibility is set on Image repository targets: what the image
+	// needs of, and cannot run with, the other ECUs of a vehicle
+	// (docs/director-api.md, "Dependencies and conflicts").
+	Compatibility *Compatibility `json:"compatibility,omitempty"`
+}
+
+// Compatibility declares an image's dependencies and conflicts
+// ({#director_repository} step 5): every ECU of the vehicle with hardware
+// Requires[i].HardwareID must run an image of that hardware with release
+// counter at least Requires[i].MinRelease, and no ECU may run an image
+// named in Conflicts.
+type Compatibility struct {
+	Requires  []Requirement `json:"requires,omitempty"`
+	Conflicts []string      `json:"conflicts,omitempty"`
+}
+
+// Requirement is one dependency: a minimum release on other hardware.
+type Requirement struct {
+	HardwareID string `json:"hardwareId"`
+	MinRelease uint64 `json:"minRelease"`
 }
 
 // ErrNoCustom: a target without custom metadata.

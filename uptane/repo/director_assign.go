@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	bolt "go.etcd.io/bbolt"
@@ -48,31 +49,64 @@ func (d *Director) assignments(tx *bolt.Tx, vin string) ([]Assignment, error) {
 }
 
 // Assign directs ECU ecu of vehicle vin to install the Image repository's
-// image target (replacing any earlier assignment for that ECU). The image's
-// hardware identifiers must include the ECU's ({#inventory_db}). With
-// Encrypt, the image is encrypted for the ECU's X25519 key and served by
-// the Director ({#director_repository}, directing installation step 6:
-// check director_repository.encrypt_images; a control profile without it
-// assigns the image in clear).
+// image target (replacing any earlier assignment for that ECU): a bundle of
+// one (AssignBundle). The image's hardware identifiers must include the
+// ECU's ({#inventory_db}). With Encrypt, the image is encrypted for the
+// ECU's X25519 key and served by the Director ({#director_repository},
+// directing installation step 6: check director_repository.encrypt_images;
+// a control profile without it assigns the image in clear).
 func (d *Director) Assign(vin, ecu, target string, opts ...AssignOptions) error {
 	var o AssignOptions
 	for _, x := range opts {
 		o.Encrypt = o.Encrypt || x.Encrypt
 	}
-	if o.Encrypt && !d.opts.Profile.On(check.DirectorRepositoryEncryptImages) {
-		d.log.Info("image encryption switched off by the profile: assigning in clear", "vin", vin, "ecu", ecu, "target", target, "profile", d.opts.Profile.Name)
-		o.Encrypt = false
-	}
+	return d.AssignBundle(vin, []BundleItem{{ECU: ecu, Target: target, Options: o}})
+}
+
+// BundleItem is one image of a bundle: the ECU, the Image repository's
+// target, and how to assign it.
+type BundleItem struct {
+	ECU     string
+	Target  string
+	Options AssignOptions
+}
+
+// AssignBundle directs ECUs of the vehicle to install images, as one
+// update: either every assignment is made or none. Before it is made, the
+// vehicle's resulting configuration (these images, the other assignments,
+// and for ECUs without one the images the vehicle reported installed) must
+// satisfy every declared dependency and conflict of its images
+// ({#director_repository} step 5, director_repository.dependencies;
+// docs/director-api.md, "Dependencies and conflicts").
+func (d *Director) AssignBundle(vin string, bundle []BundleItem) error {
 	if d.opts.Images == nil {
 		return errors.New("repo: director: no Image repository configured")
 	}
-	info, err := d.opts.Images.Target(target)
-	if err != nil {
-		return fmt.Errorf("repo: director: assign %q to %s: %w", target, ecu, err)
+	type item struct {
+		BundleItem
+		info *metadata.TargetFiles
+		c    *meta.Custom
 	}
-	c, err := meta.GetCustom(info)
-	if err != nil {
-		return fmt.Errorf("repo: director: assign %q: %w", target, err)
+	items := make([]item, 0, len(bundle))
+	seen := map[string]bool{}
+	for _, bi := range bundle {
+		if seen[bi.ECU] {
+			return fmt.Errorf("repo: director: the bundle assigns ECU %s twice", bi.ECU)
+		}
+		seen[bi.ECU] = true
+		if bi.Options.Encrypt && !d.opts.Profile.On(check.DirectorRepositoryEncryptImages) {
+			d.log.Info("image encryption switched off by the profile: assigning in clear", "vin", vin, "ecu", bi.ECU, "target", bi.Target, "profile", d.opts.Profile.Name)
+			bi.Options.Encrypt = false
+		}
+		info, err := d.opts.Images.Target(bi.Target)
+		if err != nil {
+			return fmt.Errorf("repo: director: assign %q to %s: %w", bi.Target, bi.ECU, err)
+		}
+		c, err := meta.GetCustom(info)
+		if err != nil {
+			return fmt.Errorf("repo: director: assign %q: %w", bi.Target, err)
+		}
+		items = append(items, item{bi, info, c})
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -81,60 +115,63 @@ func (d *Director) Assign(vin, ecu, target string, opts ...AssignOptions) error 
 		if err != nil {
 			return err
 		}
-		e, ok := v.ECU(ecu)
-		if !ok {
-			return fmt.Errorf("repo: director: vehicle %s has no ECU %q", vin, ecu)
-		}
-		if !c.Uptane.HasHardware(e.HardwareID) {
-			return fmt.Errorf("repo: director: image %q is for hardware %v, ECU %s is %q", target, c.Uptane.HardwareIDs, ecu, e.HardwareID)
-		}
-		a := Assignment{ECU: ecu, Target: target, Info: info}
-		if o.Encrypt {
-			if len(e.EncryptionKey) == 0 {
-				return fmt.Errorf("repo: director: ECU %s has no encryption key", ecu)
-			}
-			pub, err := imagecrypt.ParsePublic(e.EncryptionKey)
-			if err != nil {
-				return err
-			}
-			data, err := d.opts.Images.ImageData(target)
-			if err != nil {
-				return fmt.Errorf("repo: director: encrypt %q: %w", target, err)
-			}
-			enc, ct, err := imagecrypt.Encrypt(d.opts.Rand, pub, target+"."+ecu+".enc", data)
-			if err != nil {
-				return err
-			}
-			a.Encrypted = enc
-			vb, err := tx.Bucket(bVMeta).CreateBucketIfNotExists([]byte(vin))
-			if err != nil {
-				return err
-			}
-			for _, n := range meta.ImageNames(enc.Filename, enc.Hashes) {
-				if err := vb.Put([]byte("t/targets/"+n), ct); err != nil {
-					return err
-				}
-			}
-		}
 		as, err := d.assignments(tx, vin)
 		if err != nil {
 			return err
 		}
-		as = slices.DeleteFunc(as, func(x Assignment) bool { return x.ECU == ecu })
-		as = append(as, a)
-		slices.SortFunc(as, func(x, y Assignment) int {
-			if x.ECU < y.ECU {
-				return -1
+		for _, it := range items {
+			ecu, target, o := it.ECU, it.Target, it.Options
+			e, ok := v.ECU(ecu)
+			if !ok {
+				return fmt.Errorf("repo: director: vehicle %s has no ECU %q", vin, ecu)
 			}
-			if x.ECU > y.ECU {
-				return 1
+			if !it.c.Uptane.HasHardware(e.HardwareID) {
+				return fmt.Errorf("repo: director: image %q is for hardware %v, ECU %s is %q", target, it.c.Uptane.HardwareIDs, ecu, e.HardwareID)
 			}
-			return 0
-		})
+			a := Assignment{ECU: ecu, Target: target, Info: it.info}
+			if o.Encrypt {
+				if len(e.EncryptionKey) == 0 {
+					return fmt.Errorf("repo: director: ECU %s has no encryption key", ecu)
+				}
+				pub, err := imagecrypt.ParsePublic(e.EncryptionKey)
+				if err != nil {
+					return err
+				}
+				data, err := d.opts.Images.ImageData(target)
+				if err != nil {
+					return fmt.Errorf("repo: director: encrypt %q: %w", target, err)
+				}
+				enc, ct, err := imagecrypt.Encrypt(d.opts.Rand, pub, target+"."+ecu+".enc", data)
+				if err != nil {
+					return err
+				}
+				a.Encrypted = enc
+				vb, err := tx.Bucket(bVMeta).CreateBucketIfNotExists([]byte(vin))
+				if err != nil {
+					return err
+				}
+				for _, n := range meta.ImageNames(enc.Filename, enc.Hashes) {
+					if err := vb.Put([]byte("t/targets/"+n), ct); err != nil {
+						return err
+					}
+				}
+			}
+			as = slices.DeleteFunc(as, func(x Assignment) bool { return x.ECU == ecu })
+			as = append(as, a)
+		}
+		slices.SortFunc(as, func(x, y Assignment) int { return strings.Compare(x.ECU, y.ECU) })
+		if err := d.checkDependencies(tx, v, as, seen); err != nil {
+			if d.opts.Profile.On(check.DirectorRepositoryDependencies) {
+				return err
+			}
+			d.log.Info("dependency check switched off by the profile: assigning anyway", "vin", vin, "problem", err.Error(), "profile", d.opts.Profile.Name)
+		}
 		if err := putJSON(tx.Bucket(bAssign), []byte(vin), as); err != nil {
 			return err
 		}
-		d.log.Info("assigned", "vin", vin, "ecu", ecu, "target", target, "encrypted", o.Encrypt)
+		for _, it := range items {
+			d.log.Info("assigned", "vin", vin, "ecu", it.ECU, "target", it.Target, "encrypted", it.Options.Encrypt)
+		}
 		return d.markDirty(tx, vin)
 	})
 }

@@ -48,16 +48,19 @@ type fixture struct {
 	d    *repo.Director
 	ecus map[string]ecuKeys
 	log  *bytes.Buffer
+	// profile is the Director's (conformant when empty)
+	profile check.Profile
 }
 
 func (f *fixture) open() {
 	GinkgoHelper()
 	var err error
 	f.d, err = repo.OpenDirector(repo.DirectorOptions{Dir: f.dir, Clock: f.clk, Images: f.im,
-		Keys:   repo.KeyConfig{Rand: seed.Seed(11).Reader("director-keys"), Thresholds: map[string]int{meta.Targets: 2, meta.Timestamp: 2}},
-		Rand:   seed.Seed(11).Reader("director-enc"),
-		Expiry: repo.Expiry{Timestamp: 2 * time.Hour},
-		Logger: slog.New(slog.NewTextHandler(f.log, nil))})
+		Keys:    repo.KeyConfig{Rand: seed.Seed(11).Reader("director-keys"), Thresholds: map[string]int{meta.Targets: 2, meta.Timestamp: 2}},
+		Rand:    seed.Seed(11).Reader("director-enc"),
+		Expiry:  repo.Expiry{Timestamp: 2 * time.Hour},
+		Profile: f.profile,
+		Logger:  slog.New(slog.NewTextHandler(f.log, nil))})
 	Expect(err).NotTo(HaveOccurred())
 }
 

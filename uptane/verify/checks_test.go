@@ -182,6 +182,12 @@ var cases = []crafted{
 			v.dir.rotate(meta.Root, key(keys.ECDSAP256, "director/root-2"))
 			v.dir.files["2.root.json"] = signBytes(v.dir.root, old...)
 		}},
+	{labels: Label("std:full_verification#11"), step: "full_verification step 6 (check_root step 2.3 on the Image repository): an Image Root N+1 signed only by the attacker's key → arbitrary software", id: check.RootSignatures,
+		craft: func(v *vehicle) {
+			v.img.rotate(meta.Targets, evil)
+			v.img.files["2.root.json"] = signBytes(v.img.root, evil)
+			v.newImage("BRK1", "brakes/evil.bin", "", 6)
+		}},
 	{labels: Label("std:check_root#4"), step: "check_root step 2.4: 2.root.json has version 3 → rollback", id: check.RootVersion,
 		craft: func(v *vehicle) {
 			v.dir.root.Signed.Version = 3
@@ -327,6 +333,32 @@ var cases = []crafted{
 			v.newImage("BRK1", "brakes/brk1-v6.bin", "", 6)
 			r.files[meta.VersionedName(r.targets.Signed.Version, meta.Targets)] = signBytes(r.targets, r.signers[meta.Targets][0], evil)
 		}},
+	// Threshold counting of distinct keys ({#root_meta}: "a threshold of
+	// distinct keys"): one stolen key must never count twice.
+	{labels: Label("std:root_meta#2"), step: "check_targets step 3: one key listed in Root under two key IDs (threshold 2) → arbitrary software", id: check.TargetsThreshold,
+		craft: func(v *vehicle) {
+			k := v.dir.signers[meta.Targets][0].(*keys.Private)
+			alias := "alias-of-" + k.KeyID()
+			bumpRoot(v.dir, func(r *metadata.RootType) {
+				r.Keys[alias] = k.Public()
+				r.Roles[meta.Targets].KeyIDs = []string{k.KeyID(), alias}
+			})
+			r := v.dir
+			r.targets.Signed.Version++
+			r.release()
+			r.files[meta.VersionedName(r.targets.Signed.Version, meta.Targets)] = signDuplicated(r.targets, k, alias)
+		}},
+	{labels: Label("std:root_meta#2"), step: "check_targets step 3: one key ID listed twice in the Root's Targets role (threshold 2) → arbitrary software", id: check.TargetsThreshold,
+		craft: func(v *vehicle) {
+			k := v.dir.signers[meta.Targets][0]
+			bumpRoot(v.dir, func(r *metadata.RootType) {
+				r.Roles[meta.Targets].KeyIDs = []string{k.KeyID(), k.KeyID()}
+			})
+			r := v.dir
+			r.targets.Signed.Version++
+			r.release()
+			r.files[meta.VersionedName(r.targets.Signed.Version, meta.Targets)] = signBytes(r.targets, k)
+		}},
 	{labels: Label("std:common_metadata#1"), step: "check_targets step 3: Targets signed only by a key Root does not give → arbitrary software", id: check.TargetsSignatures,
 		craft: func(v *vehicle) {
 			r := v.dir
@@ -412,6 +444,19 @@ var cases = []crafted{
 			v.img.targets.Signed.Delegations.Roles = append([]metadata.DelegatedRole{roles[n-1]}, roles[:n-1]...)
 			v.newImage("BRK1", "brakes/brk1-v6.bin", "supplier", 6)
 		}},
+	{labels: Label("std:resolve_delegations#7"), step: "resolve_delegations step 3: a terminating multi-role delegation whose roles do not agree ends the search → arbitrary software through a lower-priority role", id: check.ResolveDelegationsTerminating,
+		craft: func(v *vehicle) {
+			// The attacker holds the key of "fallback", delegated fw/* after
+			// the terminating multi-role delegation "fw", of whose roles only
+			// one (below its threshold of 2) lists fw/x.bin.
+			v.img.delegate("fallback", []string{"fw/*"}, "brake")
+			v.img.delegated["fallback"].Signed.Targets["fw/x.bin"] = targetFile("fw/x.bin", []byte("fw evil"), "brake", 6)
+			multirole(v, 2, []byte("fw good"), nil, nil)
+			v.img.delegation("fw").Terminating = true
+			v.img.targets.Signed.Version++
+			v.img.release()
+			v.assign("BRK1", "fw/x.bin", []byte("fw evil"), "brake", 6)
+		}},
 	{labels: Label("std:resolve_delegations#6"), step: "resolve_delegations step 4.1: image listed by a role delegated for other hardware → arbitrary software", id: check.ResolveDelegationsScope,
 		craft: func(v *vehicle) { v.newImage("PRI", "brakes/gw-x.bin", "supplier", 2) }},
 	{labels: Label("std:resolve_delegations#6"), step: "resolve_delegations step 4.1: image listed by a role delegated for other paths → arbitrary software", id: check.ResolveDelegationsScope,
@@ -452,6 +497,24 @@ var cases = []crafted{
 		craft: func(v *vehicle) {
 			v.ecuMod = func(e *verify.ECU) { e.Decrypt = xorDecrypter }
 		}},
+	{labels: Label("std:download_images_primary#4", "std:verify_image#8"), step: "verify_image step 7: the first hash (sha256) matches, the second (sha512) does not → arbitrary software", id: check.VerifyImageHashes, run: runImage, valid: (*vehicle).advance,
+		prep: func(v *vehicle) {
+			// Both repositories list the image with a sha512 of other bytes:
+			// a verifier that stops at the first hash accepts it.
+			v.newImageWith("BRK1", "brakes/brk1-v6.bin", "supplier", 5, func(tf *metadata.TargetFiles) {
+				tf.Hashes["sha512"] = meta.HashesOf([]byte("other bytes"))["sha512"]
+			})
+			Expect(v.verifyPrimary(check.Conformant)).Error().NotTo(HaveOccurred())
+		},
+		craft: func(v *vehicle) {}},
+	{labels: Label("std:verify_image#10"), step: "verify_image step 7: a truncated image whose every listed hash matches, with the length wrong → endless data / arbitrary software", id: check.VerifyImageHashes, run: runImage, valid: (*vehicle).advance,
+		prep: func(v *vehicle) {
+			// The metadata lists the hashes of the delivered (truncated)
+			// bytes but the full length: only the length check catches it.
+			v.newImageWith("BRK1", "brakes/brk1-v6.bin", "supplier", 5, func(tf *metadata.TargetFiles) { tf.Length += 16 })
+			Expect(v.verifyPrimary(check.Conformant)).Error().NotTo(HaveOccurred())
+		},
+		craft: func(v *vehicle) {}},
 	{labels: Label("std:targets_images_meta#2", "std:verify_image#8"), step: "verify_image step 7: image bytes differ from the hashes → arbitrary software", id: check.VerifyImageHashes, run: runImage, valid: (*vehicle).advance,
 		craft: func(v *vehicle) {
 			d := append([]byte{}, v.images["brakes/brk1.bin"]...)

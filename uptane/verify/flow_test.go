@@ -243,6 +243,47 @@ var _ = Describe("verify_image", func() {
 	})
 })
 
+var _ = Describe("full_verification step 6: the Image repository's Root is updated with check_root", Label("std:full_verification#11"), func() {
+	It("follows an Image Root rotation of the Targets keys and then refuses Targets signed by the revoked keys (recovery)", func() {
+		v := newVehicle(1)
+		Expect(v.verifyPrimary(check.Conformant)).Error().NotTo(HaveOccurred())
+		stolen := v.img.signers[meta.Targets]
+		v.img.rotate(meta.Targets, key(keys.Ed25519, "image/targets-new"))
+		v.newImage("BRK1", "brakes/brk1-v6.bin", "", 6)
+		res, err := v.verifyPrimary(check.Conformant)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(v.tImg.Root().Signed.Version).To(BeEquivalentTo(2))
+		Expect(res.Targets["BRK1"].Name).To(Equal("brakes/brk1-v6.bin"))
+		// The attacker still holds the revoked Targets keys.
+		v.newImage("BRK1", "brakes/evil.bin", "", 7)
+		v.img.files[meta.VersionedName(v.img.targets.Signed.Version, meta.Targets)] = signBytes(v.img.targets, stolen...)
+		_, err = v.verifyPrimary(check.Conformant)
+		Expect(check.Is(err, check.TargetsSignatures)).To(BeTrue(), "%v", err)
+		ce, _ := check.As(err)
+		Expect(ce.Repo).To(Equal(meta.Image))
+	})
+	It("rolls the Image Root chain forward through two rotations of its Root keys", func() {
+		v := newVehicle(1)
+		v.img.rotate(meta.Root, key(keys.ECDSAP256, "image/root-2"))
+		v.img.rotate(meta.Root, key(keys.Ed25519, "image/root-3"))
+		Expect(v.verifyPrimary(check.Conformant)).Error().NotTo(HaveOccurred())
+		Expect(v.tImg.Root().Signed.Version).To(BeEquivalentTo(3))
+	})
+	It("refuses an Image Root that skips a version, and leaves the Image repository's trust as it was", func() {
+		v := newVehicle(1)
+		Expect(v.verifyPrimary(check.Conformant)).Error().NotTo(HaveOccurred())
+		v.img.root.Signed.Version = 3
+		v.img.files["2.root.json"] = signBytes(v.img.root, v.img.signers[meta.Root]...)
+		v.newImage("BRK1", "brakes/brk1-v6.bin", "supplier", 6)
+		before := v.state()
+		_, err := v.verifyPrimary(check.Conformant)
+		Expect(check.Is(err, check.RootVersion)).To(BeTrue(), "%v", err)
+		ce, _ := check.As(err)
+		Expect(ce.Repo).To(Equal(meta.Image))
+		Expect(v.state()).To(Equal(before))
+	})
+})
+
 var _ = Describe("resolve_delegations and multirole_delegations", func() {
 	It("multi-role: two of three roles agree → the agreeing set's metadata, earliest member named", Label("std:multirole_delegations#2", "std:multirole_delegations#4", "std:multirole_delegations#6", "std:targets_role_delegations#6"), func() {
 		v := newVehicle(1)

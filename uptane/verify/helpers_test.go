@@ -289,6 +289,48 @@ func (v *vehicle) newImage(ecu, name, role string, rc uint64) {
 	v.assign(ecu, name, data, hw, rc)
 }
 
+// newImageWith is newImage with the target metadata of both repositories
+// changed by mod (the same way), e.g. a wrong second hash.
+func (v *vehicle) newImageWith(ecu, name, role string, rc uint64, mod func(*metadata.TargetFiles)) {
+	data := img(name, rc)
+	v.images[name] = data
+	hw := v.hw[ecu]
+	it := v.img.targets
+	if role != "" {
+		it = v.img.delegated[role]
+	}
+	tf := targetFile(name, data, hw, rc)
+	mod(tf)
+	it.Signed.Targets[name] = tf
+	it.Signed.Version++
+	v.img.release()
+	for n, old := range v.dir.targets.Signed.Targets {
+		if _, ok := must(meta.GetCustom(old)).ECUIdentifiers[ecu]; ok {
+			delete(v.dir.targets.Signed.Targets, n)
+		}
+	}
+	dtf := directorFile(name, data, hw, rc, map[string]string{ecu: hw})
+	mod(dtf)
+	v.dir.targets.Signed.Targets[name] = dtf
+	v.dir.targets.Signed.Version++
+	v.dir.release()
+}
+
+// signDuplicated signs m with k and lists that one signature twice: under
+// k's key ID and under alias (k's own ID when alias is empty).
+func signDuplicated[T metadata.Roles](m *metadata.Metadata[T], k keys.Signer, alias string) []byte {
+	m.Signatures = nil
+	if err := meta.Sign(m, k); err != nil {
+		panic(err)
+	}
+	dup := m.Signatures[0]
+	if alias != "" {
+		dup.KeyID = alias
+	}
+	m.Signatures = append(m.Signatures, dup)
+	return must(m.ToBytes(false))
+}
+
 // assign makes the Director assign ecu the image name (with the given
 // metadata) in a new Director release.
 func (v *vehicle) assign(ecu, name string, data []byte, hw string, rc uint64) {
