@@ -130,18 +130,18 @@ var _ = Describe("the rest-bus", func() {
 		}
 		Expect(esc).To(HaveLen(100))
 		for k, f := range esc {
-			Expect(f.Data[1] & 0x0f).To(Equal(byte(k%16)), "alive counter of frame %d", k)
+			Expect(f.Data[1]&0x0f).To(Equal(byte(k%16)), "alive counter of frame %d", k)
 			Expect(f.Data[0]).To(Equal(crc8j1850(f.Data[1:8])), "CRC of frame %d", k)
 		}
 		for k, f := range ign {
-			Expect(f.Data[1] & 0x0f).To(Equal(byte(k%15)), "modulo-15 counter of frame %d", k)
+			Expect(f.Data[1]&0x0f).To(Equal(byte(k%15)), "modulo-15 counter of frame %d", k)
 			Expect(f.Data[0]).To(Equal(crc8j1850(f.Data[1:8])))
 		}
 		for k, f := range gear {
 			Expect(f.Data[6] & 0x0f).To(Equal(byte(k % 16)))
 			Expect(f.Data[7]).To(Equal(f.Data[0] ^ f.Data[1] ^ f.Data[2] ^ f.Data[3] ^ f.Data[4] ^ f.Data[5] ^ f.Data[6]))
 		}
-		Expect(ign[0].Data[1] >> 4 & 0x07).To(Equal(byte(2)), "IgnitionState starts ON")
+		Expect(ign[0].Data[1]>>4&0x07).To(Equal(byte(2)), "IgnitionState starts ON")
 	})
 
 	It("replays the same frames at the same times from the same configuration", func() {
