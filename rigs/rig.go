@@ -42,6 +42,9 @@ type Bus struct {
 	DataBitrate int    `yaml:"data_bitrate"` // CAN FD data phase bit rate, bit/s
 	FD          bool   `yaml:"fd"`
 	Timed       *bool  `yaml:"timed"` // virtual: model frame timing (default true under the simulated clock)
+	// Restbus sends the cyclic traffic of the vehicle's other ECUs from a
+	// DBC file (restbus.go).
+	Restbus *Restbus `yaml:"restbus"`
 }
 
 // Backend says where the Director and Image repositories are.
@@ -95,6 +98,10 @@ type ECU struct {
 	// (the POUF's public-key DID): the Director's inventory holds this key
 	// instead of one derived from the seed.
 	PublicKey *PublicKey `yaml:"public_key"`
+	// DBCNode is the node this ECU is in its buses' DBC files (default:
+	// its identifier up to the first '-'); the rest-bus does not simulate
+	// it.
+	DBCNode string `yaml:"dbc_node"`
 }
 
 // PublicKey is an ECU's public key in TUF's key format
@@ -346,7 +353,10 @@ func (r *Rig) validate() error {
 	if !idRe.MatchString(r.Vehicle.VIN) {
 		return r.Errorf("vehicle.vin", "%q: use 1-32 letters, digits, . _ -", r.Vehicle.VIN)
 	}
-	return r.validateECUs(busNames)
+	if err := r.validateECUs(busNames); err != nil {
+		return err
+	}
+	return r.validateRestbus()
 }
 
 func (r *Rig) validateECUs(busNames map[string]bool) error {

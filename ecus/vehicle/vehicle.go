@@ -33,6 +33,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/sim/isotp"
+	"github.com/uptane-hil/uptane-hil/sim/restbus"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
 	"github.com/uptane-hil/uptane-hil/sim/socketcan"
 	"github.com/uptane-hil/uptane-hil/sim/vbus"
@@ -140,7 +141,9 @@ type Vehicle struct {
 	Primary    *primary.Primary
 	PrimaryCfg primary.Config
 	// Buses are the rig's buses (with OverBus), by name.
-	Buses       map[string]can.Bus
+	Buses map[string]can.Bus
+	// Restbus is the rest-bus of each bus that has one (restbus.go).
+	Restbus     map[string]*restbus.Restbus
 	Secondaries []*Secondary
 	opts        Options
 	nonces      io.Reader
@@ -389,6 +392,9 @@ func (v *Vehicle) BringUp() error {
 				return err
 			}
 			v.ownBuses = true
+		}
+		if err := v.startRestbus(); err != nil {
+			return err
 		}
 	}
 
@@ -877,6 +883,7 @@ func (v *Vehicle) Installed(id string) (Installed, error) {
 
 // Close releases the backend's database and closes the buses it opened.
 func (v *Vehicle) Close() error {
+	v.stopRestbus()
 	if v.ownBuses {
 		CloseBuses(v.Buses)
 		v.ownBuses = false

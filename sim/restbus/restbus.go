@@ -43,6 +43,13 @@ type Config struct {
 	// FD reports whether the bus carries CAN FD (a CAN FD message on a
 	// classic bus is an error).
 	FD bool
+	// SleepAfter, when positive, lets the network sleep as AUTOSAR network
+	// management does: once no frame but the rest-bus's own has been on the
+	// bus for SleepAfter, the simulated nodes stop sending; the next frame
+	// of any other node (a diagnostic request, an update) wakes them, and
+	// each message starts again after its StartDelay. Zero keeps the
+	// network awake for good (CANoe's default).
+	SleepAfter time.Duration
 }
 
 // NodePrefix prefixes the name of every bus node the rest-bus attaches
@@ -55,8 +62,16 @@ type Restbus struct {
 	nodes []*simNode
 	msgs  map[string]*message
 
-	mu      sync.Mutex
-	stopped bool
+	sleepAfter time.Duration
+
+	mu       sync.Mutex
+	stopped  bool
+	awake    bool
+	epoch    int       // incremented at every wake-up
+	lastSeen time.Time // last frame of another node
+	wake     clock.Cond
+	untap    func()
+	wakeups  int
 }
 
 type simNode struct {
@@ -78,7 +93,10 @@ func New(cfg Config) (*Restbus, error) {
 	if cfg.DB == nil {
 		return nil, errors.New("restbus: no DBC database")
 	}
-	r := &Restbus{db: cfg.DB, msgs: map[string]*message{}}
+	if cfg.SleepAfter < 0 {
+		return nil, fmt.Errorf("restbus: negative sleep_after %s", cfg.SleepAfter)
+	}
+	r := &Restbus{db: cfg.DB, msgs: map[string]*message{}, sleepAfter: cfg.SleepAfter, awake: true}
 	seen := map[string]bool{}
 	for _, n := range cfg.Nodes {
 		if !cfg.DB.HasNode(n) {
@@ -177,6 +195,24 @@ func (r *Restbus) Start(clk clock.Clock, bus can.Bus) error {
 		}
 		n.node = node
 	}
+	r.wake = clk.NewCond(&r.mu)
+	r.lastSeen = clk.Now()
+	if r.sleepAfter > 0 {
+		r.untap = bus.Tap(func(ev can.Event) {
+			if len(ev.Sender) >= len(NodePrefix) && ev.Sender[:len(NodePrefix)] == NodePrefix {
+				return
+			}
+			r.mu.Lock()
+			r.lastSeen = ev.Time
+			if !r.awake && !r.stopped {
+				r.awake = true
+				r.epoch++
+				r.wakeups++
+				r.wake.Broadcast()
+			}
+			r.mu.Unlock()
+		})
+	}
 	for _, n := range r.nodes {
 		if n.node != nil {
 			clk.Go(NodePrefix+n.name, func() { r.run(clk, n) })
@@ -185,11 +221,27 @@ func (r *Restbus) Start(clk clock.Clock, bus can.Bus) error {
 	return nil
 }
 
+// Awake reports whether the network is awake, and how many times a frame
+// of another node woke it.
+func (r *Restbus) Awake() (awake bool, wakeups int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.awake, r.wakeups
+}
+
 // Stop stops sending and closes the rest-bus's nodes.
 func (r *Restbus) Stop() {
 	r.mu.Lock()
 	r.stopped = true
+	if r.wake != nil {
+		r.wake.Broadcast()
+	}
+	untap := r.untap
+	r.untap = nil
 	r.mu.Unlock()
+	if untap != nil {
+		untap()
+	}
 	for _, n := range r.nodes {
 		if n.node != nil {
 			n.node.Close()
@@ -197,35 +249,66 @@ func (r *Restbus) Stop() {
 	}
 }
 
-// run sends n's messages: message i at delay_i + k·cycle_i after the start,
-// by logical time (sleeps are relative, so a clock Jump does not produce a
-// burst of missed frames).
+// run sends n's messages: message i at delay_i + k·cycle_i after the start
+// (or the last wake-up), by logical time (sleeps are relative, so a clock
+// Jump does not produce a burst of missed frames).
 func (r *Restbus) run(clk clock.Clock, n *simNode) {
 	due := make([]time.Duration, len(n.msgs))
-	for i, m := range n.msgs {
-		due[i] = m.m.StartDelay
-	}
-	var now time.Duration
 	for {
-		next := slices.Min(due)
-		if d := next - now; d > 0 {
-			clk.Sleep(d)
+		epoch, ok := r.waitAwake()
+		if !ok {
+			return
 		}
-		now = next
 		for i, m := range n.msgs {
-			if due[i] != now {
-				continue
+			due[i] = m.m.StartDelay
+		}
+		var now time.Duration
+		for {
+			next := slices.Min(due)
+			if d := next - now; d > 0 {
+				clk.Sleep(d)
 			}
-			due[i] += m.m.Cycle
-			f, ok := r.nextFrame(m)
-			if !ok {
-				return
+			now = next
+			if !r.stillAwake(clk, epoch) {
+				break
 			}
-			if err := n.node.Send(f); err != nil {
-				return // closed, or bus-off: the node stops as a real ECU would
+			for i, m := range n.msgs {
+				if due[i] != now {
+					continue
+				}
+				due[i] += m.m.Cycle
+				f, ok := r.nextFrame(m)
+				if !ok {
+					return
+				}
+				if err := n.node.Send(f); err != nil {
+					return // closed, or bus-off: the node stops as a real ECU would
+				}
 			}
 		}
 	}
+}
+
+// waitAwake blocks while the network sleeps; it returns the wake-up's epoch,
+// false once stopped.
+func (r *Restbus) waitAwake() (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for !r.awake && !r.stopped {
+		r.wake.Wait(clock.Forever)
+	}
+	return r.epoch, !r.stopped
+}
+
+// stillAwake reports whether the wake-up epoch goes on, putting the network
+// to sleep when no other node has sent for SleepAfter.
+func (r *Restbus) stillAwake(clk clock.Clock, epoch int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.awake && r.sleepAfter > 0 && clk.Since(r.lastSeen) >= r.sleepAfter {
+		r.awake = false
+	}
+	return r.awake && r.epoch == epoch && !r.stopped
 }
 
 // nextFrame builds the frame m sends now: counters move, then checksums.

@@ -48,7 +48,7 @@ type seen struct {
 
 // record runs cfg's rest-bus on a fresh bus (bus config given) for d of
 // simulated time and returns every frame on the wire, and the bus stats.
-func record(cfg restbus.Config, bcfg vbus.Config, d time.Duration, during func(clk clock.Clock, rb *restbus.Restbus)) ([]seen, vbus.Stats, *restbus.Restbus) {
+func record(cfg restbus.Config, bcfg vbus.Config, d time.Duration, during func(clk clock.Clock, b *vbus.Bus, rb *restbus.Restbus)) ([]seen, vbus.Stats, *restbus.Restbus) {
 	GinkgoHelper()
 	clk := clock.NewSim(time.Time{})
 	clk.SetHorizon(time.Hour)
@@ -64,7 +64,7 @@ func record(cfg restbus.Config, bcfg vbus.Config, d time.Duration, during func(c
 		Expect(err).NotTo(HaveOccurred())
 		Expect(rb.Start(clk, b)).To(Succeed())
 		if during != nil {
-			during(clk, rb)
+			during(clk, b, rb)
 		}
 		clk.Sleep(d - clk.Elapsed())
 		st = b.Stats()
@@ -152,7 +152,7 @@ var _ = Describe("the rest-bus", func() {
 	})
 
 	It("sends a signal's new value from the moment Set changes it", func() {
-		frames, _, _ := record(ptConfig(), vbus.Config{Name: "pt"}, 200*time.Millisecond, func(clk clock.Clock, rb *restbus.Restbus) {
+		frames, _, _ := record(ptConfig(), vbus.Config{Name: "pt"}, 200*time.Millisecond, func(clk clock.Clock, _ *vbus.Bus, rb *restbus.Restbus) {
 			clk.Sleep(105 * time.Millisecond)
 			Expect(rb.Set("ESC_WheelSpeeds", "VehicleSpeed", 5000)).To(Succeed())
 			Expect(rb.Value("ESC_WheelSpeeds", "VehicleSpeed")).To(Equal(int64(5000)))
@@ -219,3 +219,38 @@ func crc8j1850(data []byte) byte {
 	}
 	return byte(reg) ^ 0xff
 }
+
+var _ = Describe("network sleep (SleepAfter)", func() {
+	It("stops sending once only the rest-bus talks for SleepAfter, and wakes on another node's frame", func() {
+		cfg := ptConfig()
+		cfg.SleepAfter = 500 * time.Millisecond
+		frames, _, _ := record(cfg, vbus.Config{Name: "pt"}, 3*time.Second, func(clk clock.Clock, b *vbus.Bus, rb *restbus.Restbus) {
+			clk.Sleep(2 * time.Second)
+			awake, wakeups := rb.Awake()
+			Expect(awake).To(BeFalse())
+			Expect(wakeups).To(BeZero())
+			tester, err := b.Attach("tester")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(tester.Send(can.New(0x7E0, []byte{0x02, 0x10, 0x02}))).To(Succeed()) // a diagnostic request wakes the network
+			awake, wakeups = rb.Awake()
+			Expect(awake).To(BeTrue())
+			Expect(wakeups).To(Equal(1))
+		})
+		var lastBefore time.Duration
+		var esc []time.Duration
+		for _, s := range frames {
+			if s.at < 2*time.Second {
+				lastBefore = max(lastBefore, s.at)
+			}
+			if s.f.ID == 0x0A0 && s.at >= 2*time.Second {
+				esc = append(esc, s.at)
+			}
+		}
+		Expect(lastBefore).To(BeNumerically(">=", 490*time.Millisecond))
+		Expect(lastBefore).To(BeNumerically("<", 500*time.Millisecond), "asleep from the moment the timeout ends")
+		// awake again from 2 s, asleep 500 ms after the request
+		Expect(esc[0]).To(Equal(2 * time.Second))
+		Expect(esc).To(HaveLen(50))
+		Expect(esc[49]).To(Equal(2490 * time.Millisecond))
+	})
+})

@@ -1,0 +1,137 @@
+package rigs
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/uptane-hil/uptane-hil/sim/dbc"
+	"github.com/uptane-hil/uptane-hil/sim/restbus"
+)
+
+// Restbus is a bus's rest-bus simulation: the cyclic traffic of the
+// vehicle's other ECUs, sent from a DBC file.
+type Restbus struct {
+	// DBC is the bus's DBC file, relative to the rig file.
+	DBC string `yaml:"dbc"`
+	// Nodes are the DBC nodes the harness simulates. Default: every node
+	// of the file that is not an ECU of the rig (see ECU.DBCNode).
+	Nodes     []string   `yaml:"nodes"`
+	Counters  []Counter  `yaml:"counters"`
+	Checksums []Checksum `yaml:"checksums"`
+	// SleepAfter lets the network sleep when only the rest-bus has talked
+	// for this long, and wake on any other node's frame (AUTOSAR network
+	// management); 0 keeps it awake.
+	SleepAfter time.Duration `yaml:"sleep_after"`
+
+	db  *dbc.Database
+	cfg restbus.Config
+}
+
+// Counter makes a signal a rolling (alive) counter.
+type Counter struct {
+	Message string `yaml:"message"`
+	Signal  string `yaml:"signal"`
+	Modulo  int64  `yaml:"modulo"` // default: the signal's range (16 for 4 bits)
+}
+
+// Checksum makes an 8-bit signal the checksum of its message's other bytes.
+type Checksum struct {
+	Message   string `yaml:"message"`
+	Signal    string `yaml:"signal"`
+	Algorithm string `yaml:"algorithm"` // crc8-j1850 or xor
+}
+
+// DB returns the bus's loaded DBC database, nil without a rest-bus.
+func (b *Bus) DB() *dbc.Database {
+	if b.Restbus == nil {
+		return nil
+	}
+	return b.Restbus.db
+}
+
+// RestbusConfig returns the checked rest-bus configuration of the bus.
+func (b *Bus) RestbusConfig() (restbus.Config, bool) {
+	if b.Restbus == nil {
+		return restbus.Config{}, false
+	}
+	return b.Restbus.cfg, true
+}
+
+// DBCNodeName returns the DBC node an ECU is on its buses' DBC files: its
+// dbc_node, or its identifier up to the first '-' (ECM-0001 is ECM).
+func (e *ECU) DBCNodeName() string {
+	if e.DBCNode != "" {
+		return e.DBCNode
+	}
+	n, _, _ := strings.Cut(e.ID, "-")
+	return n
+}
+
+// validateRestbus loads each bus's DBC and checks its rest-bus against the
+// rig: nodes, rules, and the ISO-TP identifiers of the bus's ECUs.
+func (r *Rig) validateRestbus() error {
+	for i := range r.Buses {
+		b := &r.Buses[i]
+		rb := b.Restbus
+		if rb == nil {
+			continue
+		}
+		f := fmt.Sprintf("buses[%d].restbus", i)
+		if rb.DBC == "" {
+			return r.Errorf(f+".dbc", "missing: the bus's DBC file")
+		}
+		path := rb.DBC
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(r.File), path)
+		}
+		db, err := dbc.Load(path)
+		if err != nil {
+			return r.Errorf(f+".dbc", "%v", err)
+		}
+		rb.db = db
+		var reserved []restbus.Reserved
+		rigNodes := map[string]string{}
+		for _, e := range r.ECUs {
+			on := e.Bus == b.Name
+			for _, x := range e.Buses {
+				on = on || x == b.Name
+			}
+			if !on {
+				continue
+			}
+			rigNodes[e.DBCNodeName()] = e.ID
+			if e.Role == Secondary {
+				reserved = append(reserved,
+					restbus.Reserved{ID: e.ISOTP.Request, Extended: e.ISOTP.Extended, What: "ISO-TP request identifier of " + e.ID},
+					restbus.Reserved{ID: e.ISOTP.Response, Extended: e.ISOTP.Extended, What: "ISO-TP response identifier of " + e.ID})
+			}
+		}
+		nodes := rb.Nodes
+		if len(nodes) == 0 {
+			for _, n := range db.Nodes {
+				if _, isECU := rigNodes[n]; !isECU {
+					nodes = append(nodes, n)
+				}
+			}
+		}
+		for j, n := range rb.Nodes {
+			if id, isECU := rigNodes[n]; isECU {
+				return r.Errorf(fmt.Sprintf("%s.nodes[%d]", f, j), "%s is ECU %s of the rig, which sends its own traffic", n, id)
+			}
+		}
+		cfg := restbus.Config{DB: db, Nodes: nodes, Reserved: reserved, FD: b.FD, SleepAfter: rb.SleepAfter}
+		for _, c := range rb.Counters {
+			cfg.Counters = append(cfg.Counters, restbus.CounterRule{Message: c.Message, Signal: c.Signal, Modulo: c.Modulo})
+		}
+		for _, c := range rb.Checksums {
+			cfg.Checksums = append(cfg.Checksums, restbus.ChecksumRule{Message: c.Message, Signal: c.Signal, Algorithm: restbus.Algorithm(c.Algorithm)})
+		}
+		if _, err := restbus.New(cfg); err != nil {
+			return r.Errorf(f, "%v", err)
+		}
+		rb.cfg = cfg
+	}
+	return nil
+}
