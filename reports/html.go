@@ -30,8 +30,10 @@ var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap
 		}
 		return strconv.Itoa(b) + " bit/s"
 	},
-	"add":  func(a, b int) int { return a + b },
-	"addf": func(a, b float64) string { return strconv.FormatFloat(a+b, 'f', 1, 64) },
+	"add": func(a, b int) int { return a + b },
+	// stdid is the element id of a statement's row: "check_root#3" → "std-check_root-3"
+	"stdid": func(id string) string { return "std-" + strings.ReplaceAll(id, "#", "-") },
+	"addf":  func(a, b float64) string { return strconv.FormatFloat(a+b, 'f', 1, 64) },
 	"pct": func(a, b int) string {
 		if b == 0 {
 			return "0"
@@ -88,6 +90,7 @@ type htmlScenario struct {
 	Attack      string
 	Transport   string
 	Standard    []string
+	Statements  []string // the Standard's statements the scenario proves (Result.Statements)
 	Sections    []htmlSection
 	Missing     []string // anchors without supplied text
 	Results     []htmlResult
@@ -121,6 +124,7 @@ type htmlPage struct {
 	Attacks   []attackRow
 	Sections  int // Standard sections cited
 	Simulated float64
+	Coverage  *htmlCoverage // the Standard coverage, if the report has it
 }
 
 // WriteHTML writes the auditor's report: one self-contained HTML file (CSS
@@ -169,7 +173,7 @@ func buildPage(r *Report, o options) *htmlPage {
 	for _, g := range groupByScenario(r.Results) {
 		first := g.Results[0]
 		s := htmlScenario{ID: htmlID("scenario-"+g.Scenario, ids), Name: g.Scenario, Description: first.Description,
-			Attack: first.Attack, Transport: first.Transport, Standard: first.Standard}
+			Attack: first.Attack, Transport: first.Transport, Standard: first.Standard, Statements: first.Statements}
 		for _, a := range first.Standard {
 			cited[a] = true
 			text, ok := o.sections[a]
@@ -237,6 +241,7 @@ func buildPage(r *Report, o options) *htmlPage {
 		p.Attacks = append(p.Attacks, *attacks[a])
 	}
 	p.Sections = len(cited)
+	p.Coverage = coverageSection(r.Coverage)
 	return p
 }
 

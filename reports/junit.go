@@ -82,6 +82,10 @@ func JUnit(r *Report) JUnitSuites {
 				{"description", first.Description},
 			},
 		}
+		if len(first.Statements) > 0 {
+			// the Standard's statements the scenario proves (uptane/std IDs)
+			s.Properties = append(s.Properties, JUnitProperty{"statements", strings.Join(first.Statements, ",")})
+		}
 		if !r.Started.IsZero() {
 			s.Timestamp = r.Started.UTC().Format("2006-01-02T15:04:05")
 		}

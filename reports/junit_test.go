@@ -86,6 +86,7 @@ var _ = Describe("JUnit XML", func() {
 		Expect(props).To(HaveKeyWithValue("rig", "virtual"))
 		Expect(props).To(HaveKeyWithValue("attack", "freeze"))
 		Expect(props).To(HaveKeyWithValue("standard", "check_timestamp,full_verification"))
+		Expect(props).To(HaveKeyWithValue("statements", "check_timestamp#4"))
 		c := su.Cases[0]
 		Expect(c.Name).To(Equal("ECM-0001 / conformant"))
 		Expect(c.ClassName).To(Equal("uptane-hil.freeze.freeze-director-timestamp"))

@@ -54,6 +54,9 @@ type Report struct {
 	Finished time.Time `json:"finished"`
 	Results  []Result  `json:"results"`
 	Summary  Summary   `json:"summary"`
+	// Coverage is the Standard coverage of the run (NewCoverage), if the
+	// runner supplied it.
+	Coverage *Coverage `json:"coverage,omitempty"`
 }
 
 // Tool names the program that produced the report.
@@ -91,6 +94,10 @@ type Result struct {
 	// Standard lists the section anchors of the Uptane Standard the scenario
 	// exercises, e.g. ["check_timestamp", "full_verification"].
 	Standard []string `json:"standard"`
+	// Statements are the IDs of the Standard's normative statements the
+	// scenario proves with its control run (uptane/std), e.g.
+	// ["check_timestamp#4", "full_verification#7"].
+	Statements []string `json:"statements,omitempty"`
 	// Transport is where the attack enters: "backend-link", "bus" or "keys".
 	Transport string `json:"transport,omitempty"`
 	ECU       string `json:"ecu"`

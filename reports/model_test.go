@@ -22,8 +22,12 @@ func minimal() *reports.Report {
 		Buses: []reports.Bus{{Name: "powertrain"}}}, 7, sample.Started)
 	r.Add(reports.Result{Scenario: "s", Attack: "freeze", Standard: []string{"check_timestamp"}, ECU: "ECM-0001",
 		Profile: "conformant", Expected: reports.Defended, Observed: reports.Defended, Pass: true,
-		Sequence: []reports.Message{{T: 1, Label: "start", Kind: reports.KindNote}},
-		BusLoad:  []reports.BusLoad{{Bus: "powertrain", Samples: []reports.LoadSample{{T: 0, LoadPct: 1}}}}})
+		Sequence:   []reports.Message{{T: 1, Label: "start", Kind: reports.KindNote}},
+		BusLoad:    []reports.BusLoad{{Bus: "powertrain", Samples: []reports.LoadSample{{T: 0, LoadPct: 1}}}},
+		Statements: []string{"check_timestamp#4"}})
+	r.Coverage = &reports.Coverage{Standard: "Uptane Standard 2.1.0",
+		Sections: []reports.CoverageSection{{Section: "check_timestamp", Group: "Verification procedures"}},
+		Rows:     []reports.CoverageStatement{{ID: "check_timestamp#4", Section: "check_timestamp", Kind: "SHALL*", Line: 866, Text: "Check that ...", Class: "SC", Scenarios: []string{}}}}
 	r.Finish(sample.Started.Add(time.Second))
 	return r
 }
@@ -69,7 +73,7 @@ var _ = Describe("the report model and its JSON", func() {
 				optional = append(optional, p)
 			}
 		}
-		Expect(optional).To(ConsistOf("results[].sequence", "results[].busLoad"))
+		Expect(optional).To(ConsistOf("results[].sequence", "results[].busLoad", "results[].statements", "coverage"))
 	})
 
 	It("writes RFC 3339 times, the schema name and millisecond numbers", func() {

@@ -7,7 +7,9 @@ package rigs
 
 import (
 	"fmt"
+	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,6 +104,31 @@ type ECU struct {
 	// its identifier up to the first '-'); the rest-bus does not simulate
 	// it.
 	DBCNode string `yaml:"dbc_node"`
+	// Protocol is how the Primary reaches a Secondary: "uds" (the default:
+	// Uptane on UDS on ISO-TP on its bus, docs/pouf.md) or "aktualizr-ip"
+	// (aktualizr's IP Secondary protocol, DER over TCP at Address,
+	// docs/aktualizr-ip.md).
+	Protocol string `yaml:"protocol"`
+	// Address is an aktualizr-ip Secondary's TCP address, host:port. One of
+	// ours can instead be on bus: (the DER messages over ISO-TP).
+	Address string `yaml:"address"`
+	// Aktualizr configures a Secondary with process: aktualizr-secondary
+	// (the real aktualizr-secondary, which uptane-hil starts).
+	Aktualizr AktualizrECU `yaml:"aktualizr"`
+}
+
+// AktualizrECU is how uptane-hil starts an aktualizr-secondary.
+type AktualizrECU struct {
+	// Verification is its verification_type: "full" (Director Root and
+	// Targets, and the Image repository) or "tuf" (the Image repository
+	// only). Default full.
+	Verification string `yaml:"verification"`
+	// KeyType of the key it makes on its first start: ED25519 (default),
+	// RSA2048, RSA3072 or RSA4096.
+	KeyType string `yaml:"key_type"`
+	// Binary is its path (default: $UPTANE_HIL_AKTUALIZR_BIN, else where
+	// .ci/aktualizr-build puts it).
+	Binary string `yaml:"binary"`
 }
 
 // PublicKey is an ECU's public key in TUF's key format
@@ -138,11 +165,90 @@ const (
 	InProcess = "in-process"
 	External  = "external"
 	Physical  = "physical"
-	Simulated = "simulated"
-	WallClock = "wall"
-	Embedded  = "embedded"
-	Remote    = "remote"
+	// AktualizrSecondary: the real aktualizr-secondary, started by uptane-hil.
+	AktualizrSecondary = "aktualizr-secondary"
+	UDS                = "uds"
+	AktualizrIP        = "aktualizr-ip"
+	Simulated          = "simulated"
+	WallClock          = "wall"
+	Embedded           = "embedded"
+	Remote             = "remote"
 )
+
+// validateAktualizrIP checks a Secondary reached over aktualizr's IP
+// Secondary protocol: TCP at a host:port, or (one of ours only) the same
+// DER messages over ISO-TP on its bus; it reports the latter, whose bus and
+// ISO-TP identifiers are checked as a UDS Secondary's.
+func (r *Rig) validateAktualizrIP(f string, e *ECU) (overISOTP bool, err error) {
+	if e.Role != Secondary {
+		return false, r.Errorf(f+".protocol", "only a Secondary speaks aktualizr-ip")
+	}
+	if e.Bus != "" {
+		if e.Address != "" {
+			return false, r.Errorf(f+".address", "an aktualizr-ip Secondary is reached either at address: (TCP) or on bus: (ISO-TP), not both")
+		}
+		if e.Process != InProcess {
+			return false, r.Errorf(f+".process", "aktualizr-ip over ISO-TP is served by our own Secondaries (in-process) only; aktualizr-secondary speaks TCP")
+		}
+		if e.Encrypted {
+			return false, r.Errorf(f+".encrypted", "aktualizr-ip carries no image encryption")
+		}
+		return true, nil
+	}
+	return false, r.validateAktualizrTCP(f, e)
+}
+
+func (r *Rig) validateAktualizrTCP(f string, e *ECU) error {
+	host, port, err := net.SplitHostPort(e.Address)
+	if err != nil || host == "" {
+		return r.Errorf(f+".address", "%q: an aktualizr-ip Secondary needs its TCP address, host:port", e.Address)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return r.Errorf(f+".address", "%q: port %q is not 1..65535", e.Address, port)
+	}
+	if e.Process == External {
+		return r.Errorf(f+".process", "an aktualizr-ip Secondary runs in-process (ours), as aktualizr-secondary (started by uptane-hil) or physical")
+	}
+	if e.Profile == "" {
+		e.Profile = Full
+	}
+	if e.Profile != Full {
+		return r.Errorf(f+".profile", "an aktualizr-ip Secondary verifies fully (our own) or as its aktualizr.verification says")
+	}
+	if e.Encrypted {
+		return r.Errorf(f+".encrypted", "aktualizr-ip carries no image encryption")
+	}
+	if e.KeyType == "" {
+		e.KeyType = "ed25519"
+	}
+	a := &e.Aktualizr
+	if a.Verification == "" {
+		a.Verification = Full
+	}
+	if !oneOf(a.Verification, Full, "tuf") {
+		return r.Errorf(f+".aktualizr.verification", "%q is not one of full, tuf", a.Verification)
+	}
+	if a.KeyType == "" {
+		a.KeyType = "ED25519"
+	}
+	if !oneOf(a.KeyType, "ED25519", "RSA2048", "RSA3072", "RSA4096") {
+		return r.Errorf(f+".aktualizr.key_type", "%q is not one of ED25519, RSA2048, RSA3072, RSA4096", a.KeyType)
+	}
+	if e.ImageSize == 0 {
+		e.ImageSize = 16 << 10
+	}
+	if e.Process == AktualizrSecondary || e.Process == Physical {
+		for _, kt := range []struct{ f, v string }{{"director", r.Backend.KeyTypes.Director}, {"image", r.Backend.KeyTypes.Image}} {
+			if !oneOf(kt.v, "", keys.Ed25519, keys.RSA, keys.RSA3072, keys.RSA4096) {
+				return r.Errorf("backend.key_types."+kt.f, "%q: aktualizr-secondary %s verifies ed25519 and RSA signatures only", kt.v, e.ID)
+			}
+		}
+	}
+	if (e.Process == AktualizrSecondary || e.Process == Physical) && r.Clock != WallClock {
+		return r.Errorf(f+".process", "aktualizr-secondary judges expiry by its system clock: the rig runs on clock: wall")
+	}
+	return nil
+}
 
 // Load reads and validates a rig file.
 func Load(path string) (*Rig, error) {
@@ -388,8 +494,29 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 		if e.Process == "" {
 			e.Process = InProcess
 		}
-		if !oneOf(e.Process, InProcess, External, Physical) {
-			return r.Errorf(f+".process", "%q is not one of in-process, external, physical", e.Process)
+		if !oneOf(e.Process, InProcess, External, Physical, AktualizrSecondary) {
+			return r.Errorf(f+".process", "%q is not one of in-process, external, physical, aktualizr-secondary", e.Process)
+		}
+		if e.Protocol == "" {
+			e.Protocol = UDS
+		}
+		if !oneOf(e.Protocol, UDS, AktualizrIP) {
+			return r.Errorf(f+".protocol", "%q is not one of uds, aktualizr-ip", e.Protocol)
+		}
+		if e.Protocol == AktualizrIP {
+			overISOTP, err := r.validateAktualizrIP(f, e)
+			if err != nil {
+				return err
+			}
+			if !overISOTP {
+				continue
+			}
+		}
+		if e.Process == AktualizrSecondary {
+			return r.Errorf(f+".process", "aktualizr-secondary speaks aktualizr-ip: set protocol: aktualizr-ip and address:")
+		}
+		if e.Address != "" {
+			return r.Errorf(f+".address", "only an aktualizr-ip Secondary has an address; this one is reached over UDS on its bus")
 		}
 		if e.KeyType == "" {
 			e.KeyType = keys.Ed25519
@@ -500,6 +627,9 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 	}
 	p := r.Primary()
 	for _, s := range r.Secondaries() {
+		if s.Protocol == AktualizrIP && s.Bus == "" {
+			continue // over TCP
+		}
 		reach := false
 		for _, b := range p.Buses {
 			reach = reach || b == s.Bus

@@ -1,13 +1,15 @@
 package scenarios
 
-// Key compromise of the Image repository and its suppliers: the setup that
-// shapes the Image repository (threshold roles, supplier delegations), the
-// attacker taking its keys, and the metadata it signs and serves with them.
+// Key compromise and recovery: the setup that shapes the Image repository
+// (threshold roles, supplier delegations), the attacker taking a
+// repository's keys, the metadata it signs and serves with them, and the
+// OEM rotating keys to revoke them.
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -16,6 +18,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/sim/events"
+	"github.com/uptane-hil/uptane-hil/uptane/keys"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 )
 
@@ -53,11 +56,7 @@ var (
 
 func (s *Scenario) validateImageSetup() error {
 	im := s.Setup.Image
-	names := make([]string, 0, len(im.Roles))
-	for r := range im.Roles {
-		names = append(names, r)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(im.Roles))
 	for _, r := range names {
 		f := "setup.image.roles." + r
 		if !topRoles[r] {
@@ -242,11 +241,7 @@ func (r *runner) publishImage(p *Publish) error {
 
 // serve answers requests for each file under prefix with the forged bytes.
 func (r *runner) serve(prefix string, files forge.Files) {
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(files))
 	for _, n := range names {
 		path := prefix + n
 		rule := &mitm.Rule{Name: "publish " + n, Path: regexp.MustCompile("^" + regexp.QuoteMeta(path) + "$"), Action: mitm.Substitute{Body: files[n]}}
@@ -273,4 +268,96 @@ func (r *runner) rollbackTargets(rp *forge.Repo) (forge.Files, error) {
 		return nil, fmt.Errorf("the attacker has recorded no Director targets yet")
 	}
 	return forge.TargetsRollback(rp, old)
+}
+
+// rotate replaces a role's keys with new ones (Root N+1 revokes the old).
+func (r *runner) rotate(rot *Rotate) error {
+	k, err := keys.Generate(keyType(r.v.Rig, rot.Repo), r.v.Seed.Reader(fmt.Sprintf("keys/rotated/%s/%s/%d", rot.Repo, rot.Role, r.sim.Now().UnixNano())))
+	if err != nil {
+		return err
+	}
+	r.note("OEM rotates the " + rot.Repo + " " + rot.Role + " key")
+	if rot.Repo == "director" {
+		return r.v.Director.RotateKeys(rot.Role, []keys.Signer{k}, 1)
+	}
+	if err := r.v.Image.RotateKeys(rot.Role, []keys.Signer{k}, 1); err != nil {
+		return err
+	}
+	return r.v.Image.Publish()
+}
+
+// publish serves metadata the attacker signed with the keys it holds.
+func (r *runner) publish(p *Publish) error {
+	vin := r.v.Rig.Vehicle.VIN
+	cur := func(role string) ([]byte, error) {
+		if role == meta.Timestamp {
+			return r.v.Director.File(vin, "timestamp.json")
+		}
+		n, err := r.v.Director.Version(vin, role)
+		if err != nil {
+			return nil, err
+		}
+		return r.v.Director.File(vin, meta.VersionedName(n, role))
+	}
+	rp := &forge.Repo{Signers: r.held}
+	var err error
+	if rp.Timestamp, err = cur(meta.Timestamp); err != nil {
+		return err
+	}
+	if rp.Snapshot, err = cur(meta.Snapshot); err != nil {
+		return err
+	}
+	if rp.Targets, err = cur(meta.Targets); err != nil {
+		return err
+	}
+	var files forge.Files
+	if p.Rollback {
+		old := r.recordedMatching("/director/"+vin+"/", ".snapshot.json")
+		if old == nil {
+			return fmt.Errorf("the attacker has recorded no Director snapshot yet")
+		}
+		files, err = forge.TimestampRollback(rp, old)
+	} else if p.RollbackTargets {
+		files, err = r.rollbackTargets(rp)
+	} else if name, ok := strings.CutPrefix(p.Image, "target:"); ok {
+		img, err2 := r.imageTarget(name)
+		if err2 != nil {
+			return err2
+		}
+		files, err = forge.DirectorAssign(rp, p.ECU, r.v.Rig.ECU(p.ECU).HardwareID, name, img)
+	} else {
+		files, err = forge.DirectorImage(rp, p.ECU, r.v.ImageBytes("malicious", 0, r.v.Rig.ECU(p.ECU).ImageSize))
+	}
+	if err != nil {
+		return err
+	}
+	names := slices.Sorted(maps.Keys(files))
+	for _, n := range names {
+		path := "/director/" + vin + "/" + n
+		if strings.HasPrefix(n, "targets/") {
+			path = "/image/" + n
+		}
+		rule := &mitm.Rule{Name: "publish " + n, Path: regexp.MustCompile("^" + regexp.QuoteMeta(path) + "$"), Action: mitm.Substitute{Body: files[n]}}
+		r.rules = append(r.rules, rule)
+		r.proxy.Add(rule)
+	}
+	r.v.PrimaryCfg.Events(events.Event{Time: r.sim.Now(), Kind: events.Attack, From: events.Attacker, Label: fmt.Sprintf("attacker publishes %d forged files", len(files))})
+	return nil
+}
+
+// recordedMatching returns the oldest recorded body whose path has prefix
+// and suffix.
+func (r *runner) recordedMatching(prefix, suffix string) []byte {
+	var best []byte
+	bestV := int64(-1)
+	for v := int64(1); v < 1000; v++ {
+		p := fmt.Sprintf("%s%d%s", prefix, v, suffix)
+		if rec := r.proxy.Recorded(p); len(rec) > 0 {
+			if bestV < 0 {
+				best, bestV = rec[0], v
+			}
+			break
+		}
+	}
+	return best
 }

@@ -5,7 +5,8 @@ package scenarios
 // or ECDSA keys end to end instead of the rig's (ed25519 by default).
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/uptane-hil/uptane-hil/rigs"
@@ -29,7 +30,7 @@ func (s *Scenario) validateKeyTypes() error {
 			return s.Errorf("setup.key_types."+x.f, "%q is not one of %s", x.v, strings.Join(keys.Types(), ", "))
 		}
 	}
-	for _, id := range sortedECUs(kt.ECUs) {
+	for _, id := range slices.Sorted(maps.Keys(kt.ECUs)) {
 		if t := kt.ECUs[id]; t == "" || !keys.ValidType(t) {
 			return s.Errorf("setup.key_types.ecus."+id, "%q is not one of %s", t, strings.Join(keys.Types(), ", "))
 		}
@@ -54,7 +55,7 @@ func (kt KeyTypesSetup) rig(s *Scenario, r *rigs.Rig) (*rigs.Rig, error) {
 	if kt.Image != "" {
 		c.Backend.KeyTypes.Image = kt.Image
 	}
-	for _, id := range sortedECUs(kt.ECUs) {
+	for _, id := range slices.Sorted(maps.Keys(kt.ECUs)) {
 		e := c.ECU(id)
 		switch {
 		case e == nil:
@@ -74,13 +75,4 @@ func keyType(r *rigs.Rig, repo string) string {
 		return r.Backend.KeyTypes.Director
 	}
 	return r.Backend.KeyTypes.Image
-}
-
-func sortedECUs(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

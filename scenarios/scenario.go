@@ -17,6 +17,7 @@ import (
 
 	"github.com/uptane-hil/uptane-hil/internal/yamlx"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/uptane/std"
 )
 
 // Scenario is one parsed scenario file.
@@ -29,9 +30,13 @@ type Scenario struct {
 	ECUs        []string `yaml:"ecus"`      // the ECUs whose outcome is judged (default: every Secondary)
 	// Defence lists the checks the control profile lacks.
 	Defence []check.ID `yaml:"defence"`
-	Setup   Setup      `yaml:"setup"`
-	Steps   []Step     `yaml:"steps"`
-	Goal    Goal       `yaml:"goal"`
+	// Statements names the Standard's statements (uptane/std IDs such as
+	// "verify_metadata#2") the scenario proves beyond those its defence
+	// checks implement (check.Statements); see StatementIDs.
+	Statements []std.ID `yaml:"statements"`
+	Setup      Setup    `yaml:"setup"`
+	Steps      []Step   `yaml:"steps"`
+	Goal       Goal     `yaml:"goal"`
 	// Detected is the check the conformant ECUs must report (optional; any
 	// of Defence when empty).
 	Detected check.ID `yaml:"detected"`
@@ -301,6 +306,11 @@ func (s *Scenario) validate() error {
 	}
 	if len(s.Defence) == 0 {
 		return s.Errorf("defence", "missing: the checks the control profile lacks (a scenario with no control cannot show the suite can fail)")
+	}
+	for i, id := range s.Statements {
+		if !std.Known(id) {
+			return s.Errorf(fmt.Sprintf("statements[%d]", i), "%q is no statement of the Standard (uptane-hil trace lists them)", id)
+		}
 	}
 	if s.Setup.Release == 0 {
 		s.Setup.Release = 1

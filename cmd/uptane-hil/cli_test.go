@@ -12,6 +12,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/uptane-hil/uptane-hil/rigs"
 )
 
 // captureStderr runs f with os.Stderr redirected and returns what it wrote.
@@ -118,6 +120,17 @@ var _ = Describe("the uptane-hil command", func() {
 		Expect(rep.Summary.Failed).To(Equal(0))
 	})
 
+	It("run: the report's header names the rig's buses: virtual ones, or the SocketCAN interfaces", func() {
+		for rig, want := range map[string]string{
+			"rigs/virtual.yaml": "virtual buses (UDS on ISO-TP), in-process",
+			"rigs/vcan.yaml":    "SocketCAN vcan0, vcan1 (UDS on ISO-TP), in-process",
+		} {
+			r, err := rigs.Load(rig)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(transportOf(r)).To(Equal(want), rig)
+		}
+	})
+
 	It("run: exit status 1 when a result fails", func() {
 		dir := GinkgoT().TempDir()
 		broken := filepath.Join(dir, "broken.yaml")
@@ -131,7 +144,7 @@ var _ = Describe("the uptane-hil command", func() {
 		Expect(out).To(ContainSubstring("FAIL"))
 	})
 
-	It("repo: serves the Director and the Image repository on loopback", func() {
+	It("repo: serves the Director and the Image repository on loopback", Label("std:server_requirements#1"), func() {
 		go dispatch([]string{"repo", "--rig", "rigs/virtual.yaml", "--listen", "127.0.0.1:18471", "--out", GinkgoT().TempDir()}, io.Discard, io.Discard)
 		var resp *http.Response
 		Eventually(func() error {

@@ -83,7 +83,7 @@ arguments or a bad rig file.
 	}
 	dir := filepath.Join(*out, "repo")
 	os.RemoveAll(dir)
-	v, err := vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: clock.NewWall(), Seed: seed.Seed(*sd), BackendOnly: true})
+	v, err := vehicle.NewBackend(vehicle.Options{Rig: r, Dir: dir, Clock: clock.NewWall(), Seed: seed.Seed(*sd)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "uptane-hil repo:", err)
 		return 1

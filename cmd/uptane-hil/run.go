@@ -97,7 +97,7 @@ while simulated time stands still. Rigs with physical ECUs are refused.
 	if sdv == 0 {
 		sdv = r.Seed
 	}
-	if err := writeResults(*out, r, sdv, started, all); err != nil {
+	if err := writeResults(*out, r, sdv, started, all, list); err != nil {
 		fmt.Fprintln(os.Stderr, "uptane-hil run:", err)
 		return 1
 	}
@@ -141,19 +141,50 @@ func writeSummary(w io.Writer, all []scenarios.Result) (failed int) {
 	return failed
 }
 
-func writeResults(dir string, r *rigs.Rig, sd uint64, started time.Time, all []scenarios.Result) error {
-	rig := reports.Rig{Name: r.Name, File: r.File, Transport: "virtual buses (UDS on ISO-TP), in-process"}
+// writeResults writes the reports of the run, with the Standard coverage of
+// the scenarios played (list).
+func writeResults(dir string, r *rigs.Rig, sd uint64, started time.Time, all []scenarios.Result, list []*scenarios.Scenario) error {
+	rig := reports.Rig{Name: r.Name, File: r.File, Transport: transportOf(r)}
 	for _, b := range r.Buses {
 		rig.Buses = append(rig.Buses, reports.Bus{Name: b.Name, Interface: b.Interface, Bitrate: b.Bitrate, DataBitrate: b.DataBitrate, FD: b.FD})
 	}
 	rep := reports.New(reports.Tool{Name: "uptane-hil", Version: version}, rig, sd, started.UTC())
+	proves := map[string][]string{}
+	for _, s := range list {
+		for _, id := range s.StatementIDs() {
+			proves[s.Name] = append(proves[s.Name], string(id))
+		}
+	}
 	for _, x := range all {
 		rep.Add(reports.Result{Scenario: x.Scenario, Description: x.Description, Attack: x.Attack, Standard: x.Standard,
 			Transport: x.Transport, ECU: x.ECU, Profile: x.Profile, Control: x.Control, Expected: x.Expected,
 			Observed: x.Observed, Detected: x.Detected, Detail: x.Detail, VersionReport: x.Report, Pass: x.Pass,
 			Duration: reports.Ms(x.Duration), Wall: reports.Ms(x.Wall), Sequence: reports.SequenceFromEvents(time.Time{}, x.Events),
-			Capture: x.Capture, CandumpLog: x.CandumpLog})
+			Capture: x.Capture, CandumpLog: x.CandumpLog, Statements: proves[x.Scenario]})
 	}
+	rep.Coverage = reports.NewCoverage(scenarios.Trace(list, "."), rep.Results)
 	rep.Finish(time.Now().UTC())
 	return reports.WriteAll(dir, rep, reports.WithStandard(reports.StandardSections(reports.StandardText)))
+}
+
+// transportOf says what carries a scenario run on rig r, for the report's
+// header: the rig's buses, virtual or SocketCAN (with their interfaces);
+// every ECU runs in this process.
+func transportOf(r *rigs.Rig) string {
+	var virtual, kernel []string
+	for _, b := range r.Buses {
+		if b.Kind == rigs.SocketCAN {
+			kernel = append(kernel, b.Interface)
+		} else {
+			virtual = append(virtual, b.Name)
+		}
+	}
+	var parts []string
+	if len(virtual) > 0 {
+		parts = append(parts, "virtual buses")
+	}
+	if len(kernel) > 0 {
+		parts = append(parts, "SocketCAN "+strings.Join(kernel, ", "))
+	}
+	return strings.Join(parts, " and ") + " (UDS on ISO-TP), in-process"
 }

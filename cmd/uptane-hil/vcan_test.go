@@ -225,7 +225,7 @@ var _ = Describe("every ECU in its own process on vcan", Label("vcan"), func() {
 		Expect(v.repo.Output()).To(MatchRegexp(`IVI-0001\s+ivi-v5/firmware-r2\.bin`))
 	})
 
-	It("power loss for real: SIGKILL of a Secondary mid-transfer and a self-kill mid-install leave whole images, and the next cycle installs release 2", func() {
+	It("power loss for real: SIGKILL of a Secondary mid-transfer and a self-kill mid-install leave whole images, and the next cycle installs release 2", Label("std:metadata_verification#5"), func() {
 		// Seeded by the suite's random seed (printed; --ginkgo.seed=N
 		// replays it): after which TransferData block of ECM-0001's image
 		// the process is killed, and at which crash point of its store

@@ -109,7 +109,7 @@ the Director's metadata versions start again otherwise) unless --fresh.
 	var verdict vehicle.Verdict
 	var runErr error
 	err = sim.Run("vehicle", func() {
-		v, runErr = vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: sim, Seed: seed.Seed(f.seed), Events: events.Fan(disp.Sink()), OverBus: true, Wait: f.wait})
+		v, runErr = vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: sim, Seed: seed.Seed(f.seed), Events: events.Fan(disp.Sink()), Reach: vehicle.ByRig, Wait: f.wait})
 		if runErr != nil {
 			return
 		}
@@ -174,8 +174,8 @@ func runVehicleWall(r *rigs.Rig, f vehicleFlags) int {
 	}
 	// 2. The backend, served for the ECUs in other processes.
 	disp := progress.New(os.Stdout, progress.IsTerminal(os.Stdout))
-	v, err := vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: clk, Seed: sd, Events: events.Fan(disp.Sink()),
-		OverBus: true, Buses: buses, Wait: f.wait, BackendOnly: true})
+	v, err := vehicle.NewBackend(vehicle.Options{Rig: r, Dir: dir, Clock: clk, Seed: sd, Events: events.Fan(disp.Sink()),
+		Reach: vehicle.ByRig, Buses: buses, Wait: f.wait})
 	if err != nil {
 		return fail(err)
 	}

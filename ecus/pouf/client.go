@@ -30,6 +30,10 @@ type Identity struct {
 	EncryptionKey []byte // nil when the ECU has none
 	MaxImage      uint32
 	MaxMetadata   uint32
+	// Report is the form of the ECU's version reports: "" ours
+	// (manifest.SignedReport), "aktualizr" aktualizr's signed ECU manifest
+	// (an aktualizr-secondary reached over aktualizr-ip).
+	Report string `json:",omitempty"`
 }
 
 // Progress reports bytes transferred.

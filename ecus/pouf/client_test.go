@@ -236,7 +236,7 @@ func blob(n int) []byte {
 var directorFiles = map[string][]byte{"2.root.json": blob(900), "timestamp.json": blob(300), "4.snapshot.json": blob(400), "5.targets.json": blob(2500)}
 
 var _ = Describe("pouf.Client against a Secondary over UDS", func() {
-	It("runs a whole update cycle with a full-verification Secondary", func() {
+	It("runs a whole update cycle with a full-verification Secondary", Label("std:create_version_report#1", "std:create_version_report#2", "std:download_image#2", "std:download_image#4", "std:full_verification#2", "std:in_vehicle#8", "std:metadata_verification#2", "std:send_metadata_primary#1", "std:send_time_primary#1"), func() {
 		image := blob(10_000)
 		var progress []int64
 		r := onRig("full", func(r *rig) {
@@ -289,7 +289,7 @@ var _ = Describe("pouf.Client against a Secondary over UDS", func() {
 		// the install's minute of 0x78 did not end the session, and no request was repeated
 		Expect(r.ecu.modes).NotTo(ContainElement(uds.ResumeFile))
 	})
-	It("runs a cycle with a partial-verification Secondary, which refuses Image repository metadata", func() {
+	It("runs a cycle with a partial-verification Secondary, which refuses Image repository metadata", Label("std:send_metadata_primary#1"), func() {
 		onRig("partial", func(r *rig) {
 			c := r.client
 			id, err := c.ReadIdentity()

@@ -28,9 +28,9 @@ type Fetcher struct {
 	Base    string // base URL, e.g. "http://backend/director/VIN123/"
 	Client  *http.Client
 	Clock   clock.Clock
-	Timeout time.Duration // whole request; default 30 s
-	MinRate int64         // bytes/s; default 1024
-	Grace   time.Duration // before the rate is judged; default 5 s
+	Timeout time.Duration // whole request, on Clock; 0: 30 s
+	MinRate int64         // bytes per second of Clock time; 0: 1024
+	Grace   time.Duration // before the rate is judged, on Clock; 0: 5 s
 	Profile check.Profile
 }
 

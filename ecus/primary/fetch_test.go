@@ -83,14 +83,14 @@ var _ = Describe("Primary repository fetcher", func() {
 			Expect(ce.Role).To(Equal("timestamp"))
 		})
 	})
-	It("aborts a download slower than the threshold: in_vehicle.download_speed (slow retrieval)", func() {
+	It("aborts a download slower than the threshold: in_vehicle.download_speed (slow retrieval)", Label("std:in_vehicle#3"), func() {
 		run(func() {
 			proxy.Add(&mitm.Rule{Name: "slow", Action: mitm.Slow{Chunk: 100, Interval: time.Second}})
 			_, err := f.Fetch("big", 200_000)
 			Expect(check.Is(err, check.InVehicleDownloadSpeed)).To(BeTrue(), "%v", err)
 		})
 	})
-	It("lets the slow download through when the control profile lacks that check", func() {
+	It("lets the slow download through when the control profile lacks that check", Label("std:in_vehicle#3"), func() {
 		f.Profile = check.Without(check.InVehicleDownloadSpeed)
 		f.Timeout = 24 * time.Hour
 		run(func() {

@@ -463,28 +463,10 @@ func (e *ECU) currentTargetLocked() *verify.ECUTarget { return e.target }
 func (e *ECU) VersionReport() ([]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var counter uint64
-	err := e.st.Update("report", func(s *store.State) error {
-		s.ReportCounter++
-		counter = s.ReportCounter
-		for i := range s.Attacks {
-			s.Attacks[i].Reported = true
-		}
-		return nil
-	})
+	r, err := e.st.NextReport(e.cfg.ID, func(st store.State) (time.Time, []byte) { return st.LatestTime, st.Nonce })
 	if err != nil {
 		return nil, err
 	}
-	st := e.st.State()
-	var installed manifest.Image
-	if img := st.Installed(); img != nil {
-		installed = manifest.Image{Filename: img.Name, Length: img.Length, Hashes: img.Hashes}
-	}
-	var attacks []manifest.DetectedAttack
-	for _, a := range st.Attacks {
-		attacks = append(attacks, manifest.DetectedAttack{Check: a.Check, Attack: a.Attack, Detail: a.Detail})
-	}
-	r := manifest.NewReport(e.cfg.ID, installed, attacks, st.LatestTime, st.Nonce, counter)
 	sr, err := manifest.SignReport(r, e.cfg.Key)
 	if err != nil {
 		return nil, fmt.Errorf("secondary %s: sign version report: %w", e.cfg.ID, err)

@@ -41,7 +41,7 @@ func (c Crash) Error() string { return "store: simulated power loss at " + c.Poi
 // CrashFunc is called before and after every durable step (and at the
 // points Store.Crash is called for). It may panic with Crash to simulate
 // power loss at that point; whoever runs the ECU recovers the panic and
-// treats the ECU as unpowered (link.Direct, secondary.Node).
+// treats the ECU as unpowered (secondary.Direct, secondary.Node).
 type CrashFunc func(point string)
 
 // Slot names.

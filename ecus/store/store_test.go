@@ -53,7 +53,7 @@ var _ = Describe("ECU state store", func() {
 		Expect(install(dir, nil, image("fw-1.bin", oldData, 1), oldData)).To(BeFalse())
 	})
 
-	It("installs into the inactive slot and switches atomically", func() {
+	It("installs into the inactive slot and switches atomically", Label("std:download_image#3", "std:install_image#1"), func() {
 		s, err := store.Open(dir, "ECU-1", nil)
 		Expect(err).NotTo(HaveOccurred())
 		before := s.State()
@@ -78,7 +78,7 @@ var _ = Describe("ECU state store", func() {
 		Expect(img.Name).To(Equal("fw-1.bin"))
 	})
 
-	It("boots a whole image, old or new, after a power cut at every crash point of an install", func() {
+	It("boots a whole image, old or new, after a power cut at every crash point of an install", Label("std:download_image#3", "std:install_image#1"), func() {
 		var all []string
 		probe := GinkgoT().TempDir()
 		Expect(install(probe, nil, image("fw-1.bin", oldData, 1), oldData)).To(BeFalse())
@@ -141,7 +141,7 @@ var _ = Describe("ECU state store", func() {
 		Expect(data).To(Equal(oldData))
 	})
 
-	It("keeps metadata inside its directory and stages resumable transfers", func() {
+	It("keeps metadata inside its directory and stages resumable transfers", Label("std:send_metadata_primary#3"), func() {
 		s, err := store.Open(dir, "ECU-1", nil)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(s.PutMeta("director/1.root.json", []byte("{}"))).To(Succeed())

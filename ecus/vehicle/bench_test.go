@@ -56,7 +56,7 @@ func BenchmarkCampaign(b *testing.B) {
 			}
 		}
 		err := sim.Run("bench", func() {
-			v, err := vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: sim, OverBus: true, Events: sink})
+			v, err := vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: sim, Reach: vehicle.ByRig, Events: sink})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -13,9 +13,9 @@ import (
 )
 
 var _ = Describe("update campaign over the bus (UDS on ISO-TP on the timed virtual buses)", func() {
-	It("installs release 2 on all four Secondaries, classic and CAN FD, full and partial, encrypted too", func() {
+	It("installs release 2 on all four Secondaries, classic and CAN FD, full and partial, encrypted too", Label("std:primary_steps#1", "std:send_images_primary#1"), func() {
 		within(func(sim *clock.Sim) {
-			v := build(sim, vehicle.Options{OverBus: true})
+			v := build(sim, vehicle.Options{Reach: vehicle.ByRig})
 			frames := map[string]int{}
 			fd := 0
 			for name, b := range v.Buses {

@@ -38,7 +38,7 @@ func build(sim *clock.Sim, o vehicle.Options) *vehicle.Vehicle {
 }
 
 var _ = Describe("update campaign on the virtual rig (direct links)", func() {
-	It("installs release 2 on all four Secondaries and the Director records it from the manifest", func() {
+	It("installs release 2 on all four Secondaries and the Director records it from the manifest", Label("std:construct_manifest_primary#1", "std:create_version_report#1", "std:primary_steps#1", "std:repo_mapping_meta#2", "std:send_images_primary#1", "std:send_metadata_primary#1", "std:vehicle_version_manifest#3"), func() {
 		within(func(sim *clock.Sim) {
 			var log events.Log
 			v := build(sim, vehicle.Options{Events: log.Sink()})

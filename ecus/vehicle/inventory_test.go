@@ -16,7 +16,7 @@ import (
 )
 
 var _ = Describe("the Director's inventory", func() {
-	It("holds a physical ECU's own key (the rig's public_key) and the seed's keys for the others", func() {
+	It("holds a physical ECU's own key (the rig's public_key) and the seed's keys for the others", Label("std:build_time#5"), func() {
 		own, err := keys.Generate(keys.Ed25519, seed.Seed(99).Reader("a supplier's ECU"))
 		Expect(err).NotTo(HaveOccurred())
 		pub := own.Public()
@@ -26,7 +26,7 @@ var _ = Describe("the Director's inventory", func() {
 			"process: physical\n    public_key: {keytype: "+pub.Type+", scheme: "+pub.Scheme+", public: "+pub.Value.PublicKey+"}", 1)
 		r, err := rigs.Parse("bench.yaml", []byte(s))
 		Expect(err).NotTo(HaveOccurred())
-		v, err := vehicle.Build(vehicle.Options{Rig: r, Dir: filepath.Join(GinkgoT().TempDir(), "repo"), Clock: clock.NewWall(), BackendOnly: true})
+		v, err := vehicle.NewBackend(vehicle.Options{Rig: r, Dir: filepath.Join(GinkgoT().TempDir(), "repo"), Clock: clock.NewWall()})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(v.Close)
 		inv, err := v.Director.Vehicle(r.Vehicle.VIN)

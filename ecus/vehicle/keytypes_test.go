@@ -35,7 +35,11 @@ var _ = Describe("key types end to end", func() {
 				for i := range r.ECUs {
 					r.ECUs[i].KeyType = c.typ
 				}
-				v, err := vehicle.Build(vehicle.Options{Rig: r, Clock: sim, Dir: GinkgoT().TempDir(), OverBus: c.overBus,
+				reach := vehicle.DirectByRig
+				if c.overBus {
+					reach = vehicle.ByRig
+				}
+				v, err := vehicle.Build(vehicle.Options{Rig: r, Clock: sim, Dir: GinkgoT().TempDir(), Reach: reach,
 					Delegations: []vehicle.Delegation{{Name: "brakes-supplier", Paths: []string{"brk-v2/*"}, HardwareIDs: []string{"brk-v2"}}}})
 				Expect(err).NotTo(HaveOccurred())
 				DeferCleanup(v.Close)

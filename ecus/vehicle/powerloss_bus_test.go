@@ -65,12 +65,12 @@ func (t *tester) start(mode uds.FileMode, size int) uint64 {
 }
 
 var _ = Describe("power loss on a Secondary during an update over the bus (UDS on ISO-TP)", func() {
-	It("goes silent at a cut, is reported by the Primary, boots a whole image and updates again: 100 seeded cuts", func() {
+	It("goes silent at a cut, is reported by the Primary, boots a whole image and updates again: 100 seeded cuts", Label("std:metadata_verification#5"), func() {
 		// Probe: which crash points does the victim pass in a campaign?
 		var points []string
 		within(func(sim *clock.Sim) {
 			c := &cutter{}
-			v := build(sim, vehicle.Options{OverBus: true, Crash: c.crash})
+			v := build(sim, vehicle.Options{Reach: vehicle.ByRig, Crash: c.crash})
 			c.armed = true
 			rep, err := v.Campaign(2)
 			Expect(err).NotTo(HaveOccurred())
@@ -96,7 +96,7 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 				dir, remove := runDir()
 				defer remove()
 				c := &cutter{n: n, clk: sim}
-				v := build(sim, vehicle.Options{Dir: dir, OverBus: true, Crash: c.crash})
+				v := build(sim, vehicle.Options{Dir: dir, Reach: vehicle.ByRig, Crash: c.crash})
 				after := victimFrames(v, c)
 				c.armed = true
 				rep, err := v.Campaign(2)
@@ -149,7 +149,7 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 	It("loses a partial transfer with the power: ResumeFile after the power-up answers filePosition 0, after a session change it continues", func() {
 		within(func(sim *clock.Sim) {
 			c := &cutter{clk: sim, match: func(p string) bool { return strings.HasSuffix(p, ":block@3000") }}
-			v := build(sim, vehicle.Options{OverBus: true, Crash: c.crash})
+			v := build(sim, vehicle.Options{Reach: vehicle.ByRig, Crash: c.crash})
 			after := victimFrames(v, c)
 			t := newTester(v)
 			t.programming()
@@ -179,7 +179,7 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 
 	It("resumes a partial transfer only for the same path and size, and not after a new nonce", func() {
 		within(func(sim *clock.Sim) {
-			v := build(sim, vehicle.Options{OverBus: true})
+			v := build(sim, vehicle.Options{Reach: vehicle.ByRig})
 			t := newTester(v)
 			cut := func(size int) {
 				GinkgoHelper()
@@ -206,7 +206,7 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 
 	It("cuts the power between crash points with PowerOff: the Primary times out; PowerOn answers again, from disk", func() {
 		within(func(sim *clock.Sim) {
-			v := build(sim, vehicle.Options{OverBus: true})
+			v := build(sim, vehicle.Options{Reach: vehicle.ByRig})
 			s := v.Secondary(victim)
 			Expect(s.BusNode.PowerOn()).To(MatchError(ContainSubstring("already powered")))
 			s.BusNode.PowerOff()
@@ -226,7 +226,7 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 		})
 	})
 
-	It("does not install an image whose verified metadata went with the power: a glitch mid-image, the Primary resends, the ECU refuses", func() {
+	It("does not install an image whose verified metadata went with the power: a glitch mid-image, the Primary resends, the ECU refuses", Label("std:in_vehicle#6", "std:verify_image#9"), func() {
 		within(func(sim *clock.Sim) {
 			var v *vehicle.Vehicle
 			c := &cutter{clk: sim, match: func(p string) bool {
@@ -240,7 +240,7 @@ var _ = Describe("power loss on a Secondary during an update over the bus (UDS o
 					Expect(v.Secondary(victim).BusNode.PowerOn()).To(Succeed())
 				})
 			}
-			v = build(sim, vehicle.Options{OverBus: true, Crash: c.crash})
+			v = build(sim, vehicle.Options{Reach: vehicle.ByRig, Crash: c.crash})
 			c.armed = true
 			rep, err := v.Campaign(2)
 			Expect(err).NotTo(HaveOccurred())

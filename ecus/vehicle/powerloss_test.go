@@ -132,7 +132,7 @@ func updatesAgain(v *vehicle.Vehicle, cut string, ecus ...string) {
 }
 
 var _ = Describe("power loss on a Secondary during an update", func() {
-	It("boots a whole image and updates again after a power cut at any of 100 seeded points of a campaign", func() {
+	It("boots a whole image and updates again after a power cut at any of 100 seeded points of a campaign", Label("std:install_image#1", "std:metadata_verification#5"), func() {
 		// Probe: how many crash points does the victim pass in a campaign?
 		var total int
 		within(func(sim *clock.Sim) {
@@ -176,12 +176,16 @@ var _ = Describe("power loss on a Secondary during an update", func() {
 })
 
 var _ = Describe("power loss mid-install, then the same campaign", func() {
-	It("the next cycle installs the assigned image although the Director signed nothing new (no new updates: the verified update resumes), by direct calls and over the bus", func() {
+	It("the next cycle installs the assigned image although the Director signed nothing new (no new updates: the verified update resumes), by direct calls and over the bus", Label("std:send_metadata_primary#3"), func() {
 		for _, overBus := range []bool{false, true} {
 			for _, point := range []string{"install:slot-a:before", "install:slot-a:after", "install:switch:before"} {
 				within(func(sim *clock.Sim) {
 					c := &cutter{match: func(p string) bool { return p == point }}
-					v := build(sim, vehicle.Options{OverBus: overBus, Crash: c.crash})
+					reach := vehicle.DirectByRig
+					if overBus {
+						reach = vehicle.ByRig
+					}
+					v := build(sim, vehicle.Options{Reach: reach, Crash: c.crash})
 					c.armed = true
 					rep, err := v.Campaign(2)
 					Expect(err).NotTo(HaveOccurred())

@@ -32,11 +32,11 @@ func wallRig() *rigs.Rig {
 }
 
 var _ = Describe("one ECU per process (ProcessOptions, wall clock, shared buses)", func() {
-	It("provisions each ECU from the backend over HTTP, updates all four, and boots from the persisted state after a restart", func() {
+	It("provisions each ECU from the backend over HTTP, updates all four, and boots from the persisted state after a restart", Label("std:send_metadata_primary#3"), func() {
 		r := wallRig()
 		wall := clock.NewWall()
 		out := GinkgoT().TempDir()
-		be, err := vehicle.Build(vehicle.Options{Rig: r, Dir: filepath.Join(out, "repo"), Clock: wall, BackendOnly: true})
+		be, err := vehicle.NewBackend(vehicle.Options{Rig: r, Dir: filepath.Join(out, "repo"), Clock: wall})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(be.Close)
 		srv := httptest.NewServer(be.Backend)
@@ -113,7 +113,7 @@ var _ = Describe("one ECU per process (ProcessOptions, wall clock, shared buses)
 		r := wallRig()
 		wall := clock.NewWall()
 		out := GinkgoT().TempDir()
-		be, err := vehicle.Build(vehicle.Options{Rig: r, Dir: filepath.Join(out, "repo"), Clock: wall, BackendOnly: true})
+		be, err := vehicle.NewBackend(vehicle.Options{Rig: r, Dir: filepath.Join(out, "repo"), Clock: wall})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(be.Close)
 		srv := httptest.NewServer(be.Backend)
@@ -142,7 +142,7 @@ var _ = Describe("one ECU per process (ProcessOptions, wall clock, shared buses)
 	It("BringUp names the ECU outside this process that does not answer on its bus, and how it should run", func() {
 		r := wallRig()
 		wall := clock.NewWall()
-		_, err := vehicle.Build(vehicle.Options{Rig: r, Dir: GinkgoT().TempDir(), Clock: wall, OverBus: true, Wait: 500 * time.Millisecond})
+		_, err := vehicle.Build(vehicle.Options{Rig: r, Dir: GinkgoT().TempDir(), Clock: wall, Reach: vehicle.ByRig, Wait: 500 * time.Millisecond})
 		Expect(err).To(MatchError(And(
 			ContainSubstring("ECU ECM-0001 (process: external) did not answer on bus powertrain at request 0x7e0, response 0x7e8 within 500ms"),
 			ContainSubstring("is `uptane-hil ecu --rig ../../rigs/wall-virtual.yaml --ecu ECM-0001` running?"))))

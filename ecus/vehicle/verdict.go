@@ -3,12 +3,14 @@ package vehicle
 import (
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
 	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/uptane/akdialect"
 	"github.com/uptane-hil/uptane-hil/uptane/manifest"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 	"github.com/uptane-hil/uptane-hil/uptane/verify"
@@ -58,19 +60,20 @@ func Judge(rep *primary.CycleReport, director *verify.Repo) Verdict {
 			}
 		}
 	}
-	ids := make([]string, 0, len(rep.ECUs))
-	for id := range rep.ECUs {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(rep.ECUs))
 	for _, id := range ids {
 		o := rep.ECUs[id]
 		ev := ECUVerdict{ECU: id, Status: o.Status, Err: o.Err}
 		var inst *manifest.Image
+		same := sameHashes
 		if o.Report != nil {
 			if sr, err := manifest.ParseReport(o.Report, manifest.MaxReportSize); err == nil {
 				inst = &sr.Signed.Installed
 				ev.Installed = inst.Filename
+			} else if ar, err := akdialect.ParseReport(o.Report, manifest.MaxReportSize); err == nil {
+				inst = &ar.Installed // an aktualizr-secondary's signed ECU manifest
+				ev.Installed = inst.Filename
+				same = reportedHashesMatch // it reports its SHA-256 only
 			}
 		}
 		a := assigned[id]
@@ -82,7 +85,7 @@ func Judge(rep *primary.CycleReport, director *verify.Repo) Verdict {
 		case a == nil:
 			ev.OnAssigned = true
 		default:
-			ev.OnAssigned = inst.Filename == a.Path && inst.Length == a.Length && sameHashes(inst.Hashes, a.Hashes)
+			ev.OnAssigned = inst.Filename == a.Path && inst.Length == a.Length && same(inst.Hashes, a.Hashes)
 		}
 		if o.Status != primary.Installed && o.Status != primary.UpToDate {
 			ev.OnAssigned = false
@@ -93,6 +96,20 @@ func Judge(rep *primary.CycleReport, director *verify.Repo) Verdict {
 		v.ECUs = append(v.ECUs, ev)
 	}
 	return v
+}
+
+// reportedHashesMatch: every hash the ECU reports (at least one) is the
+// assigned image's hash of that algorithm.
+func reportedHashesMatch(reported, assigned metadata.Hashes) bool {
+	if len(reported) == 0 {
+		return false
+	}
+	for k, x := range reported {
+		if y, ok := assigned[k]; !ok || string(y) != string(x) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameHashes(a, b metadata.Hashes) bool {

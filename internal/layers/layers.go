@@ -26,14 +26,15 @@ type Tier struct {
 
 // Tiers lists the packages from the bottom up.
 var Tiers = []Tier{
-	{"foundations", []string{"internal/atomicfile", "internal/yamlx", "internal/layers", "internal/vcantest"}},
+	{"foundations", []string{"internal/atomicfile", "internal/yamlx", "internal/layers", "internal/vcantest", "internal/aktualizr"}},
 	{"sim", []string{"sim/can", "sim/clock", "sim/seed", "sim/events"}},
-	{"sim", []string{"sim/..."}}, // isotp, vbus, socketcan, capture: on a can.Bus and a clock
+	{"sim", []string{"sim/..."}},       // isotp, vbus, socketcan, capture: on a can.Bus and a clock
+	{"uptane", []string{"uptane/std"}}, // the Standard's statements as data; check says which it implements
 	{"uptane", []string{"uptane/check", "uptane/keys"}},
 	{"uptane", []string{"uptane/meta"}},
 	{"uptane", []string{"uptane/..."}}, // verify, manifest, imagecrypt, repo, tufclient
 	{"rigs", []string{"rigs"}},
-	{"ecus", []string{"ecus/uds"}},
+	{"ecus", []string{"ecus/uds", "ecus/aktualizrip"}}, // aktualizrip: aktualizr's IP Secondary protocol, no Uptane
 	{"ecus", []string{"ecus/pouf", "ecus/store"}},
 	{"ecus", []string{"ecus/link"}}, // the Primary's view of a Secondary: the protocol, no implementation
 	{"ecus", []string{"ecus/secondary"}},

@@ -6,8 +6,9 @@ package progress
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -135,11 +136,7 @@ func (d *Display) redraw() {
 		lines++
 	}
 	if len(d.load) > 0 {
-		names := make([]string, 0, len(d.load))
-		for n := range d.load {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(d.load))
 		parts := make([]string, len(names))
 		for i, n := range names {
 			parts[i] = fmt.Sprintf("%s %5.1f%%", n, d.load[n])

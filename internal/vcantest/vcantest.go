@@ -3,7 +3,7 @@
 // vcan0 (classic CAN) and vcan1 (CAN FD); `make test` runs them in a qemu VM
 // (.ci/vm) and the host run filters them out by label. A plain `go test
 // ./...` runs them too: there, on a kernel without CAN, each is skipped with
-// the reason (ginkgo Skip, and one line per suite saying how many and why).
+// the reason (ginkgo Skip, and one line per suite on stdout saying why).
 // Where SocketCAN is required — inside the VM, or with
 // UPTANE_HIL_REQUIRE_VCAN=1 — a missing CAN fails the spec instead: a
 // missing CAN is never a silent pass.
@@ -24,7 +24,6 @@ import (
 	"sync"
 
 	ginkgo "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/types"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,8 +38,9 @@ const (
 var Interfaces = []string{"vcan0", "vcan1"}
 
 var (
-	once    sync.Once
-	missing error
+	once     sync.Once
+	missing  error
+	announce sync.Once
 )
 
 // Missing says why this host cannot run the vcan specs (nil when it can):
@@ -86,36 +86,26 @@ func Check() {
 	if Required() {
 		ginkgo.Fail(fmt.Sprintf("SocketCAN is required here (%s=1) but %v", RequireEnv, err))
 	}
+	announce.Do(func() {
+		// once per suite process, on stdout: ginkgo prints a skipped
+		// spec's reason only with -v
+		fmt.Fprintf(os.Stdout, "\nSKIPPED: the specs labelled vcan %s\n", SkipReason(err))
+	})
 	ginkgo.Skip(SkipReason(err))
 }
 
-const skipPrefix = "needs SocketCAN"
-
 // SkipReason is the message of a vcan spec skipped for err.
 func SkipReason(err error) string {
-	return fmt.Sprintf(skipPrefix+", and %v. The vcan specs run in `make test-vcan` (a qemu VM with vcan0 and vcan1); %s=1 makes a missing CAN a failure", err, RequireEnv)
+	return fmt.Sprintf("need SocketCAN, and %v. The vcan specs run in `make test-vcan` (a qemu VM with vcan0 and vcan1); %s=1 makes a missing CAN a failure", err, RequireEnv)
 }
 
 // Guard registers, for the suite it is called in, a top-level BeforeEach
 // that runs Check before every spec labelled vcan (before the spec's own
-// set-up opens a socket), and a report after the suite that prints how many
-// vcan specs were skipped and why. Call it once per suite, at the top level.
+// set-up opens a socket). Call it once per suite, at the top level.
 func Guard() bool {
 	ginkgo.BeforeEach(func() {
 		if slices.Contains(ginkgo.CurrentSpecReport().Labels(), Label) {
 			Check()
-		}
-	})
-	ginkgo.ReportAfterSuite("vcan specs skipped on this host", func(r ginkgo.Report) {
-		n := 0
-		for _, s := range r.SpecReports {
-			// Skipped by Check, not filtered out by a label filter.
-			if s.State == types.SpecStateSkipped && strings.HasPrefix(s.Failure.Message, skipPrefix) {
-				n++
-			}
-		}
-		if n > 0 {
-			fmt.Fprintf(os.Stdout, "\nSKIPPED %d specs labelled vcan: each %v\n", n, SkipReason(Missing()))
 		}
 	})
 	return true

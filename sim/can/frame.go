@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	ecan "go.einride.tech/can"
 )
 
 // Limits of the CAN and CAN FD data fields and identifiers.
@@ -82,18 +80,6 @@ func LenToDLC(n int) uint8 {
 	return 15
 }
 
-// DLCToLen returns the data length a 4-bit DLC stands for on CAN FD (classic
-// CAN caps it at 8).
-func DLCToLen(dlc uint8, fd bool) int {
-	if dlc > 15 {
-		dlc = 15
-	}
-	if !fd && dlc > 8 {
-		return 8
-	}
-	return int(fdLens[dlc])
-}
-
 // Validate reports what is wrong with a frame: identifier range, data length,
 // and flag combinations that cannot exist on the wire.
 func (f *Frame) Validate() error {
@@ -140,22 +126,4 @@ func (f Frame) String() string {
 		return id + "#R" + strconv.Itoa(int(f.Len))
 	}
 	return id + "#" + data
-}
-
-// FromEinride converts a go.einride.tech/can classic frame.
-func FromEinride(e ecan.Frame) Frame {
-	f := Frame{ID: e.ID, Extended: e.IsExtended, Remote: e.IsRemote, Len: e.Length}
-	copy(f.Data[:8], e.Data[:])
-	return f
-}
-
-// Einride converts a classic frame to go.einride.tech/can; an FD frame gives
-// an error because einride's frame holds at most 8 bytes.
-func (f Frame) Einride() (ecan.Frame, error) {
-	if f.FD {
-		return ecan.Frame{}, fmt.Errorf("can: frame %s is CAN FD; einride frames are classic only", f)
-	}
-	e := ecan.Frame{ID: f.ID, IsExtended: f.Extended, IsRemote: f.Remote, Length: f.Len}
-	copy(e.Data[:], f.Data[:8])
-	return e, nil
 }

@@ -202,9 +202,9 @@ func (p *lineParser) frame(r *Record) error {
 		f.ID = id
 	case 8:
 		switch {
-		case id&^(ERRFlag|can.MaxExtID) != 0:
+		case id&^(can.ERRFlag|can.MaxExtID) != 0:
 			return p.fail(start, "identifier %08X has flags beyond CAN_ERR_FLAG", id)
-		case id&ERRFlag != 0:
+		case id&can.ERRFlag != 0:
 			r.Error = true
 			f.ID = id & can.MaxExtID
 		default:
@@ -230,11 +230,11 @@ func (p *lineParser) frame(r *Record) error {
 		if !ok {
 			return p.fail(p.pos, "%q is not a CAN FD flags digit", s[p.pos])
 		}
-		if flags&^(FDFlagBRS|FDFlagESI|FDFlagFDF) != 0 {
+		if flags&^(can.FDFlagBRS|can.FDFlagESI|can.FDFlagFDF) != 0 {
 			return p.fail(p.pos, "CAN FD flags %X set a reserved bit", flags)
 		}
 		p.pos++
-		f.FD, f.BRS, f.ESI = true, flags&FDFlagBRS != 0, flags&FDFlagESI != 0
+		f.FD, f.BRS, f.ESI = true, flags&can.FDFlagBRS != 0, flags&can.FDFlagESI != 0
 		dstart := p.pos
 		n, err := p.data(f, can.MaxFDLen)
 		if err != nil {
@@ -341,7 +341,7 @@ func FormatCandump(r Record) string {
 	var frame string
 	if r.Error {
 		var sb strings.Builder
-		fmt.Fprintf(&sb, "%08X#", r.Frame.ID&can.MaxExtID|ERRFlag)
+		fmt.Fprintf(&sb, "%08X#", r.Frame.ID&can.MaxExtID|can.ERRFlag)
 		for _, b := range r.Frame.Data[:min(int(r.Frame.Len), can.MaxClassicLen)] {
 			fmt.Fprintf(&sb, "%02X", b)
 		}

@@ -28,7 +28,7 @@ type PcapWriter struct {
 // NewPcapWriter writes the pcap file header to w.
 func NewPcapWriter(w io.Writer) (*PcapWriter, error) {
 	pw := pcapgo.NewWriterNanos(w)
-	if err := pw.WriteFileHeader(FDMTU, LinkTypeSocketCAN); err != nil {
+	if err := pw.WriteFileHeader(can.SocketCANFDMTU, LinkTypeSocketCAN); err != nil {
 		return nil, fmt.Errorf("capture: pcap header: %w", err)
 	}
 	return &PcapWriter{w: pw}, nil

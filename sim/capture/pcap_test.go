@@ -42,10 +42,10 @@ var _ = Describe("SocketCAN packets", func() {
 		for _, f := range sampleFrames() {
 			b := capture.EncodeSocketCAN(capture.Record{Frame: f})
 			if f.FD {
-				Expect(b).To(HaveLen(capture.FDMTU))
-				Expect(b[5] & capture.FDFlagFDF).NotTo(BeZero())
+				Expect(b).To(HaveLen(can.SocketCANFDMTU))
+				Expect(b[5] & can.FDFlagFDF).NotTo(BeZero())
 			} else {
-				Expect(b).To(HaveLen(capture.ClassicMTU))
+				Expect(b).To(HaveLen(can.SocketCANMTU))
 			}
 			Expect(b[3]).To(Equal(byte(f.ID)), "low byte of the ID last")
 			r, err := capture.DecodeSocketCAN(b)
@@ -62,9 +62,9 @@ var _ = Describe("SocketCAN packets", func() {
 			{[]byte{1, 2, 3}, "shorter than its 8-byte header"},
 			{[]byte{0, 0, 0x08, 0, 1, 0, 0, 0, 1}, "does not fit in 11 bits"},
 			{[]byte{0, 0, 1, 0, 9, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8}, "classic frame with length 9"},
-			{[]byte{0, 0, 1, 0, 9, capture.FDFlagFDF, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, "not a valid CAN FD length"},
-			{[]byte{0, 0, 1, 0, 4, 0, 0, 0, 1}, "only 1 data bytes captured"},
-			{[]byte{0x40, 0, 1, 0, 0, capture.FDFlagFDF, 0, 0}, "CAN FD frame with the RTR flag"},
+			{[]byte{0, 0, 1, 0, 9, can.FDFlagFDF, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, "not a valid CAN FD length"},
+			{[]byte{0, 0, 1, 0, 4, 0, 0, 0, 1}, "only 1 data bytes"},
+			{[]byte{0x40, 0, 1, 0, 0, can.FDFlagFDF, 0, 0}, "CAN FD frame with the RTR flag"},
 		} {
 			_, err := capture.DecodeSocketCAN(c.pkt)
 			Expect(err).To(MatchError(ContainSubstring(c.want)))

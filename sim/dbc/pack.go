@@ -186,7 +186,9 @@ func (m *Message) Frame(raw []int64) can.Frame {
 				s.desc.MarshalUnsigned(&d, uint64(raw[i])&s.mask())
 			}
 		}
-		return can.FromEinride(ecan.Frame{ID: m.ID, IsExtended: m.Extended, Length: uint8(m.Size), Data: d})
+		f := can.Frame{ID: m.ID, Extended: m.Extended, Len: uint8(m.Size)}
+		copy(f.Data[:], d[:])
+		return f
 	}
 	return m.pack(raw)
 }

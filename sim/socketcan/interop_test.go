@@ -276,7 +276,7 @@ var _ = Describe("interop with can-utils and the kernel's can-isotp", Label("vca
 		// 0x7E0 ("isotp" in /proc/net/can/rcvlist_sff): the send waits for
 		// that. Should a send still time out (N_Bs), start over.
 		var printed []byte
-		Eventually(func() error {
+		Eventually(func(g Gomega) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			recv := exec.CommandContext(ctx, "isotprecv", "-s", "7E8", "-d", "7E0", "vcan0")
@@ -285,7 +285,7 @@ var _ = Describe("interop with can-utils and the kernel's can-isotp", Label("vca
 			if err := recv.Start(); err != nil {
 				return StopTrying("isotprecv: " + err.Error())
 			}
-			Eventually(kernelISOTPBound).WithArguments("vcan0", uint32(0x7E0)).WithTimeout(10*time.Second).Should(BeTrue(),
+			g.Eventually(kernelISOTPBound).WithArguments("vcan0", uint32(0x7E0)).WithTimeout(10*time.Second).Should(BeTrue(),
 				"isotprecv never bound its ISO-TP socket to vcan0 (no isotp receiver for 0x7E0 in /proc/net/can/rcvlist_sff)")
 			if err := ours.Send(msg); err != nil {
 				cancel()

@@ -14,7 +14,7 @@ import (
 var _ = Describe("image encryption for one ECU", func() {
 	plain := bytes.Repeat([]byte("firmware "), 1000)
 
-	It("round-trips with the ECU's key and records the algorithms", func() {
+	It("round-trips with the ECU's key and records the algorithms", Label("std:targets_custom_meta#6", "std:verify_image#6"), func() {
 		ecu, err := imagecrypt.GenerateKey(seed.Seed(1).Reader("ecu"))
 		Expect(err).NotTo(HaveOccurred())
 		enc, ct, err := imagecrypt.Encrypt(seed.Seed(1).Reader("enc"), ecu.PublicKey(), "fw.bin.ECU1.enc", plain)
@@ -36,7 +36,7 @@ var _ = Describe("image encryption for one ECU", func() {
 		Expect(e1.WrappedKey).To(Equal(e2.WrappedKey))
 	})
 
-	It("fails with another ECU's key", func() {
+	It("fails with another ECU's key", Label("std:build_time#6", "std:verify_image#6"), func() {
 		ecu, _ := imagecrypt.GenerateKey(nil)
 		other, _ := imagecrypt.GenerateKey(nil)
 		enc, ct, err := imagecrypt.Encrypt(nil, ecu.PublicKey(), "a.enc", plain)
@@ -45,7 +45,7 @@ var _ = Describe("image encryption for one ECU", func() {
 		Expect(errors.Is(err, imagecrypt.ErrDecrypt)).To(BeTrue(), "%v", err)
 	})
 
-	It("detects a tampered ciphertext, wrapped key or file name", func() {
+	It("detects a tampered ciphertext, wrapped key or file name", Label("std:verify_image#6"), func() {
 		ecu, _ := imagecrypt.GenerateKey(nil)
 		enc, ct, _ := imagecrypt.Encrypt(nil, ecu.PublicKey(), "a.enc", plain)
 		bad := append([]byte{}, ct...)

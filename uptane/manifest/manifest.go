@@ -36,9 +36,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
@@ -133,6 +135,10 @@ type VehicleManifest struct {
 	VIN       string         `json:"vin"`
 	PrimaryID string         `json:"primary_ecu_serial"`
 	Reports   []SignedReport `json:"ecu_version_reports"`
+	// AktualizrReports are the signed ECU manifests of aktualizr-secondaries
+	// (uptane/akdialect), as they sent them: another shape, another
+	// signature encoding, no nonce. Omitted when none.
+	AktualizrReports []json.RawMessage `json:"aktualizr_ecu_version_reports,omitempty"`
 }
 
 // SignedManifest is a signed vehicle version manifest.
@@ -144,9 +150,15 @@ type SignedManifest struct {
 // NewReport builds an ECU version report. The time is truncated to whole
 // seconds in UTC so that its encoding is stable.
 func NewReport(ecu string, installed Image, attacks []DetectedAttack, latest time.Time, nonce []byte, counter uint64) ECUVersionReport {
-	if attacks == nil {
-		attacks = []DetectedAttack{}
+	// A detail quotes what the ECU was sent, which an attacker chooses: keep
+	// it UTF-8 in NFC, or the Director would refuse the whole manifest
+	// ({#meta_structures}, ParseManifest).
+	clean := make([]DetectedAttack, len(attacks))
+	for i, a := range attacks {
+		a.Detail = norm.NFC.String(strings.ToValidUTF8(a.Detail, "\uFFFD"))
+		clean[i] = a
 	}
+	attacks = clean
 	return ECUVersionReport{ECUSerial: ecu, Installed: installed, Attacks: attacks,
 		LatestTime: latest.UTC().Truncate(time.Second), Nonce: append(metadata.HexBytes{}, nonce...), Counter: counter}
 }
@@ -368,7 +380,7 @@ func decodeStrict(data []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("trailing data after the JSON object")
 	}
-	return nil
+	return meta.CheckStrings(data)
 }
 
 func checkString(where, field, s string, required bool) error {
@@ -472,8 +484,13 @@ func (sm *SignedManifest) validate() error {
 	if err := checkString(where, "primary_ecu_serial", m.PrimaryID, true); err != nil {
 		return err
 	}
-	if len(m.Reports) > MaxReports {
-		return fmt.Errorf("manifest: %s: %d ECU version reports, more than %d", where, len(m.Reports), MaxReports)
+	if len(m.Reports)+len(m.AktualizrReports) > MaxReports {
+		return fmt.Errorf("manifest: %s: %d ECU version reports, more than %d", where, len(m.Reports)+len(m.AktualizrReports), MaxReports)
+	}
+	for i, r := range m.AktualizrReports {
+		if len(r) > MaxReportSize {
+			return fmt.Errorf("manifest: %s: aktualizr_ecu_version_reports[%d] is %d bytes, more than %d", where, i, len(r), MaxReportSize)
+		}
 	}
 	seen := map[string]bool{}
 	for i := range m.Reports {

@@ -37,7 +37,7 @@ func build(keyType string) (manifest.SignedManifest, *keys.Private, *keys.Privat
 
 var _ = Describe("vehicle version manifests", func() {
 	for _, kt := range []string{keys.Ed25519, keys.ECDSAP256, keys.ECDSAP384, keys.RSA, keys.RSA4096} {
-		It("round-trips build, sign, encode, parse and verify with "+kt, func() {
+		It("round-trips build, sign, encode, parse and verify with "+kt, Label("std:construct_manifest_primary#1", "std:vehicle_version_manifest#1", "std:vehicle_version_manifest#2", "std:version_report#1", "std:version_report#2"), func() {
 			sm, pri, sec := build(kt)
 			Expect(sm.Signatures[0].Method).To(Equal(map[string]string{keys.Ed25519: "ed25519", keys.ECDSAP256: "ecdsa-sha2-nistp256",
 				keys.ECDSAP384: "ecdsa-sha2-nistp384", keys.RSA: "rsassa-pss-sha256", keys.RSA4096: "rsassa-pss-sha256"}[kt]))
@@ -67,7 +67,7 @@ var _ = Describe("vehicle version manifests", func() {
 		Expect(da).To(Equal(db))
 	})
 
-	It("detects tampering with the manifest, a report, and signatures by the wrong key", func() {
+	It("detects tampering with the manifest, a report, and signatures by the wrong key", Label("std:vehicle_version_manifest#1", "std:version_report#1"), func() {
 		sm, pri, sec := build(keys.Ed25519)
 		data, _ := sm.Encode()
 
@@ -100,7 +100,7 @@ var _ = Describe("vehicle version manifests", func() {
 		Expect(sm.Verify(pri.Public())).To(Succeed())
 	})
 
-	It("parses strictly with clear errors", func() {
+	It("parses strictly with clear errors", Label("std:vehicle_version_manifest#2"), func() {
 		sm, _, _ := build(keys.Ed25519)
 		data, _ := sm.Encode()
 		_, err := manifest.ParseManifest(data, 100)
@@ -125,5 +125,27 @@ var _ = Describe("vehicle version manifests", func() {
 		rd, _ := r.Encode()
 		_, err = manifest.ParseReport(rd, 0)
 		Expect(err).To(MatchError(ContainSubstring("nonce has 0 bytes")))
+	})
+
+	It("refuses a manifest or report whose strings are not UTF-8 in NFC ({#meta_structures})", Label("std:meta_structures#1"), func() {
+		sm, _, _ := build(keys.Ed25519)
+		data, _ := sm.Encode()
+		_, err := manifest.ParseManifest(data, 0)
+		Expect(err).NotTo(HaveOccurred())
+		// a VIN written with a decomposed character: the Director compares it byte for byte
+		nfd := strings.Replace(string(data), `"vin":"`, `"vin":"E\u0301`, 1)
+		Expect(nfd).NotTo(Equal(string(data)))
+		_, err = manifest.ParseManifest([]byte(nfd), 0)
+		Expect(err).To(MatchError(ContainSubstring("is not in Unicode Normalization Form C")))
+		rd, _ := sm.Signed.Reports[0].Encode()
+		bad := strings.Replace(string(rd), `"ecu_serial":"`, "\"ecu_serial\":\"\xff", 1)
+		Expect(bad).NotTo(Equal(string(rd)))
+		_, err = manifest.ParseReport([]byte(bad), 0)
+		Expect(err).To(MatchError(ContainSubstring("not UTF-8")))
+	})
+
+	It("keeps an attack detail that quotes what an attacker sent UTF-8 in NFC, so the Director still takes the manifest", Label("std:meta_structures#1"), func() {
+		r := manifest.NewReport("ECM-1", manifest.Image{}, []manifest.DetectedAttack{{Detail: "bad name \"cafe\u0301\xff\""}}, time.Unix(0, 0), []byte{1}, 1)
+		Expect(r.Attacks[0].Detail).To(Equal("bad name \"caf\u00e9\ufffd\""))
 	})
 })

@@ -23,7 +23,9 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -248,23 +250,10 @@ func ImageNames(targetName string, hashes metadata.Hashes) []string {
 		dir, base = targetName[:i+1], targetName[i+1:]
 	}
 	var out []string
-	for _, alg := range sortedKeys(hashes) {
+	for _, alg := range slices.Sorted(maps.Keys(hashes)) {
 		out = append(out, dir+hex.EncodeToString(hashes[alg])+"."+base)
 	}
 	return out
-}
-
-func sortedKeys(h metadata.Hashes) []string {
-	ks := make([]string, 0, len(h))
-	for k := range h {
-		ks = append(ks, k)
-	}
-	for i := 1; i < len(ks); i++ {
-		for j := i; j > 0 && ks[j] < ks[j-1]; j-- {
-			ks[j], ks[j-1] = ks[j-1], ks[j]
-		}
-	}
-	return ks
 }
 
 // NewHash returns the hash function named in metadata ("sha256", "sha512").
@@ -295,7 +284,7 @@ func CheckHashes(data []byte, length int64, hashes metadata.Hashes) error {
 	if len(hashes) == 0 {
 		return errors.New("metadata lists no hashes")
 	}
-	for _, alg := range sortedKeys(hashes) {
+	for _, alg := range slices.Sorted(maps.Keys(hashes)) {
 		h, err := NewHash(alg)
 		if err != nil {
 			return err

@@ -92,7 +92,7 @@ func (d *Director) ReceiveManifest(vin string, data []byte) (*Record, error) {
 		}
 		rec = &Record{Time: now, VIN: vin, Accepted: vErr == nil}
 		if sm != nil {
-			rec.Reports = len(sm.Signed.Reports)
+			rec.Reports = len(sm.Signed.Reports) + len(sm.Signed.AktualizrReports)
 		}
 		if vErr != nil {
 			rec.Error = vErr.Error()
@@ -186,8 +186,19 @@ func (d *Director) verifyManifest(tx *bolt.Tx, v *Vehicle, sm *manifest.SignedMa
 				v.VIN, id, r.Signed.LatestTime.UTC().Format(time.RFC3339), d.opts.MaxClockSkew, now.Format(time.RFC3339))
 		}
 	}
+	ak, err := aktualizrReports(m)
+	if err != nil {
+		return err
+	}
+	if err := d.verifyAktualizrReports(tx, v, ak); err != nil {
+		return err
+	}
+	akIDs := map[string]bool{}
+	for _, r := range ak {
+		akIDs[r.ECUSerial] = true
+	}
 	for _, e := range v.ECUs {
-		if _, ok := m.Report(e.ID); !ok && d.opts.Profile.On(check.DirectorRepositoryAllECUsReported) {
+		if _, ok := m.Report(e.ID); !ok && !akIDs[e.ID] && d.opts.Profile.On(check.DirectorRepositoryAllECUsReported) {
 			return check.Fail(check.DirectorRepositoryAllECUsReported, repo, "", "vehicle %s: ECU %s of the inventory is not in the manifest", v.VIN, e.ID).OnECU(e.ID)
 		}
 	}
@@ -222,6 +233,11 @@ func (d *Director) accept(tx *bolt.Tx, vin string, seq uint64, sm *manifest.Sign
 			}
 		}
 	}
+	ak, err := aktualizrReports(&sm.Signed)
+	if err != nil {
+		return err
+	}
+	acceptAktualizr(inst, ak, now)
 	return putJSON(tx.Bucket(bInstalled), []byte(vin), inst)
 }
 

@@ -122,7 +122,7 @@ var _ = Describe("Director repository", func() {
 	BeforeEach(func() { f = newFixture() })
 
 	Describe("inventory", func() {
-		It("records vehicles and ECUs with key IDs and one Primary", func() {
+		It("records vehicles and ECUs with key IDs and one Primary", Label("std:build_time#6", "std:inventory_db#1", "std:inventory_db#5", "std:inventory_db#6", "std:inventory_db#7", "std:inventory_db#8"), func() {
 			v, err := f.d.Vehicle("VIN1")
 			Expect(err).NotTo(HaveOccurred())
 			p, ok := v.Primary()
@@ -133,7 +133,7 @@ var _ = Describe("Director repository", func() {
 			Expect(s.HardwareID).To(Equal("brk-hw"))
 			Expect(s.EncryptionKey).To(HaveLen(32))
 		})
-		It("rejects a second Primary, an ECU already in another vehicle, and unknown vehicles", func() {
+		It("rejects a second Primary, an ECU already in another vehicle, and unknown vehicles", Label("std:inventory_db#2", "std:inventory_db#3", "std:inventory_db#4", "std:inventory_db#8"), func() {
 			k := f.ecus["SEC-1"].sign.Public()
 			Expect(f.d.AddVehicle("VIN3", repo.ECU{ID: "A", Key: k, Primary: true}, repo.ECU{ID: "B", Key: k, Primary: true})).To(MatchError(ContainSubstring("2 Primary ECUs")))
 			Expect(f.d.AddVehicle("VIN3", repo.ECU{ID: "SEC-1", Key: k, Primary: true})).To(MatchError(ContainSubstring("already belongs to vehicle VIN1")))
@@ -144,7 +144,7 @@ var _ = Describe("Director repository", func() {
 	})
 
 	Describe("per-vehicle metadata", func() {
-		It("carries the VIN and no targets before any assignment", func() {
+		It("carries the VIN and no targets before any assignment", Label("std:targets_images_meta#3", "std:targets_role_delegations#7"), func() {
 			tg := f.targets("VIN1")
 			Expect(tg.Signed.Targets).To(BeEmpty())
 			Expect(tg.Signed.UnrecognizedFields["custom"]).To(Equal(map[string]any{"vin": "VIN1"}))
@@ -152,7 +152,7 @@ var _ = Describe("Director repository", func() {
 			Expect(f.targets("VIN2").Signed.UnrecognizedFields["custom"]).To(Equal(map[string]any{"vin": "VIN2"}))
 		})
 
-		It("assigns images with the Image repository's metadata plus ecuIdentifiers, signed on demand with the thresholds", func() {
+		It("assigns images with the Image repository's metadata plus ecuIdentifiers, signed on demand with the thresholds", Label("std:snapshot_meta#1", "std:snapshot_role#1", "std:targets_custom_meta#1", "std:targets_custom_meta#2", "std:targets_custom_meta#4", "std:targets_custom_meta#5", "std:targets_role#1", "std:targets_role_delegations#7", "std:timestamp_meta#1", "std:timestamp_meta#2", "std:timestamp_role#1", "std:timestamp_role#2"), func() {
 			Expect(f.d.Assign("VIN1", "SEC-1", "brk.bin")).To(Succeed())
 			Expect(f.d.Assign("VIN1", "PRI-1", "pri.bin")).To(Succeed())
 			tg := f.targets("VIN1")
@@ -186,7 +186,7 @@ var _ = Describe("Director repository", func() {
 			Expect(f.file("VIN1", "1.root.json")).To(Equal(f.d.Root()))
 		})
 
-		It("re-signs only when assignments change or metadata ages, and versions only go up", func() {
+		It("re-signs only when assignments change or metadata ages, and versions only go up", Label("std:common_metadata#4"), func() {
 			f.file("VIN1", "timestamp.json")
 			t1, _ := f.d.Version("VIN1", meta.Timestamp)
 			g1, _ := f.d.Version("VIN1", meta.Targets)
@@ -205,13 +205,13 @@ var _ = Describe("Director repository", func() {
 			Expect(g4).To(Equal(g1 + 1))
 		})
 
-		It("refuses an image for other hardware", func() {
+		It("refuses an image for other hardware", Label("std:inventory_db#9"), func() {
 			Expect(f.d.Assign("VIN1", "SEC-1", "pri.bin")).To(MatchError(ContainSubstring(`ECU SEC-1 is "brk-hw"`)))
 			Expect(f.d.Assign("VIN1", "SEC-2", "brk.bin")).To(MatchError(ContainSubstring("has no ECU")))
 			Expect(f.d.Assign("VIN1", "SEC-1", "missing.bin")).To(MatchError(ContainSubstring("no image")))
 		})
 
-		It("encrypts an assigned image for one ECU: round-trips with its key, fails with another", func() {
+		It("encrypts an assigned image for one ECU: round-trips with its key, fails with another", Label("std:targets_custom_meta#6"), func() {
 			Expect(f.d.Assign("VIN1", "SEC-1", "brk.bin", repo.AssignOptions{Encrypt: true})).To(Succeed())
 			tg := f.targets("VIN1")
 			c, err := meta.GetCustom(tg.Signed.Targets["brk.bin"])
@@ -280,7 +280,7 @@ var _ = Describe("Director repository", func() {
 			Expect(inst).To(BeEmpty(), "a rejected manifest records no installed versions")
 		}
 
-		It("accepts a complete, correctly signed, fresh manifest and records versions and attacks", func() {
+		It("accepts a complete, correctly signed, fresh manifest and records versions and attacks", Label("std:director_repository#5", "std:in_vehicle#5"), func() {
 			att := *manifest.AttackFrom(check.Fail(check.TimestampExpiry, meta.Director, meta.Timestamp, "expired"))
 			m := f.manifest("VIN1", "PRI-1", f.ecus["PRI-1"].sign, f.report("PRI-1", 1, 1), f.report("SEC-1", 1, 1, att))
 			rec, err := f.d.ReceiveManifest("VIN1", m)
@@ -303,7 +303,7 @@ var _ = Describe("Director repository", func() {
 			Expect(err).NotTo(HaveOccurred())
 		})
 
-		It("rejects a manifest not signed by the vehicle's Primary (manifest_signature)", func() {
+		It("rejects a manifest not signed by the vehicle's Primary (manifest_signature)", Label("std:director_repository#4", "std:director_repository#6", "std:director_repository#8"), func() {
 			forger, _ := keys.Generate(keys.Ed25519, seed.Seed(66).Reader("forger"))
 			_, err := f.d.ReceiveManifest("VIN1", f.manifest("VIN1", "PRI-1", forger, f.report("PRI-1", 1, 1), f.report("SEC-1", 1, 1)))
 			expectRejected(err, check.DirectorRepositoryManifestSignature, "PRI-1")
@@ -319,7 +319,7 @@ var _ = Describe("Director repository", func() {
 			expectRejected(err, check.DirectorRepositoryManifestSignature, "PRI-1")
 		})
 
-		It("rejects a forged ECU version report (report_signature)", func() {
+		It("rejects a forged ECU version report (report_signature)", Label("std:director_repository#6", "std:director_repository#9"), func() {
 			forged := f.report("SEC-1", 1, 1)
 			Expect(forged.Sign(f.ecus["PRI-1"].sign)).To(Succeed()) // the Primary signs for the Secondary
 			forged.Signatures = forged.Signatures[1:]
@@ -332,7 +332,7 @@ var _ = Describe("Director repository", func() {
 			expectRejected(err, check.DirectorRepositoryReportSignature, "SEC-1")
 		})
 
-		It("rejects a report from an ECU of another vehicle or of no vehicle (ecus_in_inventory)", func() {
+		It("rejects a report from an ECU of another vehicle or of no vehicle (ecus_in_inventory)", Label("std:director_repository#6"), func() {
 			_, err := f.d.ReceiveManifest("VIN1", f.manifest("VIN1", "PRI-1", f.ecus["PRI-1"].sign, f.report("PRI-1", 1, 1), f.report("SEC-1", 1, 1), f.report("SEC-2", 1, 1)))
 			expectRejected(err, check.DirectorRepositoryECUsInInventory, "SEC-2")
 			Expect(err).To(MatchError(ContainSubstring("belongs to vehicle VIN2")))
@@ -341,12 +341,12 @@ var _ = Describe("Director repository", func() {
 			expectRejected(err, check.DirectorRepositoryECUsInInventory, "ROGUE")
 		})
 
-		It("rejects a manifest that leaves out an ECU (all_ecus_reported)", func() {
+		It("rejects a manifest that leaves out an ECU (all_ecus_reported)", Label("std:director_repository#6", "std:director_repository#7", "std:vehicle_version_manifest#3"), func() {
 			_, err := f.d.ReceiveManifest("VIN1", f.manifest("VIN1", "PRI-1", f.ecus["PRI-1"].sign, f.report("PRI-1", 1, 1)))
 			expectRejected(err, check.DirectorRepositoryAllECUsReported, "SEC-1")
 		})
 
-		It("rejects replayed nonces, counters that do not increase and time that goes backwards (nonce_fresh)", func() {
+		It("rejects replayed nonces, counters that do not increase and time that goes backwards (nonce_fresh)", Label("std:director_repository#6", "std:director_repository#10", "std:director_repository#11"), func() {
 			_, err := f.d.ReceiveManifest("VIN1", f.good(1, 1))
 			Expect(err).NotTo(HaveOccurred())
 			_, err = f.d.ReceiveManifest("VIN1", f.good(1, 1))
@@ -365,7 +365,7 @@ var _ = Describe("Director repository", func() {
 			Expect(recs[3].Check).To(Equal(check.DirectorRepositoryNonceFresh))
 		})
 
-		It("rejects a report time far in the future and malformed bodies, naming what failed", func() {
+		It("rejects a report time far in the future and malformed bodies, naming what failed", Label("std:director_repository#10"), func() {
 			r := f.report("SEC-1", 1, 1)
 			r.Signed.LatestTime = epoch.Add(24 * time.Hour)
 			Expect(r.Sign(f.ecus["SEC-1"].sign)).To(Succeed())
@@ -381,7 +381,7 @@ var _ = Describe("Director repository", func() {
 		})
 	})
 
-	It("keeps inventory, assignments, nonces, records and versions across a restart", func() {
+	It("keeps inventory, assignments, nonces, records and versions across a restart", Label("std:director_repository#3", "std:inventory_db#1"), func() {
 		Expect(f.d.Assign("VIN1", "SEC-1", "brk.bin")).To(Succeed())
 		_, err := f.d.ReceiveManifest("VIN1", f.good(1, 1))
 		Expect(err).NotTo(HaveOccurred())
@@ -412,7 +412,7 @@ var _ = Describe("Director repository", func() {
 		Expect(f.targets("VIN1").Signed.Targets).To(HaveLen(2))
 	})
 
-	It("rotates Root and re-signs every vehicle's metadata with the new keys", func() {
+	It("rotates Root and re-signs every vehicle's metadata with the new keys", Label("std:root_role#1"), func() {
 		f.file("VIN1", "timestamp.json")
 		nk := genKeys(8, "director-ts", 1)
 		Expect(f.d.RotateKeys(meta.Timestamp, nk, 1)).To(Succeed())
@@ -439,7 +439,7 @@ var _ = Describe("Director repository", func() {
 			return resp.StatusCode, b
 		}
 
-		It("serves metadata and encrypted images per vehicle", func() {
+		It("serves metadata and encrypted images per vehicle", Label("std:director_repository#1", "std:director_repository#2"), func() {
 			Expect(f.d.Assign("VIN1", "SEC-1", "brk.bin", repo.AssignOptions{Encrypt: true})).To(Succeed())
 			code, b := do("GET", "http://director/VIN1/timestamp.json", nil)
 			Expect(code).To(Equal(200))
@@ -461,7 +461,7 @@ var _ = Describe("Director repository", func() {
 			Expect(code).To(Equal(405))
 		})
 
-		It("takes manifests by POST with size cap and status codes, and reports records", func() {
+		It("takes manifests by POST with size cap and status codes, and reports records", Label("std:director_repository#1"), func() {
 			code, b := do("POST", "http://director/VIN1/manifest", f.good(1, 1))
 			Expect(code).To(Equal(200), string(b))
 			var reply map[string]any

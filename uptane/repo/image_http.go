@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"crypto/subtle"
 	"errors"
 	"io"
 	"net/http"
@@ -110,4 +111,12 @@ func (im *Image) serveUpload(w http.ResponseWriter, r *http.Request, p string) {
 	default:
 		httpError(w, http.StatusNotFound, "repo: image: no upload endpoint %q", p)
 	}
+}
+
+func (im *Image) uploadAuthorized(h string) bool {
+	if im.opts.UploadToken == "" {
+		return false
+	}
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(im.opts.UploadToken)) == 1
 }

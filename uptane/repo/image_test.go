@@ -85,7 +85,7 @@ var _ = Describe("Image repository", func() {
 		im = newImage("", clk, 1, nil)
 	})
 
-	It("publishes consistent-snapshot files with versions and images under every hash", func() {
+	It("publishes consistent-snapshot files with versions and images under every hash", Label("std:metadata_filename_rules#1", "std:metadata_filename_rules#2", "std:metadata_filename_rules#3", "std:timestamp_meta#1", "std:timestamp_meta#2", "std:timestamp_role#1", "std:timestamp_role#2"), func() {
 		for _, f := range []string{"1.root.json", "1.targets.json", "1.snapshot.json", "1.timestamp.json", "timestamp.json"} {
 			mustFile(im, f)
 		}
@@ -125,7 +125,7 @@ var _ = Describe("Image repository", func() {
 		Expect(ok).To(BeFalse())
 	})
 
-	It("signs every role with its threshold of keys", func() {
+	It("signs every role with its threshold of keys", Label("std:root_meta#1", "std:targets_role#1"), func() {
 		root := parseRoot(im.Root())
 		tg := parseTargets(mustFile(im, "1.targets.json"))
 		r := root.Signed.Roles[meta.Targets]
@@ -150,7 +150,7 @@ var _ = Describe("Image repository", func() {
 		Expect(validSigs(tg.Signed, tg.Signatures, root.Signed.Keys, r.KeyIDs)).To(Equal(3))
 	})
 
-	It("rejects image names that could traverse paths and images without hardware", func() {
+	It("rejects image names that could traverse paths and images without hardware", Label("std:metadata_filename_rules#4"), func() {
 		Expect(im.AddImage("../etc/passwd", []byte("x"), []string{"hw"}, 1)).To(MatchError(ContainSubstring("not allowed")))
 		Expect(im.AddImage("fw.bin", []byte("x"), nil, 1)).To(MatchError(ContainSubstring("hardware identifier")))
 	})
@@ -167,7 +167,7 @@ var _ = Describe("Image repository", func() {
 				Members: []repo.Delegation{{Name: "sup-a", Signers: supA}, {Name: "sup-b", Signers: supB}}})).To(Succeed())
 		})
 
-		It("writes normal, terminating, hardware-scoped and multi-role delegations in the Uptane format", func() {
+		It("writes normal, terminating, hardware-scoped and multi-role delegations in the Uptane format", Label("std:delegations_meta#1", "std:delegations_meta#2", "std:delegations_meta#3", "std:delegations_meta#5", "std:snapshot_meta#1", "std:snapshot_role#1", "std:targets_role#1", "std:targets_role_delegations#1", "std:targets_role_delegations#2"), func() {
 			Expect(im.AddImageTo("brakes", "brakes/b.bin", []byte("brake"), []string{"brk-v2"}, 1)).To(Succeed())
 			Expect(im.AddImageTo("sup-a", "gw/g.bin", []byte("gw"), []string{"gw-1"}, 1)).To(Succeed())
 			Expect(im.AddImageTo("sup-b", "gw/g.bin", []byte("gw"), []string{"gw-1"}, 1)).To(Succeed())
@@ -213,6 +213,28 @@ var _ = Describe("Image repository", func() {
 			Expect(tf.Length).To(BeEquivalentTo(5))
 		})
 
+		It("delegates non-terminating unless asked, and lists each delegatee key once, under its key ID, with its type", Label("std:targets_role_delegations#4", "std:delegations_meta#4"), func() {
+			Expect(im.Delegate(meta.Targets, repo.Delegation{Name: "body", Paths: []string{"body/*"}, Signers: genKeys(1, "body", 1)})).To(Succeed())
+			Expect(im.Publish()).To(Succeed())
+			top := parseTargets(mustFile(im, "2.targets.json"))
+			byName := map[string]bool{}
+			for _, r := range top.Signed.Delegations.Roles {
+				byName[r.Name] = r.Terminating
+			}
+			Expect(byName).To(HaveKeyWithValue("body", false))
+			Expect(byName).To(HaveKeyWithValue("sup-a", false))
+			Expect(byName).To(HaveKeyWithValue("brakes", true))
+			public := map[string]string{}
+			for id, k := range top.Signed.Delegations.Keys {
+				Expect(k.Type).NotTo(BeEmpty(), "key %s has no type", id)
+				Expect(k.Scheme).NotTo(BeEmpty(), "key %s has no scheme", id)
+				Expect(k.ID()).To(Equal(id), "key listed under an ID that is not its own")
+				Expect(public).NotTo(HaveKey(k.Value.PublicKey), "one key under two IDs: %s and %s", public[k.Value.PublicKey], id)
+				public[k.Value.PublicKey] = id
+			}
+			Expect(public).To(HaveLen(4)) // brakes, sup-a, sup-b, body: one key each
+		})
+
 		It("refuses writes the chain of delegations does not authorize", func() {
 			err := im.AddImageTo("brakes", "gw/x.bin", []byte("x"), []string{"brk-v1"}, 1)
 			Expect(errors.Is(err, repo.ErrUnauthorized)).To(BeTrue(), "%v", err)
@@ -237,7 +259,7 @@ var _ = Describe("Image repository", func() {
 		})
 	})
 
-	It("rotates Root: N+1 is signed by a threshold of the old and of the new Root keys", func() {
+	It("rotates Root: N+1 is signed by a threshold of the old and of the new Root keys", Label("std:root_meta#1", "std:root_role#1"), func() {
 		old := parseRoot(im.Root())
 		nk := genKeys(5, "new-root", 3)
 		Expect(im.RotateKeys(meta.Root, nk, 2)).To(Succeed())
@@ -276,7 +298,7 @@ var _ = Describe("Image repository", func() {
 		Expect(mustFile(a, "1.s.json")).To(Equal(mustFile(b, "1.s.json")))
 	})
 
-	It("keeps state on disk with keys 0600, never logs key material, and reloads", func() {
+	It("keeps state on disk with keys 0600, never logs key material, and reloads", Label("std:image_repository#6"), func() {
 		dir := GinkgoT().TempDir()
 		var logBuf bytes.Buffer
 		log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -324,7 +346,7 @@ var _ = Describe("Image repository", func() {
 	})
 
 	Describe("over HTTP", func() {
-		It("serves files, refuses other methods, and guards uploads with a bearer token", func() {
+		It("serves files, refuses other methods, and guards uploads with a bearer token", Label("std:image_repository#1", "std:image_repository#2", "std:image_repository#3", "std:image_repository#4"), func() {
 			up, err := repo.OpenImage(repo.ImageOptions{Clock: clk, UploadToken: "s3cret", MaxUpload: 16})
 			Expect(err).NotTo(HaveOccurred())
 			c := &http.Client{Transport: repo.InProcessTransport(up.Handler())}
@@ -371,7 +393,7 @@ var _ = Describe("Image repository", func() {
 			Expect(body).To(Equal("data"))
 		})
 
-		It("is real TUF: go-tuf v2's updater refreshes and downloads targets over HTTP", func() {
+		It("is real TUF: go-tuf v2's updater refreshes and downloads targets over HTTP", Label("std:image_repository#1"), func() {
 			wall := newClock(time.Now()) // go-tuf checks expiry against the wall clock
 			tr := newImage("", wall, 3, nil)
 			sup := genKeys(3, "sup", 1)

@@ -193,7 +193,7 @@ var _ = Describe("tuf-client (CLIENT-CLI.md of tuf-conformance)", func() {
 		Expect(os.ReadFile(strings.TrimSpace(out.String()))).To(Equal([]byte("hello from a.txt")))
 	})
 
-	It("refresh exits 1 on a Timestamp signed by the wrong key, keeping the trusted one", func() {
+	It("refresh exits 1 on a Timestamp signed by the wrong key, keeping the trusted one", Label("std:check_timestamp#2"), func() {
 		Expect(run("--metadata-dir", mdir, "--metadata-url", s.srv.URL+"/metadata", "refresh")).To(Equal(0), errb.String())
 		ts := must((&metadata.Metadata[metadata.TimestampType]{}).FromBytes(s.files["metadata/timestamp.json"]))
 		ts.Signed.Version++
@@ -204,7 +204,7 @@ var _ = Describe("tuf-client (CLIENT-CLI.md of tuf-conformance)", func() {
 		Expect(got.Signed.Version).To(BeEquivalentTo(1))
 	})
 
-	It("refresh exits 1 when metadata has expired (--days-in-future)", func() {
+	It("refresh exits 1 when metadata has expired (--days-in-future)", Label("std:check_root#6"), func() {
 		Expect(run("--metadata-dir", mdir, "--metadata-url", s.srv.URL+"/metadata", "--days-in-future", "60", "refresh")).To(Equal(1))
 		Expect(errb.String()).To(ContainSubstring(check.RootExpiry.String()))
 	})
@@ -231,6 +231,7 @@ var _ = Describe("tuf-client (CLIENT-CLI.md of tuf-conformance)", func() {
 	Describe("time (faketime)", func() {
 		// fakeDate puts a date on PATH that prints out.
 		fakeDate := func(out string) {
+			GinkgoHelper()
 			dir := GinkgoT().TempDir()
 			Expect(os.WriteFile(filepath.Join(dir, "date"), []byte("#!/bin/sh\necho '"+out+"'\n"), 0o755)).To(Succeed())
 			GinkgoT().Setenv("PATH", dir)

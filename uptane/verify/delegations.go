@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"maps"
-	"sort"
+	"slices"
+
+	"github.com/uptane-hil/uptane-hil/uptane/check"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -326,11 +327,7 @@ func maxInt(xs []int) int {
 func agreementKey(tf *metadata.TargetFiles) string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%d", tf.Length)
-	algs := make([]string, 0, len(tf.Hashes))
-	for a := range tf.Hashes {
-		algs = append(algs, a)
-	}
-	sort.Strings(algs)
+	algs := slices.Sorted(maps.Keys(tf.Hashes))
 	for _, a := range algs {
 		fmt.Fprintf(&b, "|%s=%x", a, []byte(tf.Hashes[a]))
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 var _ = Describe("check_root", func() {
-	It("step 2: walks a chain of rotations 1 → 2 → 3 (ECDSA then ed25519 root keys) and step 3 checks the latest", func() {
+	It("step 2: walks a chain of rotations 1 → 2 → 3 (ECDSA then ed25519 root keys) and step 3 checks the latest", Label("std:check_root#5"), func() {
 		v := newVehicle(1)
 		v.dir.rotate(meta.Root, key(keys.ECDSAP256, "director/root-2"))
 		v.dir.rotate(meta.Root, key(keys.Ed25519, "director/root-3"))
@@ -24,7 +24,7 @@ var _ = Describe("check_root", func() {
 		Expect(v.tDir.RootVersions()).To(HaveLen(3))
 	})
 
-	It("step 2.3: a threshold-2 Root needs two signatures of the old Root's keys", func() {
+	It("step 2.3: a threshold-2 Root needs two signatures of the old Root's keys", Label("std:check_root#3"), func() {
 		v := newVehicle(1)
 		k2 := key(keys.ECDSAP256, "director/root-b")
 		must(0, v.dir.root.Signed.AddKey(k2.Public(), meta.Root))
@@ -64,12 +64,12 @@ var _ = Describe("check_root", func() {
 			_, err = v.verifyPrimary(p)
 			return v, err
 		}
-		It("deletes the trusted Timestamp and Snapshot, so the update succeeds", func() {
+		It("deletes the trusted Timestamp and Snapshot, so the update succeeds", Label("std:check_root#7"), func() {
 			v, err := fastForward(check.Conformant)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(v.tDir.Timestamp().Signed.Version).To(BeEquivalentTo(2))
 		})
-		It("with check_root.rotation_reset switched off, the ECU stays frozen by the rollback check", func() {
+		It("with check_root.rotation_reset switched off, the ECU stays frozen by the rollback check", Label("std:check_root#7"), func() {
 			_, err := fastForward(check.Without(check.RootRotationReset))
 			Expect(check.Is(err, check.TimestampVersion)).To(BeTrue(), "%v", err)
 		})
@@ -77,7 +77,7 @@ var _ = Describe("check_root", func() {
 })
 
 var _ = Describe("full verification", func() {
-	It("step 4: an unchanged Director Snapshot means no new updates (and the new Timestamp is trusted)", func() {
+	It("step 4: an unchanged Director Snapshot means no new updates (and the new Timestamp is trusted)", Label("std:full_verification#8"), func() {
 		v := newVehicle(2)
 		_, err := v.verifyPrimary(check.Conformant)
 		Expect(err).NotTo(HaveOccurred())
@@ -123,7 +123,7 @@ var _ = Describe("full verification", func() {
 		Expect(verify.Pending(late, v.primary(), v.tDir)).To(BeEmpty())
 	})
 
-	It("step 6: nothing new to install means no new targets, and the Image repository is not contacted", func() {
+	It("step 6: nothing new to install means no new targets, and the Image repository is not contacted", Label("std:full_verification#10"), func() {
 		v := newVehicle(2)
 		res, err := v.verifyPrimary(check.Conformant)
 		Expect(err).NotTo(HaveOccurred())
@@ -149,7 +149,7 @@ var _ = Describe("full verification", func() {
 		Expect(res.Targets["BRK2"].ImageRole).To(Equal("supplier"))
 	})
 
-	It("step 8: an unchanged Image Snapshot skips to step 10 with the trusted Image Targets", func() {
+	It("step 8: an unchanged Image Snapshot skips to step 10 with the trusted Image Targets", Label("std:full_verification#13"), func() {
 		v := newVehicle(2)
 		_, err := v.verifyPrimary(check.Conformant)
 		Expect(err).NotTo(HaveOccurred())
@@ -161,7 +161,7 @@ var _ = Describe("full verification", func() {
 		Expect(res.Used.Image).NotTo(HaveKey("1.targets.json"))
 	})
 
-	It("lists per ECU the Director and Image metadata and the files a full-verification Secondary needs", func() {
+	It("lists per ECU the Director and Image metadata and the files a full-verification Secondary needs", Label("std:in_vehicle#8", "std:send_metadata_primary#1", "std:send_metadata_primary#2"), func() {
 		v := newVehicle(3)
 		res, err := v.verifyPrimary(check.Conformant)
 		Expect(err).NotTo(HaveOccurred())
@@ -196,7 +196,7 @@ var _ = Describe("full verification", func() {
 		Expect(plain).To(Equal(v.images["brakes/brk3.bin"]))
 	})
 
-	It("a Secondary checks only its own image: another ECU's mismatch does not stop it", func() {
+	It("a Secondary checks only its own image: another ECU's mismatch does not stop it", Label("std:in_vehicle#8"), func() {
 		v := newVehicle(2)
 		_, err := v.verifyPrimary(check.Conformant)
 		Expect(err).NotTo(HaveOccurred())
@@ -212,7 +212,7 @@ var _ = Describe("full verification", func() {
 })
 
 var _ = Describe("verify_image", func() {
-	It("step 6: decrypts an image encrypted for the ECU, then step 7 checks the plaintext", func() {
+	It("step 6: decrypts an image encrypted for the ECU, then step 7 checks the plaintext", Label("std:verify_image#6"), func() {
 		v := newVehicle(1)
 		ct := encryptFor(v, "BRK1")
 		_, err := v.verifyPrimary(check.Conformant)
@@ -225,14 +225,14 @@ var _ = Describe("verify_image", func() {
 		_, err = verify.VerifyImage(v.o, v.tDir, ecu, ct)
 		Expect(check.Is(err, check.VerifyImageDecrypt)).To(BeTrue(), "%v", err)
 	})
-	It("reports ErrNoTarget when the Director has no image for the ECU", func() {
+	It("reports ErrNoTarget when the Director has no image for the ECU", Label("std:download_image#5"), func() {
 		v := newVehicle(1)
 		_, err := v.verifyPrimary(check.Conformant)
 		Expect(err).NotTo(HaveOccurred())
 		_, err = verify.VerifyImage(v.o, v.tDir, verify.ECU{ID: "NOPE", HardwareID: "x"}, nil)
 		Expect(err).To(MatchError(verify.ErrNoTarget))
 	})
-	It("step 4: a path-traversal filename is invalid", func() {
+	It("step 4: a path-traversal filename is invalid", Label("std:metadata_filename_rules#4", "std:verify_image#3"), func() {
 		v := newVehicle(1)
 		v.assign("BRK1", "../brk1.bin", v.images["brakes/brk1.bin"], "brake", 5)
 		v.img.delegated["supplier"].Signed.Targets["../brk1.bin"] = targetFile("../brk1.bin", v.images["brakes/brk1.bin"], "brake", 5)
@@ -244,7 +244,7 @@ var _ = Describe("verify_image", func() {
 })
 
 var _ = Describe("resolve_delegations and multirole_delegations", func() {
-	It("multi-role: two of three roles agree → the agreeing set's metadata, earliest member named", func() {
+	It("multi-role: two of three roles agree → the agreeing set's metadata, earliest member named", Label("std:multirole_delegations#2", "std:multirole_delegations#4", "std:multirole_delegations#6", "std:targets_role_delegations#6"), func() {
 		v := newVehicle(1)
 		_, err := v.verifyPrimary(check.Conformant)
 		Expect(err).NotTo(HaveOccurred())
@@ -255,7 +255,7 @@ var _ = Describe("resolve_delegations and multirole_delegations", func() {
 		Expect(res.Targets["BRK1"].ImageRole).To(Equal("b"))
 		Expect(res.FilesFor("BRK1").Image).To(HaveKey("1.c.json"))
 	})
-	It("multi-role conflict (threshold 1, all disagree) → the set with the earliest role wins", func() {
+	It("multi-role conflict (threshold 1, all disagree) → the set with the earliest role wins", Label("std:multirole_delegations#5", "std:targets_role_delegations#6"), func() {
 		v := newVehicle(1)
 		_, err := v.verifyPrimary(check.Conformant)
 		Expect(err).NotTo(HaveOccurred())
@@ -268,7 +268,7 @@ var _ = Describe("resolve_delegations and multirole_delegations", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.Targets["BRK1"].ImageRole).To(Equal("b"))
 	})
-	It("a member role that fails its checks counts as not agreeing", func() {
+	It("a member role that fails its checks counts as not agreeing", Label("std:multirole_delegations#3", "std:targets_role_delegations#6"), func() {
 		v := newVehicle(1)
 		_, err := v.verifyPrimary(check.Conformant)
 		Expect(err).NotTo(HaveOccurred())
@@ -281,7 +281,7 @@ var _ = Describe("resolve_delegations and multirole_delegations", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.Targets["BRK1"].ImageRole).To(Equal("b"))
 	})
-	It("searches a terminating role's own delegations before the search ends", func() {
+	It("searches a terminating role's own delegations before the search ends", Label("std:resolve_delegations#2", "std:resolve_delegations#4", "std:resolve_delegations#8", "std:targets_role_delegations#2"), func() {
 		v := newVehicle(1)
 		_, err := v.verifyPrimary(check.Conformant)
 		Expect(err).NotTo(HaveOccurred())
@@ -302,7 +302,7 @@ var _ = Describe("resolve_delegations and multirole_delegations", func() {
 		Expect(res.Targets["BRK1"].ImageRole).To(Equal("tier2"))
 		Expect(res.FilesFor("BRK1").Image).To(HaveKey("1.tier2.json"))
 	})
-	It("terminates on a delegation cycle", func() {
+	It("terminates on a delegation cycle", Label("std:resolve_delegations#2"), func() {
 		v := newVehicle(1)
 		_, err := v.verifyPrimary(check.Conformant)
 		Expect(err).NotTo(HaveOccurred())
@@ -319,7 +319,7 @@ var _ = Describe("resolve_delegations and multirole_delegations", func() {
 })
 
 var _ = Describe("the trusted state", func() {
-	It("serialises and loads back byte for byte, through a file written atomically", func() {
+	It("serialises and loads back byte for byte, through a file written atomically", Label("std:check_root#1"), func() {
 		v := newVehicle(2)
 		_, err := v.verifyPrimary(check.Conformant)
 		Expect(err).NotTo(HaveOccurred())

@@ -3,7 +3,8 @@ package verify
 import (
 	"bytes"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -219,7 +220,7 @@ func FullVerification(o Options, scope Scope, director, image *Repo, df, imf Fet
 	}
 	// Step 10.
 	prev := previousDirector(director)
-	for _, ecu := range sortedTargetECUs(targets) {
+	for _, ecu := range slices.Sorted(maps.Keys(targets)) {
 		t := targets[ecu]
 		if err := matchImage(iu, t, prev[ecu]); err != nil {
 			if ce, ok := check.As(err); ok && ce.ECU == "" {
@@ -236,15 +237,6 @@ func FullVerification(o Options, scope Scope, director, image *Repo, df, imf Fet
 	return res, nil
 }
 
-func sortedTargetECUs(m map[string]*ECUTarget) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // directorTargets lists the Director targets in scope, per ECU.
 func directorTargets(u *Update, scope Scope) (map[string]*ECUTarget, error) {
 	out := map[string]*ECUTarget{}
@@ -252,13 +244,13 @@ func directorTargets(u *Update, scope Scope) (map[string]*ECUTarget, error) {
 	for _, e := range scope.ECUs {
 		want[e] = true
 	}
-	for _, name := range sortedTargets(u.w.targets.Signed.Targets) {
+	for _, name := range slices.Sorted(maps.Keys(u.w.targets.Signed.Targets)) {
 		tf := u.w.targets.Signed.Targets[name]
 		c, err := meta.GetCustom(tf)
 		if err != nil {
 			continue // check_targets step 7 already judged this
 		}
-		for _, ecu := range sortedECUs(c.ECUIdentifiers) {
+		for _, ecu := range slices.Sorted(maps.Keys(c.ECUIdentifiers)) {
 			if !scope.Primary && !want[ecu] {
 				continue
 			}
@@ -384,11 +376,7 @@ func sameHashes(a, b metadata.Hashes) bool {
 }
 
 func hashList(h metadata.Hashes) string {
-	algs := make([]string, 0, len(h))
-	for a := range h {
-		algs = append(algs, a)
-	}
-	sort.Strings(algs)
+	algs := slices.Sorted(maps.Keys(h))
 	s := "["
 	for i, a := range algs {
 		if i > 0 {

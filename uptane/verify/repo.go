@@ -3,8 +3,9 @@ package verify
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -71,12 +72,7 @@ func (r *Repo) Delegated(role string) *metadata.Metadata[metadata.TargetsType] {
 
 // DelegatedRoles lists the delegated roles held, sorted.
 func (r *Repo) DelegatedRoles() []string {
-	out := make([]string, 0, len(r.delegated))
-	for k := range r.delegated {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(r.delegated))
 }
 
 // Raw returns the trusted bytes of a role's metadata ("root" is the latest
@@ -271,6 +267,26 @@ func parse[T metadata.Roles](data []byte) (m *metadata.Metadata[T], err error) {
 	m, err = (&metadata.Metadata[T]{}).FromBytes(data)
 	if err != nil {
 		return nil, fmt.Errorf("malformed metadata: %w", err)
+	}
+	// go-tuf takes a missing attribute for its zero value; the common
+	// structure ({#common_metadata}) requires the signatures and the expiry.
+	var common struct {
+		Signatures json.RawMessage `json:"signatures"`
+		Signed     struct {
+			Expires json.RawMessage `json:"expires"`
+		} `json:"signed"`
+	}
+	if err := json.Unmarshal(data, &common); err != nil {
+		return nil, fmt.Errorf("malformed metadata: %w", err)
+	}
+	if err := meta.CheckStrings(data); err != nil {
+		return nil, fmt.Errorf("malformed metadata: %w", err)
+	}
+	switch {
+	case len(common.Signatures) == 0 || string(common.Signatures) == "null":
+		return nil, fmt.Errorf("malformed metadata: no signatures attribute")
+	case len(common.Signed.Expires) == 0 || string(common.Signed.Expires) == "null":
+		return nil, fmt.Errorf("malformed metadata: no expiry")
 	}
 	return m, nil
 }

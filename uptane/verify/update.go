@@ -3,6 +3,8 @@ package verify
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -381,7 +383,7 @@ func (u *Update) CheckSnapshot() error {
 		if u.o.on(check.SnapshotVersion) && snap.Signed.Version < old.Signed.Version {
 			return u.fail(check.SnapshotVersion, role, "version %d is lower than the trusted version %d", snap.Signed.Version, old.Signed.Version)
 		}
-		for _, file := range sortedMeta(old.Signed.Meta) {
+		for _, file := range slices.Sorted(maps.Keys(old.Signed.Meta)) {
 			prev, now := old.Signed.Meta[file], snap.Signed.Meta[file]
 			if now == nil {
 				if u.o.on(check.SnapshotTargetsListed) {
@@ -400,15 +402,6 @@ func (u *Update) CheckSnapshot() error {
 	u.w.snapshot = snap
 	u.w.raw[role] = data
 	return nil
-}
-
-func sortedMeta(m map[string]*metadata.MetaFiles) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // CheckTargets is {#check_targets} for the top-level Targets: download up
@@ -524,7 +517,7 @@ func (u *Update) targetsSteps4to8(role string, t, prev *metadata.Metadata[metada
 	}
 	// Step 7: no ECU identifier twice.
 	seen := map[string]string{}
-	for _, name := range sortedTargets(t.Signed.Targets) {
+	for _, name := range slices.Sorted(maps.Keys(t.Signed.Targets)) {
 		c, err := meta.GetCustom(t.Signed.Targets[name])
 		if err != nil {
 			if u.o.on(check.TargetsDirectorUniqueECUs) {
@@ -532,7 +525,7 @@ func (u *Update) targetsSteps4to8(role string, t, prev *metadata.Metadata[metada
 			}
 			continue
 		}
-		for _, ecu := range sortedECUs(c.ECUIdentifiers) {
+		for _, ecu := range slices.Sorted(maps.Keys(c.ECUIdentifiers)) {
 			if other, dup := seen[ecu]; dup && u.o.on(check.TargetsDirectorUniqueECUs) {
 				return u.fail(check.TargetsDirectorUniqueECUs, role, "version %d lists ECU %s for both %q and %q", t.Signed.Version, ecu, other, name).OnECU(ecu)
 			}
@@ -545,38 +538,11 @@ func (u *Update) targetsSteps4to8(role string, t, prev *metadata.Metadata[metada
 		for _, e := range u.Vehicle {
 			in[e] = true
 		}
-		for _, ecu := range sortedKeys(seen) {
+		for _, ecu := range slices.Sorted(maps.Keys(seen)) {
 			if !in[ecu] {
 				return u.fail(check.TargetsDirectorECUsInVehicle, role, "version %d lists ECU %s (for %q), which is not in this vehicle", t.Signed.Version, ecu, seen[ecu]).OnECU(ecu)
 			}
 		}
 	}
 	return nil
-}
-
-func sortedTargets(m map[string]*metadata.TargetFiles) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedECUs(m map[string]meta.ECUTarget) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

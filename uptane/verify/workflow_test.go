@@ -111,6 +111,7 @@ var _ = Describe("check_root.rotation_reset: fast-forward recovery (step 4, TUF 
 	// The repository's Targets went to version 100; it rotates the Snapshot
 	// keys and starts Targets over at version 1, without role "A".
 	recovery := func(p check.Profile) (*verify.Repo, error) {
+		GinkgoHelper()
 		r, tr := imageRepo("a/*")
 		trustA(r, tr)
 		r.targets.Signed.Version = 100
@@ -186,6 +187,7 @@ var _ = Describe("check_timestamp", func() {
 	// Snapshot version 2 is trusted; the repository publishes Timestamp
 	// version 3 listing Snapshot version 1.
 	rollback := func(p check.Profile) (*testRepo, *verify.Repo, *verify.Update, error) {
+		GinkgoHelper()
 		r, tr := imageRepo("a/*")
 		r.release()
 		_, err := cycle(r, tr, verify.Options{Time: t0})

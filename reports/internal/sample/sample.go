@@ -8,12 +8,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"math"
 	"strings"
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/reports"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/uptane/std"
 )
 
 type scenario struct {
@@ -84,7 +85,7 @@ func Report(failing int) *reports.Report {
 					Duration: dur, Wall: 40 + float64((si*7+ei*3)%23),
 					Capture:    fmt.Sprintf("runs/%s/%s/powertrain.pcap", s.name, profileDir(control, s.defence.String())),
 					CandumpLog: fmt.Sprintf("runs/%s/%s/powertrain.log", s.name, profileDir(control, s.defence.String())),
-					Sequence:   seq, BusLoad: load,
+					Sequence:   seq, BusLoad: load, Statements: statements(s),
 				}
 				if control {
 					x.Profile = "without:" + s.defence.String()
@@ -107,8 +108,34 @@ func Report(failing int) *reports.Report {
 			}
 		}
 	}
+	r.Coverage = reports.NewCoverage(std.Trace(links()), r.Results)
 	r.Finish(Started.Add(time.Duration(wall * float64(time.Millisecond))))
 	return r
+}
+
+// statements are the Standard's statements the scenario's defence implements.
+func statements(s scenario) []string {
+	var out []string
+	for _, id := range check.Statements[s.defence] {
+		out = append(out, string(id))
+	}
+	return out
+}
+
+// links are the trace's links for the sample's scenarios.
+func links() std.Links {
+	l := std.Links{Checks: map[std.ID][]string{}, Scenarios: map[std.ID][]string{}}
+	for c, ids := range check.Statements {
+		for _, id := range ids {
+			l.Checks[id] = append(l.Checks[id], c.String())
+		}
+	}
+	for _, s := range scenarios {
+		for _, id := range check.Statements[s.defence] {
+			l.Scenarios[id] = append(l.Scenarios[id], s.name)
+		}
+	}
+	return l
 }
 
 func profileDir(control bool, defence string) string {

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/uptane-hil/uptane-hil/internal/aktualizr"
+)
+
+var _ = Describe("uptane-hil vehicle --rig rigs/aktualizr.yaml", Label("aktualizr"), func() {
+	It("starts aktualizr-secondary, runs a campaign, and exits 0 with every ECU on its assigned image", func() {
+		if _, err := aktualizr.Binary(); err != nil {
+			if aktualizr.Required() {
+				Fail(err.Error() + " and " + aktualizr.EnvRequire + "=1")
+			}
+			Skip("SKIPPED, not passed: " + err.Error())
+		}
+		src, err := os.ReadFile("../../rigs/aktualizr.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		port, err := aktualizr.FreePort()
+		Expect(err).NotTo(HaveOccurred())
+		rig := filepath.Join(GinkgoT().TempDir(), "aktualizr.yaml")
+		Expect(os.WriteFile(rig, []byte(strings.Replace(string(src), "127.0.0.1:9061", fmt.Sprintf("127.0.0.1:%d", port), 1)), 0o644)).To(Succeed())
+		code, out := captureStdout(func() int {
+			return dispatch([]string{"vehicle", "--rig", rig, "--out", GinkgoT().TempDir()}, io.Discard, io.Discard)
+		})
+		Expect(code).To(Equal(0), out)
+		Expect(out).To(MatchRegexp(`AKT-0001\s+full\s+installed\s+akt-hw/firmware-r2\.bin`))
+		Expect(out).To(MatchRegexp(`ECM-0001\s+full\s+installed\s+ecm-v3/firmware-r2\.bin`))
+		Expect(out).To(ContainSubstring("OK: every ECU ended on its assigned image"))
+	})
+})

@@ -1,0 +1,370 @@
+package primary
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/uptane-hil/uptane-hil/sim/events"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
+	"github.com/uptane-hil/uptane-hil/uptane/manifest"
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
+	"github.com/uptane-hil/uptane-hil/uptane/verify"
+)
+
+// UpdateCycle runs one update cycle: the seven steps of the Primary in the
+// Standard ({#primary}), in order. Steps 5 to 7 run for each Secondary in
+// turn (updateSecondary).
+func (p *Primary) UpdateCycle() *CycleReport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rep := &CycleReport{Started: p.cfg.Clock.Now(), ECUs: map[string]*ECUOutcome{}}
+	for _, s := range p.cfg.Secondaries {
+		rep.ECUs[s.ID] = &ECUOutcome{ECU: s.ID, Status: UpToDate}
+	}
+	defer func() { rep.Finished = p.cfg.Clock.Now() }()
+
+	p.constructAndSendManifest(rep)
+	now := p.checkTime()
+	res, ok := p.downloadAndVerifyMetadata(rep, now)
+	if !ok {
+		return rep
+	}
+	images := p.downloadAndVerifyImages(rep, res)
+	for _, s := range p.cfg.Secondaries {
+		o := rep.ECUs[s.ID]
+		if o.Status == Unreachable || (o.Status == Failed && images[s.ID] == nil && res.Targets[s.ID] != nil) {
+			continue
+		}
+		p.updateSecondary(s, now, res, res.Targets[s.ID], images[s.ID], o)
+	}
+	p.finish(rep)
+	return rep
+}
+
+// constructAndSendManifest is step 1, {#construct_manifest_primary}: a
+// version report from each Secondary (collectReports) and the Primary's
+// own, signed into the vehicle version manifest and sent to the Director.
+func (p *Primary) constructAndSendManifest(rep *CycleReport) {
+	p.phase("", "construct manifest")
+	reports := p.collectReports(rep.ECUs)
+	if err := p.sendManifest(reports); err != nil {
+		p.emit(events.Event{Kind: events.Note, Label: "manifest not accepted", Err: err.Error()})
+	}
+}
+
+// checkTime is step 2, {#check_time_primary}: the run's clock is the
+// Primary's secure source of time.
+func (p *Primary) checkTime() time.Time { return p.cfg.Clock.Now() }
+
+// downloadAndVerifyMetadata is step 3, {#download_meta_primary}: full
+// verification of the Director's and the Image repository's metadata for
+// every ECU of the vehicle, then the trusted metadata saved. With no new
+// metadata, an update verified earlier but not installed everywhere is
+// resumed (verify.Pending). ok is false when the cycle ends here (a failed
+// check: the cycle is finished and reported; the metadata not saved).
+func (p *Primary) downloadAndVerifyMetadata(rep *CycleReport, now time.Time) (res *verify.Result, ok bool) {
+	p.phase("", "download and verify metadata")
+	installed := map[string]*metadata.TargetFiles{}
+	ids := []string{}
+	for _, s := range p.cfg.Secondaries {
+		ids = append(ids, s.ID)
+		if o := rep.ECUs[s.ID]; o.Report != nil {
+			if sr, err := manifest.ParseReport(o.Report, manifest.MaxReportSize); err == nil {
+				in := sr.Signed.Installed
+				installed[s.ID] = &metadata.TargetFiles{Path: in.Filename, Length: in.Length, Hashes: in.Hashes}
+			}
+		}
+	}
+	ids = append(ids, p.cfg.ID)
+	pst := p.st.State()
+	if own := pst.Installed(); own != nil {
+		installed[p.cfg.ID] = &metadata.TargetFiles{Path: own.Name, Length: own.Length, Hashes: own.Hashes}
+	}
+	o := verify.Options{Profile: p.cfg.Profile, Limits: p.cfg.Limits, Time: now}
+	d, im := p.director.Clone(), p.image.Clone()
+	res, err := verify.FullVerification(o, verify.Scope{Primary: true, ECUs: ids, Installed: installed}, d, im,
+		fetchLog{p, p.df, events.Director}, fetchLog{p, p.imf, events.Image})
+	if err != nil {
+		p.recordAttack(err)
+		rep.Err = err
+		p.emit(events.Event{Kind: events.Result, From: p.cfg.ID, Label: "metadata verification failed", Err: err.Error()})
+		p.finish(rep)
+		return nil, false
+	}
+	if err := p.saveRepos(d, im); err != nil {
+		rep.Err = err
+		return nil, false
+	}
+	if res.Stopped == verify.NoNewUpdates {
+		// No new metadata, but an update verified earlier may not have
+		// been installed everywhere (power loss, a failed download).
+		pend := verify.Pending(o, verify.Scope{Primary: true, ECUs: ids, Installed: installed}, d)
+		delete(pend, p.cfg.ID)
+		if len(pend) > 0 {
+			res.Targets = pend
+			p.emit(events.Event{Kind: events.Note, From: p.cfg.ID, Label: fmt.Sprintf("no new metadata; resuming the verified update of %d ECU(s)", len(pend))})
+		}
+	}
+	if res.Stopped != "" || len(res.Targets) == 0 {
+		rep.Stopped = res.Stopped
+		if len(res.Targets) == 0 {
+			p.emit(events.Event{Kind: events.Note, From: p.cfg.ID, Label: "no new updates: " + res.Stopped})
+		}
+	}
+	return res, true
+}
+
+// downloadAndVerifyImages is step 4, {#download_images_primary}: the image
+// of every Secondary with a new target (downloadImage). When one cannot be
+// had, no image of the bundle is sent (send_images_primary.complete_bundle):
+// every ECU of the bundle fails and res.Targets is emptied.
+func (p *Primary) downloadAndVerifyImages(rep *CycleReport, res *verify.Result) map[string][]byte {
+	images := map[string][]byte{}
+	var missing []string
+	for _, ecu := range slices.Sorted(maps.Keys(res.Targets)) {
+		t := res.Targets[ecu]
+		if ecu == p.cfg.ID {
+			continue
+		}
+		p.phase(ecu, "download image "+t.Name)
+		b, err := p.downloadImage(ecu, t)
+		if err != nil {
+			p.recordAttack(err)
+			rep.ECUs[ecu].Status, rep.ECUs[ecu].Err = Failed, err
+			missing = append(missing, ecu)
+			continue
+		}
+		images[ecu] = b
+	}
+	if len(missing) > 0 && p.cfg.Profile.On(check.SendImagesPrimaryCompleteBundle) {
+		err := check.Fail(check.SendImagesPrimaryCompleteBundle, meta.Image, "", "images for %s could not be downloaded; no image of this bundle is installed", strings.Join(missing, ", "))
+		p.recordAttack(err)
+		for ecu := range res.Targets {
+			if o := rep.ECUs[ecu]; o != nil {
+				o.Status, o.Err = Failed, errors.Join(err, o.Err)
+			}
+		}
+		images = map[string][]byte{}
+		res.Targets = map[string]*verify.ECUTarget{}
+	}
+	return images
+}
+
+// finish collects fresh version reports and sends the final manifest.
+func (p *Primary) finish(rep *CycleReport) {
+	p.phase("", "send manifest")
+	after := map[string]*ECUOutcome{}
+	for _, s := range p.cfg.Secondaries {
+		after[s.ID] = &ECUOutcome{ECU: s.ID}
+	}
+	reports := p.collectReports(after)
+	for id, a := range after {
+		if a.Report != nil {
+			rep.ECUs[id].Report = a.Report
+		} else if a.Err != nil && rep.ECUs[id].Err == nil {
+			rep.ECUs[id].Status, rep.ECUs[id].Err = a.Status, a.Err
+		}
+	}
+	if err := p.sendManifest(reports); err != nil {
+		rep.ManifestErr = err
+	}
+	for _, id := range slices.Sorted(maps.Keys(rep.ECUs)) {
+		o := rep.ECUs[id]
+		e := events.Event{Kind: events.Result, ECU: id, Label: o.Status}
+		if o.Err != nil {
+			e.Err = o.Err.Error()
+		}
+		p.emit(e)
+	}
+}
+
+func (p *Primary) saveRepos(d, im *verify.Repo) error {
+	if err := p.st.PutTrusted(meta.Director, d); err != nil {
+		return err
+	}
+	if err := p.st.PutTrusted(meta.Image, im); err != nil {
+		return err
+	}
+	p.director, p.image = d, im
+	return nil
+}
+
+// downloadImage is {#download_images_primary}: the image (or, when it is
+// encrypted for the ECU, the encrypted image from the Director) is
+// downloaded up to its length and every listed hash is checked.
+func (p *Primary) downloadImage(ecu string, t *verify.ECUTarget) ([]byte, error) {
+	f, name, length, hashes := p.imf, "", t.Director.Length, t.Director.Hashes
+	if et, ok := t.Custom.ECUIdentifiers[ecu]; ok && et.Encrypted != nil {
+		f, length, hashes = p.df, et.Encrypted.Length, et.Encrypted.Hashes
+		name = "targets/" + meta.ImageNames(et.Encrypted.Filename, hashes)[0]
+	} else {
+		names := meta.ImageNames(t.Name, hashes)
+		if len(names) == 0 {
+			return nil, check.Fail(check.VerifyImageHashes, meta.Director, meta.Targets, "image %s has no hashes", t.Name).OnECU(ecu)
+		}
+		name = "targets/" + names[0]
+	}
+	limit := length
+	if !p.cfg.Profile.On(check.DownloadImageSize) {
+		limit = 1 << 30
+	}
+	p.emit(events.Event{Kind: events.HTTP, From: p.cfg.ID, To: f.Repo, ECU: ecu, Label: "GET " + name})
+	b, err := f.Fetch(name, limit)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("primary: image %s for %s: %w", t.Name, ecu, err)
+		}
+		return nil, err
+	}
+	if int64(len(b)) > length && p.cfg.Profile.On(check.DownloadImageSize) {
+		return nil, check.Fail(check.DownloadImageSize, f.Repo, "", "image %s is longer than the %d bytes in the metadata", t.Name, length).OnECU(ecu)
+	}
+	if p.cfg.Profile.On(check.VerifyImageHashes) {
+		if err := meta.CheckHashes(b, length, hashes); err != nil {
+			return nil, check.Fail(check.VerifyImageHashes, f.Repo, "", "image %s: %v", t.Name, err).OnECU(ecu)
+		}
+	}
+	return b, nil
+}
+
+// updateSecondary runs steps 5 to 7 for one Secondary and records the
+// outcome in o: the latest time, its metadata (which it verifies), and,
+// when it reports a new image for itself, the image (which it verifies and
+// installs before it resets).
+func (p *Primary) updateSecondary(s SecondaryConfig, now time.Time, res *verify.Result, t *verify.ECUTarget, img []byte, o *ECUOutcome) {
+	fail := func(status string, err error) {
+		o.Status, o.Err = status, err
+	}
+	if err := p.sendTime(s, now); err != nil {
+		fail(Unreachable, err)
+		return
+	}
+	if err := p.sendMetadata(s, res); err != nil {
+		fail(Failed, err)
+		return
+	}
+	p.phase(s.ID, "verify metadata")
+	newImage, err := s.Link.VerifyMetadata()
+	if err != nil {
+		fail(Failed, err)
+		return
+	}
+	if !newImage || t == nil || img == nil {
+		o.Status = UpToDate
+		return
+	}
+	o.Target = t.Name
+	if t.Custom != nil {
+		o.ReleaseCounter = t.Custom.Uptane.ReleaseCounter
+	}
+	if err := p.sendImage(s, t, img); err != nil {
+		fail(Failed, err)
+		return
+	}
+	if status, err := p.verifyInstallReset(s); err != nil {
+		fail(status, err)
+		return
+	}
+	o.Status = Installed
+}
+
+// sendTime is step 5, {#send_time_primary}: the latest time, to the
+// Secondary.
+func (p *Primary) sendTime(s SecondaryConfig, now time.Time) error {
+	p.phase(s.ID, "send time")
+	return retry(func() error { return s.Link.WriteTime(now) })
+}
+
+// metadataSet is the metadata files of one repository sent to a Secondary.
+type metadataSet struct {
+	repo  string
+	files map[string][]byte
+}
+
+// sendMetadata is step 6, {#send_metadata_primary}: the minimal set of
+// metadata for the Secondary's verification, the Director's for partial
+// verification, the Director's then the Image repository's for full, each
+// repository's files in name order.
+func (p *Primary) sendMetadata(s SecondaryConfig, res *verify.Result) error {
+	p.phase(s.ID, "send metadata")
+	var sets []metadataSet
+	if p.pinned[s.ID].Verification == "partial" {
+		sets = append(sets, metadataSet{meta.Director, res.PartialFilesFor(s.ID)})
+	} else {
+		fs := res.FilesFor(s.ID)
+		sets = append(sets, metadataSet{meta.Director, fs.Director}, metadataSet{meta.Image, fs.Image})
+	}
+	for _, set := range sets {
+		for _, n := range slices.Sorted(maps.Keys(set.files)) {
+			data := set.files[n]
+			p.emit(events.Event{Kind: events.UDS, From: p.cfg.ID, To: s.ID, ECU: s.ID, Label: "file " + set.repo + "/" + n})
+			err := retry(func() error {
+				return s.Link.PutMetadata(set.repo, n, data, func(done, total int64) {
+					p.emit(events.Event{Kind: events.Transfer, ECU: s.ID, Label: set.repo + "/" + n, Done: done, Total: total, Bus: s.Bus})
+				})
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sendImage is step 7, {#send_images_primary}: the image, to the Secondary
+// it is for.
+func (p *Primary) sendImage(s SecondaryConfig, t *verify.ECUTarget, img []byte) error {
+	p.phase(s.ID, "send image "+t.Name)
+	p.emit(events.Event{Kind: events.UDS, From: p.cfg.ID, To: s.ID, ECU: s.ID, Label: fmt.Sprintf("image %s (%d bytes)", t.Name, len(img))})
+	return retry(func() error {
+		return s.Link.PutImage(t.Name, img, func(done, total int64) {
+			p.emit(events.Event{Kind: events.Transfer, ECU: s.ID, Label: "image " + t.Name, Done: done, Total: total, Bus: s.Bus})
+		})
+	})
+}
+
+// verifyInstallReset asks the Secondary to verify the image it received
+// ({#verify_image}), install it ({#install_image}) and reset; the status is
+// the outcome when one of them fails.
+func (p *Primary) verifyInstallReset(s SecondaryConfig) (status string, err error) {
+	p.phase(s.ID, "verify image")
+	if err := s.Link.VerifyImage(); err != nil {
+		return Failed, err
+	}
+	p.phase(s.ID, "install")
+	if err := s.Link.Install(); err != nil {
+		return Failed, err
+	}
+	p.phase(s.ID, "reset")
+	if err := retry(s.Link.Reset); err != nil {
+		return Unreachable, err
+	}
+	return "", nil
+}
+
+// fetchLog reports each download as an event.
+type fetchLog struct {
+	p    *Primary
+	f    *Fetcher
+	repo string
+}
+
+func (l fetchLog) Fetch(name string, max int64) ([]byte, error) {
+	b, err := l.f.Fetch(name, max)
+	e := events.Event{Kind: events.HTTP, From: l.p.cfg.ID, To: l.repo, Label: "GET " + name}
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			e.Label += " (404)"
+		} else {
+			e.Err = err.Error()
+		}
+	}
+	l.p.emit(e)
+	return b, err
+}
