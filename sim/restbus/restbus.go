@@ -72,6 +72,7 @@ type Restbus struct {
 	wake     clock.Cond
 	untap    func()
 	wakeups  int
+	clk      clock.Clock
 }
 
 type simNode struct {
@@ -195,7 +196,10 @@ func (r *Restbus) Start(clk clock.Clock, bus can.Bus) error {
 		}
 		n.node = node
 	}
+	r.mu.Lock()
+	r.clk = clk
 	r.wake = clk.NewCond(&r.mu)
+	r.mu.Unlock()
 	r.lastSeen = clk.Now()
 	if r.sleepAfter > 0 {
 		r.untap = bus.Tap(func(ev can.Event) {
@@ -356,6 +360,15 @@ func (r *Restbus) Set(msgName, signal string, raw int64) error {
 		return fmt.Errorf("restbus: message %s has no signal %q", msgName, signal)
 	}
 	msg.raw[i] = raw
+	// a change of the car's state (the driver turns the key) wakes the
+	// network
+	if !r.awake && !r.stopped && r.clk != nil {
+		r.lastSeen = r.clk.Now()
+		r.awake = true
+		r.epoch++
+		r.wakeups++
+		r.wake.Broadcast()
+	}
 	return nil
 }
 
