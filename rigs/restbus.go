@@ -43,6 +43,59 @@ type Checksum struct {
 	Algorithm string `yaml:"algorithm"` // crc8-j1850 or xor
 }
 
+// Precondition is a condition on a bus signal: its physical value at most
+// Max, at least Min, or equal to Equals (a number or the text of one of its
+// value descriptions, e.g. ON).
+type Precondition struct {
+	Signal string   `yaml:"signal"` // Message.Signal, or a signal name only one message has
+	Max    *float64 `yaml:"max"`
+	Min    *float64 `yaml:"min"`
+	Equals string   `yaml:"equals"`
+}
+
+// Conditions returns the ECU's checked preconditions.
+func (e *ECU) Conditions() []restbus.Condition { return e.conditions }
+
+// validatePreconditions resolves each Secondary's preconditions in its bus's
+// DBC.
+func (r *Rig) validatePreconditions() error {
+	for i := range r.ECUs {
+		e := &r.ECUs[i]
+		if len(e.Preconditions) == 0 {
+			continue
+		}
+		f := fmt.Sprintf("ecus[%d].preconditions", i)
+		if e.Role != Secondary {
+			return r.Errorf(f, "only a Secondary has programming preconditions")
+		}
+		db := r.Bus(e.Bus).DB()
+		if db == nil {
+			return r.Errorf(f, "bus %s has no DBC file (restbus: dbc:) to read the signals from", e.Bus)
+		}
+		e.conditions = nil
+		for j, p := range e.Preconditions {
+			fj := fmt.Sprintf("%s[%d]", f, j)
+			m, s, err := db.FindSignal(p.Signal)
+			if err != nil {
+				return r.Errorf(fj+".signal", "%v", err)
+			}
+			c := restbus.Condition{Message: m, Signal: s, Min: p.Min, Max: p.Max}
+			if p.Equals != "" {
+				raw, err := s.ParseValue(p.Equals)
+				if err != nil {
+					return r.Errorf(fj+".equals", "%v", err)
+				}
+				c.Equals = &raw
+			}
+			if c.Equals == nil && c.Min == nil && c.Max == nil {
+				return r.Errorf(fj, "give max, min or equals")
+			}
+			e.conditions = append(e.conditions, c)
+		}
+	}
+	return nil
+}
+
 // DB returns the bus's loaded DBC database, nil without a rest-bus.
 func (b *Bus) DB() *dbc.Database {
 	if b.Restbus == nil {
@@ -133,5 +186,5 @@ func (r *Rig) validateRestbus() error {
 		}
 		rb.cfg = cfg
 	}
-	return nil
+	return r.validatePreconditions()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/uptane-hil/uptane-hil/internal/yamlx"
+	"github.com/uptane-hil/uptane-hil/sim/restbus"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
 )
 
@@ -104,6 +105,11 @@ type ECU struct {
 	// its identifier up to the first '-'); the rest-bus does not simulate
 	// it.
 	DBCNode string `yaml:"dbc_node"`
+	// Preconditions are a Secondary's programming preconditions on signals
+	// of its bus's DBC (restbus.go): while one is unmet it refuses the
+	// programming session and file transfers (NRC 0x22).
+	Preconditions []Precondition `yaml:"preconditions"`
+	conditions    []restbus.Condition
 	// Protocol is how the Primary reaches a Secondary: "uds" (the default:
 	// Uptane on UDS on ISO-TP on its bus, docs/pouf.md) or "aktualizr-ip"
 	// (aktualizr's IP Secondary protocol, DER over TCP at Address,
