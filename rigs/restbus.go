@@ -1,7 +1,10 @@
 package rigs
 
 import (
+	"embed"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"time"
@@ -10,10 +13,34 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/restbus"
 )
 
+// builtinDBC are the project's DBC files (rigs/dbc/), built into the
+// binary: a rig that names one by its path in the project (dbc/body.dbc)
+// finds it wherever the rig file is, when no such file sits beside it.
+//
+//go:embed dbc/*.dbc
+var builtinDBC embed.FS
+
+// loadDBC loads a rig's DBC file: path relative to the rig file, else the
+// built-in copy of the project's file of that name.
+func (r *Rig) loadDBC(name string) (*dbc.Database, error) {
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(r.File), path)
+	}
+	db, err := dbc.Load(path)
+	if err != nil && errors.Is(err, fs.ErrNotExist) && !filepath.IsAbs(name) {
+		if data, berr := builtinDBC.ReadFile(filepath.ToSlash(filepath.Clean(name))); berr == nil {
+			return dbc.Parse(name+" (built in)", data)
+		}
+	}
+	return db, err
+}
+
 // Restbus is a bus's rest-bus simulation: the cyclic traffic of the
 // vehicle's other ECUs, sent from a DBC file.
 type Restbus struct {
-	// DBC is the bus's DBC file, relative to the rig file.
+	// DBC is the bus's DBC file, relative to the rig file (the project's
+	// files, dbc/powertrain.dbc and dbc/body.dbc, are also built in).
 	DBC string `yaml:"dbc"`
 	// Nodes are the DBC nodes the harness simulates. Default: every node
 	// of the file that is not an ECU of the rig (see ECU.DBCNode).
@@ -135,11 +162,7 @@ func (r *Rig) validateRestbus() error {
 		if rb.DBC == "" {
 			return r.Errorf(f+".dbc", "missing: the bus's DBC file")
 		}
-		path := rb.DBC
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(filepath.Dir(r.File), path)
-		}
-		db, err := dbc.Load(path)
+		db, err := r.loadDBC(rb.DBC)
 		if err != nil {
 			return r.Errorf(f+".dbc", "%v", err)
 		}

@@ -31,6 +31,15 @@ var _ = Describe("a bus's rest-bus", func() {
 		Expect(body.FD).To(BeTrue())
 	})
 
+	It("finds the project's DBC files built in when none sits beside the rig file", func() {
+		data, err := readFile("virtual.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		r, err := rigs.Parse("/nonexistent/elsewhere.yaml", []byte(data))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Bus("powertrain").DB().File).To(Equal("dbc/powertrain.dbc (built in)"))
+		Expect(r.Bus("body").DB().Messages).To(HaveLen(14))
+	})
+
 	DescribeTable("refuses a broken rest-bus, naming the field and the DBC's file and line",
 		func(edit func(string) string, want string) {
 			data, err := readFile("virtual.yaml")
