@@ -8,7 +8,14 @@ import (
 var (
 	anchoredHeading = regexp.MustCompile(`^(#{1,6})\s+(.*?)\s*\{#([A-Za-z0-9_.:-]+)\}\s*$`)
 	anyHeading      = regexp.MustCompile(`^(#{1,6})\s`)
+	plainHeading    = regexp.MustCompile(`^(#{1,6})\s+(.*?)\s*$`)
 )
+
+// unanchored gives the sections the Standard leaves without an anchor the
+// anchor checks, scenarios and the coverage review name them by.
+var unanchored = map[string]string{
+	"Build-time prerequisite requirements for ECUs": "build_time",
+}
 
 // StandardSections extracts the sections of the Uptane Standard's markdown
 // by their anchors: for every heading "### Title {#anchor}" the map holds,
@@ -40,6 +47,8 @@ func StandardSections(markdown []byte) map[string]string {
 		}
 		if m := anchoredHeading.FindStringSubmatch(l); m != nil {
 			heads = append(heads, head{i, len(m[1]), m[2], m[3]})
+		} else if m := plainHeading.FindStringSubmatch(l); m != nil && unanchored[m[2]] != "" {
+			heads = append(heads, head{i, len(m[1]), m[2], unanchored[m[2]]})
 		}
 	}
 	out := make(map[string]string, len(heads))

@@ -60,8 +60,11 @@ func (r *runner) attack(f string, a *AttackStep) (func(), error) {
 	case a.MITM != nil:
 		m := a.MITM
 		prefix := "^/image/"
-		if m.Repo == "director" {
+		switch m.Repo {
+		case "director":
 			prefix = "^/director/" + regexp.QuoteMeta(r.v.Rig.Vehicle.VIN) + "/"
+		case "time":
+			prefix = "^/time/"
 		}
 		re, err := regexp.Compile(prefix + "(?:" + m.File + ")")
 		if err != nil {
@@ -82,6 +85,9 @@ func (r *runner) attack(f string, a *AttackStep) (func(), error) {
 		case "status":
 			act = mitm.Status{Code: m.Status}
 		case "substitute":
+			if m.With == OtherVehicle {
+				return r.otherVehicle(a.Name, regexp.MustCompile("(?:"+m.File+")"))
+			}
 			if file, ok := strings.CutPrefix(m.With, "recorded:"); ok {
 				body := r.recorded(m.Repo, file)
 				if body == nil {
@@ -127,14 +133,17 @@ func (r *runner) substitute(f, with string) (func([]byte) []byte, error) {
 			return out
 		}, nil
 	}
-	return nil, r.s.Errorf(f, "%q is not one of malicious-image, unsigned, tampered, recorded:FILE", with)
+	return nil, r.s.Errorf(f, "%q is not one of malicious-image, unsigned, tampered, recorded:FILE, other-vehicle", with)
 }
 
 // recorded is the first response the attacker recorded for a file.
 func (r *runner) recorded(repo, file string) []byte {
 	p := "/image/" + file
-	if repo == "director" {
+	switch repo {
+	case "director":
 		p = "/director/" + r.v.Rig.Vehicle.VIN + "/" + file
+	case "time":
+		p = "/time/" + file
 	}
 	if rec := r.proxy.Recorded(p); len(rec) > 0 {
 		return rec[0]

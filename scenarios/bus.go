@@ -108,6 +108,10 @@ func (r *runner) busAttack(f string, a *AttackStep) (func(), error) {
 		err = r.replaySession(bs, ch, e)
 	case "flood":
 		off, err = r.flood(bs, ch, e, b.Rate)
+	case "replay-old-metadata":
+		err = r.replayOldMetadata(bs, ch, e)
+	case "write-time":
+		err = r.writeTime(bs, ch, e, b.Ahead)
 	default:
 		err = fmt.Errorf("bus attack %q is not supported by the runner", b.Action)
 	}

@@ -150,13 +150,21 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 				return r.proxy
 			}}
 		s.Setup.Image.apply(&vo)
-		v, err := vehicle.Build(vo)
+		v, err := vehicle.NewBackend(vo)
 		if err != nil {
 			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
 			return
 		}
 		defer v.Close()
 		r.v = v
+		if err := r.beforeFactory(); err != nil {
+			stepErr = fmt.Errorf("%s: setup.before_factory: %w", s.File, err)
+			return
+		}
+		if err := v.BringUp(); err != nil {
+			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
+			return
+		}
 		if err := r.busSetup(); err != nil {
 			stepErr = err
 			return

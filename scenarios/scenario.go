@@ -51,6 +51,12 @@ type Setup struct {
 	// Image shapes the Image repository: keys and thresholds of its
 	// top-level roles, supplier delegations (keys.go).
 	Image ImageSetup `yaml:"image"`
+	// BeforeFactory: releases the OEM published and the Director assigned
+	// to the judged ECUs before the vehicle left the factory, in order
+	// (factory.go). The ECUs are provisioned with the metadata as it stands
+	// after the last; the attacker read the vehicle's Director metadata
+	// after each (a replay step can serve it).
+	BeforeFactory []uint64 `yaml:"before_factory"`
 	// KeyTypes picks what the repositories and chosen ECUs sign with
 	// (keytypes.go); default: the rig's key types.
 	KeyTypes KeyTypesSetup `yaml:"key_types"`
@@ -112,7 +118,7 @@ type ManifestAttack struct {
 
 // MITM is a man-in-the-middle rule (attacks/mitm).
 type MITM struct {
-	Repo   string `yaml:"repo"` // director or image
+	Repo   string `yaml:"repo"` // director, image or time (the time server)
 	File   string `yaml:"file"` // regexp on the file name, e.g. 'timestamp\.json$'
 	Action string `yaml:"action"`
 	// replay: the Index-th recorded response (0 = oldest)
@@ -143,6 +149,8 @@ type BusAttack struct {
 	Action string `yaml:"action"` // forge-metadata, forge-image, spoof-report, replay-session, flood
 	Target string `yaml:"target"` // the ECU attacked
 	Rate   int    `yaml:"rate"`   // flood: requests per second
+	// Ahead: write-time writes the run's current time plus this.
+	Ahead time.Duration `yaml:"ahead"`
 }
 
 // Rotate rotates the keys of a role in Root: a new Root version signed by
@@ -319,6 +327,11 @@ func (s *Scenario) validate() error {
 	if s.Setup.Release == 0 {
 		s.Setup.Release = 1
 	}
+	for i, rc := range s.Setup.BeforeFactory {
+		if rc <= s.Setup.Release {
+			return s.Errorf(fmt.Sprintf("setup.before_factory[%d]", i), "release %d: a release published before the factory must be above the factory images' release %d", rc, s.Setup.Release)
+		}
+	}
 	if err := s.validateImageSetup(); err != nil {
 		return err
 	}
@@ -398,8 +411,8 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 			return s.Errorf(f+".attack.eavesdrop.bus", "missing: the bus to record (a bus of the rig)")
 		}
 		if m := a.MITM; m != nil {
-			if m.Repo != "director" && m.Repo != "image" {
-				return s.Errorf(f+".attack.mitm.repo", "%q is not director or image", m.Repo)
+			if m.Repo != "director" && m.Repo != "image" && m.Repo != "time" {
+				return s.Errorf(f+".attack.mitm.repo", "%q is not director, image or time", m.Repo)
 			}
 			if _, err := regexp.Compile(m.File); err != nil || m.File == "" {
 				return s.Errorf(f+".attack.mitm.file", "%q is not a regular expression on file names", m.File)
@@ -418,9 +431,9 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 		}
 		if b := a.Bus; b != nil {
 			switch b.Action {
-			case "forge-metadata", "forge-image", "spoof-report", "replay-session", "flood":
+			case "forge-metadata", "forge-image", "spoof-report", "replay-session", "flood", "write-time", "replay-old-metadata":
 			default:
-				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, spoof-report, replay-session, flood", b.Action)
+				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, spoof-report, replay-session, flood, write-time, replay-old-metadata", b.Action)
 			}
 			switch {
 			case b.Bus == "":
@@ -431,6 +444,10 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 				return s.Errorf(f+".attack.bus.rate", "%d: a flood needs a rate of 1..%d requests per second", b.Rate, MaxFloodRate)
 			case b.Action != "flood" && b.Rate != 0:
 				return s.Errorf(f+".attack.bus.rate", "only a flood has a rate")
+			case b.Action == "write-time" && b.Ahead <= 0:
+				return s.Errorf(f+".attack.bus.ahead", "missing: how far ahead of the run's time to write (e.g. 438000h, 50 years)")
+			case b.Action != "write-time" && b.Ahead != 0:
+				return s.Errorf(f+".attack.bus.ahead", "only write-time has ahead")
 			}
 		}
 		attacks[a.Name] = true

@@ -23,7 +23,7 @@ type File struct {
 // the order of an update cycle (docs/pouf.md, "One update cycle").
 type Session struct {
 	Nonce    []byte    // written to DID 0xF1A3 (starts the ECU's cycle)
-	Time     time.Time // written to DID 0xF1A4
+	Time     time.Time // written to DID 0xF1A4, unauthenticated (the attacker holds no time server key)
 	Metadata []File    // sent, then the verify-metadata routine
 	Image    File      // sent, then verify image, install and ECUReset
 }
@@ -45,7 +45,9 @@ func AsPrimary(b can.Bus, clk clock.Clock, ch Channel, ecu string, s Session) er
 	c := pouf.NewClient(uds.NewClient(conn, clk, uds.ClientConfig{}), ecu)
 	steps := []func() error{
 		func() error { return c.WriteNonce(s.Nonce) },
-		func() error { return c.WriteTime(s.Time) },
+		// a conformant ECU refuses the unauthenticated time
+		// (verify_time.attestation) and keeps its own: the attacker goes on
+		func() error { _ = c.WriteRawTime(s.Time); return nil },
 	}
 	for _, f := range s.Metadata {
 		steps = append(steps, func() error { return c.PutMetadata(f.Repo, f.Name, f.Data, nil) })
@@ -63,4 +65,20 @@ func AsPrimary(b can.Bus, clk clock.Clock, ch Channel, ecu string, s Session) er
 		}
 	}
 	return nil
+}
+
+// WriteTime attaches a node to b as AsPrimary does and writes the
+// unauthenticated time t to the ECU's DIDTime in the extended session (a
+// device on the diagnostic port, or any node that can send on the ECU's
+// request id: it holds no time server key). It returns the ECU's answer: nil
+// when it took the time. A time far ahead would lock the ECU out of every
+// later update (docs/pouf.md, "Time"). It must run on an actor of clk.
+func WriteTime(b can.Bus, clk clock.Clock, ch Channel, ecu string, t time.Time) error {
+	conn, err := isotp.New(b, clk, ch.options("attacker>"+ecu, ch.Request, ch.Response))
+	if err != nil {
+		return fmt.Errorf("bus: attacker node on %s: %w", b.Name(), err)
+	}
+	defer conn.Close()
+	c := pouf.NewClient(uds.NewClient(conn, clk, uds.ClientConfig{}), ecu)
+	return c.WriteRawTime(t)
 }

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -92,9 +91,16 @@ func (a *AktualizrIP) Identity() (pouf.Identity, error) {
 // WriteNonce implements Secondary: the protocol carries no nonce.
 func (a *AktualizrIP) WriteNonce([]byte) error { return nil }
 
+// ErrNoTime is TimeNonce's answer over aktualizr-ip: the protocol carries
+// no time attestation, so there is no nonce to attest.
+var ErrNoTime = errors.New("aktualizr-ip carries no time attestation: the Secondary trusts its own clock")
+
+// TimeNonce implements Secondary: there is none (ErrNoTime).
+func (a *AktualizrIP) TimeNonce() ([]byte, error) { return nil, ErrNoTime }
+
 // WriteTime implements Secondary: the protocol carries no time; the
 // Secondary trusts its own clock.
-func (a *AktualizrIP) WriteTime(time.Time) error { return nil }
+func (a *AktualizrIP) WriteTime([]byte) error { return nil }
 
 // PutMetadata implements Secondary: the file joins this cycle's set.
 func (a *AktualizrIP) PutMetadata(repo, name string, data []byte, p pouf.Progress) error {

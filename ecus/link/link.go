@@ -7,8 +7,6 @@
 package link
 
 import (
-	"time"
-
 	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 )
 
@@ -16,7 +14,10 @@ import (
 type Secondary interface {
 	Identity() (pouf.Identity, error)
 	WriteNonce(nonce []byte) error
-	WriteTime(t time.Time) error
+	// TimeNonce reads the nonce the ECU made for its next time attestation.
+	TimeNonce() ([]byte, error)
+	// WriteTime hands the ECU the time server's attestation.
+	WriteTime(attestation []byte) error
 	PutMetadata(repo, name string, data []byte, p pouf.Progress) error
 	// VerifyMetadata runs full or partial verification; it reports whether
 	// there is a new image for the ECU.

@@ -1,8 +1,6 @@
 package link
 
 import (
-	"time"
-
 	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 )
 
@@ -14,8 +12,9 @@ type Pouf struct{ C *pouf.Client }
 // Identity implements Secondary.
 func (p *Pouf) Identity() (pouf.Identity, error) { return p.C.ReadIdentity() }
 
-func (p *Pouf) WriteNonce(n []byte) error   { return p.C.WriteNonce(n) }
-func (p *Pouf) WriteTime(t time.Time) error { return p.C.WriteTime(t) }
+func (p *Pouf) WriteNonce(n []byte) error  { return p.C.WriteNonce(n) }
+func (p *Pouf) TimeNonce() ([]byte, error) { return p.C.ReadTimeNonce() }
+func (p *Pouf) WriteTime(att []byte) error { return p.C.WriteTime(att) }
 func (p *Pouf) PutMetadata(repo, name string, data []byte, pr pouf.Progress) error {
 	return p.C.PutMetadata(repo, name, data, pr)
 }

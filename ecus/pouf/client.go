@@ -180,8 +180,28 @@ func (c *Client) WriteNonce(n []byte) error {
 	return c.wrap("write nonce", c.in(c.nonDefault(), func() error { return c.u.WriteDID(DIDNonce, n) }))
 }
 
-// WriteTime sends the latest attested time ({#send_time_primary}).
-func (c *Client) WriteTime(t time.Time) error {
+// ReadTimeNonce reads the nonce the ECU made for its next time attestation
+// (docs/pouf.md, "Time").
+func (c *Client) ReadTimeNonce() ([]byte, error) {
+	b, err := c.u.ReadDID(DIDTimeNonce)
+	if err == nil {
+		err = ValidNonce(b)
+	}
+	if err != nil {
+		return nil, c.wrap("read time nonce", err)
+	}
+	return b, nil
+}
+
+// WriteTime sends the time server's attestation ({#send_time_primary}).
+func (c *Client) WriteTime(attestation []byte) error {
+	return c.wrap("write time", c.in(c.nonDefault(), func() error { return c.u.WriteDID(DIDTime, attestation) }))
+}
+
+// WriteRawTime writes an unauthenticated 8-byte time to DIDTime, as a node
+// that holds no time server key can (an attacker; a conformant ECU refuses
+// it with verify_time.attestation).
+func (c *Client) WriteRawTime(t time.Time) error {
 	return c.wrap("write time", c.in(c.nonDefault(), func() error { return c.u.WriteDID(DIDTime, EncodeTime(t)) }))
 }
 

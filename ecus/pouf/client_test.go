@@ -258,7 +258,7 @@ var _ = Describe("pouf.Client against a Secondary over UDS", func() {
 			Expect(string(rep)).To(ContainSubstring(`"nonce":"aabb"`))
 
 			at := clock.Epoch.Add(48 * time.Hour)
-			Expect(c.WriteTime(at)).To(Succeed())
+			Expect(c.WriteRawTime(at)).To(Succeed())
 			for name, b := range directorFiles {
 				Expect(c.PutMetadata("director", name, b, nil)).To(Succeed())
 				Expect(c.PutMetadata("image", name, b, nil)).To(Succeed())
@@ -296,7 +296,7 @@ var _ = Describe("pouf.Client against a Secondary over UDS", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(id.Verification).To(Equal("partial"))
 			Expect(id.EncryptionKey).To(BeNil())
-			Expect(c.WriteTime(clock.Epoch)).To(Succeed())
+			Expect(c.WriteRawTime(clock.Epoch)).To(Succeed())
 			Expect(c.PutMetadata("director", "5.targets.json", directorFiles["5.targets.json"], nil)).To(Succeed())
 			err = c.PutMetadata("image", "5.targets.json", directorFiles["5.targets.json"], nil)
 			Expect(uds.IsNRC(err, uds.RequestOutOfRange)).To(BeTrue(), "%v", err)
@@ -363,9 +363,9 @@ var _ = Describe("pouf.Client against a Secondary over UDS", func() {
 	})
 	It("enters the session again after the ECU fell back to the default session", func() {
 		onRig("full", func(r *rig) {
-			Expect(r.client.WriteTime(clock.Epoch)).To(Succeed())
+			Expect(r.client.WriteRawTime(clock.Epoch)).To(Succeed())
 			r.sim.Sleep(pouf.S3 + time.Second)
-			Expect(r.client.WriteTime(clock.Epoch.Add(time.Hour))).To(Succeed())
+			Expect(r.client.WriteRawTime(clock.Epoch.Add(time.Hour))).To(Succeed())
 			Expect(r.srv.Session()).To(Equal(uds.ExtendedSession))
 			Expect(r.client.WriteNonce(nil)).NotTo(Succeed())
 		})

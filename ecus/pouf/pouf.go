@@ -23,10 +23,11 @@ const (
 	DIDEncryptionKey uint16 = 0xF1A1 // ECU encryption public key, X25519, 32 bytes (read)
 	DIDVersionReport uint16 = 0xF1A2 // signed ECU version report, JSON (read)
 	DIDNonce         uint16 = 0xF1A3 // nonce of this cycle, 1..64 bytes (write, read)
-	DIDTime          uint16 = 0xF1A4 // latest attested time, 8-byte Unix seconds (write, read)
+	DIDTime          uint16 = 0xF1A4 // write: a signed time attestation (JSON); read: latest attested time, 8-byte Unix seconds
 	DIDVerification  uint16 = 0xF1A5 // verification profile: 0x01 full, 0x02 partial (read)
 	DIDMaxImage      uint16 = 0xF1A6 // largest image the ECU takes, 4 bytes (read)
 	DIDMaxMetadata   uint16 = 0xF1A7 // largest metadata file the ECU takes, 4 bytes (read)
+	DIDTimeNonce     uint16 = 0xF1A8 // nonce the ECU made for its next time attestation, 16 bytes (read)
 )
 
 // Routine identifiers (RoutineControl 0x31, startRoutine).

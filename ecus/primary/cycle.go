@@ -30,7 +30,13 @@ func (p *Primary) UpdateCycle() *CycleReport {
 	defer func() { rep.Finished = p.cfg.Clock.Now() }()
 
 	p.constructAndSendManifest(rep)
-	now := p.checkTime()
+	now, att, timeErr := p.checkTime()
+	if timeErr != nil {
+		// keep the latest attested time; say so in the cycle's outcome
+		p.recordAttack(timeErr)
+		p.emit(events.Event{Kind: events.Result, From: p.cfg.ID, Label: "time attestation refused", Err: timeErr.Error()})
+		defer func() { rep.Err = errors.Join(timeErr, rep.Err) }()
+	}
 	res, ok := p.downloadAndVerifyMetadata(rep, now)
 	if !ok {
 		return rep
@@ -41,7 +47,7 @@ func (p *Primary) UpdateCycle() *CycleReport {
 		if o.Status == Unreachable || (o.Status == Failed && images[s.ID] == nil && res.Targets[s.ID] != nil) {
 			continue
 		}
-		p.updateSecondary(s, now, res, res.Targets[s.ID], images[s.ID], o)
+		p.updateSecondary(s, att, res, res.Targets[s.ID], images[s.ID], o)
 	}
 	p.finish(rep)
 	return rep
@@ -57,10 +63,6 @@ func (p *Primary) constructAndSendManifest(rep *CycleReport) {
 		p.emit(events.Event{Kind: events.Note, Label: "manifest not accepted", Err: err.Error()})
 	}
 }
-
-// checkTime is step 2, {#check_time_primary}: the run's clock is the
-// Primary's secure source of time.
-func (p *Primary) checkTime() time.Time { return p.cfg.Clock.Now() }
 
 // downloadAndVerifyMetadata is step 3, {#download_meta_primary}: full
 // verification of the Director's and the Image repository's metadata for
@@ -86,7 +88,7 @@ func (p *Primary) downloadAndVerifyMetadata(rep *CycleReport, now time.Time) (re
 	if own := pst.Installed(); own != nil {
 		installed[p.cfg.ID] = &metadata.TargetFiles{Path: own.Name, Length: own.Length, Hashes: own.Hashes}
 	}
-	o := verify.Options{Profile: p.cfg.Profile, Limits: p.cfg.Limits, Time: now}
+	o := verify.Options{Profile: p.cfg.Profile, Limits: p.cfg.Limits, Time: now, VIN: p.cfg.VIN}
 	d, im := p.director.Clone(), p.image.Clone()
 	res, err := verify.FullVerification(o, verify.Scope{Primary: true, ECUs: ids, Installed: installed}, d, im,
 		fetchLog{p, p.df, events.Director}, fetchLog{p, p.imf, events.Image})
@@ -237,14 +239,11 @@ func (p *Primary) downloadImage(ecu string, t *verify.ECUTarget) ([]byte, error)
 // outcome in o: the latest time, its metadata (which it verifies), and,
 // when it reports a new image for itself, the image (which it verifies and
 // installs before it resets).
-func (p *Primary) updateSecondary(s SecondaryConfig, now time.Time, res *verify.Result, t *verify.ECUTarget, img []byte, o *ECUOutcome) {
+func (p *Primary) updateSecondary(s SecondaryConfig, att []byte, res *verify.Result, t *verify.ECUTarget, img []byte, o *ECUOutcome) {
 	fail := func(status string, err error) {
 		o.Status, o.Err = status, err
 	}
-	if err := p.sendTime(s, now); err != nil {
-		fail(Unreachable, err)
-		return
-	}
+	p.sendTime(s, att)
 	if err := p.sendMetadata(s, res); err != nil {
 		fail(Failed, err)
 		return
@@ -274,11 +273,17 @@ func (p *Primary) updateSecondary(s SecondaryConfig, now time.Time, res *verify.
 	o.Status = Installed
 }
 
-// sendTime is step 5, {#send_time_primary}: the latest time, to the
-// Secondary.
-func (p *Primary) sendTime(s SecondaryConfig, now time.Time) error {
+// sendTime is step 5, {#send_time_primary}: the time server's attestation
+// of this cycle (checkTime), to the Secondary. The ECU checks it against
+// its own nonce; a refusal is its to report (it keeps its latest attested
+// time), not a reason to skip its update. Sent again only when it did not
+// arrive, never after a refusal.
+func (p *Primary) sendTime(s SecondaryConfig, att []byte) {
+	if att == nil {
+		return
+	}
 	p.phase(s.ID, "send time")
-	return retry(func() error { return s.Link.WriteTime(now) })
+	_ = retryUnlessRefused(func() error { return s.Link.WriteTime(att) })
 }
 
 // metadataSet is the metadata files of one repository sent to a Secondary.

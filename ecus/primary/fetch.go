@@ -46,7 +46,11 @@ func (f *Fetcher) Fetch(name string, maxBytes int64) ([]byte, error) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	u, err := url.JoinPath(f.Base, name)
+	path, query, _ := strings.Cut(name, "?")
+	u, err := url.JoinPath(f.Base, path)
+	if query != "" {
+		u += "?" + query
+	}
 	if err != nil {
 		return nil, fmt.Errorf("primary: %s repository: bad file name %q: %w", f.Repo, name, err)
 	}

@@ -16,9 +16,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
 	"github.com/uptane-hil/uptane-hil/ecus/link"
 	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/store"
+	"github.com/uptane-hil/uptane-hil/ecus/uds"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
@@ -45,6 +48,12 @@ type Config struct {
 	Client      *http.Client
 	DirectorURL string // base of this vehicle's Director files, e.g. http://backend/director/VIN/
 	ImageURL    string // base of the Image repository, e.g. http://backend/image/
+	// TimeURL is the base of the time server (http://backend/time/) and
+	// TimeKey its public key, given at the factory: the Primary's time, and
+	// every Secondary's, is the time server's attestation over their nonces
+	// (docs/pouf.md, "Time"), never the Primary's own clock.
+	TimeURL     string
+	TimeKey     *metadata.Key
 	Dir         string
 	Profile     check.Profile
 	Limits      verify.Limits
@@ -72,26 +81,37 @@ type Primary struct {
 	image    *verify.Repo
 	pinned   map[string]pouf.Identity
 	df, imf  *Fetcher
+	tf       *Fetcher // the time server
 	mu       sync.Mutex
 }
 
 const pinnedState = "secondaries.json"
 
-// Provision is the factory: trusted roots of both repositories, the
-// Primary's own image, and the identity (keys) of each Secondary, read over
-// the in-vehicle link and pinned.
-func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, data []byte) error {
+// Provision is the factory ({#build_time}): trusted roots of both
+// repositories and, beyond them, the latest Timestamp, Snapshot and Targets
+// of each in md (verified against the roots at the time of manufacture; an
+// empty md leaves Roots only), the Primary's own image, the time of
+// manufacture, and the identity (keys) of each Secondary, read over the
+// in-vehicle link and pinned.
+func Provision(cfg Config, directorRoot, imageRoot []byte, md verify.FileSet, factory store.Image, data []byte) error {
 	st, err := store.Open(cfg.Dir, cfg.ID, cfg.Crash)
 	if err != nil {
 		return err
 	}
+	o := verify.Options{Profile: cfg.Profile, Limits: cfg.Limits, Time: cfg.Clock.Now(), VIN: cfg.VIN}
 	for _, rr := range []struct {
-		repo string
-		root []byte
-	}{{meta.Director, directorRoot}, {meta.Image, imageRoot}} {
+		repo  string
+		root  []byte
+		files map[string][]byte
+	}{{meta.Director, directorRoot, md.Director}, {meta.Image, imageRoot, md.Image}} {
 		r, err := verify.NewRepo(rr.repo, rr.root)
 		if err != nil {
 			return fmt.Errorf("primary %s: provision %s root: %w", cfg.ID, rr.repo, err)
+		}
+		if len(rr.files) > 0 {
+			if err := verify.Provision(o, r, verify.MapFetcher(rr.files), false); err != nil {
+				return fmt.Errorf("primary %s: %w", cfg.ID, err)
+			}
 		}
 		if err := st.PutTrusted(rr.repo, r); err != nil {
 			return err
@@ -115,7 +135,31 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, 
 	if err := st.PutMeta(pinnedState, b); err != nil {
 		return err
 	}
-	return st.Install(factory, data)
+	if err := st.Install(factory, data); err != nil {
+		return err
+	}
+	// the time of manufacture is the first securely known time
+	t := cfg.Clock.Now().Truncate(time.Second)
+	return st.Update("provision-time", func(s *store.State) error { s.LatestTime = t; return nil })
+}
+
+// retryUnlessRefused is retry for a request the ECU may refuse: a refusal
+// (a negative response, or a check error from an in-process ECU) is its
+// answer, not a transport failure.
+func retryUnlessRefused(op func() error) error {
+	var err error
+	for i := 0; i < 3; i++ {
+		if err = op(); err == nil {
+			return nil
+		}
+		if _, refused := uds.NRCOf(err); refused {
+			return err
+		}
+		if _, refused := check.As(err); refused {
+			return err
+		}
+	}
+	return err
 }
 
 // Boot starts the Primary from its state directory.
@@ -149,6 +193,9 @@ func Boot(cfg Config) (*Primary, error) {
 			MinRate: cfg.MinRate, Grace: cfg.Grace, Profile: cfg.Profile}
 	}
 	p.df, p.imf = mk(meta.Director, cfg.DirectorURL), mk(meta.Image, cfg.ImageURL)
+	if cfg.TimeURL != "" {
+		p.tf = mk("time", cfg.TimeURL)
+	}
 	return p, nil
 }
 

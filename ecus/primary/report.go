@@ -98,7 +98,7 @@ func (p *Primary) ownReport() (manifest.SignedReport, error) {
 	if err != nil {
 		return manifest.SignedReport{}, err
 	}
-	r, err := p.st.NextReport(p.cfg.ID, func(store.State) (time.Time, []byte) { return p.cfg.Clock.Now(), n })
+	r, err := p.st.NextReport(p.cfg.ID, func(s store.State) (time.Time, []byte) { return s.LatestTime, n })
 	if err != nil {
 		return manifest.SignedReport{}, err
 	}

@@ -2,7 +2,6 @@ package secondary
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/store"
@@ -47,8 +46,12 @@ func (d *Direct) Identity() (pouf.Identity, error) {
 func (d *Direct) WriteNonce(n []byte) error {
 	return d.guard(func() error { return d.ECU.SetNonce(n) })
 }
-func (d *Direct) WriteTime(t time.Time) error {
-	return d.guard(func() error { return d.ECU.SetTime(t) })
+func (d *Direct) TimeNonce() (n []byte, err error) {
+	err = d.guard(func() error { n = d.ECU.TimeNonce(); return nil })
+	return
+}
+func (d *Direct) WriteTime(att []byte) error {
+	return d.guard(func() error { return d.ECU.SetTime(att) })
 }
 func (d *Direct) PutMetadata(repo, name string, data []byte, p pouf.Progress) error {
 	err := d.guard(func() error { return d.ECU.PutMetadata(repo, name, data) })

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/uptane-hil/uptane-hil/ecus/store"
 	"io"
 	"strings"
 	"sync"
@@ -88,7 +89,7 @@ func (s *IPServer) startCycle() error {
 	if err := s.ECU.SetNonce(n); err != nil {
 		return err
 	}
-	if err := s.ECU.SetTime(s.ECU.cfg.Clock.Now()); err != nil {
+	if err := s.ECU.ownClockTime(); err != nil {
 		return err
 	}
 	s.inCycle = true
@@ -213,7 +214,7 @@ func (s *IPServer) Handle(req ip.Message) (ip.Message, error) {
 		if err := e.SetNonce(n); err != nil {
 			return nil, err
 		}
-		if err := e.SetTime(e.cfg.Clock.Now()); err != nil {
+		if err := e.ownClockTime(); err != nil {
 			return nil, err
 		}
 		b, err := e.VersionReport()
@@ -223,4 +224,20 @@ func (s *IPServer) Handle(req ip.Message) (ip.Message, error) {
 		return &ip.ManifestResponse{JSON: b}, nil
 	}
 	return nil, errors.New("message not served by this Secondary: " + req.Kind().String())
+}
+
+// ownClockTime is the time of a Secondary served over aktualizr-ip: the
+// protocol carries no time attestation (docs/aktualizr-ip.md), so, like
+// aktualizr-secondary, the ECU takes its own clock, never earlier than the
+// latest time it had.
+func (e *ECU) ownClockTime() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.cfg.Clock.Now()
+	return e.st.Update("time", func(s *store.State) error {
+		if now.After(s.LatestTime) {
+			s.LatestTime = now
+		}
+		return nil
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"crypto/ecdh"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -47,8 +48,12 @@ const (
 
 // Config describes one Secondary.
 type Config struct {
-	ID           string
-	HardwareID   string
+	ID         string
+	HardwareID string
+	// VIN is the vehicle the ECU is built into (set at the factory):
+	// Director Targets for any other vehicle are refused
+	// (targets_images_meta.vehicle_id).
+	VIN          string
 	Verification string        // Full or Partial
 	Profile      check.Profile // checks switched off (control profiles)
 	Dir          string        // state directory
@@ -59,7 +64,17 @@ type Config struct {
 	Limits       verify.Limits
 	MaxImage     int64
 	Filenames    []string // image filename patterns valid for this ECU
+	// TimeKey is the time server's public key, given at the factory: the
+	// ECU takes its time only from attestations it signed (verify.VerifyTime).
+	TimeKey *metadata.Key
+	// Nonces is the ECU's source of fresh nonces for time attestations
+	// (crypto/rand on a real ECU; seeded under the simulated clock).
+	Nonces io.Reader
 }
+
+// TimeNonceSize is the size of the nonce an ECU makes for each time
+// attestation.
+const TimeNonceSize = 16
 
 // ECU is a running Secondary.
 type ECU struct {
@@ -77,20 +92,32 @@ type ECU struct {
 	lastErr  error
 }
 
-// Provision is the factory: it gives a new ECU its trusted metadata (the
-// Director's Root, and the Image repository's Root for full verification;
-// {#build-time-prerequisite-requirements-for-ecus}) and its first image.
-// trusted holds optional further metadata files per repository that are
-// verified against the roots (e.g. the Director's Targets a partial ECU
-// SHALL have).
-func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, data []byte) error {
+// Provision is the factory: it gives a new ECU its trusted metadata
+// ({#build_time}): the Director's Root, and the Image repository's Root for
+// full verification, and beyond them the latest metadata in md — a full
+// ECU the Timestamp, Snapshot and Targets of both repositories, a partial
+// one the Director's Targets ("targets.json") — verified against the roots
+// at the time of manufacture (verify.Provision); and its first image. An
+// empty md leaves Roots only (a control profile without
+// build_time.metadata).
+func Provision(cfg Config, directorRoot, imageRoot []byte, md verify.FileSet, factory store.Image, data []byte) error {
 	st, err := store.Open(cfg.Dir, cfg.ID, cfg.Crash)
 	if err != nil {
 		return err
 	}
+	// the time of manufacture is the first securely known time, in the
+	// whole seconds the in-vehicle protocol carries (docs/pouf.md), so the
+	// Primary's first time, sent in the same second, is not "before" it
+	t := cfg.Clock.Now().Truncate(time.Second)
+	o := verify.Options{Profile: cfg.Profile, Limits: cfg.Limits, Time: t, VIN: cfg.VIN}
 	d, err := verify.NewRepo(meta.Director, directorRoot)
 	if err != nil {
 		return fmt.Errorf("secondary %s: provision Director root: %w", cfg.ID, err)
+	}
+	if len(md.Director) > 0 {
+		if err := verify.Provision(o, d, verify.MapFetcher(md.Director), cfg.Verification == Partial); err != nil {
+			return fmt.Errorf("secondary %s: %w", cfg.ID, err)
+		}
 	}
 	if err := st.PutTrusted(meta.Director, d); err != nil {
 		return err
@@ -103,6 +130,11 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, 
 		if err != nil {
 			return fmt.Errorf("secondary %s: provision Image root: %w", cfg.ID, err)
 		}
+		if len(md.Image) > 0 {
+			if err := verify.Provision(o, im, verify.MapFetcher(md.Image), false); err != nil {
+				return fmt.Errorf("secondary %s: %w", cfg.ID, err)
+			}
+		}
 		if err := st.PutTrusted(meta.Image, im); err != nil {
 			return err
 		}
@@ -110,11 +142,22 @@ func Provision(cfg Config, directorRoot, imageRoot []byte, factory store.Image, 
 	if err := st.Install(factory, data); err != nil {
 		return err
 	}
-	// the time of manufacture is the first securely known time, in the
-	// whole seconds the in-vehicle protocol carries (docs/pouf.md), so the
-	// Primary's first time, sent in the same second, is not "before" it
-	t := cfg.Clock.Now().Truncate(time.Second)
-	return st.Update("provision-time", func(s *store.State) error { s.LatestTime = t; return nil })
+	n, err := newTimeNonce(cfg)
+	if err != nil {
+		return err
+	}
+	return st.Update("provision-time", func(s *store.State) error { s.LatestTime, s.TimeNonce = t, n; return nil })
+}
+
+func newTimeNonce(cfg Config) ([]byte, error) {
+	if cfg.Nonces == nil {
+		return nil, fmt.Errorf("secondary %s: no nonce source for time attestations", cfg.ID)
+	}
+	n := make([]byte, TimeNonceSize)
+	if _, err := io.ReadFull(cfg.Nonces, n); err != nil {
+		return nil, fmt.Errorf("secondary %s: time nonce: %w", cfg.ID, err)
+	}
+	return n, nil
 }
 
 // Boot starts the ECU from its state directory (power-on or after a reset).
@@ -141,7 +184,20 @@ func Boot(cfg Config) (*ECU, error) {
 			return nil, fmt.Errorf("secondary %s: %w", cfg.ID, err)
 		}
 	}
-	err = st.Update("boot", func(s *store.State) error { s.Boots++; return nil })
+	var tn []byte
+	if len(st.State().TimeNonce) == 0 && cfg.Nonces != nil {
+		// state from before time attestations: make the first nonce now
+		if tn, err = newTimeNonce(cfg); err != nil {
+			return nil, err
+		}
+	}
+	err = st.Update("boot", func(s *store.State) error {
+		s.Boots++
+		if tn != nil {
+			s.TimeNonce = tn
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -220,17 +276,33 @@ func (e *ECU) RecordAttack(err *check.Error) {
 	e.record(err)
 }
 
-// SetTime takes the latest time from the Primary ({#send_time_primary},
-// {#verify_time}). Time never goes backwards (verify_time.monotonic).
-func (e *ECU) SetTime(t time.Time) error {
+// TimeNonce is the nonce the ECU made for its next time attestation
+// (DID 0xF1A8; docs/pouf.md, "Time").
+func (e *ECU) TimeNonce() []byte { return e.st.State().TimeNonce }
+
+// SetTime takes a time attestation the Primary forwards from the time server
+// ({#send_time_primary}, {#verify_time}): signed by the time server's key
+// over this ECU's nonce, not before the latest attested time, not beyond
+// the trusted Director Root's expiry (verify.VerifyTime). An 8-byte
+// unauthenticated time (the old DIDTime value) is refused. The ECU then
+// makes a new nonce, so the attestation cannot be used twice.
+func (e *ECU) SetTime(data []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	latest := e.st.State().LatestTime
-	if t.Before(latest) && e.cfg.Profile.On(check.VerifyTimeMonotonic) {
-		return e.record(check.Fail(check.VerifyTimeMonotonic, "", "", "time %s is before the latest attested time %s",
-			t.UTC().Format(time.RFC3339), latest.UTC().Format(time.RFC3339)).OnECU(e.cfg.ID))
+	st := e.st.State()
+	in := verify.TimeInput{Profile: e.cfg.Profile, Key: e.cfg.TimeKey, Nonce: st.TimeNonce, Latest: st.LatestTime, Director: e.director}
+	t, err := verify.VerifyTime(in, data, parseRawTime)
+	if err != nil {
+		if ce, ok := check.As(err); ok {
+			return e.record(ce.OnECU(e.cfg.ID))
+		}
+		return err
 	}
-	return e.st.Update("time", func(s *store.State) error { s.LatestTime = t; return nil })
+	n, err := newTimeNonce(e.cfg)
+	if err != nil {
+		return err
+	}
+	return e.st.Update("time", func(s *store.State) error { s.LatestTime, s.TimeNonce = t, n; return nil })
 }
 
 // SetNonce starts an update cycle: it takes the Primary's fresh nonce and
@@ -294,7 +366,7 @@ func (e *ECU) VerifyMetadata() (*verify.ECUTarget, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st := e.st.State()
-	o := verify.Options{Profile: e.cfg.Profile, Limits: e.cfg.Limits, Time: st.LatestTime}
+	o := verify.Options{Profile: e.cfg.Profile, Limits: e.cfg.Limits, Time: st.LatestTime, VIN: e.cfg.VIN}
 	var t *verify.ECUTarget
 	if e.cfg.Verification == Full {
 		scope := verify.Scope{ECUs: []string{e.cfg.ID}, Installed: map[string]*metadata.TargetFiles{}}
@@ -416,7 +488,7 @@ func (e *ECU) VerifyImage() error {
 	if e.cfg.EncKey != nil {
 		ecu.Decrypt = func(enc *meta.Encrypted, ct []byte) ([]byte, error) { return imagecrypt.Decrypt(e.cfg.EncKey, enc, ct) }
 	}
-	plain, err := verify.VerifyImage(verify.Options{Profile: e.cfg.Profile, Limits: e.cfg.Limits, Time: st.LatestTime}, e.director, ecu, e.imgData)
+	plain, err := verify.VerifyImage(verify.Options{Profile: e.cfg.Profile, Limits: e.cfg.Limits, Time: st.LatestTime, VIN: e.cfg.VIN}, e.director, ecu, e.imgData)
 	if err != nil {
 		return e.record(err)
 	}

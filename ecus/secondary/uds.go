@@ -147,6 +147,8 @@ func (h *Handler) readDID(did uint16) ([]byte, error) {
 		return h.report, nil
 	case pouf.DIDTime:
 		return pouf.EncodeTime(e.State().LatestTime), nil
+	case pouf.DIDTimeNonce:
+		return e.TimeNonce(), nil
 	}
 	return h.BaseHandler.ReadDID(did)
 }
@@ -172,11 +174,9 @@ func (h *Handler) writeDID(did uint16, data []byte) error {
 		}
 		return nil
 	case pouf.DIDTime:
-		t, err := pouf.ParseTime(data)
-		if err != nil {
-			return uds.Refuse(uds.RequestOutOfRange, "%v", err)
-		}
-		if err := e.SetTime(t); err != nil {
+		// a time attestation (docs/pouf.md, "Time"); SetTime refuses
+		// anything else, an unauthenticated 8-byte time included
+		if err := e.SetTime(data); err != nil {
 			return refuse(err)
 		}
 		return nil
@@ -339,3 +339,7 @@ func (h *Handler) Reset(uds.ResetType) {
 		return nil
 	})
 }
+
+// parseRawTime reads the 8-byte time a control ECU without
+// verify_time.attestation still takes unauthenticated.
+var parseRawTime = pouf.ParseTime

@@ -78,8 +78,11 @@ type State struct {
 	ReportCounter uint64            `json:"reportCounter"`
 	Nonce         []byte            `json:"nonce,omitempty"`      // written by the Primary this cycle
 	LatestTime    time.Time         `json:"latestTime,omitempty"` // latest attested time
-	Attacks       []AttackRecord    `json:"attacks,omitempty"`
-	Boots         uint64            `json:"boots"`
+	// TimeNonce is the nonce the ECU made for its next time attestation
+	// (verify.VerifyTime); a new one after every attestation taken.
+	TimeNonce []byte         `json:"timeNonce,omitempty"`
+	Attacks   []AttackRecord `json:"attacks,omitempty"`
+	Boots     uint64         `json:"boots"`
 }
 
 // Installed returns the image in the active slot.
@@ -212,6 +215,7 @@ func (s *Store) copyLocked() State {
 		}
 	}
 	c.Nonce = append([]byte(nil), s.st.Nonce...)
+	c.TimeNonce = append([]byte(nil), s.st.TimeNonce...)
 	c.Attacks = append([]AttackRecord(nil), s.st.Attacks...)
 	return c
 }

@@ -91,6 +91,13 @@ func NewBackend(o Options) (*Vehicle, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/director/", http.StripPrefix("/director", v.Director.Handler()))
 	mux.Handle("/image/", http.StripPrefix("/image", v.Image.Handler()))
+	tk, err := keys.Generate(keys.Ed25519, sd.Reader("keys/time"))
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	v.Time = repo.NewTimeServer(o.Clock, tk)
+	mux.Handle("/time/", http.StripPrefix("/time", v.Time.Handler()))
 	v.Backend = mux
 	v.Transport = repo.InProcessTransport(mux)
 	if o.Transport != nil {

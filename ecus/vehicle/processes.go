@@ -139,7 +139,7 @@ func StartSecondary(o ProcessOptions) (*SecondaryProcess, error) {
 		}
 		return nil, err
 	}
-	cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, Verification: e.Profile, Dir: o.Dir, Clock: o.Clock, Crash: o.Crash}
+	cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, VIN: o.Rig.Vehicle.VIN, Verification: e.Profile, Dir: o.Dir, Clock: o.Clock, Crash: o.Crash}
 	made, err := provisionOnce(o.Dir, func(tmp string) error {
 		dURL, iURL, err := BackendURLs(o.Rig, o.Backend)
 		if err != nil {
@@ -160,10 +160,21 @@ func StartSecondary(o ProcessOptions) (*SecondaryProcess, error) {
 		if err != nil {
 			return err
 		}
+		var image func(string) ([]byte, error)
+		if e.Profile == rigs.Full {
+			image = httpGetter(o.Client, iURL)
+		}
+		md, err := factoryFiles(cfg.Profile, e.Profile == rigs.Partial, httpGetter(o.Client, dURL), image)
+		if err != nil {
+			return err
+		}
+		if err := saveTimeKey(tmp, o.Client, iURL); err != nil {
+			return err
+		}
 		c := cfg
-		c.Dir, c.Crash = tmp, nil
+		c.Dir, c.Crash, c.Nonces = tmp, nil, rand.Reader
 		fi, img := Factory(o.Seed, e)
-		if err := secondary.Provision(c, droot, iroot, fi, img); err != nil {
+		if err := secondary.Provision(c, droot, iroot, md, fi, img); err != nil {
 			return err
 		}
 		return writeRecord(tmp, &o, e, k)
@@ -174,6 +185,10 @@ func StartSecondary(o ProcessOptions) (*SecondaryProcess, error) {
 	if cfg.Key, cfg.EncKey, err = loadState(&o, e); err != nil {
 		return fail(err)
 	}
+	if cfg.TimeKey, err = loadTimeKey(o.Dir); err != nil {
+		return fail(err)
+	}
+	cfg.Nonces = rand.Reader
 	ecu, err := secondary.Boot(cfg)
 	if err != nil {
 		return fail(err)
@@ -249,7 +264,7 @@ func StartPrimary(o ProcessOptions) (*PrimaryProcess, error) {
 		return nil, err
 	}
 	pc := primary.Config{VIN: o.Rig.Vehicle.VIN, ID: e.ID, HardwareID: e.HardwareID, Clock: o.Clock, Client: o.Client,
-		DirectorURL: dURL, ImageURL: iURL, Dir: o.Dir, Events: o.Events, Nonces: rand.Reader, Crash: o.Crash}
+		DirectorURL: dURL, ImageURL: iURL, TimeURL: TimeURL(iURL), Dir: o.Dir, Events: o.Events, Nonces: rand.Reader, Crash: o.Crash}
 	for _, s := range o.Rig.Secondaries() {
 		c, err := DialSecondary(buses[s.Bus], o.Clock, e.ID, s)
 		if err != nil {
@@ -286,10 +301,17 @@ func StartPrimary(o ProcessOptions) (*PrimaryProcess, error) {
 		if err != nil {
 			return err
 		}
+		md, err := factoryFiles(pc.Profile, false, httpGetter(o.Client, dURL), httpGetter(o.Client, iURL))
+		if err != nil {
+			return err
+		}
+		if err := saveTimeKey(tmp, o.Client, iURL); err != nil {
+			return err
+		}
 		c := pc
 		c.Dir, c.Crash, c.Key = tmp, nil, k
 		fi, img := Factory(o.Seed, e)
-		if err := primary.Provision(c, droot, iroot, fi, img); err != nil {
+		if err := primary.Provision(c, droot, iroot, md, fi, img); err != nil {
 			return err
 		}
 		return writeRecord(tmp, &o, e, k)
@@ -298,6 +320,9 @@ func StartPrimary(o ProcessOptions) (*PrimaryProcess, error) {
 		return fail(err)
 	}
 	if pc.Key, _, err = loadState(&o, e); err != nil {
+		return fail(err)
+	}
+	if pc.TimeKey, err = loadTimeKey(o.Dir); err != nil {
 		return fail(err)
 	}
 	p, err := primary.Boot(pc)

@@ -158,9 +158,13 @@ func (v *Vehicle) runHere(s *Secondary) error {
 	e, cfg := s.Rig, s.Config
 	fi, img := Factory(v.Seed, e)
 	_, err := provisionOnce(cfg.Dir, func(tmp string) error {
+		md, err := factoryFiles(cfg.Profile, e.Profile == rigs.Partial, v.directorFile, v.imageFile)
+		if err != nil {
+			return err
+		}
 		c := cfg
 		c.Dir = tmp
-		return secondary.Provision(c, v.Director.Root(), imageRootFor(v, e), fi, img)
+		return secondary.Provision(c, v.Director.Root(), imageRootFor(v, e), md, fi, img)
 	})
 	if err != nil {
 		return err

@@ -91,6 +91,8 @@ type Vehicle struct {
 	Dir      string
 	Image    *repo.Image
 	Director *repo.Director
+	// Time is the backend's time server (served at /time/).
+	Time *repo.TimeServer
 	// Transport is the Primary's repository link (Options.Transport
 	// wrapped around the in-process backend).
 	Transport  http.RoundTripper
@@ -172,8 +174,12 @@ func (v *Vehicle) BringUp() error {
 		if o.Crash != nil {
 			crash = o.Crash(e.ID)
 		}
-		cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, Verification: e.Profile, Profile: o.profile(e.ID),
-			Dir: filepath.Join(o.Dir, "ecus", e.ID), Key: v.ECUKeys[e.ID], EncKey: v.encKeys[e.ID], Clock: o.Clock, Crash: crash}
+		cfg := secondary.Config{ID: e.ID, HardwareID: e.HardwareID, VIN: r.Vehicle.VIN, Verification: e.Profile, Profile: o.profile(e.ID),
+			Dir: filepath.Join(o.Dir, "ecus", e.ID), Key: v.ECUKeys[e.ID], EncKey: v.encKeys[e.ID], Clock: o.Clock, Crash: crash,
+			TimeKey: v.Time.PublicKey(), Nonces: sd.Reader("nonces/time/" + e.ID)}
+		if !o.Clock.Simulated() {
+			cfg.Nonces = rand.Reader
+		}
 		s := &Secondary{Rig: e, Config: cfg, Reach: reach(e)}
 		if err := s.Reach.Attach(v, s); err != nil {
 			return err
@@ -200,6 +206,7 @@ func (v *Vehicle) BringUp() error {
 	pc := primary.Config{VIN: r.Vehicle.VIN, ID: p.ID, HardwareID: p.HardwareID, Key: v.ECUKeys[p.ID], Clock: o.Clock,
 		Client:      &http.Client{Transport: v.Transport},
 		DirectorURL: "http://backend.invalid/director/" + r.Vehicle.VIN + "/", ImageURL: "http://backend.invalid/image/",
+		TimeURL: "http://backend.invalid/time/", TimeKey: v.Time.PublicKey(),
 		Dir: filepath.Join(o.Dir, "ecus", p.ID), Profile: o.profile(p.ID), Events: o.Events, Nonces: sd.Reader("nonces/primary")}
 	if !o.Clock.Simulated() {
 		// Wall-clock runs do not replay, and a reopened Director remembers
@@ -214,9 +221,13 @@ func (v *Vehicle) BringUp() error {
 	}
 	fi, pimg := Factory(sd, p)
 	_, err = provisionOnce(pc.Dir, func(tmp string) error {
+		md, err := factoryFiles(pc.Profile, false, v.directorFile, v.imageFile)
+		if err != nil {
+			return err
+		}
 		c := pc
 		c.Dir = tmp
-		return primary.Provision(c, v.Director.Root(), v.Image.Root(), fi, pimg)
+		return primary.Provision(c, v.Director.Root(), v.Image.Root(), md, fi, pimg)
 	})
 	if err != nil {
 		return err

@@ -73,6 +73,7 @@ const (
 	TargetsDirectorNoDelegations                  // check_targets.director_no_delegations
 	TargetsDirectorUniqueECUs                     // check_targets.director_unique_ecus
 	TargetsDirectorECUsInVehicle                  // check_targets.director_ecus_in_vehicle
+	TargetsImagesMetaVehicleID                    // targets_images_meta.vehicle_id
 	ResolveDelegationsFound                       // resolve_delegations.found
 	ResolveDelegationsTerminating                 // resolve_delegations.terminating
 	ResolveDelegationsScope                       // resolve_delegations.scope
@@ -90,6 +91,9 @@ const (
 	InVehicleDownloadSpeed                        // in_vehicle.download_speed
 	InVehicleRequestTimeout                       // in_vehicle.request_timeout
 	VerifyTimeMonotonic                           // verify_time.monotonic
+	VerifyTimeAttestation                         // verify_time.attestation
+	VerifyTimeBound                               // verify_time.bound
+	BuildTimeMetadata                             // build_time.metadata
 	SendImagesPrimaryCompleteBundle               // send_images_primary.complete_bundle
 	DirectorRepositoryManifestSignature           // director_repository.manifest_signature
 	DirectorRepositoryReportSignature             // director_repository.report_signature
@@ -149,6 +153,8 @@ var All = []Check{
 	c(TargetsDirectorNoDelegations, "check_targets", "director_no_delegations", "6", ArbitrarySoftware, "Director Targets has no delegations"),
 	c(TargetsDirectorUniqueECUs, "check_targets", "director_unique_ecus", "7", MixAndMatch, "no ECU identifier appears twice in Director Targets"),
 	c(TargetsDirectorECUsInVehicle, "check_targets", "director_ecus_in_vehicle", "8", MixAndMatch, "every ECU identifier in Director Targets is in this vehicle"),
+	// Director Targets name their vehicle ({#targets_images_meta})
+	c(TargetsImagesMetaVehicleID, "targets_images_meta", "vehicle_id", "-", Replay, "Director Targets name this vehicle (custom.vin): another vehicle's metadata is refused"),
 	// Delegations ({#resolve_delegations}, {#multirole_delegations})
 	c(ResolveDelegationsFound, "resolve_delegations", "found", "1-5", ArbitrarySoftware, "a role with authority signed metadata for the image"),
 	c(ResolveDelegationsTerminating, "resolve_delegations", "terminating", "3", ArbitrarySoftware, "a terminating delegation ends the search"),
@@ -170,6 +176,10 @@ var All = []Check{
 	c(InVehicleDownloadSpeed, "in_vehicle", "download_speed", "-", SlowRetrieval, "downloads slower than the threshold are aborted and reported"),
 	c(InVehicleRequestTimeout, "in_vehicle", "request_timeout", "-", DropRequest, "a request that gets no answer times out and is reported"),
 	c(VerifyTimeMonotonic, "verify_time", "monotonic", "-", Freeze, "the attested time never goes backwards"),
+	c(VerifyTimeAttestation, "verify_time", "attestation", "-", Spoofing, "the time is taken only from a time server's attestation, signed by its key, over the nonce this ECU made for it (not from an unauthenticated write, not a replayed attestation)"),
+	c(VerifyTimeBound, "verify_time", "bound", "-", DenialOfService, "an attested time beyond the expiry of the trusted Director Root is refused: it would lock the ECU out of every later update"),
+	// Build-time prerequisites ({#build_time})
+	c(BuildTimeMetadata, "build_time", "metadata", "-", Rollback, "ECUs leave the factory with the latest metadata (full: Timestamp, Snapshot, Targets of both repositories; partial: the Director's Targets), not Roots only: the first update has a version baseline"),
 	c(SendImagesPrimaryCompleteBundle, "send_images_primary", "complete_bundle", "-", PartialBundle, "every image of the bundle reached its ECU, or the gap is reported"),
 	// Director: vehicle version manifests ({#director_repository}, {#vehicle_version_manifest})
 	c(DirectorRepositoryManifestSignature, "director_repository", "manifest_signature", "3", Spoofing, "the manifest is signed by the vehicle's Primary ECU key"),

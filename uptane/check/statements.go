@@ -40,6 +40,8 @@ var Statements = map[ID][]std.ID{
 	TargetsDirectorNoDelegations: {"check_targets#6", "targets_role_delegations#7"},
 	TargetsDirectorUniqueECUs:    {"check_targets#7"},
 	TargetsDirectorECUsInVehicle: {"check_targets#8"},
+	// the vehicle identifier is there to stop a replay; only a check makes it so
+	TargetsImagesMetaVehicleID: {"targets_images_meta#3"},
 
 	ResolveDelegationsFound:       {"resolve_delegations#9", "targets_images_meta#1"},
 	ResolveDelegationsTerminating: {"resolve_delegations#5", "targets_role_delegations#3"},
@@ -62,6 +64,11 @@ var Statements = map[ID][]std.ID{
 	InVehicleDownloadSpeed:  {"in_vehicle#3"},
 	InVehicleRequestTimeout: nil, // drop-request ({#threats}); no statement requires a timeout
 	VerifyTimeMonotonic:     {"verify_time#1"},
+	// the time is the time server's attestation over the ECU's own nonce,
+	// on the Primary and on every Secondary (not the Primary's time)
+	VerifyTimeAttestation: {"in_vehicle#2", "in_vehicle#10", "check_time_primary#1", "verify_time#1", "partial_verification#2", "full_verification#5"},
+	VerifyTimeBound:       {"in_vehicle#10"},
+	BuildTimeMetadata:     {"build_time#1", "build_time#2", "build_time#3"},
 
 	SendImagesPrimaryCompleteBundle: {"send_images_primary#1"},
 

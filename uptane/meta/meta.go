@@ -57,26 +57,11 @@ type ShallMatch struct {
 
 // Equal reports whether two SHALL-match sections are identical.
 func (s ShallMatch) Equal(o ShallMatch) bool {
-	if s.ReleaseCounter != o.ReleaseCounter || len(s.HardwareIDs) != len(o.HardwareIDs) {
-		return false
-	}
-	for i := range s.HardwareIDs {
-		if s.HardwareIDs[i] != o.HardwareIDs[i] {
-			return false
-		}
-	}
-	return true
+	return s.ReleaseCounter == o.ReleaseCounter && slices.Equal(s.HardwareIDs, o.HardwareIDs)
 }
 
 // HasHardware reports whether hwid is one of the listed hardware identifiers.
-func (s ShallMatch) HasHardware(hwid string) bool {
-	for _, h := range s.HardwareIDs {
-		if h == hwid {
-			return true
-		}
-	}
-	return false
-}
+func (s ShallMatch) HasHardware(hwid string) bool { return slices.Contains(s.HardwareIDs, hwid) }
 
 // ECUTarget is what the Director says about an image for one ECU.
 type ECUTarget struct {
@@ -295,4 +280,31 @@ func CheckHashes(data []byte, length int64, hashes metadata.Hashes) error {
 		}
 	}
 	return nil
+}
+
+// VINField is the key, in the Director Targets' "custom" object, of the
+// vehicle identifier: {"signed": {..., "custom": {"vin": "VIN123"}}}
+// ({#targets_images_meta}). The Director always writes it, and every ECU
+// checks it (targets_images_meta.vehicle_id), so Targets metadata for one
+// vehicle (even one without images) cannot be replayed to another.
+const VINField = "vin"
+
+// SetVIN names the vehicle in Director Targets.
+func SetVIN(t *metadata.TargetsType, vin string) {
+	if t.UnrecognizedFields == nil {
+		t.UnrecognizedFields = map[string]any{}
+	}
+	c, _ := t.UnrecognizedFields["custom"].(map[string]any)
+	if c == nil {
+		c = map[string]any{}
+	}
+	c[VINField] = vin
+	t.UnrecognizedFields["custom"] = c
+}
+
+// VINOf returns the vehicle Director Targets name, or "" when they name none.
+func VINOf(t *metadata.TargetsType) string {
+	c, _ := t.UnrecognizedFields["custom"].(map[string]any)
+	vin, _ := c[VINField].(string)
+	return vin
 }

@@ -20,11 +20,9 @@ type vehicleState struct {
 	Dirty                        bool
 }
 
-// VINField is the key, in the Director Targets' "custom" object, of the
-// vehicle identifier: {"signed": {..., "custom": {"vin": "VIN123"}}}. It is
-// always there, so Targets metadata for one vehicle (even one without
-// images) cannot be replayed to another.
-const VINField = "vin"
+// VINField is meta.VINField: the vehicle identifier in the Director
+// Targets' "custom" object, always written, checked by every ECU.
+const VINField = meta.VINField
 
 // refresh produces new Targets/Snapshot/Timestamp for a vehicle when its
 // assignments changed or a role is past half its validity.
@@ -58,7 +56,7 @@ func (d *Director) refresh(tx *bolt.Tx, vin string) error {
 		}
 		tg := metadata.Targets(expires(d.opts.Clock, d.opts.Expiry.For(meta.Targets)))
 		tg.Signed.Version = st.Targets + 1
-		tg.Signed.UnrecognizedFields = map[string]any{"custom": map[string]any{VINField: vin}}
+		meta.SetVIN(&tg.Signed, vin)
 		for _, a := range as {
 			e, ok := v.ECU(a.ECU)
 			if !ok {

@@ -28,10 +28,13 @@ type ImageOptions struct {
 	Expiry Expiry
 	// Logger receives what the repository does (never key material).
 	Logger *slog.Logger
-	// UploadToken enables the upload endpoints (PUT /upload/targets/...,
-	// POST /upload/publish) for requests carrying "Authorization: Bearer
-	// <UploadToken>". Empty: no write access over HTTP.
-	UploadToken string
+	// Uploaders are the write credentials of the upload endpoints (PUT
+	// /upload/targets/..., POST /upload/publish): one per supplier, each
+	// bound to one delegated targets role ({#image_repository}: a writer is
+	// authorized for an image by the chain of delegations). None: no write
+	// access over HTTP. Top-level Targets is never writable over HTTP: its
+	// keys are the OEM's, kept offline.
+	Uploaders []Uploader
 	// MaxUpload caps an uploaded image (default 64 MiB).
 	MaxUpload int64
 }
@@ -64,6 +67,9 @@ func OpenImage(opts ImageOptions) (*Image, error) {
 	}
 	if opts.MaxUpload <= 0 {
 		opts.MaxUpload = 64 << 20
+	}
+	if err := checkUploaders(opts.Uploaders); err != nil {
+		return nil, err
 	}
 	im := &Image{opts: opts, log: opts.Logger, roleSg: map[string][]keys.Signer{},
 		roles: map[string]*metadata.Metadata[metadata.TargetsType]{}, parent: map[string]string{},

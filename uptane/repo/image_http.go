@@ -3,6 +3,7 @@ package repo
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -18,8 +19,11 @@ var metadataFile = regexp.MustCompile(`^([0-9]{1,19}\.)?[A-Za-z0-9][A-Za-z0-9_-]
 //
 //	GET  /N.ROLE.json, /timestamp.json, /root.json   metadata
 //	GET  /targets/[DIR/]HASH.NAME                    images
-//	PUT  /upload/targets/NAME?role=R&hardwareIds=A,B&releaseCounter=N  (bearer token)
-//	POST /upload/publish                                                (bearer token)
+//	PUT  /upload/targets/NAME?hardwareIds=A,B&releaseCounter=N  (a supplier's bearer token)
+//	POST /upload/publish                                         (a supplier's bearer token)
+//
+// A token is one supplier's credential (ImageOptions.Uploaders): it writes
+// only as that supplier's delegated role, within its delegation.
 func (im *Image) Handler() http.Handler { return http.HandlerFunc(im.serveHTTP) }
 
 func (im *Image) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -50,9 +54,10 @@ func (im *Image) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (im *Image) serveUpload(w http.ResponseWriter, r *http.Request, p string) {
-	if !im.uploadAuthorized(r.Header.Get("Authorization")) {
+	up, ok := im.uploader(r.Header.Get("Authorization"))
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="uptane-image-upload"`)
-		httpError(w, http.StatusUnauthorized, "repo: image: upload requires a valid bearer token")
+		httpError(w, http.StatusUnauthorized, "repo: image: upload requires a supplier's valid bearer token")
 		return
 	}
 	switch {
@@ -62,7 +67,7 @@ func (im *Image) serveUpload(w http.ResponseWriter, r *http.Request, p string) {
 			httpError(w, http.StatusMethodNotAllowed, "repo: image: use POST to publish")
 			return
 		}
-		if err := im.Publish(); err != nil {
+		if err := im.PublishDelegated(); err != nil {
 			httpError(w, http.StatusInternalServerError, "%v", err)
 			return
 		}
@@ -75,9 +80,11 @@ func (im *Image) serveUpload(w http.ResponseWriter, r *http.Request, p string) {
 		}
 		name := strings.TrimPrefix(p, "targets/")
 		q := r.URL.Query()
-		role := q.Get("role")
-		if role == "" {
-			role = meta.Targets
+		// the credential names the role; a caller cannot pick another
+		role := up.Role
+		if asked := q.Get("role"); asked != "" && asked != role {
+			httpError(w, http.StatusForbidden, "repo: image: upload %q: %v: the credential of role %q may not write as role %q", name, ErrUnauthorized, up.Role, asked)
+			return
 		}
 		var hw []string
 		for _, h := range strings.Split(q.Get("hardwareIds"), ",") {
@@ -113,10 +120,49 @@ func (im *Image) serveUpload(w http.ResponseWriter, r *http.Request, p string) {
 	}
 }
 
-func (im *Image) uploadAuthorized(h string) bool {
-	if im.opts.UploadToken == "" {
-		return false
-	}
+// uploader returns the credential an Authorization header carries.
+func (im *Image) uploader(h string) (Uploader, bool) {
 	tok, ok := strings.CutPrefix(h, "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(im.opts.UploadToken)) == 1
+	if !ok || tok == "" {
+		return Uploader{}, false
+	}
+	var found Uploader
+	hit := 0
+	for _, u := range im.opts.Uploaders {
+		// every credential is compared, so the time taken does not say which matched
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(u.Token)) == 1 {
+			found, hit = u, hit+1
+		}
+	}
+	return found, hit == 1
+}
+
+// Uploader is one supplier's credential for the upload endpoints: a request
+// carrying "Authorization: Bearer <Token>" writes as Role and nothing else,
+// and only what the chain of delegations gives Role (its paths and hardware
+// identifiers).
+type Uploader struct {
+	Role  string // a delegated targets role; never top-level "targets"
+	Token string // a secret, at least MinUploadToken bytes; never logged
+}
+
+// MinUploadToken is the shortest upload credential accepted.
+const MinUploadToken = 16
+
+func checkUploaders(us []Uploader) error {
+	seen := map[string]bool{}
+	for i, u := range us {
+		switch {
+		case u.Role == meta.Targets || u.Role == meta.Root || u.Role == meta.Snapshot || u.Role == meta.Timestamp:
+			return fmt.Errorf("repo: image: uploader %d: role %q: top-level roles are signed only by their key holders (offline), never over HTTP", i, u.Role)
+		case u.Role == "":
+			return fmt.Errorf("repo: image: uploader %d: no role", i)
+		case len(u.Token) < MinUploadToken:
+			return fmt.Errorf("repo: image: uploader %d (role %q): token shorter than %d bytes", i, u.Role, MinUploadToken)
+		case seen[u.Token]:
+			return fmt.Errorf("repo: image: uploader %d (role %q): token shared with another uploader", i, u.Role)
+		}
+		seen[u.Token] = true
+	}
+	return nil
 }

@@ -21,9 +21,20 @@ func (im *Image) Publish() error {
 	return im.publish()
 }
 
-func (im *Image) publish() error {
+// PublishDelegated is Publish for a supplier: its delegated roles, Snapshot
+// and Timestamp are signed, but never top-level Targets (changes to it wait
+// for the OEM's Publish with its offline keys).
+func (im *Image) PublishDelegated() error {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.publishRoles(false)
+}
+
+func (im *Image) publish() error { return im.publishRoles(true) }
+
+func (im *Image) publishRoles(top bool) error {
 	for _, role := range slices.Sorted(maps.Keys(im.roles)) {
-		if !im.dirty[role] {
+		if !im.dirty[role] || (role == meta.Targets && !top) {
 			continue
 		}
 		m := im.roles[role]

@@ -346,11 +346,24 @@ var _ = Describe("Image repository", func() {
 	})
 
 	Describe("over HTTP", func() {
-		It("serves files, refuses other methods, and guards uploads with a bearer token", Label("std:image_repository#1", "std:image_repository#2", "std:image_repository#3", "std:image_repository#4"), func() {
-			up, err := repo.OpenImage(repo.ImageOptions{Clock: clk, UploadToken: "s3cret", MaxUpload: 16})
+		const (
+			tokA = "brakes-supplier-secret"
+			tokB = "gateway-supplier-secret"
+		)
+		var (
+			up *repo.Image
+			do func(method, url, token string, body string) (int, string)
+		)
+		BeforeEach(func() {
+			var err error
+			up, err = repo.OpenImage(repo.ImageOptions{Clock: clk, MaxUpload: 16,
+				Uploaders: []repo.Uploader{{Role: "brakes", Token: tokA}, {Role: "gw", Token: tokB}}})
 			Expect(err).NotTo(HaveOccurred())
+			Expect(up.Delegate(meta.Targets, repo.Delegation{Name: "brakes", Paths: []string{"brakes/*"}, HardwareIDs: []string{"brk-v1"}, Signers: genKeys(4, "brakes", 1)})).To(Succeed())
+			Expect(up.Delegate(meta.Targets, repo.Delegation{Name: "gw", Paths: []string{"gw/*"}, HardwareIDs: []string{"gw-1"}, Signers: genKeys(4, "gw", 1)})).To(Succeed())
+			Expect(up.Publish()).To(Succeed())
 			c := &http.Client{Transport: repo.InProcessTransport(up.Handler())}
-			do := func(method, url, token string, body string) (int, string) {
+			do = func(method, url, token string, body string) (int, string) {
 				GinkgoHelper()
 				req, err := http.NewRequest(method, url, strings.NewReader(body))
 				Expect(err).NotTo(HaveOccurred())
@@ -363,6 +376,9 @@ var _ = Describe("Image repository", func() {
 				b, _ := io.ReadAll(resp.Body)
 				return resp.StatusCode, string(b)
 			}
+		})
+
+		It("serves files, refuses other methods, and guards uploads with a supplier's bearer token", Label("std:image_repository#1", "std:image_repository#2", "std:image_repository#3", "std:image_repository#4"), func() {
 			code, body := do("GET", "http://image/1.root.json", "", "")
 			Expect(code).To(Equal(200))
 			Expect([]byte(body)).To(Equal(up.Root()))
@@ -372,25 +388,73 @@ var _ = Describe("Image repository", func() {
 			Expect(code).To(Equal(404))
 			code, _ = do("DELETE", "http://image/timestamp.json", "", "")
 			Expect(code).To(Equal(405))
-			code, body = do("PUT", "http://image/upload/targets/fw.bin?hardwareIds=hw&releaseCounter=1", "", "data")
+			code, body = do("PUT", "http://image/upload/targets/brakes/fw.bin?hardwareIds=brk-v1&releaseCounter=1", "", "data")
 			Expect(code).To(Equal(401))
 			Expect(body).To(ContainSubstring("bearer token"))
-			code, _ = do("PUT", "http://image/upload/targets/fw.bin?hardwareIds=hw&releaseCounter=1", "wrong", "data")
+			code, _ = do("PUT", "http://image/upload/targets/brakes/fw.bin?hardwareIds=brk-v1&releaseCounter=1", "wrong", "data")
 			Expect(code).To(Equal(401))
-			code, _ = do("PUT", "http://image/upload/targets/fw.bin?hardwareIds=hw&releaseCounter=1", "s3cret", strings.Repeat("x", 17))
+			code, _ = do("PUT", "http://image/upload/targets/brakes/fw.bin?hardwareIds=brk-v1&releaseCounter=1", tokA, strings.Repeat("x", 17))
 			Expect(code).To(Equal(413))
-			code, _ = do("PUT", "http://image/upload/targets/fw.bin?hardwareIds=hw&releaseCounter=x", "s3cret", "data")
+			code, _ = do("PUT", "http://image/upload/targets/brakes/fw.bin?hardwareIds=brk-v1&releaseCounter=x", tokA, "data")
 			Expect(code).To(Equal(400))
-			code, _ = do("PUT", "http://image/upload/targets/fw.bin?hardwareIds=hw&releaseCounter=1", "s3cret", "data")
+			code, _ = do("PUT", "http://image/upload/targets/brakes/fw.bin?hardwareIds=brk-v1&releaseCounter=1", tokA, "data")
 			Expect(code).To(Equal(201))
-			code, _ = do("POST", "http://image/upload/publish", "s3cret", "")
+			code, _ = do("POST", "http://image/upload/publish", tokA, "")
 			Expect(code).To(Equal(204))
-			Expect(up.Version(meta.Targets)).To(BeEquivalentTo(2))
-			tf, err := up.Target("fw.bin")
+			Expect(up.Version("brakes")).To(BeEquivalentTo(2))
+			tf, err := up.Target("brakes/fw.bin")
 			Expect(err).NotTo(HaveOccurred())
-			code, body = do("GET", "http://image/targets/"+hex.EncodeToString(tf.Hashes["sha256"])+".fw.bin", "", "")
+			code, body = do("GET", "http://image/targets/brakes/"+hex.EncodeToString(tf.Hashes["sha256"])+".fw.bin", "", "")
 			Expect(code).To(Equal(200))
 			Expect(body).To(Equal("data"))
+			top := parseTargets(mustFile(up, "2.targets.json"))
+			br := parseTargets(mustFile(up, "2.brakes.json"))
+			Expect(top.VerifyDelegate("brakes", br)).To(Succeed(), "signed with the supplier's keys, under the OEM's delegation")
+		})
+
+		It("lets a supplier publish only within its delegation: not outside its paths or hardware, not as another supplier, not as top-level Targets", Label("std:image_repository#5"), func() {
+			topBefore := up.Version(meta.Targets)
+			code, body := do("PUT", "http://image/upload/targets/gw/fw.bin?hardwareIds=brk-v1&releaseCounter=1", tokA, "data")
+			Expect(code).To(Equal(403), "outside its paths: %s", body)
+			code, body = do("PUT", "http://image/upload/targets/brakes/fw.bin?hardwareIds=gw-1&releaseCounter=1", tokA, "data")
+			Expect(code).To(Equal(403), "outside its hardware identifiers: %s", body)
+			code, body = do("PUT", "http://image/upload/targets/gw/fw.bin?role=gw&hardwareIds=gw-1&releaseCounter=1", tokA, "data")
+			Expect(code).To(Equal(403), "as another supplier: %s", body)
+			Expect(body).To(ContainSubstring(`may not write as role "gw"`))
+			code, body = do("PUT", "http://image/upload/targets/fw.bin?role=targets&hardwareIds=brk-v1&releaseCounter=1", tokA, "data")
+			Expect(code).To(Equal(403), "as top-level Targets: %s", body)
+			code, body = do("PUT", "http://image/upload/targets/fw.bin?hardwareIds=brk-v1&releaseCounter=1", tokA, "data")
+			Expect(code).To(Equal(403), "a top-level path without a role: %s", body)
+			_, err := up.Target("gw/fw.bin")
+			Expect(err).To(HaveOccurred(), "nothing was written")
+			_, err = up.Target("fw.bin")
+			Expect(err).To(HaveOccurred())
+
+			// the other supplier's credential works for its own delegation
+			code, _ = do("PUT", "http://image/upload/targets/gw/fw.bin?hardwareIds=gw-1&releaseCounter=1", tokB, "data")
+			Expect(code).To(Equal(201))
+			// the OEM changes top-level Targets in-process (its offline keys);
+			// a supplier's publish does not sign that for it
+			Expect(up.AddImage("oem.bin", []byte("oem"), []string{"hw"}, 1)).To(Succeed())
+			code, _ = do("POST", "http://image/upload/publish", tokB, "")
+			Expect(code).To(Equal(204))
+			Expect(up.Version(meta.Targets)).To(Equal(topBefore), "top-level Targets is never signed for an uploader")
+			Expect(up.Version("gw")).To(BeEquivalentTo(2))
+			Expect(up.Publish()).To(Succeed())
+			Expect(up.Version(meta.Targets)).To(Equal(topBefore + 1))
+		})
+
+		It("refuses credentials for top-level roles, short tokens and one token for two suppliers", func() {
+			for _, us := range [][]repo.Uploader{
+				{{Role: meta.Targets, Token: tokA}},
+				{{Role: meta.Timestamp, Token: tokA}},
+				{{Role: "brakes", Token: "short"}},
+				{{Role: "brakes", Token: tokA}, {Role: "gw", Token: tokA}},
+				{{Role: "", Token: tokA}},
+			} {
+				_, err := repo.OpenImage(repo.ImageOptions{Clock: clk, Uploaders: us})
+				Expect(err).To(HaveOccurred(), "%+v", us)
+			}
 		})
 
 		It("is real TUF: go-tuf v2's updater refreshes and downloads targets over HTTP", Label("std:image_repository#1"), func() {

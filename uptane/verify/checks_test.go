@@ -379,6 +379,21 @@ var cases = []crafted{
 			v.dir.targets.Signed.Version++
 			v.dir.release()
 		}},
+	{labels: Label("std:targets_images_meta#3"), step: "targets_images_meta: another vehicle's image-less Director Targets on the Primary → replay", id: check.TargetsImagesMetaVehicleID,
+		craft: func(v *vehicle) {
+			v.dir.targets.Signed.Targets = map[string]*metadata.TargetFiles{}
+			meta.SetVIN(&v.dir.targets.Signed, "VIN2")
+			v.dir.targets.Signed.Version += 5
+			v.dir.release()
+		}},
+	{labels: Label("std:targets_images_meta#3"), step: "targets_images_meta: another vehicle's Director Targets on a partial-verification Secondary → replay", id: check.TargetsImagesMetaVehicleID,
+		run: runPartial,
+		craft: func(v *vehicle) {
+			meta.SetVIN(&v.dir.targets.Signed, "VIN2")
+			v.dir.targets.Signed.Version += 5
+			v.dir.release()
+			v.dir.files["targets.json"] = v.dir.files[meta.VersionedName(v.dir.targets.Signed.Version, meta.Targets)]
+		}},
 	{labels: Label("std:check_targets#8"), step: "check_targets step 8: an ECU identifier that is not in the vehicle → mix-and-match", id: check.TargetsDirectorECUsInVehicle,
 		craft: func(v *vehicle) {
 			v.dir.targets.Signed.Targets["gw.bin"] = directorFile("gw.bin", v.images["gw.bin"], "gw", 1, map[string]string{"PRI": "gw", "GHOST": "gw"})

@@ -233,7 +233,7 @@ func img(name string, rc uint64) []byte { return []byte(fmt.Sprintf("image %s re
 // newVehicle builds a vehicle with n brake Secondaries BRK1..BRKn (n ≥ 1).
 func newVehicle(n int) *vehicle {
 	v := &vehicle{dir: newTestRepo(meta.Director), img: newTestRepo(meta.Image), hw: map[string]string{"PRI": "gw"},
-		images: map[string][]byte{}, o: verify.Options{Time: t0}}
+		images: map[string][]byte{}, o: verify.Options{Time: t0, VIN: "VIN1"}}
 	v.ecus = []string{"PRI"}
 	v.images["gw.bin"] = img("gw.bin", 1)
 	v.img.targets.Signed.Targets["gw.bin"] = targetFile("gw.bin", v.images["gw.bin"], "gw", 1)
@@ -250,6 +250,7 @@ func newVehicle(n int) *vehicle {
 		v.img.delegated["supplier"].Signed.Targets[name] = targetFile(name, v.images[name], "brake", 5)
 		v.dir.targets.Signed.Targets[name] = directorFile(name, v.images[name], "brake", 5, map[string]string{ecu: "brake"})
 	}
+	meta.SetVIN(&v.dir.targets.Signed, "VIN1")
 	v.dir.publish()
 	v.img.publish()
 	v.tDir, v.tImg = v.dir.trusted(), v.img.trusted()

@@ -24,6 +24,11 @@ type Options struct {
 	// Time is the current or latest securely attested time ({#verify_time}).
 	// The verifier never reads a clock itself.
 	Time time.Time
+	// VIN is the vehicle the verifying ECU belongs to: Director Targets
+	// must name it in custom.vin (targets_images_meta.vehicle_id), so one
+	// vehicle's Director metadata cannot be replayed to another. Empty:
+	// not bound (only verifiers outside a vehicle, e.g. the TUF client).
+	VIN string
 	// Workflow picks the rules where the TUF client workflow and the Uptane
 	// Standard differ (docs/verification.md, "TUF and Uptane rules"); the
 	// zero value is Uptane.
@@ -510,6 +515,14 @@ func (u *Update) targetsSteps4to8(role string, t, prev *metadata.Metadata[metada
 	}
 	if u.w.name != meta.Director || role != meta.Targets {
 		return nil
+	}
+	// {#targets_images_meta}: Director Targets name the vehicle they are
+	// for; all vehicles share the Director's keys, so only this binds
+	// them to one vehicle (docs/verification.md, "Which vehicle").
+	if u.o.VIN != "" && u.o.on(check.TargetsImagesMetaVehicleID) {
+		if got := meta.VINOf(&t.Signed); got != u.o.VIN {
+			return u.fail(check.TargetsImagesMetaVehicleID, role, "version %d is for vehicle %q, not this vehicle %q", t.Signed.Version, got, u.o.VIN)
+		}
 	}
 	// Step 6: the Director does not delegate.
 	if d := t.Signed.Delegations; d != nil && (len(d.Roles) > 0 || d.SuccinctRoles != nil || len(d.Keys) > 0) && u.o.on(check.TargetsDirectorNoDelegations) {
