@@ -8,6 +8,7 @@ require (
 	github.com/onsi/gomega v1.44.0
 	github.com/secure-systems-lab/go-securesystemslib v0.11.0
 	github.com/theupdateframework/go-tuf/v2 v2.4.2
+	go.einride.tech/can v0.17.0
 	go.etcd.io/bbolt v1.5.0
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.49.0

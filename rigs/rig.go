@@ -16,6 +16,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/uptane-hil/uptane-hil/internal/yamlx"
+	"github.com/uptane-hil/uptane-hil/sim/restbus"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
 )
 
@@ -47,6 +48,9 @@ type Bus struct {
 	// Faults is noise the bus injects, drawn from the run's seed
 	// (faults.go); virtual buses only.
 	Faults []Fault `yaml:"faults"`
+	// Restbus sends the cyclic traffic of the vehicle's other ECUs from a
+	// DBC file (restbus.go).
+	Restbus *Restbus `yaml:"restbus"`
 }
 
 // Backend says where the Director and Image repositories are.
@@ -109,6 +113,15 @@ type ECU struct {
 	// suite is to be played against (issue 10; the runner is not built yet,
 	// so uptane-hil run refuses such a rig). At most one per rig.
 	DUT bool `yaml:"dut"`
+	// DBCNode is the node this ECU is in its buses' DBC files (default:
+	// its identifier up to the first '-'); the rest-bus does not simulate
+	// it.
+	DBCNode string `yaml:"dbc_node"`
+	// Preconditions are a Secondary's programming preconditions on signals
+	// of its bus's DBC (restbus.go): while one is unmet it refuses the
+	// programming session and file transfers (NRC 0x22).
+	Preconditions []Precondition `yaml:"preconditions"`
+	conditions    []restbus.Condition
 	// Protocol is how the Primary reaches a Secondary: "uds" (the default:
 	// Uptane on UDS on ISO-TP on its bus, docs/pouf.md) or "aktualizr-ip"
 	// (aktualizr's IP Secondary protocol, DER over TCP at Address,
@@ -523,7 +536,10 @@ func (r *Rig) validate() error {
 	if !idRe.MatchString(r.Vehicle.VIN) {
 		return r.Errorf("vehicle.vin", "%q: use 1-32 letters, digits, . _ -", r.Vehicle.VIN)
 	}
-	return r.validateECUs(busNames)
+	if err := r.validateECUs(busNames); err != nil {
+		return err
+	}
+	return r.validateRestbus()
 }
 
 func (r *Rig) validateECUs(busNames map[string]bool) error {

@@ -43,14 +43,14 @@ var _ = Describe("rig files", func() {
 		func(edit func(string) string, want string) {
 			data, err := readFile("virtual.yaml")
 			Expect(err).NotTo(HaveOccurred())
-			_, err = rigs.Parse("rigs/broken.yaml", []byte(edit(data)))
+			_, err = rigs.Parse("broken.yaml", []byte(edit(data)))
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(MatchRegexp(want))
 		},
 		Entry("unknown profile", func(s string) string { return strings.Replace(s, "profile: partial", "profile: fulll", 1) },
-			`^rigs/broken\.yaml:\d+:\d+: ecus\[2\]\.profile: "fulll" is not one of full, partial$`),
+			`^broken\.yaml:\d+:\d+: ecus\[2\]\.profile: "fulll" is not one of full, partial$`),
 		Entry("unknown field", func(s string) string { return strings.Replace(s, "bitrate: 500000 ", "bitrat: 500000 ", 1) },
-			`^rigs/broken\.yaml:10:5: buses\[0\]\.bitrat: unknown field`),
+			`^broken\.yaml:10:5: buses\[0\]\.bitrat: unknown field`),
 		Entry("bus that does not exist", func(s string) string { return strings.Replace(s, "bus: powertrain", "bus: chassis", 1) },
 			`ecus\[1\]\.bus: no bus named "chassis"`),
 		Entry("bad hex id", func(s string) string { return strings.Replace(s, "request: 0x7E0", "request: 0xZZ", 1) },
@@ -62,7 +62,7 @@ var _ = Describe("rig files", func() {
 		}, `ecus\[2\]\.isotp\.fd: bus "powertrain" is not a CAN FD bus`),
 		Entry("two Primaries", func(s string) string { return strings.Replace(s, "role: secondary", "role: primary", 1) },
 			`ecus\[1\]\.(bus|buses)`),
-		Entry("not YAML", func(s string) string { return s + "\n  - : [" }, `^rigs/broken\.yaml:\d+(:\d+)?: not valid YAML`),
+		Entry("not YAML", func(s string) string { return s + "\n  - : [" }, `^broken\.yaml:\d+(:\d+)?: not valid YAML`),
 		Entry("a string where a list belongs", func(s string) string { return strings.Replace(s, "buses: [powertrain, body]", "buses: powertrain", 1) },
 			`ecus\[0\]\.buses: want a list, found "powertrain"`),
 		Entry("unknown ECU key type", func(s string) string {
@@ -142,7 +142,7 @@ var _ = Describe("rig files", func() {
 		Expect(err).NotTo(HaveOccurred())
 		data = strings.Replace(data, "mode: embedded ", "key_types: {director: rsa, image: ecdsa-sha2-nistp384}\n  mode: embedded ", 1)
 		data = strings.Replace(data, "hardware_id: ecm-v3", "hardware_id: ecm-v3\n    key_type: rsa-4096", 1)
-		r, err := rigs.Parse("rigs/keys.yaml", []byte(data))
+		r, err := rigs.Parse("keys.yaml", []byte(data))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(r.Backend.KeyTypes).To(Equal(rigs.RepoKeyTypes{Director: "rsa", Image: "ecdsa-sha2-nistp384"}))
 		Expect(r.ECU("ECM-0001").KeyType).To(Equal("rsa-4096"))

@@ -274,6 +274,10 @@ func (r *runner) step(i int) error {
 			return r.s.Errorf(f+".publish", "%v", err)
 		}
 		r.attacked = true
+	case st.Signal != nil:
+		return r.setSignal(f+".signal", st.Signal)
+	case st.ExpectSignal != nil:
+		return r.expectSignal(f+".expect_signal", st.ExpectSignal)
 	default:
 		return r.s.Errorf(f, "this step is not supported by the runner yet")
 	}

@@ -74,6 +74,10 @@ type Step struct {
 	Advance   time.Duration `yaml:"advance"`    // time travel on the run's clock
 	Rotate    *Rotate       `yaml:"rotate"`     // rotate a role's key in Root (revokes it)
 	Publish   *Publish      `yaml:"publish"`    // the attacker publishes metadata with keys it holds
+	// Signal changes a signal the bus's rest-bus sends from now on
+	// (signal.go); ExpectSignal reads it on the bus.
+	Signal       *SignalStep `yaml:"signal"`
+	ExpectSignal *SignalStep `yaml:"expect_signal"`
 }
 
 // Campaign makes the Image repository publish release Release of each
@@ -380,13 +384,16 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 	st := s.Steps[i]
 	f := fmt.Sprintf("steps[%d]", i)
 	set := 0
-	for _, on := range []bool{st.Campaign != nil, st.Cycle != nil, st.Attack != nil, st.AttackOff != "", st.Advance != 0, st.Rotate != nil, st.Publish != nil} {
+	for _, on := range []bool{st.Campaign != nil, st.Cycle != nil, st.Attack != nil, st.AttackOff != "", st.Advance != 0, st.Rotate != nil, st.Publish != nil, st.Signal != nil, st.ExpectSignal != nil} {
 		if on {
 			set++
 		}
 	}
 	if set != 1 {
-		return s.Errorf(f, "a step is exactly one of campaign, cycle, attack, attack_off, advance, rotate, publish (found %d)", set)
+		return s.Errorf(f, "a step is exactly one of campaign, cycle, attack, attack_off, advance, rotate, publish, signal, expect_signal (found %d)", set)
+	}
+	if err := s.validateSignalStep(f, st); err != nil {
+		return err
 	}
 	switch {
 	case st.Campaign != nil && st.Campaign.Release == 0:

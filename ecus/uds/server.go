@@ -95,6 +95,14 @@ type ServerConfig struct {
 	// of a small ECU, on the server's clock. A request answered busy
 	// (RateLimit) costs none. Zero: instant.
 	ServiceTime time.Duration
+	// Preconditions, when set, are the ECU's programming preconditions
+	// (vehicle speed 0, ignition on, ...): while it returns an error, the
+	// server refuses the programming session and every request of a file
+	// transfer (RequestFileTransfer, TransferData, RequestTransferExit) with
+	// NRC 0x22 conditionsNotCorrect, and a transfer in progress is aborted
+	// (resumable: the inactive slot's partial image is kept for the
+	// resume, the active one is untouched).
+	Preconditions func() error
 	// Lifted are limits the server does not enforce (a control profile's
 	// ECU).
 	Lifted []Limit
@@ -332,6 +340,12 @@ func (s *Server) handle(req []byte) error {
 	if s.cfg.ServiceTime > 0 {
 		s.clk.Sleep(s.cfg.ServiceTime) // the ECU's processor at work
 	}
+	if s.cfg.Preconditions != nil && guarded(req) {
+		if err := s.cfg.Preconditions(); err != nil {
+			s.endTransfer(true)
+			return s.t.Send([]byte{NegativeResponseSID, byte(sid), byte(ConditionsNotCorrect)})
+		}
+	}
 	resp, err := s.dispatch(req)
 	s.lastReq = s.clk.Now() // S3 runs from the end of the answer
 	if err == errSent {
@@ -355,6 +369,18 @@ func (s *Server) handle(req []byte) error {
 		return nil // suppressPosRsp; after a 0x78 the final response is due anyway
 	}
 	return s.t.Send(resp)
+}
+
+// guarded reports whether req is one the programming preconditions guard:
+// entering the programming session, or a file transfer's request.
+func guarded(req []byte) bool {
+	switch Service(req[0]) {
+	case DiagnosticSessionControl:
+		return len(req) >= 2 && Session(req[1]&^SuppressPosRsp) == ProgrammingSession
+	case RequestFileTransfer, TransferData, RequestTransferExit:
+		return true
+	}
+	return false
 }
 
 type sessions uint8

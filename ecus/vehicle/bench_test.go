@@ -18,6 +18,15 @@ import (
 // benchRig: a Primary and 8 Secondaries (4 full, 4 partial) with 256 KiB
 // images on one classic CAN bus at 500 kbit/s, timed.
 func benchRig(b *testing.B) *rigs.Rig {
+	r, err := rigs.Parse("bench-campaign.yaml", []byte(benchRigYAML()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+// benchRigYAML is benchRig's rig file.
+func benchRigYAML() string {
 	var y strings.Builder
 	y.WriteString("name: bench-campaign\nseed: 7\nclock: simulated\nbuses:\n  - {name: powertrain, kind: virtual, bitrate: 500000}\n")
 	y.WriteString("vehicle: {vin: BENCHCAMPAIGN0001}\necus:\n  - {id: TCU-1, hardware_id: tcu, role: primary, buses: [powertrain]}\n")
@@ -28,11 +37,7 @@ func benchRig(b *testing.B) *rigs.Rig {
 		}
 		fmt.Fprintf(&y, "  - {id: ECU-%d, hardware_id: hw-%d, role: secondary, profile: %s, bus: powertrain, image_size: 262144}\n", i, i, prof)
 	}
-	r, err := rigs.Parse("bench-campaign.yaml", []byte(y.String()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return r
+	return y.String()
 }
 
 func BenchmarkCampaign(b *testing.B) {

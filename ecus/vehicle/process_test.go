@@ -26,7 +26,7 @@ func wallRig() *rigs.Rig {
 	Expect(err).NotTo(HaveOccurred())
 	s := strings.Replace(string(src), "clock: simulated", "clock: wall", 1)
 	s = strings.ReplaceAll(s, "    role: secondary\n", "    role: secondary\n    process: external\n")
-	r, err := rigs.Parse("wall-virtual.yaml", []byte(s))
+	r, err := rigs.Parse("../../rigs/wall-virtual.yaml", []byte(s))
 	Expect(err).NotTo(HaveOccurred())
 	return r
 }
@@ -145,7 +145,7 @@ var _ = Describe("one ECU per process (ProcessOptions, wall clock, shared buses)
 		_, err := vehicle.Build(vehicle.Options{Rig: r, Dir: GinkgoT().TempDir(), Clock: wall, Reach: vehicle.ByRig, Wait: 500 * time.Millisecond})
 		Expect(err).To(MatchError(And(
 			ContainSubstring("ECU ECM-0001 (process: external) did not answer on bus powertrain at request 0x7e0, response 0x7e8 within 500ms"),
-			ContainSubstring("is `uptane-hil ecu --rig wall-virtual.yaml --ecu ECM-0001` running?"))))
+			ContainSubstring("is `uptane-hil ecu --rig ../../rigs/wall-virtual.yaml --ecu ECM-0001` running?"))))
 	})
 
 	It("kills the process at a crash point named in "+vehicle.CrashEnv+" (parsing only: the kill itself runs in the vcan specs)", func() {
@@ -177,7 +177,7 @@ var _ = Describe("one ECU per process (ProcessOptions, wall clock, shared buses)
 
 var _ = Describe("a wall-clock vehicle run again on its directory (vehicle --no-spawn)", func() {
 	It("reopens the backend and boots the ECUs from their state: the same campaign finds every ECU on its image; another seed is refused", func() {
-		r, err := rigs.Parse("wall.yaml", []byte(strings.Replace(string(must(os.ReadFile("../../rigs/virtual.yaml"))), "clock: simulated", "clock: wall", 1)))
+		r, err := rigs.Parse("../../rigs/wall.yaml", []byte(strings.Replace(string(must(os.ReadFile("../../rigs/virtual.yaml"))), "clock: simulated", "clock: wall", 1)))
 		Expect(err).NotTo(HaveOccurred())
 		dir := GinkgoT().TempDir()
 		v, err := vehicle.Build(vehicle.Options{Rig: r, Dir: dir, Clock: clock.NewWall()})

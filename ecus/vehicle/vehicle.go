@@ -24,6 +24,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/events"
+	"github.com/uptane-hil/uptane-hil/sim/restbus"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
@@ -104,7 +105,9 @@ type Vehicle struct {
 	PrimaryCfg primary.Config
 	// Buses are the rig's buses (when a Secondary is reached over one), by
 	// name.
-	Buses       map[string]can.Bus
+	Buses map[string]can.Bus
+	// Restbus is the rest-bus of each bus that has one (restbus.go).
+	Restbus     map[string]*restbus.Restbus
 	Secondaries []*Secondary
 	opts        Options
 	nonces      io.Reader
@@ -163,6 +166,9 @@ func (v *Vehicle) BringUp() error {
 				return err
 			}
 			v.ownBuses = true
+		}
+		if err := v.startRestbus(); err != nil {
+			return err
 		}
 	}
 
@@ -261,6 +267,7 @@ func (s *Secondary) Current() *secondary.ECU {
 
 // Close releases the backend's database and closes the buses it opened.
 func (v *Vehicle) Close() error {
+	v.stopRestbus()
 	v.ak.close()
 	if v.ownBuses {
 		CloseBuses(v.Buses)

@@ -12,6 +12,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/isotp"
+	"github.com/uptane-hil/uptane-hil/sim/restbus"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
 )
@@ -97,6 +98,10 @@ func (v *Vehicle) connect(s *Secondary) error {
 				ecu.RecordAttack(ce)
 			}
 		})
+		if conds := e.Conditions(); len(conds) > 0 {
+			// the ECU reads its bus for its programming preconditions
+			node.Server.Preconditions = restbus.Watch(bus, conds).Check
+		}
 		s.BusNode = node
 		if err := s.BusNode.Start(s.ECU); err != nil {
 			return fmt.Errorf("vehicle: %w", err)
