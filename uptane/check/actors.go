@@ -156,15 +156,20 @@ var PerformedBy = map[ID]Actors{
 	FullVerificationMatchCustom:     fullECUs,
 	FullVerificationReleaseCounter:  fullECUs,
 
-	DownloadImageSize:         allECUs,
-	VerifyImageHardwareID:     secondary,
-	VerifyImageFilename:       secondary,
-	VerifyImageReleaseCounter: secondary,
-	VerifyImageDecrypt:        secondary,
-	VerifyImageHashes:         allECUs,
+	DownloadImageSize: allECUs,
+	// new Director metadata becomes trusted only with its image, on the
+	// Primary and on every Secondary
+	DownloadImagePreviousTargets: allECUs,
+	VerifyImageHardwareID:        secondary,
+	VerifyImageFilename:          secondary,
+	VerifyImageReleaseCounter:    secondary,
+	VerifyImageDecrypt:           secondary,
+	VerifyImageHashes:            allECUs,
 
-	InVehicleDownloadSpeed:  primary,
-	InVehicleRequestTimeout: primary,
+	InVehicleDownloadSpeed: primary,
+	// a Secondary watches the speed of a file transfer on its bus
+	InVehicleBusDownloadSpeed: secondary,
+	InVehicleRequestTimeout:   primary,
 	// every ECU takes its time through verify.VerifyTime (the Primary from
 	// the time server, each Secondary from the attestation it forwards)
 	VerifyTimeMonotonic:             allECUs,
@@ -178,6 +183,7 @@ var PerformedBy = map[ID]Actors{
 	DirectorRepositoryAllECUsReported:   director,
 	DirectorRepositoryNonceFresh:        director,
 	DirectorRepositoryEncryptImages:     director,
+	DirectorRepositoryDependencies:      director,
 
 	PoufReportSignature: primary,
 	PoufReportNonce:     primary,
