@@ -75,11 +75,11 @@ var _ = Describe("rig files", func() {
 			return strings.Replace(s, "kind: virtual\n    bitrate: 500000          # classic", "kind: socketcan\n    interface: vcan0\n    bitrate: 500000          # classic", 1)
 		}, `clock: a rig with socketcan buses runs on wall-clock time`),
 		Entry("power without an off command", withPower("{on: 'true'}"),
-			`^rigs/broken\.yaml:\d+:\d+: ecus\[1\]\.power\.off: missing: the shell command that cuts ECM-0001's power$`),
+			`^broken\.yaml:\d+:\d+: ecus\[1\]\.power\.off: missing: the shell command that cuts ECM-0001's power$`),
 		Entry("power without an on command", withPower("{off: 'true', on: ' '}"),
-			`^rigs/broken\.yaml:\d+:\d+: ecus\[1\]\.power\.on: missing: the shell command that restores ECM-0001's power$`),
+			`^broken\.yaml:\d+:\d+: ecus\[1\]\.power\.on: missing: the shell command that restores ECM-0001's power$`),
 		Entry("an unknown cut point", withPower("{off: 'true', on: 'true', cut_at: [transfer, flash]}"),
-			`^rigs/broken\.yaml:\d+:\d+: ecus\[1\]\.power\.cut_at\[1\]: "flash" is not one of transfer, install, reset$`),
+			`^broken\.yaml:\d+:\d+: ecus\[1\]\.power\.cut_at\[1\]: "flash" is not one of transfer, install, reset$`),
 		Entry("a cut point twice", withPower("{off: 'true', on: 'true', cut_at: [reset, reset]}"),
 			`ecus\[1\]\.power\.cut_at\[1\]: "reset" is listed twice$`),
 		Entry("a power timeout too long", withPower("{off: 'true', on: 'true', timeout: 1h}"),
@@ -88,7 +88,7 @@ var _ = Describe("rig files", func() {
 			`ecus\[1\]\.power\.cycle: unknown field`),
 		Entry("a DUT on a virtual bus", func(s string) string {
 			return strings.Replace(s, "hardware_id: ecm-v3", "hardware_id: ecm-v3\n    process: external\n    dut: true", 1)
-		}, `^rigs/broken\.yaml:\d+:\d+: ecus\[1\]\.dut: the device under test is reached over a SocketCAN bus; ECM-0001 is on bus "powertrain" \(virtual\)$`),
+		}, `^broken\.yaml:\d+:\d+: ecus\[1\]\.dut: the device under test is reached over a SocketCAN bus; ECM-0001 is on bus "powertrain" \(virtual\)$`),
 		Entry("a DUT the harness runs", func(s string) string {
 			return strings.Replace(s, "hardware_id: ecm-v3", "hardware_id: ecm-v3\n    dut: true", 1)
 		}, `ecus\[1\]\.dut: the device under test is a Secondary the harness does not run: give ECM-0001 process: external or physical$`),
