@@ -14,6 +14,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 )
 
@@ -31,23 +32,32 @@ func wallRig() *rigs.Rig {
 	return r
 }
 
+// servedBackend brings up r's backend in out/repo, serves it over HTTP on
+// loopback, and opens r's buses for the ECU processes of a spec to share;
+// each is closed when the spec ends.
+func servedBackend(r *rigs.Rig, wall clock.Clock, out string) (*vehicle.Vehicle, string, map[string]can.Bus) {
+	GinkgoHelper()
+	be, err := vehicle.NewBackend(vehicle.Options{Rig: r, Dir: filepath.Join(out, "repo"), Clock: wall})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(be.Close)
+	srv := httptest.NewServer(be.Backend)
+	DeferCleanup(srv.Close)
+	buses, err := vehicle.OpenBuses(r, wall, be.Seed)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(vehicle.CloseBuses, buses)
+	return be, srv.URL, buses
+}
+
 var _ = Describe("one ECU per process (ProcessOptions, wall clock, shared buses)", func() {
 	It("provisions each ECU from the backend over HTTP, updates all four, and boots from the persisted state after a restart", Label("std:send_metadata_primary#3"), func() {
 		r := wallRig()
 		wall := clock.NewWall()
 		out := GinkgoT().TempDir()
-		be, err := vehicle.NewBackend(vehicle.Options{Rig: r, Dir: filepath.Join(out, "repo"), Clock: wall})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(be.Close)
-		srv := httptest.NewServer(be.Backend)
-		DeferCleanup(srv.Close)
+		be, url, buses := servedBackend(r, wall, out)
 		Expect(be.Publish(2)).To(Succeed())
-		buses, err := vehicle.OpenBuses(r, wall, be.Seed)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(vehicle.CloseBuses, buses)
 
 		opts := func(id string) vehicle.ProcessOptions {
-			return vehicle.ProcessOptions{Rig: r, ECU: id, Dir: filepath.Join(out, "ecu", id), Backend: srv.URL, Clock: wall, Buses: buses}
+			return vehicle.ProcessOptions{Rig: r, ECU: id, Dir: filepath.Join(out, "ecu", id), Backend: url, Clock: wall, Buses: buses}
 		}
 		secs := map[string]*vehicle.SecondaryProcess{}
 		for _, e := range r.Secondaries() {
@@ -113,23 +123,16 @@ var _ = Describe("one ECU per process (ProcessOptions, wall clock, shared buses)
 		r := wallRig()
 		wall := clock.NewWall()
 		out := GinkgoT().TempDir()
-		be, err := vehicle.NewBackend(vehicle.Options{Rig: r, Dir: filepath.Join(out, "repo"), Clock: wall})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(be.Close)
-		srv := httptest.NewServer(be.Backend)
-		DeferCleanup(srv.Close)
-		buses, err := vehicle.OpenBuses(r, wall, be.Seed)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(vehicle.CloseBuses, buses)
+		_, url, buses := servedBackend(r, wall, out)
 		dir := filepath.Join(out, "ecu", "ECM-0001")
-		p, err := vehicle.StartSecondary(vehicle.ProcessOptions{Rig: r, ECU: "ECM-0001", Dir: dir, Backend: srv.URL, Buses: buses})
+		p, err := vehicle.StartSecondary(vehicle.ProcessOptions{Rig: r, ECU: "ECM-0001", Dir: dir, Backend: url, Buses: buses})
 		Expect(err).NotTo(HaveOccurred())
 		p.Close()
 		// the same directory started as another ECU
-		_, err = vehicle.StartSecondary(vehicle.ProcessOptions{Rig: r, ECU: "BRK-0001", Dir: dir, Backend: srv.URL, Buses: buses})
+		_, err = vehicle.StartSecondary(vehicle.ProcessOptions{Rig: r, ECU: "BRK-0001", Dir: dir, Backend: url, Buses: buses})
 		Expect(err).To(MatchError(And(ContainSubstring("holds ECU ECM-0001"), ContainSubstring("remove the directory"))))
 		// no handed-over buses: virtual buses cannot be shared between processes
-		_, err = vehicle.StartSecondary(vehicle.ProcessOptions{Rig: r, ECU: "ECM-0001", Dir: dir, Backend: srv.URL})
+		_, err = vehicle.StartSecondary(vehicle.ProcessOptions{Rig: r, ECU: "ECM-0001", Dir: dir, Backend: url})
 		Expect(err).To(MatchError(ContainSubstring("bus powertrain is virtual: an ECU in its own process shares the bus with the others only on SocketCAN")))
 		_, err = vehicle.StartSecondary(vehicle.ProcessOptions{Rig: r, ECU: "NOPE", Dir: dir})
 		Expect(err).To(MatchError(ContainSubstring(`has no ECU "NOPE" (it has TCU-0001, ECM-0001`)))

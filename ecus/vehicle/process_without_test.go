@@ -1,7 +1,6 @@
 package vehicle_test
 
 import (
-	"net/http/httptest"
 	"path/filepath"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -17,18 +16,11 @@ var _ = Describe("a Secondary process without checks (uptane-hil ecu --without)"
 		r := wallRig()
 		wall := clock.NewWall()
 		out := GinkgoT().TempDir()
-		be, err := vehicle.NewBackend(vehicle.Options{Rig: r, Dir: filepath.Join(out, "repo"), Clock: wall})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(be.Close)
-		srv := httptest.NewServer(be.Backend)
-		DeferCleanup(srv.Close)
-		buses, err := vehicle.OpenBuses(r, wall, be.Seed)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(vehicle.CloseBuses, buses)
+		_, url, buses := servedBackend(r, wall, out)
 
 		weak := check.Without(check.VerifyImageReleaseCounter, check.PoufRateLimit)
 		p, err := vehicle.StartSecondary(vehicle.ProcessOptions{Rig: r, ECU: "BRK-0001", Dir: filepath.Join(out, "ecu", "BRK-0001"),
-			Backend: srv.URL, Clock: wall, Buses: buses, Profile: weak})
+			Backend: url, Clock: wall, Buses: buses, Profile: weak})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(p.Close)
 		got := p.Handler.ECU().Profile()
@@ -38,7 +30,7 @@ var _ = Describe("a Secondary process without checks (uptane-hil ecu --without)"
 		Expect(got.On(check.VerifyImageHashes)).To(BeTrue())
 
 		q, err := vehicle.StartSecondary(vehicle.ProcessOptions{Rig: r, ECU: "ECM-0001", Dir: filepath.Join(out, "ecu", "ECM-0001"),
-			Backend: srv.URL, Clock: wall, Buses: buses})
+			Backend: url, Clock: wall, Buses: buses})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(q.Close)
 		for _, ch := range check.All {
