@@ -19,8 +19,8 @@ import (
 )
 
 // UpdateCycle runs one update cycle: the seven steps of the Primary in the
-// Standard ({#primary}), in order. Steps 5 to 7 run for each Secondary in
-// turn (updateSecondary).
+// Standard ({#primary}), in order. Steps 5 to 7 run for each Secondary
+// (updateSecondary), the buses at once (updateSecondaries).
 func (p *Primary) UpdateCycle() *CycleReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -46,13 +46,7 @@ func (p *Primary) UpdateCycle() *CycleReport {
 	if !ok {
 		return rep
 	}
-	for _, s := range p.cfg.Secondaries {
-		o := rep.ECUs[s.ID]
-		if o.Status == Unreachable || (o.Status == Failed && images[s.ID] == nil && res.Targets[s.ID] != nil) {
-			continue
-		}
-		p.updateSecondary(s, att, res, res.Targets[s.ID], images[s.ID], o)
-	}
+	p.updateSecondaries(rep, att, res, images)
 	// The Primary installs its own image last, so that its Secondaries
 	// were served by the software that verified their images.
 	if t, img := res.Targets[p.cfg.ID], images[p.cfg.ID]; t != nil && img != nil {

@@ -83,6 +83,7 @@ type Primary struct {
 	df, imf  *Fetcher
 	tf       *Fetcher // the time server
 	mu       sync.Mutex
+	emitMu   sync.Mutex // the buses' actors emit at once (updateSecondaries)
 }
 
 const pinnedState = "secondaries.json"
@@ -241,6 +242,8 @@ func (p *Primary) emit(e events.Event) {
 		if e.Time.IsZero() {
 			e.Time = p.cfg.Clock.Now()
 		}
+		p.emitMu.Lock()
+		defer p.emitMu.Unlock()
 		p.cfg.Events(e)
 	}
 }
