@@ -38,7 +38,9 @@ func campaignOnBuses() parallelRun {
 		v := build(sim, vehicle.Options{Reach: vehicle.ByRig, Events: func(e events.Event) { log = append(log, e) }})
 		h := sha256.New()
 		for _, name := range slices.Sorted(maps.Keys(v.Buses)) {
-			v.Buses[name].Tap(func(e can.Event) { fmt.Fprintf(h, "%s %s %s %s\n", name, e.Time.Format(time.RFC3339Nano), e.Sender, e.Frame) })
+			v.Buses[name].Tap(func(e can.Event) {
+				fmt.Fprintf(h, "%s %s %s %s\n", name, e.Time.Format(time.RFC3339Nano), e.Sender, e.Frame)
+			})
 		}
 		busOf := map[string]string{}
 		for _, s := range v.Secondaries {
