@@ -60,7 +60,10 @@ func (q *Queue[T]) Push(v T, timeout time.Duration) error {
 func (q *Queue[T]) Pop(timeout time.Duration) (T, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	deadline := monoNow(q.clk).Add(timeout)
+	var deadline time.Time
+	if len(q.items) == 0 && timeout >= 0 {
+		deadline = monoNow(q.clk).Add(timeout)
+	}
 	for len(q.items) == 0 {
 		var zero T
 		if q.closed {
@@ -78,11 +81,21 @@ func (q *Queue[T]) Pop(timeout time.Duration) (T, error) {
 	v := q.items[0]
 	var zero T
 	q.items[0] = zero
-	q.items = q.items[1:]
+	q.items = popFront(q.items)
 	if q.capacity > 0 {
 		q.notFull.Signal()
 	}
 	return v, nil
+}
+
+// popFront drops the first element of s (already taken and cleared). The
+// last one leaves s empty on its whole backing array, so a queue that runs
+// empty, as most do after each item, appends without allocating.
+func popFront[T any](s []T) []T {
+	if len(s) == 1 {
+		return s[:0]
+	}
+	return s[1:]
 }
 
 // waitLocked waits on c until the deadline; false when it passed.

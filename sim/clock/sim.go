@@ -179,8 +179,7 @@ func (s *Sim) runActor(a *actor, f func(), root bool) {
 		}
 		delete(s.live, a)
 		s.current = nil
-		s.mu.Unlock()
-		s.yield <- struct{}{}
+		s.dispatchLocked(nil)
 	}()
 	s.mu.Lock()
 	stopping := s.stopping
@@ -198,14 +197,91 @@ func (s *Sim) runActor(a *actor, f func(), root bool) {
 func (s *Sim) park(a *actor, why string) (stopping bool) {
 	a.blocked = why
 	s.current = nil
-	s.mu.Unlock()
-	s.yield <- struct{}{}
-	<-a.wake
-	s.mu.Lock()
+	s.dispatchLocked(a)
 	a.blocked = ""
 	stopping = s.stopping
 	s.mu.Unlock()
 	return stopping
+}
+
+// dispatchLocked is the scheduler, run by the goroutine that gives up the
+// baton: an actor that parks (self) or ends (self nil). It fires the timers
+// that are due and runs their callbacks itself, at most hands the baton to
+// one other actor, and returns when self runs again (with s.mu held) or,
+// for an ending actor, once the baton is handed on (s.mu released). When the
+// run is over (the root returned, a failure, a deadlock, the horizon) the
+// baton goes back to Run's goroutine (s.yield). One hand-over per switch
+// instead of two through a scheduler goroutine, and none at all when the
+// actor that parks is the next to run (Sleep(0) alone, a timer that wakes
+// it): the same order of events, so the same run, only faster.
+func (s *Sim) dispatchLocked(self *actor) {
+	for {
+		if s.failure == nil && !s.rootDone {
+			if len(s.runq) > 0 {
+				next := s.runq[0]
+				s.runq[0] = nil
+				s.runq = popFront(s.runq)
+				s.current = next
+				s.switches++
+				if next == self {
+					return
+				}
+				s.mu.Unlock()
+				next.wake <- struct{}{}
+				break
+			}
+			if s.externalLocked() {
+				s.mu.Lock()
+				continue
+			}
+			if s.fireLocked() {
+				continue
+			}
+			if s.failure == nil {
+				s.failure = &DeadlockError{At: s.now, Actors: s.describeLocked()}
+			}
+		}
+		// the run is over: back to Run (which unwinds the actors left)
+		s.current = nil
+		s.mu.Unlock()
+		s.yield <- struct{}{}
+		break
+	}
+	if self != nil {
+		<-self.wake
+		s.mu.Lock()
+	}
+}
+
+// fireLocked fires the next timer: it wakes an actor, or runs a callback
+// (s.mu released around a user callback). It reports false when no timer
+// is pending or the horizon is passed (s.failure set). Called and returns
+// with s.mu held.
+func (s *Sim) fireLocked() bool {
+	if len(s.timers) == 0 {
+		return false
+	}
+	t := heap.Pop(&s.timers).(*timer)
+	if s.horizon > 0 && t.when.Sub(s.start) > s.horizon {
+		s.failure = &HorizonError{Horizon: s.horizon, Actors: s.describeLocked()}
+		return false
+	}
+	t.fired = true
+	s.fired++
+	if t.when.After(s.now) {
+		s.now = t.when
+	}
+	switch {
+	case t.actor != nil:
+		s.runq = append(s.runq, t.actor)
+	case t.locked != nil:
+		t.locked()
+	default:
+		s.mu.Unlock()
+		s.callback(t.fn)
+		s.mu.Lock()
+	}
+	return true
 }
 
 // unwind ends a stopped actor's goroutine, running its deferred calls.
@@ -251,53 +327,19 @@ func (s *Sim) Run(name string, root func()) error {
 	a := s.newActorLocked(name)
 	s.mu.Unlock()
 	go s.runActor(a, root, true)
-	for {
-		s.mu.Lock()
-		if s.failure != nil || s.rootDone {
-			s.mu.Unlock()
-			break
-		}
-		if len(s.runq) > 0 {
-			next := s.runq[0]
-			s.runq = s.runq[1:]
-			s.current = next
-			s.switches++
-			s.mu.Unlock()
-			next.wake <- struct{}{}
-			<-s.yield
-			continue
-		}
-		if s.externalLocked() {
-			continue
-		}
-		if len(s.timers) > 0 {
-			t := heap.Pop(&s.timers).(*timer)
-			if s.horizon > 0 && t.when.Sub(s.start) > s.horizon {
-				s.failure = &HorizonError{Horizon: s.horizon, Actors: s.describeLocked()}
-				s.mu.Unlock()
-				break
-			}
-			t.fired = true
-			s.fired++
-			if t.when.After(s.now) {
-				s.now = t.when
-			}
-			switch {
-			case t.actor != nil:
-				s.runq = append(s.runq, t.actor)
-				s.mu.Unlock()
-			case t.locked != nil:
-				t.locked()
-				s.mu.Unlock()
-			default:
-				s.mu.Unlock()
-				s.callback(t.fn)
-			}
-			continue
-		}
-		s.failure = &DeadlockError{At: s.now, Actors: s.describeLocked()}
+	s.mu.Lock()
+	if s.failure == nil && !s.rootDone {
+		// hand the baton to the root; it comes back when the run is over
+		next := s.runq[0]
+		s.runq[0] = nil
+		s.runq = popFront(s.runq)
+		s.current = next
+		s.switches++
 		s.mu.Unlock()
-		break
+		next.wake <- struct{}{}
+		<-s.yield
+	} else {
+		s.mu.Unlock()
 	}
 	s.stopAll()
 	s.mu.Lock()
@@ -466,7 +508,8 @@ func (c *simCond) Signal() {
 	defer c.s.mu.Unlock()
 	if len(c.waiters) > 0 {
 		w := c.waiters[0]
-		c.waiters = c.waiters[1:]
+		c.waiters[0] = nil
+		c.waiters = popFront(c.waiters)
 		c.wakeLocked(w)
 	}
 }

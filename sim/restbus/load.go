@@ -28,7 +28,7 @@ func (r *Restbus) Load(nominalRate, dataRate int) float64 {
 			var total time.Duration
 			for range period {
 				f := cp.next()
-				total += vbus.FrameBits(f).Duration(nominalRate, dataRate)
+				total += vbus.FrameTiming(f).Duration(nominalRate, dataRate)
 			}
 			load += float64(total) / float64(period) / float64(m.m.Cycle)
 		}

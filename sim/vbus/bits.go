@@ -77,10 +77,13 @@ func bitTime(bits, rate int) time.Duration {
 
 // bitWriter builds a stuffed bitstream.
 type bitWriter struct {
-	out     []byte
-	dataPh  []bool // per bit: sent in the data phase
-	inData  bool   // bits appended now are in the data phase
-	last    byte
+	out       []byte
+	keep      bool // keep the stream in out (FrameBits); FrameTiming only counts
+	n         int  // bits emitted
+	prev      byte // the last bit emitted
+	nom, data int  // bits emitted at the nominal and at the data bit rate
+	inData    bool // bits appended now are in the data phase
+	last      byte
 	run     int
 	stuff   int
 	fixed   int
@@ -94,8 +97,16 @@ type bitWriter struct {
 }
 
 func (w *bitWriter) emit(bit byte) {
-	w.out = append(w.out, bit)
-	w.dataPh = append(w.dataPh, w.inData)
+	if w.keep {
+		w.out = append(w.out, bit)
+	}
+	w.n++
+	w.prev = bit
+	if w.inData {
+		w.data++
+	} else {
+		w.nom++
+	}
 }
 
 func (w *bitWriter) crcIn(bit byte) {
@@ -126,7 +137,7 @@ func (w *bitWriter) put(bit byte, crc, stuff bool) {
 	if crc {
 		w.crcIn(bit)
 	}
-	if len(w.out) == 1 || bit != w.last {
+	if w.n == 1 || bit != w.last {
 		w.last, w.run = bit, 1
 	} else {
 		w.run++
@@ -157,7 +168,7 @@ func (w *bitWriter) plain(bit byte, n int) {
 
 // fixedStuff appends a fixed stuff bit (complement of the previous bit).
 func (w *bitWriter) fixedStuff() {
-	b := w.out[len(w.out)-1] ^ 1
+	b := w.prev ^ 1
 	w.emit(b)
 	w.fixed++
 }
@@ -165,7 +176,109 @@ func (w *bitWriter) fixedStuff() {
 // FrameBits computes the wire bitstream of f (see Bits). It does not
 // validate f; invalid lengths are clamped to what the format can carry.
 func FrameBits(f can.Frame) Bits {
-	w := &bitWriter{fd: f.FD, out: make([]byte, 0, 160), dataPh: make([]bool, 0, 160)}
+	return frameBits(f, true)
+}
+
+// FrameTiming is FrameBits without the Stream: the bit counts, CRC and
+// Tail of f, computed the same way without allocating (the timed bus
+// calls it for every frame it sends).
+func FrameTiming(f can.Frame) Bits {
+	if !f.FD {
+		return classicTiming(f)
+	}
+	return frameBits(f, false)
+}
+
+// crc15Table is the CRC-15 (0x4599) of each byte, for classicTiming.
+var crc15Table = func() (t [256]uint16) {
+	for i := range t {
+		crc := uint32(i) << 7
+		for range 8 {
+			crc <<= 1
+			if crc&0x8000 != 0 {
+				crc ^= 0x4599
+			}
+		}
+		t[i] = uint16(crc & 0x7fff)
+	}
+	return t
+}()
+
+// classicTiming is FrameTiming for a classic frame: the same bits as
+// frameBits, laid out unstuffed in an array on the stack, the CRC-15 over
+// the data bytes a byte at a time, then the stuff bits counted in one pass.
+func classicTiming(f can.Frame) Bits {
+	var (
+		bits [128]byte
+		n    int
+		crc  uint32
+	)
+	put := func(v uint32, k int) {
+		for i := k - 1; i >= 0; i-- {
+			b := byte(v>>uint(i)) & 1
+			bits[n] = b
+			n++
+			top := (crc>>14)&1 ^ uint32(b)
+			crc = (crc << 1) & 0x7fff
+			if top != 0 {
+				crc ^= 0x4599
+			}
+		}
+	}
+	l := min(int(f.Len), can.MaxClassicLen)
+	dlc := uint32(can.LenToDLC(l))
+	if f.Len <= 8 {
+		dlc = uint32(f.Len)
+	}
+	rtr := uint32(0)
+	if f.Remote {
+		rtr = 1
+	}
+	put(0, 1) // SOF
+	if f.Extended {
+		put(f.ID>>18, 11)
+		put(3, 2) // SRR, IDE
+		put(f.ID&0x3ffff, 18)
+		put(rtr<<2, 3) // RTR, r1, r0
+	} else {
+		put(f.ID&can.MaxStdID, 11)
+		put(rtr<<2, 3) // RTR, IDE, r0
+	}
+	put(dlc, 4)
+	if !f.Remote {
+		for i := range l {
+			d := f.Data[i]
+			for j := 7; j >= 0; j-- {
+				bits[n] = (d >> uint(j)) & 1
+				n++
+			}
+			crc = (crc<<8)&0x7fff ^ uint32(crc15Table[byte(crc>>7)^d])
+		}
+	}
+	for i := 14; i >= 0; i-- {
+		bits[n] = byte(crc>>uint(i)) & 1
+		n++
+	}
+	stuff, run, last := 0, 0, byte(2)
+	for _, b := range bits[:n] {
+		if b == last {
+			run++
+		} else {
+			last, run = b, 1
+		}
+		if run == 5 {
+			stuff++
+			last, run = b^1, 1
+		}
+	}
+	return Bits{Nominal: n + stuff + 13, Stuff: stuff, CRC: crc, Tail: 3}
+}
+
+func frameBits(f can.Frame, keep bool) Bits {
+	w := bitWriter{fd: f.FD, keep: keep}
+	if keep {
+		w.out = make([]byte, 0, 160)
+	}
 	if f.FD {
 		w.crc17, w.crc21 = 1<<16, 1<<20
 	}
@@ -267,13 +380,5 @@ func FrameBits(f can.Frame) Bits {
 	w.plain(1, 1) // ACK delimiter
 	w.plain(1, 7) // EOF
 	w.plain(1, 3) // intermission
-	bits := Bits{Stream: w.out, Stuff: w.stuff, FixedStuff: w.fixed, CRC: w.crc, Tail: 3}
-	for _, d := range w.dataPh {
-		if d {
-			bits.Data++
-		} else {
-			bits.Nominal++
-		}
-	}
-	return bits
+	return Bits{Stream: w.out, Nominal: w.nom, Data: w.data, Stuff: w.stuff, FixedStuff: w.fixed, CRC: w.crc, Tail: 3}
 }

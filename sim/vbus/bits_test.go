@@ -179,3 +179,31 @@ var _ = Describe("Frame bitstream", func() {
 		Expect(noBRS.Duration(500_000, 2_000_000)).To(BeNumerically(">", b.Duration(500_000, 2_000_000)))
 	})
 })
+
+var _ = Describe("FrameTiming", func() {
+	It("gives FrameBits's counts, CRC and tail without the stream, for random classic, extended, remote and FD frames", func() {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for i := range 2000 {
+			f := can.Frame{ID: rng.Uint32N(can.MaxStdID + 1)}
+			if rng.IntN(2) == 0 {
+				f.ID, f.Extended = rng.Uint32N(1<<29), true
+			}
+			switch rng.IntN(4) {
+			case 0:
+				f.Remote, f.Len = true, uint8(rng.IntN(9))
+			case 1:
+				f.FD, f.BRS, f.ESI = true, rng.IntN(2) == 0, rng.IntN(2) == 0
+				f.Len = uint8(can.FDPadLen(rng.IntN(can.MaxFDLen + 1)))
+			default:
+				f.Len = uint8(rng.IntN(9))
+			}
+			for j := range int(f.Len) {
+				f.Data[j] = byte(rng.Uint32())
+			}
+			full, t := vbus.FrameBits(f), vbus.FrameTiming(f)
+			Expect(t.Stream).To(BeNil())
+			full.Stream = nil
+			Expect(t).To(Equal(full), "frame %d: %s", i, f)
+		}
+	})
+})

@@ -88,7 +88,11 @@ func (b *Bus) pickLocked() (pending, bool) {
 		b.injected = b.injected[1:]
 	} else {
 		bestN.txq[0] = pending{}
-		bestN.txq = bestN.txq[1:]
+		if len(bestN.txq) == 1 {
+			bestN.txq = bestN.txq[:0] // keep the backing array: no allocation for the next frame
+		} else {
+			bestN.txq = bestN.txq[1:]
+		}
 		p.queued = bestN
 	}
 	return p, true
@@ -137,7 +141,7 @@ func (b *Bus) arbitrate() {
 // transmitLocked puts p on the wire at now.
 func (b *Bus) transmitLocked(p pending, d decision, now time.Time) {
 	detected := d.kind == Corrupt && !d.r.Undetected
-	bits := FrameBits(p.f) // bit count of the frame as sent, before corruption
+	bits := FrameTiming(p.f) // bit count of the frame as sent, before corruption
 	nominal := b.cfg.Bitrate
 	dur := bits.Duration(nominal, b.cfg.DataBitrate)
 	tail := bitTime(bits.Tail, nominal)
