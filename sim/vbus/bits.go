@@ -84,13 +84,13 @@ type bitWriter struct {
 	nom, data int  // bits emitted at the nominal and at the data bit rate
 	inData    bool // bits appended now are in the data phase
 	last      byte
-	run     int
-	stuff   int
-	fixed   int
-	crc     uint32
-	crcBits uint
-	crcPoly uint32
-	crcOn   bool
+	run       int
+	stuff     int
+	fixed     int
+	crc       uint32
+	crcBits   uint
+	crcPoly   uint32
+	crcOn     bool
 	// FD: CRC-17 and CRC-21 both run until the length picks one
 	crc17, crc21 uint32
 	fd           bool
