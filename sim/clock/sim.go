@@ -65,7 +65,7 @@ type timer struct {
 	seq    uint64
 	idx    int
 	actor  *actor // wake this actor (Sleep)
-	locked func() // run with s.mu held (internal)
+	waiter *condWaiter // a Cond.Wait that times out (run with s.mu held)
 	fn     func() // user callback, run without s.mu
 	s      *Sim
 	fired  bool
@@ -274,8 +274,8 @@ func (s *Sim) fireLocked() bool {
 	switch {
 	case t.actor != nil:
 		s.runq = append(s.runq, t.actor)
-	case t.locked != nil:
-		t.locked()
+	case t.waiter != nil:
+		t.waiter.timeoutLocked()
 	default:
 		s.mu.Unlock()
 		s.callback(t.fn)
@@ -452,9 +452,20 @@ type simCond struct {
 
 type condWaiter struct {
 	a        *actor
+	c        *simCond
 	done     bool
 	signaled bool
 	t        *timer
+	timer    timer // t's storage: one allocation per Wait
+}
+
+// timeoutLocked ends a Wait that timed out.
+func (w *condWaiter) timeoutLocked() {
+	if !w.done {
+		w.done = true
+		w.c.removeLocked(w)
+		w.c.s.runq = append(w.c.s.runq, w.a)
+	}
 }
 
 func (c *simCond) Wait(timeout time.Duration) bool {
@@ -465,16 +476,11 @@ func (c *simCond) Wait(timeout time.Duration) bool {
 		s.mu.Unlock()
 		return false
 	}
-	w := &condWaiter{a: a}
+	w := &condWaiter{a: a, c: c}
 	c.waiters = append(c.waiters, w)
 	if timeout > 0 {
-		w.t = s.addTimerLocked(timeout, &timer{locked: func() {
-			if !w.done {
-				w.done = true
-				c.removeLocked(w)
-				s.runq = append(s.runq, a)
-			}
-		}})
+		w.timer.waiter = w
+		w.t = s.addTimerLocked(timeout, &w.timer)
 	}
 	c.l.Unlock()
 	stopping := s.park(a, "wait")

@@ -54,7 +54,7 @@ func (b *Bus) kickLocked() {
 		return
 	}
 	b.arbScheduled = true
-	b.clk.AfterFunc(0, b.arbitrate)
+	b.clk.AfterFunc(0, b.arbitrateFn)
 }
 
 // pickLocked removes and returns the frame that wins arbitration.
@@ -159,7 +159,28 @@ func (b *Bus) transmitLocked(p pending, d decision, now time.Time) {
 		p.queued.inflight++
 	}
 	b.wireBusy = true
-	b.clk.AfterFunc(rx, func() { b.complete(p, d, now, dur, dur-rx, bits, detected) })
+	b.wire = onWire{p: p, d: d, start: now, dur: dur, rest: dur - rx, bits: bits, detected: detected}
+	b.clk.AfterFunc(rx, b.completeFn)
+}
+
+// onWire is the frame on the wire (one at a time) until complete.
+type onWire struct {
+	p         pending
+	d         decision
+	start     time.Time
+	dur, rest time.Duration
+	bits      Bits
+	detected  bool
+}
+
+// timedFuncs makes the bus's clock callbacks once (not a closure per frame).
+func (b *Bus) timedFuncs() {
+	b.arbitrateFn, b.busFreeFn = b.arbitrate, b.busFree
+	b.completeFn = func() {
+		w := b.wire
+		b.wire = onWire{}
+		b.complete(w.p, w.d, w.start, w.dur, w.rest, w.bits, w.detected)
+	}
 }
 
 // complete runs at the end of a frame's EOF (or error frame): the receivers
@@ -195,7 +216,7 @@ func (b *Bus) complete(p pending, d decision, start time.Time, dur, rest time.Du
 		q.notFull.Signal()
 	}
 	taps, nodes := b.taps, b.nodes
-	b.clk.AfterFunc(rest, b.busFree)
+	b.clk.AfterFunc(rest, b.busFreeFn)
 	b.mu.Unlock()
 	b.emit(taps, nodes, ev, p.from, !detected)
 }

@@ -71,6 +71,9 @@ type Bus struct {
 	wireBusy     bool
 	arbScheduled bool
 	injected     []pending // frames the bus itself re-sends (delay, duplicate, reorder)
+	wire         onWire    // the frame on the wire
+	// the clock callbacks of the timed model (timedFuncs)
+	arbitrateFn, busFreeFn, completeFn func()
 
 	// faults
 	rules   []*rule
@@ -146,6 +149,7 @@ func Open(cfg Config) (*Bus, error) {
 	}
 	b := &Bus{cfg: cfg, clk: cfg.Clock, timed: cfg.Bitrate > 0, offline: map[string]*offState{}}
 	b.start = b.clk.Now()
+	b.timedFuncs()
 	b.st.init(b.start, cfg.LoadResolution)
 	for _, r := range cfg.Faults {
 		if err := b.AddFault(r); err != nil {
