@@ -102,6 +102,7 @@ type htmlScenario struct {
 	Control     *seqDiagram
 	ControlOf   string
 	Load        *loadChart
+	Stacks      []loadStack // each bus's load by kind of traffic
 	LoadOf      string
 }
 
@@ -230,6 +231,7 @@ func buildPage(r *Report, o options) *htmlPage {
 			s.Seq = sequenceDiagram(main.Sequence)
 			s.SeqOf = runName(main)
 			s.Load = busLoadChart(main.BusLoad, main.Sequence)
+			s.Stacks = busLoadStacks(main.BusLoad, main.Sequence)
 			s.LoadOf = s.SeqOf
 		}
 		if ctrl != nil && len(ctrl.Sequence) > 0 {

@@ -270,6 +270,35 @@ var _ = Describe("the HTML report", func() {
 		}
 	})
 
+	It("stacks each bus's load by kind of traffic (rest-bus, update, attacker, other), kinds without traffic left out", func() {
+		r := sample.Report(0)
+		r.Results = r.Results[:1]
+		r.Results[0].BusLoad = []reports.BusLoad{
+			{Bus: "powertrain", Samples: []reports.LoadSample{
+				{T: 0, LoadPct: 10, RestbusPct: 10},
+				{T: 5, LoadPct: 50, RestbusPct: 10, UpdatePct: 40},
+				{T: 10, LoadPct: 70, RestbusPct: 10, UpdatePct: 40, AttackerPct: 20}}},
+			{Bus: "body", Samples: []reports.LoadSample{{T: 0, LoadPct: 4}, {T: 10, LoadPct: 4}}}, // not split: no stack
+		}
+		r.Summarize()
+		root := parse(htmlOf(r))
+		stacks := all(root, func(n *html.Node) bool { return n.Data == "svg" && hasClass(n, "busstack") })
+		Expect(stacks).To(HaveLen(1))
+		Expect(attr(stacks[0], "data-bus")).To(Equal("powertrain"))
+		areas := all(stacks[0], func(n *html.Node) bool { return n.Data == "polygon" })
+		Expect(areas).To(HaveLen(3))
+		for i, k := range []string{"k-restbus", "k-update", "k-attacker"} {
+			Expect(hasClass(areas[i], k)).To(BeTrue(), "layer %d is %s", i, k)
+			Expect(strings.Fields(attr(areas[i], "points"))).To(HaveLen(6), "top and bottom edge, 3 samples each")
+		}
+		// the update's layer sits on the rest-bus's: its bottom edge is
+		// the rest-bus's top edge
+		rb, up := strings.Fields(attr(areas[0], "points")), strings.Fields(attr(areas[1], "points"))
+		Expect(up[5]).To(Equal(rb[0]))
+		Expect(text(stacks[0])).To(ContainSubstring("update · mean 26.7% · peak 40.0%"))
+		Expect(text(stacks[0])).To(ContainSubstring("attacker · mean 6.7% · peak 20.0%"))
+	})
+
 	It("keeps peaks when a long run has more samples than the chart has room for", func() {
 		r := sample.Report(0)
 		r.Results = r.Results[:1]

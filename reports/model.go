@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -170,6 +171,20 @@ type BusLoad struct {
 type LoadSample struct {
 	T       float64 `json:"t"`       // milliseconds since the run started
 	LoadPct float64 `json:"loadPct"` // 0..100
+	// The load by kind of traffic, percent of the bus's capacity (they add
+	// up to LoadPct): frames with an identifier of the rest-bus's DBC
+	// messages, with an ISO-TP identifier of the rig's ECUs (the update),
+	// from an attacker's node (whatever their identifier), and the rest.
+	// All four are absent when the run did not split its load.
+	RestbusPct  float64 `json:"restbusPct,omitempty"`
+	UpdatePct   float64 `json:"updatePct,omitempty"`
+	AttackerPct float64 `json:"attackerPct,omitempty"`
+	OtherPct    float64 `json:"otherPct,omitempty"`
+}
+
+// Split reports whether the sample carries the load by kind of traffic.
+func (s LoadSample) Split() bool {
+	return s.RestbusPct+s.UpdatePct+s.AttackerPct+s.OtherPct > 0
 }
 
 // Summary counts the results.
@@ -310,6 +325,9 @@ func (r *Report) Validate() error {
 			for k, s := range bl.Samples {
 				if s.LoadPct < 0 || s.LoadPct > 100 || s.T < 0 {
 					bad("%s.busLoad[%d].samples[%d]: t %g, loadPct %g out of range", at, j, k, s.T, s.LoadPct)
+				}
+				if parts := s.RestbusPct + s.UpdatePct + s.AttackerPct + s.OtherPct; min(s.RestbusPct, s.UpdatePct, s.AttackerPct, s.OtherPct) < 0 || (s.Split() && math.Abs(parts-s.LoadPct) > 0.5) {
+					bad("%s.busLoad[%d].samples[%d]: restbusPct %g + updatePct %g + attackerPct %g + otherPct %g is not loadPct %g", at, j, k, s.RestbusPct, s.UpdatePct, s.AttackerPct, s.OtherPct, s.LoadPct)
 				}
 			}
 		}

@@ -140,6 +140,8 @@ var _ = Describe("the report model and its JSON", func() {
 			r.Results[0].Sequence = append(r.Results[0].Sequence, reports.Message{Kind: reports.KindUDS, From: "TCU-0001", Label: "x"})
 		}, "needs from and to"),
 		Entry("load out of range", func(r *reports.Report) { r.Results[0].BusLoad[0].Samples[2].LoadPct = 140 }, "results[0].busLoad[0].samples[2]"),
+		Entry("load split that is not the load", func(r *reports.Report) { r.Results[0].BusLoad[0].Samples[2].UpdatePct += 5 }, "is not loadPct"),
+		Entry("negative load part", func(r *reports.Report) { r.Results[0].BusLoad[1].Samples[1].AttackerPct = -1 }, "results[0].busLoad[1].samples[1]"),
 		Entry("raw JSON", func(r *reports.Report) { r.Results[0].VersionReport = []byte("{nope") }, "results[0].versionReport"),
 		Entry("summary", func(r *reports.Report) { r.Summary.Passed-- }, "summary"),
 	)

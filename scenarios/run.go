@@ -14,6 +14,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/attacks/eavesdrop"
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
+	"github.com/uptane-hil/uptane-hil/reports"
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/events"
@@ -73,6 +74,9 @@ type Result struct {
 	// Capture and CandumpLog are the capture files of the run (relative
 	// to RunOptions.Captures' parent), "" without captures.
 	Capture, CandumpLog string
+	// BusLoad is each timed bus's load over the run, by kind of traffic
+	// (busload.go).
+	BusLoad []reports.BusLoad
 }
 
 // Run plays the scenario against the conformant profile and against its
@@ -173,6 +177,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 			stepErr = err
 			return
 		}
+		busLoad := r.recordBusLoad()
 		if o.Captures != "" && len(v.Buses) > 0 {
 			stop, err := r.capture(o.Captures, profile.Name, o.Tag)
 			if err != nil {
@@ -201,6 +206,10 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		}
 		r.busEnd()
 		results = r.verdicts(profile, control)
+		load := busLoad()
+		for i := range results {
+			results[i].BusLoad = load
+		}
 	})
 	if stepErr != nil {
 		return nil, stepErr

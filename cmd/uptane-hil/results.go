@@ -33,7 +33,7 @@ func playUnit(r *rigs.Rig, out string, u unit) ([]reports.Result, error) {
 			Transport: x.Transport, ECU: x.ECU, Profile: x.Profile, Seed: u.seed, Control: x.Control, Expected: x.Expected,
 			Observed: x.Observed, Detected: x.Detected, Detail: x.Detail, VersionReport: x.Report, Pass: x.Pass,
 			Duration: reports.Ms(x.Duration), Wall: reports.Ms(x.Wall), Sequence: reports.SequenceFromEvents(time.Time{}, x.Events),
-			Capture: x.Capture, CandumpLog: x.CandumpLog, Statements: proves}
+			Capture: x.Capture, CandumpLog: x.CandumpLog, BusLoad: x.BusLoad, Statements: proves}
 	}
 	return rs, nil
 }

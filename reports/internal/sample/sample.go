@@ -244,8 +244,16 @@ func busLoad(seq []reports.Message, dur float64) []reports.BusLoad {
 			}
 		}
 		b += 1.5 * (1 + math.Sin(t/40))
-		pt.Samples = append(pt.Samples, reports.LoadSample{T: t, LoadPct: math.Round(math.Min(p, 100)*10) / 10})
-		body.Samples = append(body.Samples, reports.LoadSample{T: t, LoadPct: math.Round(b*10) / 10})
+		// split by kind of traffic: the periodic part is the rest-bus (and
+		// a trace of other frames on the powertrain), the rest the update;
+		// the body bus's peaks an attacker's
+		r1 := func(x float64) float64 { return math.Round(x*10) / 10 }
+		ps := reports.LoadSample{T: t, LoadPct: r1(math.Min(p, 100)), RestbusPct: 0.7, OtherPct: 0.1}
+		ps.UpdatePct = r1(ps.LoadPct - 0.8)
+		bs := reports.LoadSample{T: t, LoadPct: r1(b), RestbusPct: 0.4}
+		bs.AttackerPct = r1(bs.LoadPct - 0.4)
+		pt.Samples = append(pt.Samples, ps)
+		body.Samples = append(body.Samples, bs)
 	}
 	return []reports.BusLoad{pt, body}
 }
