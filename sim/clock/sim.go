@@ -64,9 +64,9 @@ type timer struct {
 	when   time.Time
 	seq    uint64
 	idx    int
-	actor  *actor // wake this actor (Sleep)
+	actor  *actor      // wake this actor (Sleep)
 	waiter *condWaiter // a Cond.Wait that times out (run with s.mu held)
-	fn     func() // user callback, run without s.mu
+	fn     func()      // user callback, run without s.mu
 	s      *Sim
 	fired  bool
 }

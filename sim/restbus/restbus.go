@@ -267,9 +267,22 @@ func (r *Restbus) run(clk clock.Clock, n *simNode) {
 			due[i] = m.m.StartDelay
 		}
 		var now time.Duration
+		ref := clk.Now() // wall clock: when now was 0
 		for {
 			next := slices.Min(due)
-			if d := next - now; d > 0 {
+			d := next - now
+			if !clk.Simulated() {
+				// a wall-clock sleep returns late: sleep until the slot's
+				// time, so the cycle does not drift (10 ms stay 10 ms on
+				// vcan and real buses); a lateness of a second or more (a
+				// Jump, a stalled host) moves the reference instead
+				el := clk.Since(ref)
+				if el-now >= time.Second {
+					ref, el = ref.Add(el-now), now
+				}
+				d = next - el
+			}
+			if d > 0 {
 				clk.Sleep(d)
 			}
 			now = next
@@ -281,6 +294,13 @@ func (r *Restbus) run(clk clock.Clock, n *simNode) {
 					continue
 				}
 				due[i] += m.m.Cycle
+				if !clk.Simulated() {
+					// woken a whole cycle late or more: the slots already
+					// past are skipped (sent late once, not in a burst)
+					for el := clk.Since(ref); due[i] <= el; {
+						due[i] += m.m.Cycle
+					}
+				}
 				f, ok := r.nextFrame(m)
 				if !ok {
 					return
