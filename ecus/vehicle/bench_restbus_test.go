@@ -56,7 +56,7 @@ func restbusRig(b *testing.B, load float64) (*rigs.Rig, float64) {
 
 // campaignOnce runs one campaign of release 2 and returns its simulated and
 // wall time, and the bus's measured load over the campaign.
-func campaignOnce(b *testing.B, r *rigs.Rig) (simT, wallT time.Duration, load float64) {
+func campaignOnce(b *testing.B, r *rigs.Rig) (simT, wallT, cpuT time.Duration, load float64) {
 	sim := clock.NewSim(time.Time{})
 	dir := b.TempDir()
 	err := sim.Run("bench", func() {
@@ -67,13 +67,13 @@ func campaignOnce(b *testing.B, r *rigs.Rig) (simT, wallT time.Duration, load fl
 		defer v.Close()
 		bus := v.Buses["powertrain"].(*vbus.Bus)
 		before := bus.Stats()
-		wall := time.Now()
+		wall, cpu := time.Now(), cpuTime()
 		start := sim.Now()
 		rep, err := v.Campaign(2)
 		if err != nil {
 			b.Fatal(err)
 		}
-		simT, wallT = sim.Since(start), time.Since(wall)
+		simT, wallT, cpuT = sim.Since(start), time.Since(wall), cpuTime()-cpu
 		after := bus.Stats()
 		load = float64(after.Busy-before.Busy) / float64(after.Elapsed-before.Elapsed)
 		for id, o := range rep.ECUs {
@@ -85,7 +85,7 @@ func campaignOnce(b *testing.B, r *rigs.Rig) (simT, wallT time.Duration, load fl
 	if err != nil {
 		b.Fatal(err)
 	}
-	return simT, wallT, load
+	return simT, wallT, cpuT, load
 }
 
 // BenchmarkCampaignRestbus: benchRig's campaign (8 Secondaries, 256 KiB
@@ -96,13 +96,13 @@ func BenchmarkCampaignRestbus(b *testing.B) {
 	const want = 0.40
 	idle := benchRig(b)
 	loaded, load := restbusRig(b, want)
-	idleSim, _, _ := campaignOnce(b, idle)
+	idleSim, _, _, _ := campaignOnce(b, idle)
 	b.ResetTimer()
-	var simTotal, wallTotal time.Duration
+	var simTotal, wallTotal, cpuTotal time.Duration
 	var measured float64
 	for i := 0; i < b.N; i++ {
-		s, w, l := campaignOnce(b, loaded)
-		simTotal, wallTotal, measured = simTotal+s, wallTotal+w, measured+l
+		s, w, c, l := campaignOnce(b, loaded)
+		simTotal, wallTotal, cpuTotal, measured = simTotal+s, wallTotal+w, cpuTotal+c, measured+l
 	}
 	n := float64(b.N)
 	bound := idleSim.Seconds() / (1 - load)
@@ -113,4 +113,5 @@ func BenchmarkCampaignRestbus(b *testing.B) {
 	b.ReportMetric(bound, "sim-s-bound")
 	b.ReportMetric(simTotal.Seconds()/n/bound, "campaign/bound")
 	b.ReportMetric(simTotal.Seconds()/wallTotal.Seconds(), "x-realtime")
+	b.ReportMetric(simTotal.Seconds()/cpuTotal.Seconds(), "x-realtime-cpu")
 }
