@@ -64,7 +64,7 @@ func (b *busLoad) kind(ev can.Event) int {
 }
 
 func (b *busLoad) add(ev can.Event) {
-	if ev.Fault == vbus.Drop {
+	if ev.Fault == vbus.Drop || ev.Fault == vbus.BusOff {
 		return // never on the wire
 	}
 	bits := vbus.FrameTiming(ev.Frame)
@@ -154,11 +154,22 @@ func (b *busLoad) timeline(evs []events.Event) reports.BusLoad {
 		}
 	}
 	pct := func(d gotime.Duration) float64 {
-		return math.Round(min(float64(d)/float64(width)*100, 100)*100) / 100
+		return math.Round(float64(d)/float64(width)*100*100) / 100
 	}
 	out := reports.BusLoad{Bus: b.name}
 	for w, s := range sums {
 		t := b.start.Add(gotime.Duration(w) * width)
+		var total gotime.Duration
+		for _, d := range s {
+			total += d
+		}
+		if total > width {
+			// error frames last longer than the frames they replace
+			// (FrameTiming counts the frame): the parts share the window
+			for i := range s {
+				s[i] = gotime.Duration(float64(s[i]) * float64(width) / float64(total))
+			}
+		}
 		ls := reports.LoadSample{RestbusPct: pct(s[trafficRestbus]), UpdatePct: pct(s[trafficUpdate]),
 			AttackerPct: pct(s[trafficAttacker]), OtherPct: pct(s[trafficOther])}
 		if t.After(origin) {
