@@ -49,6 +49,10 @@ type RunOptions struct {
 	// Tag, when set, is appended to the run's directory and capture file
 	// names (a seed sweep tags each run "seed-N", see Play).
 	Tag string
+	// DUT, when set, plays the conformant run of each scenario against the
+	// device under test (a Secondary outside this process, reached over its
+	// bus) and the control run against its simulated twin (dut_run.go).
+	DUT *DUT
 }
 
 // Result is the verdict for one judged ECU under one profile.
@@ -73,6 +77,15 @@ type Result struct {
 	// Capture and CandumpLog are the capture files of the run (relative
 	// to RunOptions.Captures' parent), "" without captures.
 	Capture, CandumpLog string
+	// Target says what the result judges: the simulated vehicle, the
+	// device under test (the conformant run) or its twin (the control).
+	Target Target
+	// Identity is the DUT as read on the bus before the scenario (OnDUT
+	// results only).
+	Identity *Identity
+	// Applicability is Applicability.String() of the scenario for the DUT
+	// (OnDUT and Twin results).
+	Applicability string
 }
 
 // Run plays the scenario against the conformant profile and against its
