@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -75,7 +76,7 @@ func runSuite(args []string) int {
 	results, err := playAll(r, f, p, units, queueOrder(units, costs), procs, func(u unit, rs []reports.Result) {
 		n++
 		for _, x := range rs {
-			fmt.Printf("[%*d/%d] %-4s %-34s %-9s %-44s %-11s %s%s\n", width, n, total, passWord(x.Pass), x.Scenario, x.ECU, x.Profile, x.Observed, x.Detected, seedNote(p, x.Seed))
+			fmt.Printf("[%*d/%d] %-4s %-34s %-9s %-44s %-11s %s%s\n", width, n, total, reports.ResultWord(x), x.Scenario, x.ECU+targetNote(x), x.Profile, x.Observed, resultNote(x), seedNote(p, x.Seed))
 		}
 	})
 	if err != nil {
@@ -89,6 +90,9 @@ func runSuite(args []string) int {
 	}
 	if sharded {
 		rep.Shard = &reports.Shard{Index: sh.Index, Count: sh.Count, Balance: balance, Units: picked}
+	}
+	if id := dutOfRun(r, f); id != "" {
+		rep.DUT = dutSection(r, id)
 	}
 	for _, rs := range results {
 		rep.Add(rs...)
@@ -188,10 +192,14 @@ func passWord(p bool) string {
 	return "FAIL"
 }
 
+// writeSummary prints the runs and passes per attack and the closing
+// count; a scenario that does not apply to the device under test is
+// counted apart, neither passed nor failed.
 func writeSummary(w io.Writer, all []reports.Result) (failed int) {
-	type row struct{ runs, passed int }
+	type row struct{ runs, passed, na int }
 	byAttack := map[string]*row{}
 	var order []string
+	na := 0
 	for _, x := range all {
 		rw := byAttack[x.Attack]
 		if rw == nil {
@@ -200,19 +208,56 @@ func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 			order = append(order, x.Attack)
 		}
 		rw.runs++
-		if x.Pass {
+		switch {
+		case x.IsNotApplicable():
+			rw.na++
+			na++
+		case x.Pass:
 			rw.passed++
-		} else {
+		default:
 			failed++
 		}
 	}
-	fmt.Fprintf(w, "\n%-22s %5s %7s\n", "attack", "runs", "passed")
-	fmt.Fprintln(w, strings.Repeat("-", 36))
-	for _, a := range order {
-		fmt.Fprintf(w, "%-22s %5d %7d\n", a, byAttack[a].runs, byAttack[a].passed)
+	if na == 0 {
+		fmt.Fprintf(w, "\n%-22s %5s %7s\n", "attack", "runs", "passed")
+		fmt.Fprintln(w, strings.Repeat("-", 36))
+		for _, a := range order {
+			fmt.Fprintf(w, "%-22s %5d %7d\n", a, byAttack[a].runs, byAttack[a].passed)
+		}
+		fmt.Fprintf(w, "%d passed, %d failed\n", len(all)-failed, failed)
+		return failed
 	}
-	fmt.Fprintf(w, "%d passed, %d failed\n", len(all)-failed, failed)
+	fmt.Fprintf(w, "\n%-22s %5s %7s %15s\n", "attack", "runs", "passed", "not applicable")
+	fmt.Fprintln(w, strings.Repeat("-", 52))
+	for _, a := range order {
+		fmt.Fprintf(w, "%-22s %5d %7d %15d\n", a, byAttack[a].runs, byAttack[a].passed, byAttack[a].na)
+	}
+	fmt.Fprintf(w, "%d passed, %d failed, %d not applicable (neither passed nor failed: the device under test does not perform their defence)\n", len(all)-failed-na, failed, na)
 	return failed
+}
+
+// targetNote marks a result of the device under test or of its twin.
+func targetNote(x reports.Result) string {
+	switch x.Target {
+	case reports.TargetDUT:
+		return " (DUT)"
+	case reports.TargetTwin:
+		return " (twin)"
+	}
+	return ""
+}
+
+// resultNote is the check that stopped the attack; for a device under
+// test that failed, the checks it lacks; for a scenario that does not
+// apply, why.
+func resultNote(x reports.Result) string {
+	switch {
+	case x.IsNotApplicable():
+		return x.Detail
+	case x.Target == reports.TargetDUT && !x.Pass && len(x.Checks) > 0 && !slices.Contains(x.Checks, x.Detected):
+		return strings.TrimSpace(x.Detected + " lacks: " + strings.Join(x.Checks, ", "))
+	}
+	return x.Detected
 }
 
 // transportOf says what carries a scenario run on rig r, for the report's
