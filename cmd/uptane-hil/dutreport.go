@@ -97,14 +97,3 @@ func finishDUT(rep *reports.Report, end *scenarios.Identity) {
 	}
 }
 
-// dutOfRun is the rig's ECU id of the device under test of a run: --dut,
-// else the rig's ECU with dut: true; "" for a run on the simulated vehicle.
-func dutOfRun(r *rigs.Rig, f *runFlags) string {
-	if f.dut != "" {
-		return f.dut
-	}
-	if d := r.DUT(); d != nil {
-		return d.ID
-	}
-	return ""
-}

@@ -54,7 +54,11 @@ func runSuite(args []string) int {
 		units[i] = p.units[k]
 	}
 	procs := f.procs
-	if procs > 1 && r.HasSocketCAN() {
+	if p.dut != nil {
+		// one device, scenario after scenario: its state carries over
+		procs = 1
+		fmt.Printf("device under test: %s of rig %s (state in %s): each scenario's conformant run is judged on it, the control run on its simulated twin\n", p.dut.ECU, r.File, p.dut.State)
+	} else if procs > 1 && r.HasSocketCAN() {
 		// every process would see every other's frames on the interface
 		if f.procSet {
 			fmt.Fprintf(os.Stderr, "uptane-hil run: rig %s has SocketCAN buses, which processes would share: playing in one process\n", r.File)
@@ -76,7 +80,11 @@ func runSuite(args []string) int {
 	results, err := playAll(r, f, p, units, queueOrder(units, costs), procs, func(u unit, rs []reports.Result) {
 		n++
 		for _, x := range rs {
-			fmt.Printf("[%*d/%d] %-4s %-34s %-9s %-44s %-11s %s%s\n", width, n, total, reports.ResultWord(x), x.Scenario, x.ECU+targetNote(x), x.Profile, x.Observed, resultNote(x), seedNote(p, x.Seed))
+			if p.dut != nil {
+				printDUTLine(width, n, total, u.control, x)
+				continue
+			}
+			fmt.Printf("[%*d/%d] %-4s %-34s %-9s %-44s %-11s %s%s\n", width, n, total, passWord(x.Pass), x.Scenario, x.ECU, x.Profile, x.Observed, x.Detected, seedNote(p, x.Seed))
 		}
 	})
 	if err != nil {
@@ -91,8 +99,8 @@ func runSuite(args []string) int {
 	if sharded {
 		rep.Shard = &reports.Shard{Index: sh.Index, Count: sh.Count, Balance: balance, Units: picked}
 	}
-	if id := dutOfRun(r, f); id != "" {
-		rep.DUT = dutSection(r, id)
+	if p.dut != nil {
+		rep.DUT = dutSection(r, p.dut.ECU)
 	}
 	for _, rs := range results {
 		rep.Add(rs...)
@@ -117,13 +125,15 @@ func loadSuite(f *runFlags) (*rigs.Rig, *suitePlan, error) {
 		return nil, nil, err
 	}
 	// Scenarios run every ECU in this process on the simulated clock (on
-	// SocketCAN buses too); an ECU on a wire cannot be run that way.
-	if d := r.DUT(); d != nil {
-		return nil, nil, fmt.Errorf("rig %s marks %s as the device under test (dut: true): playing the suite against a device under test is not built yet (issue 10); without dut: the suite runs on the simulated vehicle", r.File, d.ID)
+	// SocketCAN buses too), except a device under test (dut.go): an ECU on
+	// a wire is the DUT or cannot be run.
+	dut, err := dutOf(f, r)
+	if err != nil {
+		return nil, nil, err
 	}
 	for _, e := range r.ECUs {
-		if e.Process == rigs.Physical {
-			return nil, nil, fmt.Errorf("rig %s: ECU %s is physical; scenario runs need every ECU in this process (rigs/virtual.yaml, rigs/vcan.yaml); drive a bench with `uptane-hil vehicle`", r.File, e.ID)
+		if e.Process == rigs.Physical && (dut == nil || dut.ECU != e.ID) {
+			return nil, nil, fmt.Errorf("rig %s: ECU %s is physical; scenario runs need every ECU in this process (rigs/virtual.yaml, rigs/vcan.yaml) but the device under test (--dut); drive a bench with `uptane-hil vehicle`", r.File, e.ID)
 		}
 	}
 	list, err := scenarios.LoadAll(f.paths...)
@@ -140,6 +150,9 @@ func loadSuite(f *runFlags) (*rigs.Rig, *suitePlan, error) {
 		}
 	}
 	p, err := buildPlan(list, seeds)
+	if p != nil {
+		p.dut = dut
+	}
 	return r, p, err
 }
 
@@ -232,7 +245,7 @@ func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 	for _, a := range order {
 		fmt.Fprintf(w, "%-22s %5d %7d %15d\n", a, byAttack[a].runs, byAttack[a].passed, byAttack[a].na)
 	}
-	fmt.Fprintf(w, "%d passed, %d failed, %d not applicable (neither passed nor failed: the device under test does not perform their defence)\n", len(all)-failed-na, failed, na)
+	fmt.Fprintf(w, "%d passed, %d failed, %d not applicable (neither passed nor failed: they cannot judge the device under test; the report says why)\n", len(all)-failed-na, failed, na)
 	return failed
 }
 
