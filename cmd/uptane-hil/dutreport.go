@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/reports"
@@ -97,3 +98,11 @@ func finishDUT(rep *reports.Report, end *scenarios.Identity) {
 	}
 }
 
+// runsText is "N runs", and how many of them are not applicable to the
+// device under test (neither passed nor failed).
+func runsText(s reports.Summary) string {
+	if s.NotApplicable > 0 {
+		return fmt.Sprintf("%d runs (%d not applicable)", s.Runs, s.NotApplicable)
+	}
+	return fmt.Sprintf("%d runs", s.Runs)
+}

@@ -97,6 +97,7 @@ var _ = Describe("the report of a suite played against a device under test (conv
 		buf.Reset()
 		Expect(writeSummary(&buf, []reports.Result{{Attack: "freeze", Pass: true}})).To(Equal(0))
 		Expect(buf.String()).To(HaveSuffix("1 passed, 0 failed\n"), "a run without a DUT prints as before")
-		Expect(resultNote(reports.Result{Target: reports.TargetDUT, Checks: []string{"verify_image.release_counter"}})).To(Equal("lacks: verify_image.release_counter"))
+		Expect(runsText(reports.Summary{Runs: 36, Passed: 20, NotApplicable: 16})).To(Equal("36 runs (16 not applicable)"))
+		Expect(runsText(reports.Summary{Runs: 4, Passed: 4})).To(Equal("4 runs"))
 	})
 })

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -111,7 +110,7 @@ func runSuite(args []string) int {
 	}
 	failed := writeSummary(os.Stdout, rep.Results)
 	reports.WriteUnstable(os.Stdout, rep)
-	fmt.Printf("\n%d runs in %s wall (%d process(es)); reports in %s: report.html, report.json, junit.xml\n", len(rep.Results), time.Since(started).Round(time.Millisecond), min(procs, max(1, len(units))), f.out)
+	fmt.Printf("\n%s in %s wall (%d process(es)); reports in %s: report.html, report.json, junit.xml\n", runsText(rep.Summary), time.Since(started).Round(time.Millisecond), min(procs, max(1, len(units))), f.out)
 	if failed > 0 || len(rep.Unstable) > 0 {
 		return 1
 	}
@@ -247,30 +246,6 @@ func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 	}
 	fmt.Fprintf(w, "%d passed, %d failed, %d not applicable (neither passed nor failed: they cannot judge the device under test; the report says why)\n", len(all)-failed-na, failed, na)
 	return failed
-}
-
-// targetNote marks a result of the device under test or of its twin.
-func targetNote(x reports.Result) string {
-	switch x.Target {
-	case reports.TargetDUT:
-		return " (DUT)"
-	case reports.TargetTwin:
-		return " (twin)"
-	}
-	return ""
-}
-
-// resultNote is the check that stopped the attack; for a device under
-// test that failed, the checks it lacks; for a scenario that does not
-// apply, why.
-func resultNote(x reports.Result) string {
-	switch {
-	case x.IsNotApplicable():
-		return x.Detail
-	case x.Target == reports.TargetDUT && !x.Pass && len(x.Checks) > 0 && !slices.Contains(x.Checks, x.Detected):
-		return strings.TrimSpace(x.Detected + " lacks: " + strings.Join(x.Checks, ", "))
-	}
-	return x.Detected
 }
 
 // transportOf says what carries a scenario run on rig r, for the report's
