@@ -301,8 +301,9 @@ var _ = Describe("a report on a device under test: HTML", func() {
 		}
 		Expect([]int{na, bad, ok}).To(Equal([]int{3, 1, 4}))
 		links := all(rows[0], func(n *html.Node) bool { return n.Data == "a" && strings.HasSuffix(attr(n, "href"), ".pcap") })
-		Expect(links).To(HaveLen(1))
-		Expect(attr(links[0], "href")).To(Equal("runs/freeze-director-timestamp/dut/powertrain.pcap"))
+		Expect(links).To(HaveLen(2), "the DUT run's capture and the twin's")
+		Expect(attr(links[0], "href")).To(Equal("runs/freeze-director-timestamp/twin-without-check_timestamp.expiry/powertrain.pcap"))
+		Expect(attr(links[1], "href")).To(Equal("runs/freeze-director-timestamp/dut/powertrain.pcap"))
 	})
 
 	It("counts not applicable apart in the verdict, the cards and the result tables", func() {
