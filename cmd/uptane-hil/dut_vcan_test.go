@@ -23,7 +23,7 @@ import (
 // `uptane-hil ecu` process the spec starts on vcan, not the runner; the
 // runner reaches it only over the bus. The VM runs one emulated CPU, so a
 // suite takes minutes: waits are generous.
-const suiteWithin = 25 * time.Minute
+const suiteWithin = 45 * time.Minute
 
 // dutBench is a rig file for DUT runs, the DUT's own `ecu` process and the
 // harness's state directory (the backend and the planning persist there
