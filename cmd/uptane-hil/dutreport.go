@@ -22,6 +22,9 @@ func reportResult(r *rigs.Rig, u unit, x scenarios.Result, proves []string) repo
 		Duration: reports.Ms(x.Duration), Wall: reports.Ms(x.Wall), Sequence: reports.SequenceFromEvents(time.Time{}, x.Events),
 		Capture: x.Capture, CandumpLog: x.CandumpLog, Statements: proves,
 		Target: x.Target.String(), Applicability: x.Applicability, Identity: reportIdentity(x.Identity)}
+	if x.Expected == scenarios.NotApplicable {
+		rs.Statements = nil // a scenario that cannot judge the device proves nothing on it
+	}
 	if x.Target == scenarios.OnDUT && x.Expected != scenarios.NotApplicable {
 		if a, err := u.scen.ForDUT(dutVerification(r, x)); err == nil && a.Applicable {
 			for _, id := range a.Checks {

@@ -56,9 +56,10 @@ var _ = Describe("the report of a suite played against a device under test (conv
 		Expect(got.Checks).To(BeEmpty())
 		na := scenarios.Result{Scenario: scen.Name, ECU: "BRK-0001", Profile: "conformant", Target: scenarios.OnDUT,
 			Expected: scenarios.NotApplicable, Observed: scenarios.NotApplicable, Detail: "the rig gives ECU BRK-0001 no power: supply"}
-		got = reportResult(rig, unit{scen: scen}, na, nil)
+		got = reportResult(rig, unit{scen: scen}, na, []string{"verify_image#3"})
 		Expect(got.IsNotApplicable()).To(BeTrue())
 		Expect(got.Checks).To(BeEmpty())
+		Expect(got.Statements).To(BeEmpty(), "it proves nothing on the device")
 		sim := reportResult(rig, unit{scen: scen}, scenarios.Result{Scenario: scen.Name, ECU: "ECM-0001", Expected: scenarios.Defended}, nil)
 		Expect(sim.Target).To(BeEmpty())
 		Expect(sim.Identity).To(BeNil())
