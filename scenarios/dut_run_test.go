@@ -179,6 +179,17 @@ var _ = Describe("a DUT run", Label("dut"), func() {
 		Expect(cs.Offset).To(BeNumerically(">=", 96*time.Hour), "two freezes advanced the harness's clock 48 h each")
 	})
 
+	It("refuses a DUT that is not the rig's ECU, naming what it says and what the rig says", func() {
+		b := newBench(check.Conformant)
+		other := *b.rig
+		other.ECUs = append([]rigs.ECU(nil), b.rig.ECUs...)
+		other.ECUs[1].Profile = rigs.Partial // the rig expects a partial-verification ECM-0001
+		s, err := scenarios.Load("rollback-image-release-counter.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		_, err = s.Play(scenarios.RunOptions{Rig: &other, Dir: b.runs, DUT: &scenarios.DUT{ECU: "ECM-0001", State: b.state, Buses: b.buses}}, false)
+		Expect(err).To(MatchError(ContainSubstring("ECM-0001 reports full verification on the bus; the rig says profile: partial")))
+	})
+
 	It("catches a DUT without a defence: exactly its scenario fails, naming the missing check", func() {
 		b := newBench(check.Without(check.VerifyImageHashes))
 		dut, tw := dutResults(b.play(suite[:2]...))
