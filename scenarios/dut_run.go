@@ -215,10 +215,11 @@ func (s *Scenario) runOnDUT(o RunOptions) ([]Result, error) {
 	if err := r.readReport(d, false); err != nil {
 		r.details[e.ID] = append(r.details[e.ID], "the final version report: "+err.Error())
 	}
+	after := r.identityAfter(id, d)
 	results := r.verdicts(check.Conformant, false)
 	for i := range results {
 		x := &results[i]
-		x.Target, x.Identity, x.Applicability = OnDUT, &id, a.String()
+		x.Target, x.Identity, x.After, x.Applicability = OnDUT, &id, after, a.String()
 		x.Wall = gotime.Since(wall)
 		x.Duration = x.Wall
 		x.Capture, x.CandumpLog = r.pcapName, r.logName
@@ -246,6 +247,19 @@ func missing(x *Result, a Applicability, s *Scenario, d *dutRun) string {
 	}
 	msg := fmt.Sprintf("the DUT did not perform %s (the defence of %s): the attack succeeded", strings.Join(names, " or "), s.Name)
 	return strings.TrimPrefix(x.Detail+"; "+msg, "; ")
+}
+
+// identityAfter is the DUT's identity with what its last version report
+// says: its image, that image's release and its latest attested time.
+func (r *runner) identityAfter(before Identity, d *dutRun) *Identity {
+	after := before
+	if d.image != nil {
+		after.Installed, after.Release = d.image.Filename, r.fromReport(d).Release
+	}
+	if sr, err := manifest.ParseReport(d.report, manifest.MaxReportSize); err == nil {
+		after.Time = sr.Signed.LatestTime
+	}
+	return &after
 }
 
 // verifies reports whether check name is one of a Secondary's verification

@@ -84,6 +84,10 @@ type Result struct {
 	// Identity is the DUT as read on the bus before the scenario (OnDUT
 	// results only).
 	Identity *Identity
+	// After is the DUT as its last version report of the scenario says
+	// (OnDUT results of applicable scenarios): its image, release and
+	// latest attested time once the scenario is over.
+	After *Identity
 	// Applicability is Applicability.String() of the scenario for the DUT
 	// (OnDUT and Twin results).
 	Applicability string
