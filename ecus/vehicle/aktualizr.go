@@ -83,8 +83,32 @@ func (v *Vehicle) aktualizrOptions(e *rigs.ECU) (aktualizr.Options, error) {
 	if e.Aktualizr.Verification == "tuf" {
 		ver = aktualizr.Tuf
 	}
+	// Its clock follows the harness's (aktualizrClock): required on a
+	// simulated clock, used on the wall clock whenever libfaketime is here.
+	_, noLib := aktualizr.FakeTimeLibrary()
+	if noLib != nil && v.Clock.Simulated() {
+		return aktualizr.Options{}, fmt.Errorf("a simulated clock needs aktualizr-secondary's clock moved: %w", noLib)
+	}
 	return aktualizr.Options{Bin: e.Aktualizr.Binary, Port: p, Dir: filepath.Join(v.Dir, "ecus", e.ID), Serial: e.ID,
-		HardwareID: e.HardwareID, KeyType: e.Aktualizr.KeyType, Verification: ver}, nil
+		HardwareID: e.HardwareID, KeyType: e.Aktualizr.KeyType, Verification: ver, FakeTime: noLib == nil}, nil
+}
+
+// aktualizrClock sets the clock of ECU id's aktualizr-secondary (started by
+// uptane-hil with a fake clock) to the harness's before each message: on a
+// simulated clock it stands at the simulated now; on the wall clock it runs
+// as far ahead as the harness's clock has jumped. A physical one keeps its
+// own clock.
+func (v *Vehicle) aktualizrClock(id string) func(ip.Message) error {
+	return func(ip.Message) error {
+		p := v.AktualizrProcess(id)
+		if p == nil || !p.Opts.FakeTime {
+			return nil
+		}
+		if v.Clock.Simulated() {
+			return p.SetTime(v.Clock.Now())
+		}
+		return p.SetOffset(v.Clock.Now().Sub(time.Now()).Round(time.Second))
+	}
 }
 
 // RestartAktualizr starts ECU id's aktualizr-secondary again (after Kill or
@@ -162,6 +186,7 @@ func (v *Vehicle) bringUpAktualizrIP(s *Secondary) error {
 	e := s.Rig
 	c := &ip.Client{Dial: ip.TCP(e.Address, AktualizrTimeout)}
 	if realAktualizr(e) {
+		c.Before = v.aktualizrClock(e.ID)
 		vin := v.Rig.Vehicle.VIN
 		ver := link.AktualizrFull
 		if e.Aktualizr.Verification == "tuf" {
