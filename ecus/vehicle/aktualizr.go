@@ -1,12 +1,15 @@
 package vehicle
 
 import (
+	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -199,7 +202,7 @@ func (v *Vehicle) bringUpAktualizrIP(s *Secondary) error {
 			}
 			ds, err := akdialect.FromDirector(v.Director, vin)
 			return is, ds, err
-		}}
+		}, Forward: v.opts.AktualizrForward}
 		return nil
 	}
 	if !runsHere(e) {
@@ -265,4 +268,55 @@ func (v *Vehicle) aktualizrIPOverISOTP(s *Secondary, srv *ip.Server) error {
 	conn := &ip.ISOTPConn{C: pc, Timeout: AktualizrTimeout}
 	s.Link = &link.AktualizrIP{C: &ip.Client{Dial: func() (ip.Conn, error) { return conn, nil }}, ECU: e.ID}
 	return nil
+}
+
+// AktualizrManifest asks ECU id's aktualizr-secondary for its signed ECU
+// manifest (manifestReq) on a connection of its own, and checks its
+// signature with the key it gave at bring-up.
+func (v *Vehicle) AktualizrManifest(id string) (*akdialect.Report, error) {
+	s := v.Secondary(id)
+	if s == nil || !realAktualizr(s.Rig) {
+		return nil, fmt.Errorf("vehicle: %s is no aktualizr-secondary", id)
+	}
+	c := &ip.Client{Dial: ip.TCP(s.Rig.Address, AktualizrTimeout), Before: v.aktualizrClock(id)}
+	defer c.Close()
+	raw, err := c.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("vehicle: %s: manifestReq: %w", id, err)
+	}
+	r, err := akdialect.ParseReport(raw, 0)
+	if err != nil {
+		return nil, fmt.Errorf("vehicle: %s: %w", id, err)
+	}
+	v.ak.mu.Lock()
+	k := v.ak.keys[id]
+	v.ak.mu.Unlock()
+	if k == nil {
+		return nil, fmt.Errorf("vehicle: %s: no key from getInfo", id)
+	}
+	if err := r.Verify(k); err != nil {
+		return nil, fmt.Errorf("vehicle: %s: its manifest: %w", id, err)
+	}
+	return r, nil
+}
+
+// installedAktualizr is Installed for an aktualizr-secondary, as its signed
+// manifest says: the file it names, the release in that name (ImageName),
+// and whether its length and SHA-256 are those of the genuine image of that
+// release for the ECU's hardware.
+func (v *Vehicle) installedAktualizr(s *Secondary) (Installed, error) {
+	r, err := v.AktualizrManifest(s.Rig.ID)
+	if err != nil {
+		return Installed{}, err
+	}
+	in := Installed{Name: r.Installed.Filename, Empty: r.Installed.Length == 0}
+	var hw string
+	var rc uint64
+	if n, _ := fmt.Sscanf(strings.Replace(in.Name, "/firmware-r", " ", 1), "%s %d.bin", &hw, &rc); n == 2 {
+		in.Release = rc
+		want := v.ImageBytes(s.Rig.HardwareID, rc, int(r.Installed.Length))
+		sum := sha256.Sum256(want)
+		in.Genuine = hw == s.Rig.HardwareID && bytes.Equal(r.Installed.Hashes["sha256"], sum[:])
+	}
+	return in, nil
 }
