@@ -101,24 +101,6 @@ func (s *Scenario) ForAktualizr(verification string) (Applicability, error) {
 	}
 	a := Applicability{DUT: check.SecondaryFull, Device: "aktualizr-secondary (" + verification + " verification)"}
 	what := strings.TrimSpace(s.Attack + " " + transportWords[s.Transport])
-	if s.Transport == "bus" {
-		a.Reason = what + ": aktualizr-secondary is reached over aktualizr-ip on TCP only: no ISO-TP and no bus attacker node reaches it"
-		return a, nil
-	}
-	for _, kt := range []string{s.Setup.KeyTypes.Director, s.Setup.KeyTypes.Image} {
-		if strings.HasPrefix(kt, "rsa") {
-			a.Reason = what + ": the repositories sign with RSA keys here, and aktualizr-secondary refuses uptane-hil's RSA-PSS signatures on its dialect's metadata (\"A key has an incorrect associated key ID\" on the genuine Director Root): not played until the dialect signs RSA as aktualizr verifies it"
-			return a, nil
-		}
-	}
-	if len(s.Setup.Image.Delegations) > 0 {
-		a.Reason = what + ": its images are signed by delegated roles, and aktualizr-ip carries the Image repository's top-level Targets only: aktualizr-secondary resolves no delegation (its Primary would have to), so none of the delegation's checks can be judged on it"
-		return a, nil
-	}
-	if g := s.Goal; g.ServedOver > 0 || g.SlowerThan > 0 {
-		a.Reason = what + ": its goal (the bytes or the time the attacker costs the Primary on its backend link) is not observed on the device under test"
-		return a, nil
-	}
 	var others []string
 	noTime, noNonce := false, false
 	for _, id := range s.Defence {
@@ -134,6 +116,39 @@ func (s *Scenario) ForAktualizr(verification string) (Applicability, error) {
 			noNonce = true
 		}
 	}
+	// What the protocol does not carry rules a scenario out whatever else.
+	var not []string
+	if noTime {
+		not = append(not, fmt.Sprintf("aktualizr-ip carries no attested time and aktualizr-secondary trusts its system clock: it performs none of %s", strings.Join(others, ", ")))
+	}
+	if noNonce {
+		not = append(not, fmt.Sprintf("aktualizr-ip carries no nonce: aktualizr-secondary's manifests cannot be checked for freshness (%s)", strings.Join(others, ", ")))
+	}
+	if s.Transport == "bus" {
+		not = append(not, "aktualizr-secondary is reached over aktualizr-ip on TCP only: no ISO-TP and no bus attacker node reaches it")
+	}
+	if len(not) > 0 {
+		a.Checks = nil
+		a.Reason = what + ": " + strings.Join(not, "; ")
+		return a, nil
+	}
+	for _, kt := range []string{s.Setup.KeyTypes.Director, s.Setup.KeyTypes.Image} {
+		if strings.HasPrefix(kt, "rsa") {
+			a.Checks = nil
+			a.Reason = what + ": the repositories sign with RSA keys here, and aktualizr-secondary refuses the RSA-PSS signatures of uptane-hil's dialect already on the genuine Director metadata of the first campaign (\"A key has an incorrect associated key ID\"): not played until the dialect signs RSA as aktualizr verifies it"
+			return a, nil
+		}
+	}
+	if len(s.Setup.Image.Delegations) > 0 {
+		a.Checks = nil
+		a.Reason = what + ": its images are signed by delegated roles, and aktualizr-ip carries the Image repository's top-level Targets only: aktualizr-secondary resolves no delegation (its Primary would have to), so none of the delegation's checks can be judged on it"
+		return a, nil
+	}
+	if g := s.Goal; g.ServedOver > 0 || g.SlowerThan > 0 {
+		a.Checks = nil
+		a.Reason = what + ": its goal (the bytes or the time the attacker costs the Primary on its backend link) is not observed on the device under test"
+		return a, nil
+	}
 	if len(a.Checks) > 0 {
 		a.Applicable = true
 		return a, nil
@@ -141,10 +156,6 @@ func (s *Scenario) ForAktualizr(verification string) (Applicability, error) {
 	switch {
 	case len(s.Defence) == 0:
 		a.Reason = what + ": the scenario names no defence"
-	case noTime:
-		a.Reason = fmt.Sprintf("%s: aktualizr-ip carries no attested time and aktualizr-secondary trusts its system clock: it performs none of %s", what, strings.Join(others, ", "))
-	case noNonce:
-		a.Reason = fmt.Sprintf("%s: aktualizr-ip carries no nonce: aktualizr-secondary's manifests cannot be checked for freshness (%s)", what, strings.Join(others, ", "))
 	default:
 		a.Reason = fmt.Sprintf("%s: aktualizr-secondary performs none of its defence (%s; docs/aktualizr-ip.md lists what it checks)", what, strings.Join(others, ", "))
 	}
@@ -308,10 +319,10 @@ func ReadAktualizrIdentity(v *vehicle.Vehicle, ecu string) (Identity, error) {
 
 // notApplicable is the one OnDUT result of a scenario that cannot judge
 // the DUT.
-func (s *Scenario) notApplicable(dut string, a Applicability, reason string) Result {
+func (s *Scenario) notApplicable(dut string, a Applicability) Result {
 	return Result{Scenario: s.Name, Description: strings.TrimSpace(s.Description), Attack: s.Attack, Standard: s.Standard,
 		Transport: s.Transport, ECU: dut, Profile: check.Conformant.Name, Expected: NotApplicable, Observed: NotApplicable,
-		Detail: reason, Target: OnDUT, Applicability: a.String()}
+		Detail: a.Reason, Target: OnDUT, Applicability: a.String()}
 }
 
 // PlayAktualizrDUT plays the scenario's conformant run against the device
@@ -343,19 +354,19 @@ func (s *Scenario) playAktualizr(o RunOptions, twin bool) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, missing, err := s.InPlaceOf(o.Rig, dut)
+	rs, lacks, err := s.InPlaceOf(o.Rig, dut)
 	if err != nil {
 		return nil, err
 	}
-	if !a.Applicable || missing != "" {
+	if a.Applicable && lacks != "" {
+		a.Applicable, a.Checks = false, nil
+		a.Reason = strings.TrimSpace(s.Attack+" "+transportWords[s.Transport]) + ": " + lacks
+	}
+	if !a.Applicable {
 		if twin {
 			return nil, nil
 		}
-		reason := a.Reason
-		if a.Applicable {
-			reason = missing
-		}
-		return []Result{s.notApplicable(dut.ID, a, reason)}, nil
+		return []Result{s.notApplicable(dut.ID, a)}, nil
 	}
 	// The DUT is judged by its own checks: any of them reported is its
 	// defence (the scenario's expected detection names ours).
@@ -363,6 +374,7 @@ func (s *Scenario) playAktualizr(o RunOptions, twin bool) ([]Result, error) {
 		rs.Defence, rs.Detected = a.Checks, 0
 	}
 	po := o
+	po.DUT = nil // played here, not by runOnDUT
 	po.aktualizrDUT = dut.ID
 	po.ConformantOnly = true
 	target := OnDUT
@@ -387,6 +399,9 @@ func (s *Scenario) playAktualizr(o RunOptions, twin bool) ([]Result, error) {
 	}
 	for i := range results {
 		results[i].Target, results[i].Applicability = target, a.String()
+		if !twin {
+			results[i].Detail = missing(&results[i], a, s, nil)
+		}
 	}
 	return results, nil
 }

@@ -2,6 +2,8 @@ package scenarios
 
 import (
 	"time"
+
+	"github.com/uptane-hil/uptane-hil/sim/can"
 )
 
 // NotApplicable is the verdict of a scenario that cannot judge the device
@@ -51,4 +53,11 @@ type Identity struct {
 type DUT struct {
 	ECU   string // the rig's ECU id
 	State string // the state directory: backend and planning state persist here
+	// Buses hands over the buses the DUT is on, opened on the wall clock
+	// (a spec's virtual bus shared with a DUT it serves itself); nil opens
+	// the rig's (SocketCAN) buses.
+	Buses map[string]can.Bus
+	// Wait bounds how long each scenario waits for the DUT to answer on
+	// its bus (0: vehicle.DefaultWait).
+	Wait time.Duration
 }

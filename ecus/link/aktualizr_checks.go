@@ -41,7 +41,9 @@ var akRefusals = []struct {
 	{"Snapshot hash mismatch for targets", "", []check.ID{check.TargetsSnapshotMatch}},
 	{"Found unexpected delegation", "", []check.ID{check.TargetsDirectorNoDelegations}},
 	{"Found repeated ECU ID", "", []check.ID{check.TargetsDirectorUniqueECUs}},
-	{"Targets metadata from the Director and Image repositories do not match", "", []check.ID{check.FullVerificationMatchHashes, check.FullVerificationMatchCustom}},
+	// Target::MatchTarget: name, length, hashes, and the ECU's hardware ID
+	// among the Image target's hardwareIds
+	{"Targets metadata from the Director and Image repositories do not match", "", []check.ID{check.FullVerificationMatchHashes, check.FullVerificationMatchCustom, check.VerifyImageHardwareID}},
 	{"exceeds the expected Target image size", "", []check.ID{check.DownloadImageSize}},
 	{"Received image size does not match the size", "", []check.ID{check.VerifyImageHashes}},
 	{"image's hash does not match the hash", "", []check.ID{check.VerifyImageHashes}},
