@@ -120,7 +120,9 @@ var _ = Describe("forwarding metadata in aktualizr's dialect", func() {
 		ring[sn.KeyID()] = sn
 		Expect(dialectSigs(set.Snapshot, ring)).To(Equal(map[string]bool{sn.KeyID(): false}))
 		var snap struct {
-			Signed struct{ Meta map[string]struct{ Hashes map[string]string } }
+			Signed struct {
+				Meta map[string]struct{ Hashes map[string]string }
+			}
 		}
 		Expect(json.Unmarshal(set.Snapshot, &snap)).To(Succeed())
 		h := sha256.Sum256(set.Targets)
