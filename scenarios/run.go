@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	gotime "time"
@@ -163,7 +164,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 			return nil, err
 		}
 		o.Rig = twin(o.Rig)
-		profiles[o.Rig.Primary().ID] = Forwarding()
+		profiles[o.Rig.Primary().ID] = forwardingWithout(profile)
 	}
 	sim := clock.NewSim(gotime.Time{})
 	sim.SetHorizon(10 * 365 * 24 * gotime.Hour)
@@ -174,6 +175,15 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{}}
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, tagged(strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name), o.Tag))
+		if dut != nil {
+			// the twin is made afresh for every control run (the DUT's
+			// state lives in the state directory, not here)
+			dir = filepath.Join(o.Dir, s.Name, "twin-"+filepath.Base(dir))
+			if err := os.RemoveAll(dir); err != nil {
+				stepErr = err
+				return
+			}
+		}
 		rig, err := s.Setup.KeyTypes.rig(s, o.Rig)
 		if err != nil {
 			stepErr = err
