@@ -19,8 +19,9 @@ import (
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
 
-// dutRig is a wall-clock rig whose ECM-0001 runs outside the runner
-// (process: external) on a virtual bus: the spec serves it itself, as
+// dutRig is a wall-clock rig whose ECM-0001 and BRK-0001 run outside the
+// runner (process: external) on a virtual bus (the one that is not the DUT
+// the runner plays in this process): the spec serves it itself, as
 // another process would, and the runner reaches it only over the bus.
 func dutRig(port int) *rigs.Rig {
 	GinkgoHelper()
@@ -35,7 +36,7 @@ vehicle: {vin: UPTHIL00000000001}
 ecus:
   - {id: TCU-0001, hardware_id: tcu-v1, role: primary, buses: [powertrain]}
   - {id: ECM-0001, hardware_id: ecm-v3, role: secondary, profile: full, bus: powertrain, process: external}
-  - {id: BRK-0001, hardware_id: brk-v2, role: secondary, profile: partial, bus: powertrain}
+  - {id: BRK-0001, hardware_id: brk-v2, role: secondary, profile: partial, bus: powertrain, process: external}
 `, port)))
 	Expect(err).NotTo(HaveOccurred())
 	return r
@@ -57,14 +58,19 @@ type bench struct {
 	buses map[string]can.Bus
 	state string
 	runs  string
+	dut   string
 }
 
-// newBench starts ECM-0001 as a Secondary of its own (vehicle.StartSecondary,
-// what `uptane-hil ecu` runs) with the given profile; it provisions itself
-// from the backend the first DUT run serves on backend.listen.
-func newBench(p check.Profile) *bench {
+// newBench starts the DUT (ECM-0001 unless named) as a Secondary of its own
+// (vehicle.StartSecondary, what `uptane-hil ecu` runs) with the given
+// profile; it provisions itself from the backend the first DUT run serves
+// on backend.listen.
+func newBench(p check.Profile, dut ...string) *bench {
 	GinkgoHelper()
-	b := &bench{rig: dutRig(freePort()), state: GinkgoT().TempDir(), runs: GinkgoT().TempDir()}
+	b := &bench{rig: dutRig(freePort()), state: GinkgoT().TempDir(), runs: GinkgoT().TempDir(), dut: "ECM-0001"}
+	if len(dut) > 0 {
+		b.dut = dut[0]
+	}
 	var err error
 	b.buses, err = vehicle.OpenBuses(b.rig, clock.NewWall(), 7)
 	Expect(err).NotTo(HaveOccurred())
@@ -73,7 +79,7 @@ func newBench(p check.Profile) *bench {
 	failed := make(chan error, 1)
 	go func() {
 		defer GinkgoRecover()
-		sp, err := vehicle.StartSecondary(vehicle.ProcessOptions{Rig: b.rig, ECU: "ECM-0001", Dir: filepath.Join(GinkgoT().TempDir(), "ecm"),
+		sp, err := vehicle.StartSecondary(vehicle.ProcessOptions{Rig: b.rig, ECU: b.dut, Dir: filepath.Join(GinkgoT().TempDir(), "ecm"),
 			Buses: b.buses, Clock: clock.NewWall(), Profile: p})
 		if err != nil {
 			failed <- err
@@ -99,7 +105,7 @@ func (b *bench) play(files ...string) []scenarios.Result {
 	for _, f := range files {
 		s, err := scenarios.Load(f)
 		Expect(err).NotTo(HaveOccurred())
-		rs, err := s.Run(scenarios.RunOptions{Rig: b.rig, Dir: b.runs, DUT: &scenarios.DUT{ECU: "ECM-0001", State: b.state, Buses: b.buses}})
+		rs, err := s.Run(scenarios.RunOptions{Rig: b.rig, Dir: b.runs, DUT: &scenarios.DUT{ECU: b.dut, State: b.state, Buses: b.buses}})
 		Expect(err).NotTo(HaveOccurred(), f)
 		out = append(out, rs...)
 	}
