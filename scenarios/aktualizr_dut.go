@@ -350,6 +350,9 @@ func (s *Scenario) playAktualizr(o RunOptions, twin bool) ([]Result, error) {
 	if dut == nil || dut.Protocol != rigs.AktualizrIP {
 		return nil, fmt.Errorf("scenario %s: %s is no aktualizr-ip ECU of rig %s", s.Name, o.DUT.ECU, o.Rig.Name)
 	}
+	if dut.Process != rigs.AktualizrSecondary {
+		return nil, fmt.Errorf("scenario %s: %s is an aktualizr-secondary uptane-hil does not start (process: %s): a DUT run provisions a fresh one per scenario and moves its clock, so the rig must say process: aktualizr-secondary (a bench one with its own clock and state is not supported yet)", s.Name, dut.ID, dut.Process)
+	}
 	a, err := s.ForAktualizr(aktualizrVerification(dut))
 	if err != nil {
 		return nil, err

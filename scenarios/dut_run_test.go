@@ -209,4 +209,16 @@ var _ = Describe("a DUT run", Label("dut"), func() {
 			Expect(r.Pass).To(BeTrue(), r.Scenario)
 		}
 	})
+
+	It("catches a partial-verification DUT without its Secondary-only version checks, and names them", func() {
+		b := newBench(check.Without(check.TargetsVersion, check.VerifyImageReleaseCounter), "BRK-0001")
+		dut, tw := dutResults(b.play("rollback-director-metadata.yaml", "compromised-primary-forged-metadata.yaml"))
+		Expect(dut[0].Observed).To(Equal(scenarios.Compromised), dut[0].Detail)
+		Expect(dut[0].Detail).To(ContainSubstring("the DUT did not perform check_targets.version or verify_image.release_counter"))
+		Expect(dut[1].Observed).To(Equal(scenarios.Defended), dut[1].Detail)
+		Expect(dut[1].Detected).To(Equal("check_targets.signatures"))
+		for _, r := range tw {
+			Expect(r.Pass).To(BeTrue(), r.Scenario)
+		}
+	})
 })

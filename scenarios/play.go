@@ -19,8 +19,8 @@ func (s *Scenario) Play(o RunOptions, control bool) ([]Result, error) {
 		return nil, nil
 	}
 	if o.DUT != nil {
-		if e := o.Rig.ECU(o.DUT.ECU); e != nil && e.Protocol == rigs.AktualizrIP && e.Process != rigs.InProcess {
-			// an aktualizr-secondary (aktualizr_dut.go)
+		if e := o.Rig.ECU(o.DUT.ECU); e != nil && e.Protocol == rigs.AktualizrIP && e.Process == rigs.AktualizrSecondary {
+			// an aktualizr-secondary uptane-hil starts (aktualizr_dut.go)
 			if control {
 				return s.PlayAktualizrTwin(o)
 			}
