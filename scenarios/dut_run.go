@@ -212,13 +212,14 @@ func (s *Scenario) runOnDUT(o RunOptions) ([]Result, error) {
 		return nil, stepErr
 	}
 	// What the DUT says at the end: its attacks and its image.
-	if err := r.readReport(d); err != nil {
+	if err := r.readReport(d, false); err != nil {
 		r.details[e.ID] = append(r.details[e.ID], "the final version report: "+err.Error())
 	}
+	after := r.identityAfter(id, d)
 	results := r.verdicts(check.Conformant, false)
 	for i := range results {
 		x := &results[i]
-		x.Target, x.Identity, x.Applicability = OnDUT, &id, a.String()
+		x.Target, x.Identity, x.After, x.Applicability = OnDUT, &id, after, a.String()
 		x.Wall = gotime.Since(wall)
 		x.Duration = x.Wall
 		x.Capture, x.CandumpLog = r.pcapName, r.logName
@@ -248,6 +249,19 @@ func missing(x *Result, a Applicability, s *Scenario, d *dutRun) string {
 	return strings.TrimPrefix(x.Detail+"; "+msg, "; ")
 }
 
+// identityAfter is the DUT's identity with what its last version report
+// says: its image, that image's release and its latest attested time.
+func (r *runner) identityAfter(before Identity, d *dutRun) *Identity {
+	after := before
+	if d.image != nil {
+		after.Installed, after.Release = d.image.Filename, r.fromReport(d).Release
+	}
+	if sr, err := manifest.ParseReport(d.report, manifest.MaxReportSize); err == nil {
+		after.Time = sr.Signed.LatestTime
+	}
+	return &after
+}
+
 // verifies reports whether check name is one of a Secondary's verification
 // of metadata or images (a refusal of the attacker's files, whichever
 // check of them came first).
@@ -271,8 +285,13 @@ func (r *runner) identify(d *dutRun) (Identity, error) {
 	if pid.Key != nil {
 		id.KeyID, _ = keys.ID(pid.Key)
 	}
-	if err := r.readReport(d); err != nil {
+	// a report over a fresh nonce, then another nonce: what the DUT
+	// detected before this scenario is reported and forgotten
+	if err := r.readReport(d, true); err != nil {
 		return Identity{}, err
+	}
+	if err := d.link.WriteNonce(make([]byte, 16)); err != nil {
+		return Identity{}, fmt.Errorf("write a nonce: %w", err)
 	}
 	if d.image != nil {
 		id.Installed = d.image.Filename
@@ -290,17 +309,28 @@ func (r *runner) identify(d *dutRun) (Identity, error) {
 	return id, nil
 }
 
-// readReport has the DUT sign a version report over a fresh nonce and
-// keeps it, and the attacks it lists as detected.
-func (r *runner) readReport(d *dutRun) error {
-	nonce := make([]byte, 16)
-	if _, err := rand.Read(nonce); err != nil {
-		return err
-	}
-	if err := d.link.WriteNonce(nonce); err != nil {
-		return fmt.Errorf("write a nonce: %w", err)
+// readReport has the DUT sign a version report and keeps it. With fresh,
+// over a new nonce, and the attacks it held are forgotten (an ECU drops
+// the attacks a report carried when it gets the next nonce: it reports
+// them once); else over the nonce it has, and the attacks it lists since
+// the last nonce count as detected in this run.
+func (r *runner) readReport(d *dutRun, fresh bool) error {
+	if fresh {
+		nonce := make([]byte, 16)
+		if _, err := rand.Read(nonce); err != nil {
+			return err
+		}
+		if err := d.link.WriteNonce(nonce); err != nil {
+			return fmt.Errorf("write a nonce: %w", err)
+		}
 	}
 	b, err := d.link.VersionReport()
+	for try := 1; err != nil && try < 3; try++ {
+		// late answers to an attacker's requests (a replayed session) may
+		// still be on the bus: once they are through, ask again
+		r.sim.Sleep(gotime.Second)
+		b, err = d.link.VersionReport()
+	}
 	if err != nil {
 		return fmt.Errorf("read its version report: %w", err)
 	}
@@ -317,8 +347,10 @@ func (r *runner) readReport(d *dutRun) error {
 	}
 	img := sr.Signed.Installed
 	d.image = &img
-	for _, a := range sr.Signed.Attacks {
-		r.addID(d.ecu.ID, a.Check)
+	if !fresh {
+		for _, a := range sr.Signed.Attacks {
+			r.addID(d.ecu.ID, a.Check)
+		}
 	}
 	return nil
 }

@@ -19,8 +19,9 @@ import (
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
 
-// dutRig is a wall-clock rig whose ECM-0001 runs outside the runner
-// (process: external) on a virtual bus: the spec serves it itself, as
+// dutRig is a wall-clock rig whose ECM-0001 and BRK-0001 run outside the
+// runner (process: external) on a virtual bus (the one that is not the DUT
+// the runner plays in this process): the spec serves it itself, as
 // another process would, and the runner reaches it only over the bus.
 func dutRig(port int) *rigs.Rig {
 	GinkgoHelper()
@@ -35,7 +36,7 @@ vehicle: {vin: UPTHIL00000000001}
 ecus:
   - {id: TCU-0001, hardware_id: tcu-v1, role: primary, buses: [powertrain]}
   - {id: ECM-0001, hardware_id: ecm-v3, role: secondary, profile: full, bus: powertrain, process: external}
-  - {id: BRK-0001, hardware_id: brk-v2, role: secondary, profile: partial, bus: powertrain}
+  - {id: BRK-0001, hardware_id: brk-v2, role: secondary, profile: partial, bus: powertrain, process: external}
 `, port)))
 	Expect(err).NotTo(HaveOccurred())
 	return r
@@ -57,14 +58,19 @@ type bench struct {
 	buses map[string]can.Bus
 	state string
 	runs  string
+	dut   string
 }
 
-// newBench starts ECM-0001 as a Secondary of its own (vehicle.StartSecondary,
-// what `uptane-hil ecu` runs) with the given profile; it provisions itself
-// from the backend the first DUT run serves on backend.listen.
-func newBench(p check.Profile) *bench {
+// newBench starts the DUT (ECM-0001 unless named) as a Secondary of its own
+// (vehicle.StartSecondary, what `uptane-hil ecu` runs) with the given
+// profile; it provisions itself from the backend the first DUT run serves
+// on backend.listen.
+func newBench(p check.Profile, dut ...string) *bench {
 	GinkgoHelper()
-	b := &bench{rig: dutRig(freePort()), state: GinkgoT().TempDir(), runs: GinkgoT().TempDir()}
+	b := &bench{rig: dutRig(freePort()), state: GinkgoT().TempDir(), runs: GinkgoT().TempDir(), dut: "ECM-0001"}
+	if len(dut) > 0 {
+		b.dut = dut[0]
+	}
 	var err error
 	b.buses, err = vehicle.OpenBuses(b.rig, clock.NewWall(), 7)
 	Expect(err).NotTo(HaveOccurred())
@@ -73,7 +79,7 @@ func newBench(p check.Profile) *bench {
 	failed := make(chan error, 1)
 	go func() {
 		defer GinkgoRecover()
-		sp, err := vehicle.StartSecondary(vehicle.ProcessOptions{Rig: b.rig, ECU: "ECM-0001", Dir: filepath.Join(GinkgoT().TempDir(), "ecm"),
+		sp, err := vehicle.StartSecondary(vehicle.ProcessOptions{Rig: b.rig, ECU: b.dut, Dir: filepath.Join(GinkgoT().TempDir(), "ecm"),
 			Buses: b.buses, Clock: clock.NewWall(), Profile: p})
 		if err != nil {
 			failed <- err
@@ -99,7 +105,7 @@ func (b *bench) play(files ...string) []scenarios.Result {
 	for _, f := range files {
 		s, err := scenarios.Load(f)
 		Expect(err).NotTo(HaveOccurred())
-		rs, err := s.Run(scenarios.RunOptions{Rig: b.rig, Dir: b.runs, DUT: &scenarios.DUT{ECU: "ECM-0001", State: b.state, Buses: b.buses}})
+		rs, err := s.Run(scenarios.RunOptions{Rig: b.rig, Dir: b.runs, DUT: &scenarios.DUT{ECU: b.dut, State: b.state, Buses: b.buses}})
 		Expect(err).NotTo(HaveOccurred(), f)
 		out = append(out, rs...)
 	}
@@ -171,6 +177,11 @@ var _ = Describe("a DUT run", Label("dut"), func() {
 			Expect(cur.Time.Before(prev.Time)).To(BeFalse(), "%s after %s", all[i].Scenario, all[i-1].Scenario)
 		}
 		Expect(all[5].Identity.Release).To(BeNumerically(">", all[0].Identity.Release))
+		for i := 0; i+1 < len(all); i++ {
+			Expect(all[i].After).NotTo(BeNil())
+			Expect(all[i+1].Identity.Release).To(Equal(all[i].After.Release), "what the DUT runs after %s is what the next scenario finds", all[i].Scenario)
+			Expect(all[i].After.Time.Before(all[i].Identity.Time)).To(BeFalse())
+		}
 		Expect(all[5].Identity.Time.Sub(all[0].Identity.Time)).To(BeNumerically(">=", 48*time.Hour))
 		st, err := os.ReadFile(filepath.Join(b.state, "dut-clock.json"))
 		Expect(err).NotTo(HaveOccurred())
@@ -199,6 +210,18 @@ var _ = Describe("a DUT run", Label("dut"), func() {
 		Expect(dut[0].Detail).To(ContainSubstring("the DUT did not perform verify_image.hashes (the defence of arbitrary-software-image)"))
 		Expect(dut[1].Observed).To(Equal(scenarios.Defended))
 		Expect(dut[1].Pass).To(BeTrue(), dut[1].Detail)
+		for _, r := range tw {
+			Expect(r.Pass).To(BeTrue(), r.Scenario)
+		}
+	})
+
+	It("catches a partial-verification DUT without its Secondary-only version checks, and names them", func() {
+		b := newBench(check.Without(check.TargetsVersion, check.VerifyImageReleaseCounter), "BRK-0001")
+		dut, tw := dutResults(b.play("rollback-director-metadata.yaml", "compromised-primary-forged-metadata.yaml"))
+		Expect(dut[0].Observed).To(Equal(scenarios.Compromised), dut[0].Detail)
+		Expect(dut[0].Detail).To(ContainSubstring("the DUT did not perform check_targets.version or verify_image.release_counter"))
+		Expect(dut[1].Observed).To(Equal(scenarios.Defended), dut[1].Detail)
+		Expect(dut[1].Detected).To(Equal("check_targets.signatures"))
 		for _, r := range tw {
 			Expect(r.Pass).To(BeTrue(), r.Scenario)
 		}

@@ -54,6 +54,12 @@ type RunOptions struct {
 	// device under test (a Secondary outside this process, reached over its
 	// bus) and the control run against its simulated twin (dut_run.go).
 	DUT *DUT
+
+	// forwarding: the Primary forwards what its backend link gives it
+	// (aktualizr_dut.go); aktualizrDUT: the judged ECU is this real
+	// aktualizr-secondary, whose identity is read after bring-up.
+	forwarding   bool
+	aktualizrDUT string
 }
 
 // Result is the verdict for one judged ECU under one profile.
@@ -84,6 +90,10 @@ type Result struct {
 	// Identity is the DUT as read on the bus before the scenario (OnDUT
 	// results only).
 	Identity *Identity
+	// After is the DUT as its last version report of the scenario says
+	// (OnDUT results of applicable scenarios): its image, release and
+	// latest attested time once the scenario is over.
+	After *Identity
 	// Applicability is Applicability.String() of the scenario for the DUT
 	// (OnDUT and Twin results).
 	Applicability string
@@ -132,7 +142,8 @@ type runner struct {
 	log       events.Log
 	pcapName  string
 	logName   string
-	bus       busState // attacks on the vehicle network (bus.go)
+	bus       busState  // attacks on the vehicle network (bus.go)
+	identity  *Identity // the device under test, as read before the steps
 }
 
 func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
@@ -194,6 +205,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 			}}
 		s.Setup.Image.apply(&vo)
 		vo.Compatibility = s.compatibility()
+		r.dutOptions(o, &vo)
 		v, err := vehicle.NewBackend(vo)
 		if err != nil {
 			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
@@ -208,6 +220,14 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		if err := v.BringUp(); err != nil {
 			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
 			return
+		}
+		if o.aktualizrDUT != "" {
+			id, err := ReadAktualizrIdentity(v, o.aktualizrDUT)
+			if err != nil {
+				stepErr = fmt.Errorf("%s: the device under test: %w", s.File, err)
+				return
+			}
+			r.identity = &id
 		}
 		if err := r.busSetup(); err != nil {
 			stepErr = err
@@ -256,6 +276,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		results[i].Duration = sim.Elapsed()
 		results[i].Wall = gotime.Since(wall)
 		results[i].Capture, results[i].CandumpLog = r.pcapName, r.logName
+		results[i].Identity = r.identity
 		if dut != nil {
 			results[i].Target, results[i].Applicability = Twin, applies.String()
 		}
