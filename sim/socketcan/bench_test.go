@@ -16,7 +16,11 @@ import (
 // (package isotp on socketcan nodes) and with the kernel's can-isotp
 // sockets, one after the other in every iteration, and reports both
 // throughputs and their ratio (ours/kernel; above 1 means ours is faster).
-// The kernel sends without its default 50 µs frame_txtime gap, so both
+// raw-floor/kernel is the same for the floor of any ISO-TP in user space
+// on CAN_RAW: as many frames as our ISO-TP sends for the message, built
+// beforehand, written by one node in batches and read by another, with no
+// protocol at all (ours cannot beat it: it pays the same system calls and
+// the same kernel path per frame). The kernel sends without its default 50 µs frame_txtime gap, so both
 // sides run as fast as vcan and the CPU allow. Benchmarks whose names
 // contain "Vcan" run in the VM of `make test-vcan` (where a missing CAN
 // fails them: UPTANE_HIL_REQUIRE_VCAN=1); on a kernel without CAN they skip.
