@@ -471,7 +471,10 @@ func (c *Conn) unlockTX() {
 // STmin is paced on the clock from the end of the previous consecutive
 // frame. On a bus that models frame durations (a timed vbus, seen through
 // its Tap) that is when the frame left the wire; otherwise (OnNode, e.g.
-// SocketCAN) it is when the node accepted the frame.
+// SocketCAN) it is when the node accepted the frame. When the receiver asks
+// for no gap (STmin 0) and the node takes several frames at once
+// (can.BatchSender, e.g. SocketCAN), the consecutive frames go in runs of
+// up to 64 (never past the end of a block); N_As then bounds each run.
 func (c *Conn) Send(msg []byte) error {
 	switch {
 	case len(msg) == 0:
