@@ -146,15 +146,27 @@ func OpenISOTP(bus can.Bus, clk clock.Clock, e *rigs.ECU, o isotp.Options) (seco
 	if clk.Simulated() {
 		return nil, fmt.Errorf("vehicle: %s: isotp.stack %s: the kernel's can-isotp keeps its timers on wall-clock time, and this run is on the simulated clock (uptane-hil run plays the in-process vehicle on it); give the link stack: %s for such runs", e.ID, rigs.StackKernel, rigs.StackOwn)
 	}
-	sb, ok := bus.(*socketcan.Bus)
-	if !ok {
+	var c *kisotp.Conn
+	var err error
+	switch b := bus.(type) {
+	case KernelISOTPBus:
+		c, err = b.OpenKernelISOTP(o)
+	case *socketcan.Bus:
+		c, err = kisotp.Open(b.Name(), o)
+	default:
 		return nil, fmt.Errorf("vehicle: %s: isotp.stack %s needs a SocketCAN bus; bus %s is %T", e.ID, rigs.StackKernel, bus.Name(), bus)
 	}
-	c, err := kisotp.Open(sb.Name(), o)
 	if err != nil {
 		return nil, fmt.Errorf("vehicle: %s: %w", e.ID, err)
 	}
 	return c, nil
+}
+
+// KernelISOTPBus is a bus that opens the kernel's can-isotp channels itself:
+// a wrapper of a SocketCAN bus that scopes what a run opens on it (the
+// scenarios' DUT session buses close those channels with the run).
+type KernelISOTPBus interface {
+	OpenKernelISOTP(o isotp.Options) (*kisotp.Conn, error)
 }
 
 // ServeSecondary serves the in-vehicle protocol (UDS on ISO-TP) of a booted
