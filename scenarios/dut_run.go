@@ -436,6 +436,9 @@ func twin(r *rigs.Rig) *rigs.Rig {
 	c.ECUs = append([]rigs.ECU(nil), r.ECUs...)
 	for i := range c.ECUs {
 		c.ECUs[i].DUT = false
+		// every bus is virtual here: the twin's links run on our ISO-TP
+		// (the kernel's can-isotp needs SocketCAN and the wall clock)
+		c.ECUs[i].ISOTP.Stack = rigs.StackOwn
 		if c.ECUs[i].Process == rigs.External || c.ECUs[i].Process == rigs.Physical {
 			c.ECUs[i].Process = rigs.InProcess
 		}
