@@ -114,7 +114,8 @@ type runner struct {
 	log       events.Log
 	pcapName  string
 	logName   string
-	bus       busState // attacks on the vehicle network (bus.go)
+	bus       busState   // attacks on the vehicle network (bus.go)
+	power     powerState // power cuts (power.go)
 }
 
 func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
@@ -134,7 +135,8 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	var results []Result
 	var stepErr error
 	r := &runner{s: s, sim: sim, held: map[string][]keys.Signer{}, heldECU: map[string]*keys.Private{}, detected: map[string][]check.ID{}, details: map[string][]string{}, offs: map[string]func(){},
-		heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{}}
+		heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{},
+		power: powerState{bricked: map[string][]string{}, assigned: map[string]uint64{}}}
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, tagged(strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name), o.Tag))
 		rig, err := s.Setup.KeyTypes.rig(s, o.Rig)
@@ -152,6 +154,9 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 				r.proxy = mitm.New(backend, sim)
 				return r.proxy
 			}}
+		if len(s.PowerLoss()) > 0 {
+			vo.Crash = r.crashFor
+		}
 		s.Setup.Image.apply(&vo)
 		vo.Compatibility = s.compatibility()
 		v, err := vehicle.NewBackend(vo)
@@ -239,11 +244,18 @@ func (r *runner) step(i int) error {
 			}
 		}
 
+		for _, ecu := range ecus {
+			r.power.assigned[ecu] = st.Campaign.Release
+		}
 		if !st.Campaign.AssignOnly {
 			r.observe(v.Cycle())
+			return r.afterCycle()
 		}
 	case st.Cycle != nil:
 		r.observe(v.Cycle())
+		return r.afterCycle()
+	case st.PowerCut != nil:
+		return r.powerCut(f+".power_cut", st.PowerCut)
 	case st.Advance > 0:
 		r.sim.Jump(st.Advance)
 		r.note("time travel: +" + st.Advance.String())
