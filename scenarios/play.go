@@ -18,6 +18,9 @@ func (s *Scenario) Play(o RunOptions, control bool) ([]Result, error) {
 	if control && o.ConformantOnly {
 		return nil, nil
 	}
+	if o.DUT != nil && !control {
+		return s.runOnDUT(o)
+	}
 	return s.runProfile(o, control)
 }
 

@@ -49,6 +49,10 @@ type RunOptions struct {
 	// Tag, when set, is appended to the run's directory and capture file
 	// names (a seed sweep tags each run "seed-N", see Play).
 	Tag string
+	// DUT, when set, plays the conformant run of each scenario against the
+	// device under test (a Secondary outside this process, reached over its
+	// bus) and the control run against its simulated twin (dut_run.go).
+	DUT *DUT
 }
 
 // Result is the verdict for one judged ECU under one profile.
@@ -73,13 +77,25 @@ type Result struct {
 	// Capture and CandumpLog are the capture files of the run (relative
 	// to RunOptions.Captures' parent), "" without captures.
 	Capture, CandumpLog string
+	// Target says what the result judges: the simulated vehicle, the
+	// device under test (the conformant run) or its twin (the control).
+	Target Target
+	// Identity is the DUT as read on the bus before the scenario (OnDUT
+	// results only).
+	Identity *Identity
+	// Applicability is Applicability.String() of the scenario for the DUT
+	// (OnDUT and Twin results).
+	Applicability string
 }
 
 // Run plays the scenario against the conformant profile and against its
 // control profile. An error means the scenario could not be played at all
 // (a broken rig or step), not that a defence failed.
+//
+// With o.DUT the conformant run is played against the device under test
+// and the control run against its simulated twin (dut_run.go).
 func (s *Scenario) Run(o RunOptions) ([]Result, error) {
-	a, err := s.runProfile(o, false)
+	a, err := s.Play(o, false)
 	if err != nil || o.ConformantOnly {
 		return a, err
 	}
@@ -93,7 +109,7 @@ func (s *Scenario) Run(o RunOptions) ([]Result, error) {
 type runner struct {
 	s        *Scenario
 	v        *vehicle.Vehicle
-	sim      *clock.Sim
+	sim      clock.Clock // the run's clock: simulated, or the wall clock of a DUT run
 	judged   []string
 	detected map[string][]check.ID
 	details  map[string][]string
@@ -108,7 +124,8 @@ type runner struct {
 	forged    map[string]*metadata.TargetFiles
 	tap       *eavesdrop.Tap
 	tapped    []string
-	replayed  []byte // the manifest the attacker replayed
+	replayed  []byte  // the manifest the attacker replayed
+	dut       *dutRun // the device under test (dut_run.go), nil in simulated runs
 	attacked  bool
 	slowest   gotime.Duration
 	log       events.Log
@@ -128,6 +145,19 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	if control {
 		profile = s.Profile()
 		profiles["*"] = profile
+	}
+	var dut *rigs.ECU // the twin of the device under test
+	var applies Applicability
+	if o.DUT != nil {
+		var err error
+		if dut, err = dutECU(o); err != nil {
+			return nil, err
+		}
+		if applies, err = s.OnDUT(dut); err != nil {
+			return nil, err
+		}
+		o.Rig = twin(o.Rig)
+		profiles[o.Rig.Primary().ID] = Forwarding()
 	}
 	sim := clock.NewSim(gotime.Time{})
 	sim.SetHorizon(10 * 365 * 24 * gotime.Hour)
@@ -187,6 +217,10 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 			defer stop()
 		}
 		r.judged = s.ECUs
+		if dut != nil && s.judgesDUT(dut) {
+			r.judged = []string{dut.ID}
+			twinEvent(r, dut)
+		}
 		if len(r.judged) == 0 {
 			for _, sec := range v.Secondaries {
 				r.judged = append(r.judged, sec.Rig.ID)
@@ -217,6 +251,9 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		results[i].Duration = sim.Elapsed()
 		results[i].Wall = gotime.Since(wall)
 		results[i].Capture, results[i].CandumpLog = r.pcapName, r.logName
+		if dut != nil {
+			results[i].Target, results[i].Applicability = Twin, applies.String()
+		}
 	}
 	return results, nil
 }

@@ -13,8 +13,8 @@ import (
 
 // playUnit plays one run of the plan in this process and returns its
 // results in the report's form (what a worker process sends back).
-func playUnit(r *rigs.Rig, out string, u unit) ([]reports.Result, error) {
-	res, err := u.scen.Play(scenarios.RunOptions{Rig: r, Dir: runsDir(out), Seed: seed.Seed(u.seed), Captures: capturesDir(out), Tag: u.tag}, u.control)
+func playUnit(r *rigs.Rig, out string, u unit, dut *scenarios.DUT) ([]reports.Result, error) {
+	res, err := u.scen.Play(scenarios.RunOptions{Rig: r, Dir: runsDir(out), Seed: seed.Seed(u.seed), Captures: capturesDir(out), Tag: u.tag, DUT: dut}, u.control)
 	if err != nil && u.tag == "" {
 		return nil, err
 	}

@@ -53,7 +53,11 @@ func runSuite(args []string) int {
 		units[i] = p.units[k]
 	}
 	procs := f.procs
-	if procs > 1 && r.HasSocketCAN() {
+	if p.dut != nil {
+		// one device, scenario after scenario: its state carries over
+		procs = 1
+		fmt.Printf("device under test: %s of rig %s (state in %s): each scenario's conformant run is judged on it, the control run on its simulated twin\n", p.dut.ECU, r.File, p.dut.State)
+	} else if procs > 1 && r.HasSocketCAN() {
 		// every process would see every other's frames on the interface
 		if f.procSet {
 			fmt.Fprintf(os.Stderr, "uptane-hil run: rig %s has SocketCAN buses, which processes would share: playing in one process\n", r.File)
@@ -75,6 +79,10 @@ func runSuite(args []string) int {
 	results, err := playAll(r, f, p, units, queueOrder(units, costs), procs, func(u unit, rs []reports.Result) {
 		n++
 		for _, x := range rs {
+			if p.dut != nil {
+				printDUTLine(width, n, total, u.control, x)
+				continue
+			}
 			fmt.Printf("[%*d/%d] %-4s %-34s %-9s %-44s %-11s %s%s\n", width, n, total, passWord(x.Pass), x.Scenario, x.ECU, x.Profile, x.Observed, x.Detected, seedNote(p, x.Seed))
 		}
 	})
@@ -113,13 +121,15 @@ func loadSuite(f *runFlags) (*rigs.Rig, *suitePlan, error) {
 		return nil, nil, err
 	}
 	// Scenarios run every ECU in this process on the simulated clock (on
-	// SocketCAN buses too); an ECU on a wire cannot be run that way.
-	if d := r.DUT(); d != nil {
-		return nil, nil, fmt.Errorf("rig %s marks %s as the device under test (dut: true): playing the suite against a device under test is not built yet (issue 10); without dut: the suite runs on the simulated vehicle", r.File, d.ID)
+	// SocketCAN buses too), except a device under test (dut.go): an ECU on
+	// a wire is the DUT or cannot be run.
+	dut, err := dutOf(f, r)
+	if err != nil {
+		return nil, nil, err
 	}
 	for _, e := range r.ECUs {
-		if e.Process == rigs.Physical {
-			return nil, nil, fmt.Errorf("rig %s: ECU %s is physical; scenario runs need every ECU in this process (rigs/virtual.yaml, rigs/vcan.yaml); drive a bench with `uptane-hil vehicle`", r.File, e.ID)
+		if e.Process == rigs.Physical && (dut == nil || dut.ECU != e.ID) {
+			return nil, nil, fmt.Errorf("rig %s: ECU %s is physical; scenario runs need every ECU in this process (rigs/virtual.yaml, rigs/vcan.yaml) but the device under test (--dut); drive a bench with `uptane-hil vehicle`", r.File, e.ID)
 		}
 	}
 	list, err := scenarios.LoadAll(f.paths...)
@@ -136,6 +146,9 @@ func loadSuite(f *runFlags) (*rigs.Rig, *suitePlan, error) {
 		}
 	}
 	p, err := buildPlan(list, seeds)
+	if p != nil {
+		p.dut = dut
+	}
 	return r, p, err
 }
 
@@ -190,6 +203,7 @@ func passWord(p bool) string {
 
 func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 	type row struct{ runs, passed int }
+	na := 0
 	byAttack := map[string]*row{}
 	var order []string
 	for _, x := range all {
@@ -200,6 +214,10 @@ func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 			order = append(order, x.Attack)
 		}
 		rw.runs++
+		if x.Observed == scenarios.NotApplicable {
+			na++ // neither passed nor failed
+			continue
+		}
 		if x.Pass {
 			rw.passed++
 		} else {
@@ -210,6 +228,10 @@ func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 	fmt.Fprintln(w, strings.Repeat("-", 36))
 	for _, a := range order {
 		fmt.Fprintf(w, "%-22s %5d %7d\n", a, byAttack[a].runs, byAttack[a].passed)
+	}
+	if na > 0 {
+		fmt.Fprintf(w, "%d passed, %d failed, %d not applicable to the device under test\n", len(all)-failed-na, failed, na)
+		return failed
 	}
 	fmt.Fprintf(w, "%d passed, %d failed\n", len(all)-failed, failed)
 	return failed

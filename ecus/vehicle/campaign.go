@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
 	"github.com/uptane-hil/uptane-hil/uptane/repo"
 )
 
@@ -52,6 +53,12 @@ func (v *Vehicle) Publish(rc uint64, ecus ...string) error {
 		bundle = append(bundle, repo.BundleItem{ECU: id, Target: ImageName(e.HardwareID, rc), Options: repo.AssignOptions{Encrypt: e.Encrypted}})
 	}
 	return v.Director.AssignBundle(v.Rig.Vehicle.VIN, bundle)
+}
+
+// SetCompatibility replaces Options.Compatibility for the campaigns to come
+// (a run that plans its releases after bring-up).
+func (v *Vehicle) SetCompatibility(f func(hwid string, rc uint64) *meta.Compatibility) {
+	v.opts.Compatibility = f
 }
 
 // Cycle runs one update cycle of the Primary.
