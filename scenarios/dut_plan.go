@@ -84,6 +84,9 @@ func (s *Scenario) OnDUT(e *rigs.ECU) (Applicability, error) {
 	if why := s.notOnDUT(e); why != "" {
 		return Applicability{DUT: a.DUT, Reason: why}, nil
 	}
+	if why := s.powerOnDUT(e); why != "" {
+		return Applicability{DUT: a.DUT, Reason: why}, nil
+	}
 	return a, nil
 }
 

@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	gotime "time"
 
+	"github.com/uptane-hil/uptane-hil/ecus/power"
 	"github.com/uptane-hil/uptane-hil/ecus/secondary"
 	"github.com/uptane-hil/uptane-hil/ecus/store"
 	"github.com/uptane-hil/uptane-hil/rigs"
@@ -91,6 +93,24 @@ type powerState struct {
 	assigned map[string]uint64
 }
 
+// assign records the release a campaign assigned the ECUs.
+func (p *powerState) assign(rc uint64, ecus []string) {
+	if p.assigned == nil {
+		p.assigned = map[string]uint64{}
+	}
+	for _, ecu := range ecus {
+		p.assigned[ecu] = rc
+	}
+}
+
+// brick records what went wrong with ecu after its power came back.
+func (p *powerState) brick(ecu, msg string) {
+	if p.bricked == nil {
+		p.bricked = map[string][]string{}
+	}
+	p.bricked[ecu] = append(p.bricked[ecu], msg)
+}
+
 // armedCut is a power cut waiting for its point.
 type armedCut struct {
 	field    string // "steps[N].power_cut"
@@ -99,6 +119,14 @@ type armedCut struct {
 	offset   int  // transfer, install: the seeded byte offset
 	switched bool // reset: an install of the ECU switched slots this cycle
 	landed   string
+	// On a device under test (power_dut.go): the rig's power: commands,
+	// the seeded delay of an install or reset cut after the Primary's
+	// request, and the off command's outcome (done closes when it ran).
+	dut    *power.Control
+	delay  gotime.Duration
+	mu     sync.Mutex
+	done   chan struct{}
+	offErr error
 }
 
 // crashFor is the crash function of an ECU of a run with power cuts
@@ -162,6 +190,9 @@ func atOrPast(rest, sep string, off int) bool {
 // powerCut arms a cut: the point is seeded by the run's seed, the same for
 // the conformant and the control run.
 func (r *runner) powerCut(f string, pc *PowerCut) error {
+	if r.dut != nil {
+		return r.powerCutDUT(f, pc)
+	}
 	sec := r.v.Secondary(pc.ECU)
 	if sec == nil {
 		return r.s.Errorf(f+".ecu", "rig %s has no Secondary %q (only a Secondary's power can be cut)", r.v.Rig.Name, pc.ECU)
@@ -169,9 +200,17 @@ func (r *runner) powerCut(f string, pc *PowerCut) error {
 	if sec.BusNode == nil && !isDirect(sec.Link) {
 		return r.s.Errorf(f+".ecu", "%s does not run in this process: its power is the rig's power: supply", pc.ECU)
 	}
-	a := &armedCut{field: f, ecu: pc.ECU, at: pc.At}
+	r.arm(f, pc, sec.Rig.ImageSize, nil)
+	return nil
+}
+
+// arm arms a cut of pc.ECU, whose images are size bytes, with its point
+// seeded by the run's seed; ctl is the DUT's power control (nil: a
+// simulated ECU, cut at its crash points).
+func (r *runner) arm(f string, pc *PowerCut, size int, ctl *power.Control) {
+	a := &armedCut{field: f, ecu: pc.ECU, at: pc.At, dut: ctl}
 	rnd := r.v.Seed.Rand("power-cut/" + pc.ECU + "/" + string(pc.At))
-	size := sec.Rig.ImageSize
+	a.delay = gotime.Duration(rnd.IntN(int(maxCutDelay/gotime.Millisecond))) * gotime.Millisecond
 	switch pc.At {
 	case rigs.CutTransfer:
 		a.offset = 1 + rnd.IntN(max(size-1, 1))
@@ -189,7 +228,6 @@ func (r *runner) powerCut(f string, pc *PowerCut) error {
 		rigs.CutReset:    "in the reset that boots the new image",
 	}[pc.At]
 	r.note(fmt.Sprintf("power cut armed: %s loses its power %s", pc.ECU, what))
-	return nil
 }
 
 func isDirect(l any) bool { _, ok := l.(*secondary.Direct); return ok }
@@ -206,6 +244,9 @@ func (r *runner) afterCycle() error {
 	if a == nil {
 		return nil
 	}
+	if a.dut != nil {
+		return r.afterDUTCut(a)
+	}
 	if a.landed == "" {
 		return r.s.Errorf(a.field, "the update cycle after it never reached %s's %s phase (was an image assigned to it?)", a.ecu, a.at)
 	}
@@ -219,7 +260,7 @@ func (r *runner) afterCycle() error {
 	}
 	bad := func(format string, args ...any) {
 		msg := fmt.Sprintf("after a power cut at %s: ", a.landed) + fmt.Sprintf(format, args...)
-		r.power.bricked[a.ecu] = append(r.power.bricked[a.ecu], msg)
+		r.power.brick(a.ecu, msg)
 		r.details[a.ecu] = append(r.details[a.ecu], msg)
 		r.note(a.ecu + " " + msg)
 	}

@@ -165,8 +165,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	var results []Result
 	var stepErr error
 	r := &runner{s: s, sim: sim, held: map[string][]keys.Signer{}, heldECU: map[string]*keys.Private{}, detected: map[string][]check.ID{}, details: map[string][]string{}, offs: map[string]func(){},
-		heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{},
-		power: powerState{bricked: map[string][]string{}, assigned: map[string]uint64{}}}
+		heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{}}
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, tagged(strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name), o.Tag))
 		rig, err := s.Setup.KeyTypes.rig(s, o.Rig)
@@ -281,9 +280,7 @@ func (r *runner) step(i int) error {
 			}
 		}
 
-		for _, ecu := range ecus {
-			r.power.assigned[ecu] = st.Campaign.Release
-		}
+		r.power.assign(st.Campaign.Release, ecus)
 		if !st.Campaign.AssignOnly {
 			r.observe(v.Cycle())
 			return r.afterCycle()
