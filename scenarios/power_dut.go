@@ -113,7 +113,11 @@ func (r *runner) afterDUTCut(a *armedCut) error {
 	landed, done := a.landed, a.done
 	a.mu.Unlock()
 	if landed == "" {
-		return r.s.Errorf(a.field, "the update cycle after it never reached the DUT %s's %s phase (was an image assigned to it?)", a.ecu, a.at)
+		seen := "nothing"
+		if d := r.details[a.ecu]; len(d) > 0 {
+			seen = strings.Join(d, "; ")
+		}
+		return r.s.Errorf(a.field, "the update cycle after it never reached the DUT %s's %s phase (was an image assigned to it? the cycle reported: %s)", a.ecu, a.at, seen)
 	}
 	<-done
 	if a.offErr != nil {

@@ -157,7 +157,7 @@ ecus:
 var _ = Describe("power cuts on a device under test", Label("dut"), func() {
 	It("switches the DUT off with the rig's power: commands at the seeded point and on again; it boots a whole image and installs in the next cycle", func() {
 		b, sup, dir := powerBench(true)
-		rs := b.play("power-loss-install.yaml", "power-loss-transfer.yaml", "power-loss-reset.yaml")
+		rs := b.play("power-loss-transfer.yaml", "power-loss-install.yaml", "power-loss-reset.yaml")
 		Expect(rs).To(HaveLen(6))
 		for i := 0; i < len(rs); i += 2 {
 			dut, twin := rs[i], rs[i+1]
