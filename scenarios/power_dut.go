@@ -22,6 +22,10 @@ import (
 // reset request to a DUT and the cut of its power.
 const maxCutDelay = 50 * gotime.Millisecond
 
+// maxCutRetries is how many more cycles a DUT run plays when a cycle ends
+// before it reached the phase of an armed cut.
+const maxCutRetries = 2
+
 // powerOnDUT says why the scenario's power cuts cannot be played on DUT e
 // ("" when they can, or the scenario cuts no power).
 func (s *Scenario) powerOnDUT(e *rigs.ECU) string {
@@ -112,6 +116,22 @@ func (r *runner) afterDUTCut(a *armedCut) error {
 	a.mu.Lock()
 	landed, done := a.landed, a.done
 	a.mu.Unlock()
+	// A bench's cycle can fail before the phase for reasons of its own (a
+	// transfer that timed out): the cut stays armed for up to
+	// maxCutRetries more cycles, each noted.
+	for i := 0; landed == "" && i < maxCutRetries; i++ {
+		r.note(fmt.Sprintf("the cycle did not reach the DUT %s's %s phase; another cycle with the cut armed", a.ecu, a.at))
+		r.power.mu.Lock()
+		r.power.armed = a
+		r.power.mu.Unlock()
+		r.observe(r.v.Cycle())
+		r.power.mu.Lock()
+		r.power.armed = nil
+		r.power.mu.Unlock()
+		a.mu.Lock()
+		landed, done = a.landed, a.done
+		a.mu.Unlock()
+	}
 	if landed == "" {
 		seen := "nothing"
 		if d := r.details[a.ecu]; len(d) > 0 {
