@@ -32,6 +32,14 @@ type unsoundItem struct {
 // backend it trusts persists in the state directory, keys and all.
 var unsoundOnDUT = []unsoundItem{
 	{func(s *Scenario) string {
+		for i, st := range s.Steps {
+			if a := st.Attack; a != nil && a.MITM != nil && strings.HasPrefix(a.MITM.With, "recorded:") {
+				return fmt.Sprintf("steps[%d].attack.mitm.with: %s", i, a.MITM.With)
+			}
+		}
+		return ""
+	}, "needs the Primary to hand on a recorded metadata file in place of another version (mix and match), and a forwarding Primary hands each file on under the version it carries: the DUT never sees the mix"},
+	{func(s *Scenario) string {
 		if len(s.Setup.BeforeFactory) > 0 {
 			return "setup.before_factory"
 		}
@@ -56,20 +64,76 @@ var unsoundOnDUT = []unsoundItem{
 		}
 		return ""
 	}, "needs factory images of another release than the one the DUT runs"},
+	{func(s *Scenario) string {
+		if s.Goal.ServedOver > 0 {
+			return "goal.served_over"
+		}
+		return ""
+	}, "is judged by what the man in the middle served on the Primary's backend link, which a DUT never sees (a forwarding Primary downloads it all)"},
+}
+
+// Unsound says why the scenario cannot be played soundly on any device
+// under test that keeps its state ("" when it can): the first of
+// unsoundOnDUT it needs, and where it asks for it.
+func (s *Scenario) Unsound() string {
+	for _, u := range unsoundOnDUT {
+		if where := u.needs(s); where != "" {
+			return fmt.Sprintf("%s (%s)", u.reason, where)
+		}
+	}
+	return ""
 }
 
 // notOnDUT says why scenario s cannot judge DUT e beyond its defence: an
-// unsound setup, or a scenario that judges other ECUs ("" when it can).
+// unsound setup or step, or a scenario that judges other ECUs ("" when it
+// can).
 func (s *Scenario) notOnDUT(e *rigs.ECU) string {
-	for _, u := range unsoundOnDUT {
-		if where := u.needs(s); where != "" {
-			return fmt.Sprintf("%s %s (%s)", s.Name, u.reason, where)
-		}
+	if why := s.Unsound(); why != "" {
+		return s.Name + " " + why
 	}
-	if len(s.ECUs) > 0 && !contains(s.ECUs, e.ID) {
+	if !s.judgesDUT(e) {
 		return fmt.Sprintf("%s judges %s, not the DUT %s: play it with one of those as the device under test", s.Name, strings.Join(s.ECUs, ", "), e.ID)
 	}
 	return ""
+}
+
+// The paths an attack takes to a device under test (DUTPath).
+const (
+	PathPrimary = "through the forwarding Primary"
+	PathBus     = "bus attacker node"
+	PathNone    = "not applicable"
+	// PathPower: a power cut by the rig's power: supply of the DUT, at a
+	// point of the Primary's session (power_dut.go).
+	PathPower = "the rig's power: supply"
+)
+
+// DUTPath says how the scenario's attack reaches a device under test
+// (docs/scenarios.md, "On a device under test"): through the forwarding
+// Primary (attacks on the backend link and with compromised repository
+// keys), from an attacker node on the DUT's bus, or not at all (not
+// applicable to either kind of Secondary, with the reason when the
+// scenario cannot be played on a DUT that keeps its state).
+func (s *Scenario) DUTPath() (string, error) {
+	if why := s.Unsound(); why != "" {
+		return PathNone + ": " + why, nil
+	}
+	any := false
+	for _, v := range []string{rigs.Full, rigs.Partial} {
+		a, err := s.ForDUT(v)
+		if err != nil {
+			return "", err
+		}
+		any = any || a.Applicable
+	}
+	switch {
+	case !any:
+		return PathNone, nil
+	case s.Transport == "bus":
+		return PathBus, nil
+	case len(s.PowerLoss()) > 0:
+		return PathPower, nil
+	}
+	return PathPrimary, nil
 }
 
 // OnDUT is the applicability of the scenario to the rig's ECU e as the
@@ -103,13 +167,18 @@ func contains(list []string, x string) bool {
 // (vehicle.ImageName).
 var imageRelease = regexp.MustCompile(`firmware-r([0-9]+)\.bin`)
 
-// shifted returns a copy of the scenario whose release counters are moved
-// up by delta: release r becomes r+delta in campaigns, in image names,
-// in substitutions and goals ("release 1" is what the DUT runs now).
-func (s *Scenario) shifted(delta uint64) *Scenario {
-	if delta == 0 {
-		return s
-	}
+// directorVersion matches a versioned Director metadata file name in a
+// man in the middle's file pattern or substitution ("3\.snapshot\.json$",
+// "recorded:2.snapshot.json").
+var directorVersion = regexp.MustCompile(`([0-9]+)(\\?\.)(root|targets|snapshot|timestamp)(\\?\.json)`)
+
+// shifted returns a copy of the scenario planned for a backend and a DUT
+// that are not fresh: release r becomes r+delta in campaigns, in image
+// names, in substitutions and goals ("release 1" is what the DUT runs
+// now), and version n of a Director role named in a man in the middle's
+// file or substitution becomes n+versions[role] (version 1 is the
+// Director's current one).
+func (s *Scenario) shifted(delta uint64, versions map[string]int64) *Scenario {
 	c := *s
 	up := func(r uint64) uint64 {
 		if r == 0 {
@@ -131,6 +200,13 @@ func (s *Scenario) shifted(delta uint64) *Scenario {
 			return "firmware-r" + strconv.FormatUint(up(r), 10) + ".bin"
 		})
 	}
+	version := func(v string) string {
+		return directorVersion.ReplaceAllStringFunc(v, func(x string) string {
+			m := directorVersion.FindStringSubmatch(x)
+			n, _ := strconv.ParseInt(m[1], 10, 64)
+			return strconv.FormatInt(n+versions[m[3]], 10) + m[2] + m[3] + m[4]
+		})
+	}
 	c.Steps = make([]Step, len(s.Steps))
 	for i, st := range s.Steps {
 		if st.Campaign != nil {
@@ -146,6 +222,9 @@ func (s *Scenario) shifted(delta uint64) *Scenario {
 		if st.Attack != nil && st.Attack.MITM != nil {
 			a, m := *st.Attack, *st.Attack.MITM
 			m.With = rel(m.With)
+			if m.Repo == "director" {
+				m.File, m.With = version(m.File), version(m.With)
+			}
 			a.MITM = &m
 			st.Attack = &a
 		}

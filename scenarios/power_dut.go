@@ -155,7 +155,7 @@ func (r *runner) afterDUTCut(a *armedCut) error {
 		bad("it does not answer on the bus within %s: %v", vehicle.DefaultWait, err)
 		return nil
 	}
-	if err := r.readReport(r.dut); err != nil {
+	if err := r.readReport(r.dut, false); err != nil {
 		bad("it sends no version report: %v", err)
 		return nil
 	}

@@ -103,8 +103,9 @@ func (s *supply) stop() {
 	}
 }
 
-// powerBench is ECM-0001 as a DUT with the spec's supply (power, when
-// true, puts the supply in the rig), served on the rig's wall-clock bus.
+// powerBench is ECM-0001 as a DUT with the spec's supply, served on the
+// rig's wall-clock bus; without power the rig has no power: entry and the
+// DUT is never started (no DUT run serves the backend it provisions from).
 func powerBench(power bool) (*bench, *supply, string) {
 	GinkgoHelper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -129,7 +130,7 @@ ecus:
   - {id: ECM-0001, hardware_id: ecm-v3, role: secondary, profile: full, bus: powertrain, process: external%s}
 `, port, pw)))
 	Expect(err).NotTo(HaveOccurred())
-	b := &bench{rig: r, state: GinkgoT().TempDir(), runs: GinkgoT().TempDir()}
+	b := &bench{rig: r, state: GinkgoT().TempDir(), runs: GinkgoT().TempDir(), dut: "ECM-0001"}
 	b.buses, err = vehicle.OpenBuses(r, clock.NewWall(), 7)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(vehicle.CloseBuses, b.buses)
@@ -139,6 +140,11 @@ ecus:
 			Profile: check.Conformant, Crash: sup.crash})
 	}
 	sup.powered.Store(true)
+	go sup.serve()
+	DeferCleanup(sup.stop)
+	if !power {
+		return b, sup, dir // no DUT run will serve the backend it provisions from
+	}
 	// the first start provisions itself from the backend the first run
 	// serves: in the background, as the supply's first "on"
 	go func() {
@@ -149,8 +155,6 @@ ecus:
 		sup.sp = sp
 		sup.mu.Unlock()
 	}()
-	go sup.serve()
-	DeferCleanup(sup.stop)
 	return b, sup, dir
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	gotime "time"
@@ -53,6 +54,12 @@ type RunOptions struct {
 	// device under test (a Secondary outside this process, reached over its
 	// bus) and the control run against its simulated twin (dut_run.go).
 	DUT *DUT
+
+	// forwarding: the Primary forwards what its backend link gives it
+	// (aktualizr_dut.go); aktualizrDUT: the judged ECU is this real
+	// aktualizr-secondary, whose identity is read after bring-up.
+	forwarding   bool
+	aktualizrDUT string
 }
 
 // Result is the verdict for one judged ECU under one profile.
@@ -133,6 +140,7 @@ type runner struct {
 	logName   string
 	bus       busState   // attacks on the vehicle network (bus.go)
 	power     powerState // power cuts (power.go)
+	identity  *Identity  // the device under test, as read before the steps
 }
 
 func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
@@ -157,7 +165,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 			return nil, err
 		}
 		o.Rig = twin(o.Rig)
-		profiles[o.Rig.Primary().ID] = Forwarding()
+		profiles[o.Rig.Primary().ID] = forwardingWithout(profile)
 	}
 	sim := clock.NewSim(gotime.Time{})
 	sim.SetHorizon(10 * 365 * 24 * gotime.Hour)
@@ -168,6 +176,15 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{}}
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, tagged(strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name), o.Tag))
+		if dut != nil {
+			// the twin is made afresh for every control run (the DUT's
+			// state lives in the state directory, not here)
+			dir = filepath.Join(o.Dir, s.Name, "twin-"+filepath.Base(dir))
+			if err := os.RemoveAll(dir); err != nil {
+				stepErr = err
+				return
+			}
+		}
 		rig, err := s.Setup.KeyTypes.rig(s, o.Rig)
 		if err != nil {
 			stepErr = err
@@ -188,6 +205,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		}
 		s.Setup.Image.apply(&vo)
 		vo.Compatibility = s.compatibility()
+		r.dutOptions(o, &vo)
 		v, err := vehicle.NewBackend(vo)
 		if err != nil {
 			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
@@ -202,6 +220,14 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		if err := v.BringUp(); err != nil {
 			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
 			return
+		}
+		if o.aktualizrDUT != "" {
+			id, err := ReadAktualizrIdentity(v, o.aktualizrDUT)
+			if err != nil {
+				stepErr = fmt.Errorf("%s: the device under test: %w", s.File, err)
+				return
+			}
+			r.identity = &id
 		}
 		if err := r.busSetup(); err != nil {
 			stepErr = err
@@ -250,6 +276,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		results[i].Duration = sim.Elapsed()
 		results[i].Wall = gotime.Since(wall)
 		results[i].Capture, results[i].CandumpLog = r.pcapName, r.logName
+		results[i].Identity = r.identity
 		if dut != nil {
 			results[i].Target, results[i].Applicability = Twin, applies.String()
 		}

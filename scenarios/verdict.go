@@ -84,7 +84,7 @@ func (r *runner) installedIs(ecu, want string) bool {
 		return false
 	}
 	if want == "malicious" {
-		return !inst.Genuine
+		return !inst.Genuine && !inst.Empty
 	}
 	var n uint64
 	fmt.Sscanf(want, "release:%d", &n)

@@ -98,6 +98,9 @@ func runSuite(args []string) int {
 	if sharded {
 		rep.Shard = &reports.Shard{Index: sh.Index, Count: sh.Count, Balance: balance, Units: picked}
 	}
+	if p.dut != nil {
+		rep.DUT = dutSection(r, p.dut.ECU)
+	}
 	for _, rs := range results {
 		rep.Add(rs...)
 	}
@@ -107,7 +110,7 @@ func runSuite(args []string) int {
 	}
 	failed := writeSummary(os.Stdout, rep.Results)
 	reports.WriteUnstable(os.Stdout, rep)
-	fmt.Printf("\n%d runs in %s wall (%d process(es)); reports in %s: report.html, report.json, junit.xml\n", len(rep.Results), time.Since(started).Round(time.Millisecond), min(procs, max(1, len(units))), f.out)
+	fmt.Printf("\n%s in %s wall (%d process(es)); reports in %s: report.html, report.json, junit.xml\n", runsText(rep.Summary), time.Since(started).Round(time.Millisecond), min(procs, max(1, len(units))), f.out)
 	if failed > 0 || len(rep.Unstable) > 0 {
 		return 1
 	}
@@ -201,11 +204,14 @@ func passWord(p bool) string {
 	return "FAIL"
 }
 
+// writeSummary prints the runs and passes per attack and the closing
+// count; a scenario that does not apply to the device under test is
+// counted apart, neither passed nor failed.
 func writeSummary(w io.Writer, all []reports.Result) (failed int) {
-	type row struct{ runs, passed int }
-	na := 0
+	type row struct{ runs, passed, na int }
 	byAttack := map[string]*row{}
 	var order []string
+	na := 0
 	for _, x := range all {
 		rw := byAttack[x.Attack]
 		if rw == nil {
@@ -214,26 +220,31 @@ func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 			order = append(order, x.Attack)
 		}
 		rw.runs++
-		if x.Observed == scenarios.NotApplicable {
-			na++ // neither passed nor failed
-			continue
-		}
-		if x.Pass {
+		switch {
+		case x.IsNotApplicable():
+			rw.na++
+			na++
+		case x.Pass:
 			rw.passed++
-		} else {
+		default:
 			failed++
 		}
 	}
-	fmt.Fprintf(w, "\n%-22s %5s %7s\n", "attack", "runs", "passed")
-	fmt.Fprintln(w, strings.Repeat("-", 36))
-	for _, a := range order {
-		fmt.Fprintf(w, "%-22s %5d %7d\n", a, byAttack[a].runs, byAttack[a].passed)
-	}
-	if na > 0 {
-		fmt.Fprintf(w, "%d passed, %d failed, %d not applicable to the device under test\n", len(all)-failed-na, failed, na)
+	if na == 0 {
+		fmt.Fprintf(w, "\n%-22s %5s %7s\n", "attack", "runs", "passed")
+		fmt.Fprintln(w, strings.Repeat("-", 36))
+		for _, a := range order {
+			fmt.Fprintf(w, "%-22s %5d %7d\n", a, byAttack[a].runs, byAttack[a].passed)
+		}
+		fmt.Fprintf(w, "%d passed, %d failed\n", len(all)-failed, failed)
 		return failed
 	}
-	fmt.Fprintf(w, "%d passed, %d failed\n", len(all)-failed, failed)
+	fmt.Fprintf(w, "\n%-22s %5s %7s %15s\n", "attack", "runs", "passed", "not applicable")
+	fmt.Fprintln(w, strings.Repeat("-", 52))
+	for _, a := range order {
+		fmt.Fprintf(w, "%-22s %5d %7d %15d\n", a, byAttack[a].runs, byAttack[a].passed, byAttack[a].na)
+	}
+	fmt.Fprintf(w, "%d passed, %d failed, %d not applicable (neither passed nor failed: they cannot judge the device under test; the report says why)\n", len(all)-failed-na, failed, na)
 	return failed
 }
 

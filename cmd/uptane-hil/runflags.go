@@ -98,8 +98,19 @@ See docs/scale.md.
 
 On rigs/virtual.yaml the buses are in-process; on rigs/vcan.yaml every
 frame crosses the kernel's SocketCAN (vcan0, vcan1) while simulated time
-stands still. Rigs with physical ECUs, or with a device under test (dut:
-true; docs/bench.md), are refused.
+stands still. Rigs with physical ECUs are refused, but for the device
+under test.
+
+A device under test (--dut ECU-ID, or dut: true on the ECU in the rig): a
+Secondary outside this process (process: external or physical) on a
+SocketCAN bus. Each scenario's conformant run is played against it on the
+wall clock, through a Primary that forwards what the backend link gives it
+and from attacker nodes on its bus; the control run against its simulated
+twin. The backend, the other ECUs and the harness's clock persist in
+--state, so the suite can be played again on the same ECU. Scenarios that
+cannot judge the ECU are listed "not applicable" with the reason (counted
+apart). Exit status 1 if the ECU is compromised by an applicable scenario
+or a twin's control is not compromised. See docs/bench.md, section 8.
 
 `)
 	fs.PrintDefaults()

@@ -79,6 +79,9 @@ type Installed struct {
 	// Genuine is true when the slot holds exactly the genuine bytes of that
 	// release (false: an attacker's image under that name).
 	Genuine bool
+	// Empty: the ECU has installed no image yet (an aktualizr-secondary
+	// leaves the factory without one).
+	Empty bool
 }
 
 // Installed returns the image an in-process ECU has in its active slot.
@@ -94,6 +97,9 @@ func (v *Vehicle) Installed(id string) (Installed, error) {
 	s := v.Secondary(id)
 	if s == nil {
 		return Installed{}, fmt.Errorf("vehicle: no Secondary %q", id)
+	}
+	if realAktualizr(s.Rig) {
+		return v.installedAktualizr(s)
 	}
 	e := s.Current()
 	if e == nil {
