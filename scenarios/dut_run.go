@@ -130,7 +130,7 @@ func (s *Scenario) runOnDUT(o RunOptions) ([]Result, error) {
 	buses, detach := sessionBuses(o.DUT.Buses)
 	defer detach()
 	vo := vehicle.Options{Rig: rig, Dir: o.DUT.State, Clock: clk, Seed: o.Seed, Buses: buses, Wait: o.DUT.Wait,
-		Profiles: map[string]check.Profile{primaryID: Forwarding()}, Events: r.log.Sink(),
+		Profiles: map[string]check.Profile{primaryID: Forwarding()}, Events: r.powerEvents(r.log.Sink()),
 		Reach: func(x *rigs.ECU) vehicle.Reach {
 			if x.ID == e.ID {
 				return vehicle.ByRig(x)
