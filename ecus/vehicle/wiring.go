@@ -100,7 +100,7 @@ func (v *Vehicle) connect(s *Secondary) error {
 		})
 		if conds := e.Conditions(); len(conds) > 0 {
 			// the ECU reads its bus for its programming preconditions
-			node.Server.Preconditions = restbus.Watch(bus, conds).Check
+			node.Server = secondary.ServerPreconditions(node.Server, v.opts.profile(e.ID), restbus.Watch(bus, conds).Check)
 		}
 		s.BusNode = node
 		if err := s.BusNode.Start(s.ECU); err != nil {

@@ -189,6 +189,8 @@ var PerformedBy = map[ID]Actors{
 	PoufReportNonce:     primary,
 	PoufTransferSize:    secondary,
 	PoufRateLimit:       secondary,
+	// its UDS server reads the vehicle's state on its bus
+	PoufProgrammingPreconditions: secondary,
 }
 
 // Performers returns the actors that perform check id (the empty set for

@@ -34,6 +34,11 @@ const (
 	Replay Attack = "replay"
 	// Spoofing: a message signed by the wrong key, e.g. a forged version report.
 	Spoofing Attack = "spoofing"
+	// UnsafeState is not a threat of the Standard's model: an ECU
+	// reprogrammed while the vehicle is in a state unsafe for it (driving,
+	// ignition off), which its programming preconditions on bus signals
+	// prevent (ISO 14229-1 NRC 0x22; docs/restbus.md).
+	UnsafeState Attack = "unsafe-state"
 )
 
 // ID names one check. Its name (String, and its text form in JSON, YAML and
@@ -108,6 +113,7 @@ const (
 	PoufReportNonce                               // pouf.report_nonce
 	PoufTransferSize                              // pouf.transfer_size
 	PoufRateLimit                                 // pouf.rate_limit
+	PoufProgrammingPreconditions                  // pouf.programming_preconditions
 )
 
 // Check describes one defence.
@@ -199,6 +205,7 @@ var All = []Check{
 	c(PoufReportNonce, "pouf", "report_nonce", "-", Replay, "the version report carries the nonce the Primary just wrote"),
 	c(PoufTransferSize, "pouf", "transfer_size", "-", EndlessData, "a file transfer never exceeds its announced or configured size"),
 	c(PoufRateLimit, "pouf", "rate_limit", "-", DenialOfService, "a flood of requests is answered busy, not processed"),
+	c(PoufProgrammingPreconditions, "pouf", "programming_preconditions", "-", UnsafeState, "a Secondary refuses programming (NRC 0x22) while its preconditions on bus signals (vehicle speed 0, ignition on) are unmet, and stops a transfer in progress when they stop holding"),
 }
 
 // byName finds a check by its name. Building it also proves All and the

@@ -86,4 +86,6 @@ var Statements = map[ID][]std.ID{
 	PoufReportNonce:     {"version_report#3"},
 	PoufTransferSize:    {"download_image#7"},
 	PoufRateLimit:       nil, // denial of service on the bus ({#threats}); no statement
+	// a safety condition of the vehicle (ISO 14229-1), not of the Standard
+	PoufProgrammingPreconditions: nil,
 }
