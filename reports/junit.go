@@ -47,7 +47,14 @@ type JUnitCase struct {
 	ClassName string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *JUnitFailure `xml:"failure,omitempty"`
+	Skipped   *JUnitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+// JUnitSkipped marks an out-of-model finding: neither a defence that held
+// nor a failure.
+type JUnitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 // JUnitFailure says why a result failed.
@@ -96,6 +103,10 @@ func JUnit(r *Report) JUnitSuites {
 				ClassName: "uptane-hil." + x.Attack + "." + x.Scenario,
 				Time:      seconds(x.Wall),
 				SystemOut: caseOut(x),
+			}
+			if x.Pass && x.Expected == OutOfModel {
+				c.Skipped = &JUnitSkipped{Message: "out-of-model finding (no defence): " + x.Finding}
+				s.Skipped++
 			}
 			if !x.Pass {
 				msg := fmt.Sprintf("expected %s, observed %s", x.Expected, x.Observed)
@@ -159,7 +170,13 @@ func caseOut(x Result) string {
 	if x.Control {
 		role = "control: the attack must succeed without the defence"
 	}
+	if x.Expected == OutOfModel {
+		role = "out of the model: no ECU check can stop this attack; the run documents the finding"
+	}
 	fmt.Fprintf(&b, "%s\nexpected: %s\nobserved: %s\n", role, x.Expected, x.Observed)
+	if x.Finding != "" {
+		fmt.Fprintf(&b, "finding: %s\n", x.Finding)
+	}
 	if x.Detected != "" {
 		fmt.Fprintf(&b, "detected: %s\n", x.Detected)
 	}

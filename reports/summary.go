@@ -27,18 +27,34 @@ func WriteSummary(w io.Writer, r *Report) error {
 			det = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(x.Scenario), cell(x.ECU), cell(x.Profile),
-			cell(x.Expected), cell(x.Observed), cell(det), passWord(x.Pass))
+			cell(x.Expected), cell(x.Observed), cell(det), resultWord(x))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	s := c.Summary
 	fmt.Fprintf(&buf, "\n%d runs: %d passed, %d failed", s.Runs, s.Passed, s.Failed)
-	if s.Failed == 0 && s.Runs > 0 {
-		buf.WriteString(" — every attack defended by the conformant profile and seen to succeed without its defence")
+	if s.Findings > 0 {
+		fmt.Fprintf(&buf, ", %d out-of-model finding(s) (no defence: see each finding)", s.Findings)
+	}
+	if s.Failed == 0 && s.Runs > s.Findings {
+		in := ""
+		if s.Findings > 0 {
+			in = " in the model"
+		}
+		buf.WriteString(" — every attack" + in + " defended by the conformant profile and seen to succeed without its defence")
 	}
 	buf.WriteByte('\n')
 	return emit(w, buf.Bytes())
+}
+
+// resultWord is PASS or FAIL, or FINDING for an out-of-model result whose
+// finding reproduced: it is no defence.
+func resultWord(x Result) string {
+	if x.Expected == OutOfModel && x.Pass {
+		return "FINDING"
+	}
+	return passWord(x.Pass)
 }
 
 func passWord(p bool) string {
