@@ -136,7 +136,13 @@ func ServeSecondary(bus can.Bus, clk clock.Clock, e *rigs.ECU, ecu *secondary.EC
 		return nil, nil, fmt.Errorf("vehicle: %s: %w", e.ID, err)
 	}
 	h := secondary.NewHandler(ecu, vin)
-	srv := uds.NewServer(conn, clk, h, secondaryServer(e, clk, ecu.Profile(), func(ce *check.Error) { h.ECU().RecordAttack(ce) }))
+	cfg := secondaryServer(e, clk, ecu.Profile(), func(ce *check.Error) { h.ECU().RecordAttack(ce) })
+	if conds := e.Conditions(); len(conds) > 0 {
+		// the ECU reads its bus for its programming preconditions
+		cfg = secondary.ServerPreconditions(cfg, ecu.Profile(), restbus.Watch(bus, conds).Check)
+		h.SetConditions(cfg.Preconditions)
+	}
+	srv := uds.NewServer(conn, clk, h, cfg)
 	clk.Go(e.ID+" UDS server", func() { _ = srv.Serve() })
 	return h, conn, nil
 }
