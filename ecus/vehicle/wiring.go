@@ -136,13 +136,11 @@ func ServeSecondary(bus can.Bus, clk clock.Clock, e *rigs.ECU, ecu *secondary.EC
 		return nil, nil, fmt.Errorf("vehicle: %s: %w", e.ID, err)
 	}
 	h := secondary.NewHandler(ecu, vin)
-	cfg := secondaryServer(e, clk, ecu.Profile(), func(ce *check.Error) { h.ECU().RecordAttack(ce) })
-	if conds := e.Conditions(); len(conds) > 0 {
-		// the ECU reads its bus for its programming preconditions
-		cfg = secondary.ServerPreconditions(cfg, ecu.Profile(), restbus.Watch(bus, conds).Check)
-		h.SetConditions(cfg.Preconditions)
-	}
-	srv := uds.NewServer(conn, clk, h, cfg)
+	// Its programming preconditions are not read here: in this mode
+	// (uptane-hil ecu, one process per ECU) nothing runs the rest-bus, and
+	// an ECU that never sees its signals would refuse every update
+	// (docs/restbus.md, "Not done yet").
+	srv := uds.NewServer(conn, clk, h, secondaryServer(e, clk, ecu.Profile(), func(ce *check.Error) { h.ECU().RecordAttack(ce) }))
 	clk.Go(e.ID+" UDS server", func() { _ = srv.Serve() })
 	return h, conn, nil
 }
