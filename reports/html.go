@@ -20,7 +20,6 @@ var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap
 	"ms":     fmtMs,
 	"seeds":  SeedRanges,
 	"pass":   passWord,
-	"word":   resultWord,
 	"lower":  strings.ToLower,
 	"breaks": breaks,
 	"bitrate": func(b int) string {
@@ -33,6 +32,38 @@ var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap
 		return strconv.Itoa(b) + " bit/s"
 	},
 	"add": func(a, b int) int { return a + b },
+	// a result's row class, badge class and word: passed, failed, or a
+	// scenario that does not apply to the device under test
+	"rowclass": func(x Result) string {
+		if x.IsNotApplicable() {
+			return "row-na"
+		}
+		if x.Pass {
+			return "row-ok"
+		}
+		return "row-bad"
+	},
+	"badge": func(x Result) string {
+		if x.IsNotApplicable() {
+			return "na"
+		}
+		if x.Pass && x.Expected == OutOfModel {
+			return "finding"
+		}
+		if x.Pass {
+			return "ok"
+		}
+		return "bad"
+	},
+	"word": ResultWord,
+	// vclass is a verdict's class suffix: "not applicable" → "not-applicable"
+	"vclass": func(v string) string { return strings.ReplaceAll(v, " ", "-") },
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format(rfc3339)
+	},
 	// stdid is the element id of a statement's row: "check_root#3" → "std-check_root-3"
 	"stdid": func(id string) string { return "std-" + strings.ReplaceAll(id, "#", "-") },
 	"addf":  func(a, b float64) string { return strconv.FormatFloat(a+b, 'f', 1, 64) },

@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 )
 
-// WriteJSON writes the report as indented JSON (schema Schema), redacted.
+// WriteJSON writes the report as indented JSON (schema Schema, or SchemaDUT
+// for a report with a device under test), redacted.
 func WriteJSON(w io.Writer, r *Report) error {
 	c, err := Redact(r)
 	if err != nil {
@@ -18,6 +19,7 @@ func WriteJSON(w io.Writer, r *Report) error {
 	if c.Results == nil {
 		c.Results = []Result{}
 	}
+	c.Summarize() // the summary, the DUT section's rows and the schema follow the results
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
@@ -36,8 +38,8 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	if r.Schema != Schema {
-		return nil, fmt.Errorf("%w %q (this tool reads %q)", ErrSchema, r.Schema, Schema)
+	if r.Schema != Schema && r.Schema != SchemaDUT {
+		return nil, fmt.Errorf("%w %q (this tool reads %q and %q)", ErrSchema, r.Schema, Schema, SchemaDUT)
 	}
 	if err := r.Validate(); err != nil {
 		return &r, err

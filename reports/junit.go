@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -13,13 +14,16 @@ import (
 
 // JUnitSuites is the root element of a JUnit report.
 type JUnitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []JUnitSuite `xml:"testsuite"`
+	XMLName  xml.Name `xml:"testsuites"`
+	Name     string   `xml:"name,attr"`
+	Tests    int      `xml:"tests,attr"`
+	Failures int      `xml:"failures,attr"`
+	Errors   int      `xml:"errors,attr"`
+	// Skipped counts the results of scenarios that do not apply to the
+	// device under test.
+	Skipped int          `xml:"skipped,attr,omitempty"`
+	Time    string       `xml:"time,attr"`
+	Suites  []JUnitSuite `xml:"testsuite"`
 }
 
 // JUnitSuite is one scenario.
@@ -51,8 +55,9 @@ type JUnitCase struct {
 	SystemOut string        `xml:"system-out,omitempty"`
 }
 
-// JUnitSkipped marks an out-of-model finding: neither a defence that held
-// nor a failure.
+// JUnitSkipped marks a result that is neither passed nor failed: a
+// scenario that does not apply to the device under test, or an
+// out-of-model finding (no defence); Message says which and why.
 type JUnitSkipped struct {
 	Message string `xml:"message,attr"`
 }
@@ -104,14 +109,20 @@ func JUnit(r *Report) JUnitSuites {
 				Time:      seconds(x.Wall),
 				SystemOut: caseOut(x),
 			}
-			if x.Pass && x.Expected == OutOfModel {
+			switch {
+			case x.IsNotApplicable():
+				c.Skipped = &JUnitSkipped{Message: NotApplicable + ": " + x.Detail}
+				s.Skipped++
+			case x.Pass && x.Expected == OutOfModel:
 				c.Skipped = &JUnitSkipped{Message: "out-of-model finding (no defence): " + x.Finding}
 				s.Skipped++
-			}
-			if !x.Pass {
+			case !x.Pass:
 				msg := fmt.Sprintf("expected %s, observed %s", x.Expected, x.Observed)
 				if x.Expected == x.Observed {
 					msg = fmt.Sprintf("%s, but not by the expected check (detected: %q)", x.Observed, x.Detected)
+				}
+				if x.Target == TargetDUT && len(x.Checks) > 0 {
+					msg += "; " + lacksText(x.Checks)
 				}
 				c.Failure = &JUnitFailure{Message: msg, Type: x.Attack, Text: x.Detail}
 				s.Failures++
@@ -124,6 +135,7 @@ func JUnit(r *Report) JUnitSuites {
 		total += st
 		root.Tests += s.Tests
 		root.Failures += s.Failures
+		root.Skipped += s.Skipped
 		root.Suites = append(root.Suites, s)
 	}
 	if len(r.Unstable) > 0 {
@@ -135,12 +147,21 @@ func JUnit(r *Report) JUnitSuites {
 	return root
 }
 
-// caseName is "ECU / profile", and " / seed N" in a seed sweep.
+// caseName is "ECU / profile", " / seed N" in a seed sweep, and where it
+// ran on a suite with a device under test: "ECU / DUT / profile" or "ECU /
+// twin / profile".
 func caseName(r *Report, x Result) string {
-	if len(r.Seeds) > 0 {
-		return fmt.Sprintf("%s / %s / seed %d", x.ECU, x.Profile, x.Seed)
+	name := fmt.Sprintf("%s / %s", x.ECU, x.Profile)
+	switch x.Target {
+	case TargetDUT:
+		name = fmt.Sprintf("%s / DUT / %s", x.ECU, x.Profile)
+	case TargetTwin:
+		name = fmt.Sprintf("%s / twin / %s", x.ECU, x.Profile)
 	}
-	return fmt.Sprintf("%s / %s", x.ECU, x.Profile)
+	if len(r.Seeds) > 0 {
+		name += fmt.Sprintf(" / seed %d", x.Seed)
+	}
+	return name
 }
 
 // unstableSuite has a failed testcase per run whose verdict differs
@@ -170,8 +191,15 @@ func caseOut(x Result) string {
 	if x.Control {
 		role = "control: the attack must succeed without the defence"
 	}
-	if x.Expected == OutOfModel {
+	switch {
+	case x.IsNotApplicable():
+		role = "device under test: the scenario does not apply (neither passed nor failed)"
+	case x.Expected == OutOfModel:
 		role = "out of the model: no ECU check can stop this attack; the run documents the finding"
+	case x.Target == TargetDUT:
+		role = "device under test, conformant: the device must defend the attack by itself"
+	case x.Target == TargetTwin:
+		role = "the device's simulated twin, control: the attack must succeed without the defence"
 	}
 	fmt.Fprintf(&b, "%s\nexpected: %s\nobserved: %s\n", role, x.Expected, x.Observed)
 	if x.Finding != "" {
@@ -179,6 +207,15 @@ func caseOut(x Result) string {
 	}
 	if x.Detected != "" {
 		fmt.Fprintf(&b, "detected: %s\n", x.Detected)
+	}
+	if x.Applicability != "" {
+		fmt.Fprintf(&b, "applicability: %s\n", x.Applicability)
+	}
+	if len(x.Checks) > 0 && x.Target == TargetDUT && !x.Pass && !slices.Contains(x.Checks, x.Detected) {
+		fmt.Fprintf(&b, "missing: %s\n", lacksText(x.Checks))
+	}
+	if id := x.Identity; id != nil {
+		fmt.Fprintf(&b, "device before the scenario: %s\n", id.Line())
 	}
 	if x.Detail != "" {
 		fmt.Fprintf(&b, "detail: %s\n", x.Detail)

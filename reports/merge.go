@@ -111,6 +111,7 @@ func Merge(shards []ShardReport) (*Report, error) {
 		}
 		m.Results = append(m.Results, r.Results...)
 	}
+	m.DUT = mergeDUT(shards)
 	SortPlanOrder(&m)
 	m.FindUnstable()
 	if ra.Coverage != nil {
@@ -186,6 +187,9 @@ func sameSuite(a, b ShardReport) error {
 	if ra.Rig.Name != rb.Rig.Name || ra.Rig.Digest != rb.Rig.Digest {
 		return diff("rigs", fmt.Sprintf("rig %s (%s, sha256 %.12s)", ra.Rig.Name, ra.Rig.File, ra.Rig.Digest),
 			fmt.Sprintf("rig %s (%s, sha256 %.12s)", rb.Rig.Name, rb.Rig.File, rb.Rig.Digest))
+	}
+	if da, db := dutOf(ra), dutOf(rb); da != db {
+		return diff("devices under test", da, db)
 	}
 	if err := sameScenarios(a, b); err != nil {
 		return err
@@ -285,4 +289,12 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// dutOf names the report's device under test, for sameSuite.
+func dutOf(r *Report) string {
+	if r.DUT == nil {
+		return "no device under test"
+	}
+	return "device under test " + r.DUT.ECU
 }

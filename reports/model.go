@@ -72,6 +72,9 @@ type Report struct {
 	// Coverage is the Standard coverage of the run (NewCoverage), if the
 	// runner supplied it.
 	Coverage *Coverage `json:"coverage,omitempty"`
+	// DUT is the section on the device under test, when the suite was
+	// played against one (dut.go; schema SchemaDUT).
+	DUT *DUT `json:"dut,omitempty"`
 }
 
 // Tool names the program that produced the report.
@@ -127,8 +130,8 @@ type Result struct {
 	// Control is true for the run with the control profile (the attack must
 	// succeed there, proving the suite notices a missing defence).
 	Control  bool   `json:"control"`
-	Expected string `json:"expected"` // Defended, Compromised or OutOfModel
-	Observed string `json:"observed"` // Defended or Compromised
+	Expected string `json:"expected"` // Defended, Compromised, OutOfModel, or NotApplicable (DUT results)
+	Observed string `json:"observed"` // Defended, Compromised, or NotApplicable (DUT results)
 	// Detected is the check ID (or error kind) that stopped the attack, ""
 	// if none.
 	Detected string `json:"detected"`
@@ -154,6 +157,20 @@ type Result struct {
 	Sequence []Message `json:"sequence,omitempty"`
 	// BusLoad is the load timeline of each bus.
 	BusLoad []BusLoad `json:"busLoad,omitempty"`
+	// Target is what the result judges when the suite is played against a
+	// device under test: TargetDUT (the conformant run on the device) or
+	// TargetTwin (the control run on its simulated twin); "" for an ECU
+	// simulated in the harness (dut.go).
+	Target string `json:"target,omitempty"`
+	// Applicability says whether the scenario can judge the DUT and by
+	// which of its checks, or why not (DUT and twin results).
+	Applicability string `json:"applicability,omitempty"`
+	// Checks are the checks of the scenario's defence the DUT performs:
+	// one of them must report the attack (DUT results).
+	Checks []string `json:"checks,omitempty"`
+	// Identity is the DUT's identity as read over the bus before the
+	// scenario (DUT results).
+	Identity *Identity `json:"identity,omitempty"`
 }
 
 // Message is one entry of a run's message sequence.
@@ -188,6 +205,10 @@ type Summary struct {
 	// Findings are the out-of-model results whose finding reproduced: not
 	// in Passed (they are no defence), not failures.
 	Findings int `json:"findings,omitempty"`
+	// NotApplicable counts the results of scenarios that cannot judge the
+	// device under test: neither passed nor failed (Runs = Passed + Failed
+	// + NotApplicable + Findings).
+	NotApplicable int `json:"notApplicable,omitempty"`
 	// Unstable is the number of runs whose verdict differs between seeds
 	// (each is a failure too).
 	Unstable int `json:"unstable,omitempty"`
@@ -214,23 +235,42 @@ func (r *Report) Finish(finished time.Time) {
 func (r *Report) Summarize() {
 	s := Summary{Runs: len(r.Results)}
 	for _, x := range r.Results {
-		if x.Pass && x.Expected == OutOfModel {
+		switch {
+		case x.IsNotApplicable():
+			s.NotApplicable++
+		case x.Pass && x.Expected == OutOfModel:
 			s.Findings++
-		} else if x.Pass {
+		case x.Pass:
 			s.Passed++
-		} else {
+		default:
 			s.Failed++
 		}
 	}
 	s.Unstable = len(r.Unstable)
 	r.Summary = s
+	if r.DUT != nil {
+		r.DUT.summarize(r.Results)
+	}
+	if r.Schema == Schema || r.Schema == SchemaDUT {
+		r.Schema = r.schemaNeeded()
+	}
+}
+
+// schemaNeeded is the schema the report's content needs: SchemaDUT when it
+// uses a field of it, else Schema.
+func (r *Report) schemaNeeded() string {
+	if r.hasDUTContent() {
+		return SchemaDUT
+	}
+	return Schema
 }
 
 // Ms converts a duration to the report's milliseconds.
 func Ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// Passed reports whether every result passed (and there is at least one).
-func (r *Report) Passed() bool { return len(r.Results) > 0 && r.Summary.Failed == 0 }
+// Passed reports whether no result failed and at least one passed (results
+// of scenarios that do not apply to the device under test are neither).
+func (r *Report) Passed() bool { return r.Summary.Passed > 0 && r.Summary.Failed == 0 }
 
 // ValidationError lists everything wrong with a report.
 type ValidationError struct{ Problems []string }
@@ -249,8 +289,8 @@ func (e *ValidationError) Error() string {
 func (r *Report) Validate() error {
 	var ps []string
 	bad := func(f string, a ...any) { ps = append(ps, fmt.Sprintf(f, a...)) }
-	if r.Schema != Schema {
-		bad("schema: %q, want %q", r.Schema, Schema)
+	if want := r.schemaNeeded(); r.Schema != want {
+		bad("schema: %q, want %q", r.Schema, want)
 	}
 	if r.Tool.Name == "" {
 		bad("tool.name: missing")
@@ -274,7 +314,7 @@ func (r *Report) Validate() error {
 	} else if r.Finished.Before(r.Started) {
 		bad("finished: %s is before started %s", r.Finished.Format(time.RFC3339), r.Started.Format(time.RFC3339))
 	}
-	verdict := func(v string) bool { return v == Defended || v == Compromised }
+	verdict := func(v string) bool { return v == Defended || v == Compromised || v == NotApplicable }
 	for i, x := range r.Results {
 		at := fmt.Sprintf("results[%d]", i)
 		for _, f := range [][2]string{{"scenario", x.Scenario}, {"attack", x.Attack}, {"ecu", x.ECU}, {"profile", x.Profile}} {
@@ -286,7 +326,7 @@ func (r *Report) Validate() error {
 			bad("%s.standard: no section", at)
 		}
 		if !verdict(x.Expected) && x.Expected != OutOfModel {
-			bad("%s.expected: %q is not %q, %q or %q", at, x.Expected, Defended, Compromised, OutOfModel)
+			bad("%s.expected: %q is not %q, %q, %q or %q", at, x.Expected, Defended, Compromised, NotApplicable, OutOfModel)
 		}
 		if x.Expected == OutOfModel && (x.Finding == "" || x.Control) {
 			bad("%s: an out-of-model result has a finding and no control run", at)
@@ -295,7 +335,7 @@ func (r *Report) Validate() error {
 			bad("%s.pass: true, but the out-of-model finding was observed %q, not %q", at, x.Observed, Compromised)
 		}
 		if !verdict(x.Observed) {
-			bad("%s.observed: %q is not %q or %q", at, x.Observed, Defended, Compromised)
+			bad("%s.observed: %q is not %q, %q or %q", at, x.Observed, Defended, Compromised, NotApplicable)
 		}
 		if x.Pass && x.Observed != x.Expected && x.Expected != OutOfModel {
 			bad("%s.pass: true, but observed %q is not the expected %q", at, x.Observed, x.Expected)
@@ -333,6 +373,7 @@ func (r *Report) Validate() error {
 			}
 		}
 	}
+	r.validateDUT(bad)
 	want := r.Summary
 	r2 := Report{Results: r.Results, Unstable: r.Unstable}
 	r2.Summarize()

@@ -26,35 +26,73 @@ func WriteSummary(w io.Writer, r *Report) error {
 		if det == "" {
 			det = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(x.Scenario), cell(x.ECU), cell(x.Profile),
-			cell(x.Expected), cell(x.Observed), cell(det), resultWord(x))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(x.Scenario), cell(ecuCell(x)), cell(x.Profile),
+			cell(x.Expected), cell(x.Observed), cell(det), ResultWord(x))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	s := c.Summary
-	fmt.Fprintf(&buf, "\n%d runs: %d passed, %d failed", s.Runs, s.Passed, s.Failed)
+	fmt.Fprintf(&buf, "\n%d runs: %s", s.Runs, s.Counts())
+	in := ""
 	if s.Findings > 0 {
-		fmt.Fprintf(&buf, ", %d out-of-model finding(s) (no defence: see each finding)", s.Findings)
+		in = " in the model"
 	}
-	if s.Failed == 0 && s.Runs > s.Findings {
-		in := ""
-		if s.Findings > 0 {
-			in = " in the model"
-		}
+	switch {
+	case s.Failed == 0 && s.Passed > 0 && c.DUT != nil:
+		fmt.Fprintf(&buf, " — every applicable attack defended by the device under test %s and seen to succeed on its twin without the defence", c.DUT.ECU)
+	case s.Failed == 0 && s.Passed > 0:
 		buf.WriteString(" — every attack" + in + " defended by the conformant profile and seen to succeed without its defence")
 	}
 	buf.WriteByte('\n')
+	if d := c.DUT; d != nil {
+		fmt.Fprintf(&buf, "device under test %s: %d defended, %d compromised, %d not applicable\n", d.ECU, d.Defended, d.Compromised, d.NotApplicable)
+		for _, row := range d.Scenarios {
+			if m := row.MissingText(); m != "" {
+				fmt.Fprintf(&buf, "  %s: %s\n", cell(row.Scenario), m)
+			}
+		}
+	}
 	return emit(w, buf.Bytes())
 }
 
-// resultWord is PASS or FAIL, or FINDING for an out-of-model result whose
-// finding reproduced: it is no defence.
-func resultWord(x Result) string {
+// Counts is "N passed, N failed", ", N not applicable" when there are
+// results of scenarios that do not apply to the device under test, and
+// ", N out-of-model finding(s) (no defence: see each finding)" when there
+// are findings.
+func (s Summary) Counts() string {
+	out := fmt.Sprintf("%d passed, %d failed", s.Passed, s.Failed)
+	if s.NotApplicable > 0 {
+		out += fmt.Sprintf(", %d not applicable", s.NotApplicable)
+	}
+	if s.Findings > 0 {
+		out += fmt.Sprintf(", %d out-of-model finding(s) (no defence: see each finding)", s.Findings)
+	}
+	return out
+}
+
+// ResultWord is PASS, FAIL, N/A for a scenario that does not apply to the
+// device under test (neither passed nor failed), or FINDING for an
+// out-of-model result whose finding reproduced (no defence).
+func ResultWord(x Result) string {
+	if x.IsNotApplicable() {
+		return "N/A"
+	}
 	if x.Expected == OutOfModel && x.Pass {
 		return "FINDING"
 	}
 	return passWord(x.Pass)
+}
+
+// ecuCell is the ECU, marked as the device under test or its twin.
+func ecuCell(x Result) string {
+	switch x.Target {
+	case TargetDUT:
+		return x.ECU + " (DUT)"
+	case TargetTwin:
+		return x.ECU + " (twin)"
+	}
+	return x.ECU
 }
 
 func passWord(p bool) string {

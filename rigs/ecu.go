@@ -34,8 +34,8 @@ type ECU struct {
 	Power *Power `yaml:"power"`
 	// DUT marks the device under test: a Secondary the harness does not run
 	// (process external or physical, on a SocketCAN bus) that the attack
-	// suite is to be played against (issue 10; the runner is not built yet,
-	// so uptane-hil run refuses such a rig). At most one per rig.
+	// suite is played against (uptane-hil run; the same as run --dut ID).
+	// At most one per rig.
 	DUT bool `yaml:"dut"`
 	// DBCNode is the node this ECU is in its buses' DBC files (default:
 	// its identifier up to the first '-'); the rest-bus does not simulate

@@ -164,6 +164,14 @@ func (r *runner) refused(ecu string, err error) {
 // pendingDetections adds the attacks the ECU recorded and has not reported
 // yet: what its next version report will list.
 func (r *runner) pendingDetections(ecu string) {
+	if d := r.dut; d != nil && d.ecu.ID == ecu {
+		// the device under test says so in a version report (over the
+		// nonce it has: the attacks stay for the Primary's next report)
+		if err := r.readReport(d, false); err != nil {
+			r.details[ecu] = append(r.details[ecu], "its version report after the attack: "+err.Error())
+		}
+		return
+	}
 	e := r.v.Secondary(ecu).Current()
 	if e == nil {
 		return

@@ -15,6 +15,9 @@ type Applicability struct {
 	// DUT is the Secondary the verdict is for (check.SecondaryFull or
 	// check.SecondaryPartial).
 	DUT check.Actor
+	// Device, when set, names the DUT in place of DUT's actor (a Secondary
+	// that is not ours: "aktualizr-secondary (full verification)").
+	Device string
 	// Applicable: the DUT must defend the attack by itself.
 	Applicable bool
 	// Checks are the checks of the defence the DUT performs: one of them
@@ -27,14 +30,26 @@ type Applicability struct {
 
 // String is the verdict in a report's words.
 func (a Applicability) String() string {
+	who := a.DUT.String()
+	if a.Device != "" {
+		who = a.Device
+	}
 	if a.Applicable {
 		names := make([]string, len(a.Checks))
 		for i, id := range a.Checks {
 			names[i] = id.String()
 		}
-		return "applicable to a " + a.DUT.String() + ": its " + strings.Join(names, ", ")
+		return "applicable to " + article(who) + who + ": its " + strings.Join(names, ", ")
 	}
-	return "not applicable to a " + a.DUT.String() + ": " + a.Reason
+	return "not applicable to " + article(who) + who + ": " + a.Reason
+}
+
+// article is "a " before a kind of Secondary, "" before a name.
+func article(who string) string {
+	if strings.HasSuffix(who, "Secondary") {
+		return "a "
+	}
+	return ""
 }
 
 // transportWords says where an attack of each transport happens.

@@ -3,6 +3,7 @@ package scenarios_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -149,9 +150,50 @@ var _ = Describe("applicability to a device under test", func() {
 			Expect(err).NotTo(HaveOccurred())
 			partial, err := s.ForDUT(rigs.Partial)
 			Expect(err).NotTo(HaveOccurred())
-			row := "| `" + s.Name + "` | " + cell(full) + " | " + cell(partial) + " |\n"
+			path, err := s.DUTPath()
+			Expect(err).NotTo(HaveOccurred())
+			row := "| `" + s.Name + "` | " + cell(full) + " | " + cell(partial) + " | " + path + " |\n"
 			Expect(section).To(ContainSubstring(row), "docs/scenarios.md: the row of %s", s.Name)
 		}
+	})
+
+	It("gives every scenario, on a DUT of either kind that keeps its state, a verdict or a precise reason (OnDUT)", func() {
+		r, err := rigs.Load(filepath.Join("..", "rigs", "vcan.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		seen := map[string]bool{}
+		for _, e := range r.Secondaries() {
+			for _, s := range all {
+				a, err := s.OnDUT(e)
+				Expect(err).NotTo(HaveOccurred())
+				f, err := s.ForDUT(e.Profile)
+				Expect(err).NotTo(HaveOccurred())
+				path, err := s.DUTPath()
+				Expect(err).NotTo(HaveOccurred())
+				switch {
+				case !f.Applicable:
+					Expect(a).To(Equal(f), "%s on %s: not the DUT's defence", s.Name, e.ID)
+				case s.Unsound() != "":
+					Expect(a.Applicable).To(BeFalse())
+					Expect(a.Reason).To(Equal(s.Name+" "+s.Unsound()), "%s on %s", s.Name, e.ID)
+					Expect(path).To(Equal(scenarios.PathNone + ": " + s.Unsound()))
+					why := s.Unsound()
+					seen[why[:strings.LastIndex(why, " (")]] = true
+				case len(s.ECUs) > 0 && !slices.Contains(s.ECUs, e.ID):
+					Expect(a.Applicable).To(BeFalse())
+					Expect(a.Reason).To(ContainSubstring("not the DUT " + e.ID))
+				default:
+					Expect(a).To(Equal(f), "%s on %s", s.Name, e.ID)
+					Expect(path).To(BeElementOf(scenarios.PathPrimary, scenarios.PathBus))
+				}
+			}
+		}
+		Expect(byName("rollback-first-update").Unsound()).To(HavePrefix("needs a factory-fresh ECU"))
+		Expect(byName("rollback-first-update-bus").Unsound()).To(HavePrefix("needs a factory-fresh ECU"))
+		Expect(byName("key-compromise-director-online-rsa").Unsound()).To(HaveSuffix("(setup.key_types)"))
+		Expect(byName("key-compromise-supplier-delegated").Unsound()).To(HaveSuffix("(setup.image)"))
+		Expect(byName("freeze-director-timestamp").Unsound()).To(BeEmpty())
+		// a factory-fresh ECU, key types, Image roles, a mix and match, a goal on the backend link
+		Expect(seen).To(HaveLen(5), "each kind of unsound need is met by some scenario: %v", seen)
 	})
 
 	It("refuses a DUT that is no Secondary", func() {

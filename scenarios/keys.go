@@ -207,7 +207,7 @@ func (r *runner) publishImage(p *Publish) error {
 	}
 	rc := p.Release
 	if rc == 0 {
-		inst, err := r.v.Installed(p.ECU)
+		inst, err := r.installed(p.ECU)
 		if err != nil {
 			return err
 		}

@@ -120,6 +120,6 @@ func (r *runner) directorAccepted(ecu, how string) bool {
 		return false
 	}
 	// The report names the old image, and not the genuine one installed.
-	inst, _ := r.v.Installed(ecu)
+	inst, _ := r.installed(ecu)
 	return got.Filename == old.Signed.Installed.Filename && (got.Filename != inst.Name || !inst.Genuine)
 }

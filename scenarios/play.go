@@ -18,6 +18,18 @@ func (s *Scenario) Play(o RunOptions, control bool) ([]Result, error) {
 	if control && (o.ConformantOnly || s.OutOfModel != "") {
 		return nil, nil // a scenario out of the model has no control
 	}
+	if o.DUT != nil {
+		if e := o.Rig.ECU(o.DUT.ECU); e != nil && e.Protocol == rigs.AktualizrIP && e.Process == rigs.AktualizrSecondary {
+			// an aktualizr-secondary uptane-hil starts (aktualizr_dut.go)
+			if control {
+				return s.PlayAktualizrTwin(o)
+			}
+			return s.PlayAktualizrDUT(o)
+		}
+	}
+	if o.DUT != nil && !control {
+		return s.runOnDUT(o)
+	}
 	return s.runProfile(o, control)
 }
 

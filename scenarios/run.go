@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	gotime "time"
@@ -49,6 +50,16 @@ type RunOptions struct {
 	// Tag, when set, is appended to the run's directory and capture file
 	// names (a seed sweep tags each run "seed-N", see Play).
 	Tag string
+	// DUT, when set, plays the conformant run of each scenario against the
+	// device under test (a Secondary outside this process, reached over its
+	// bus) and the control run against its simulated twin (dut_run.go).
+	DUT *DUT
+
+	// forwarding: the Primary forwards what its backend link gives it
+	// (aktualizr_dut.go); aktualizrDUT: the judged ECU is this real
+	// aktualizr-secondary, whose identity is read after bring-up.
+	forwarding   bool
+	aktualizrDUT string
 }
 
 // Result is the verdict for one judged ECU under one profile.
@@ -76,13 +87,25 @@ type Result struct {
 	// Capture and CandumpLog are the capture files of the run (relative
 	// to RunOptions.Captures' parent), "" without captures.
 	Capture, CandumpLog string
+	// Target says what the result judges: the simulated vehicle, the
+	// device under test (the conformant run) or its twin (the control).
+	Target Target
+	// Identity is the DUT as read on the bus before the scenario (OnDUT
+	// results only).
+	Identity *Identity
+	// Applicability is Applicability.String() of the scenario for the DUT
+	// (OnDUT and Twin results).
+	Applicability string
 }
 
 // Run plays the scenario against the conformant profile and against its
 // control profile. An error means the scenario could not be played at all
 // (a broken rig or step), not that a defence failed.
+//
+// With o.DUT the conformant run is played against the device under test
+// and the control run against its simulated twin (dut_run.go).
 func (s *Scenario) Run(o RunOptions) ([]Result, error) {
-	a, err := s.runProfile(o, false)
+	a, err := s.Play(o, false)
 	if err != nil || o.ConformantOnly || s.OutOfModel != "" {
 		return a, err
 	}
@@ -96,7 +119,7 @@ func (s *Scenario) Run(o RunOptions) ([]Result, error) {
 type runner struct {
 	s        *Scenario
 	v        *vehicle.Vehicle
-	sim      *clock.Sim
+	sim      clock.Clock // the run's clock: simulated, or the wall clock of a DUT run
 	judged   []string
 	detected map[string][]check.ID
 	details  map[string][]string
@@ -111,13 +134,15 @@ type runner struct {
 	forged    map[string]*metadata.TargetFiles
 	tap       *eavesdrop.Tap
 	tapped    []string
-	replayed  []byte // the manifest the attacker replayed
+	replayed  []byte  // the manifest the attacker replayed
+	dut       *dutRun // the device under test (dut_run.go), nil in simulated runs
 	attacked  bool
 	slowest   gotime.Duration
 	log       events.Log
 	pcapName  string
 	logName   string
-	bus       busState // attacks on the vehicle network (bus.go)
+	bus       busState  // attacks on the vehicle network (bus.go)
+	identity  *Identity // the device under test, as read before the steps
 	// hooks see each event of the run as it is emitted (preconditions.go)
 	hooks []func(events.Event)
 	// unsafe: unsafe programming seen per ECU; spoofed: what a signal
@@ -139,6 +164,19 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		profile = s.Profile()
 		profiles["*"] = profile
 	}
+	var dut *rigs.ECU // the twin of the device under test
+	var applies Applicability
+	if o.DUT != nil {
+		var err error
+		if dut, err = dutECU(o); err != nil {
+			return nil, err
+		}
+		if applies, err = s.OnDUT(dut); err != nil {
+			return nil, err
+		}
+		o.Rig = twin(o.Rig)
+		profiles[o.Rig.Primary().ID] = forwardingWithout(profile)
+	}
 	sim := clock.NewSim(gotime.Time{})
 	sim.SetHorizon(10 * 365 * 24 * gotime.Hour)
 	wall := gotime.Now()
@@ -149,6 +187,15 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		unsafe: map[string][]string{}, unsafeSeen: map[string]bool{}, spoofed: map[string]string{}, start: sim.Now()}
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, tagged(strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name), o.Tag))
+		if dut != nil {
+			// the twin is made afresh for every control run (the DUT's
+			// state lives in the state directory, not here)
+			dir = filepath.Join(o.Dir, s.Name, "twin-"+filepath.Base(dir))
+			if err := os.RemoveAll(dir); err != nil {
+				stepErr = err
+				return
+			}
+		}
 		rig, err := s.Setup.KeyTypes.rig(s, o.Rig)
 		if err != nil {
 			stepErr = err
@@ -166,6 +213,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 			}}
 		s.Setup.Image.apply(&vo)
 		vo.Compatibility = s.compatibility()
+		r.dutOptions(o, &vo)
 		v, err := vehicle.NewBackend(vo)
 		if err != nil {
 			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
@@ -181,6 +229,14 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 			stepErr = fmt.Errorf("%s: bring-up: %w", s.File, err)
 			return
 		}
+		if o.aktualizrDUT != "" {
+			id, err := ReadAktualizrIdentity(v, o.aktualizrDUT)
+			if err != nil {
+				stepErr = fmt.Errorf("%s: the device under test: %w", s.File, err)
+				return
+			}
+			r.identity = &id
+		}
 		if err := r.busSetup(); err != nil {
 			stepErr = err
 			return
@@ -194,6 +250,10 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 			defer stop()
 		}
 		r.judged = s.ECUs
+		if dut != nil && s.judgesDUT(dut) {
+			r.judged = []string{dut.ID}
+			twinEvent(r, dut)
+		}
 		if len(r.judged) == 0 {
 			for _, sec := range v.Secondaries {
 				r.judged = append(r.judged, sec.Rig.ID)
@@ -225,6 +285,10 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		results[i].Duration = sim.Elapsed()
 		results[i].Wall = gotime.Since(wall)
 		results[i].Capture, results[i].CandumpLog = r.pcapName, r.logName
+		results[i].Identity = r.identity
+		if dut != nil {
+			results[i].Target, results[i].Applicability = Twin, applies.String()
+		}
 	}
 	return results, nil
 }

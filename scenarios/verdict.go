@@ -80,12 +80,12 @@ func (r *runner) addID(ecu string, id check.ID) {
 }
 
 func (r *runner) installedIs(ecu, want string) bool {
-	inst, err := r.v.Installed(ecu)
+	inst, err := r.installed(ecu)
 	if err != nil {
 		return false
 	}
 	if want == "malicious" {
-		return !inst.Genuine
+		return !inst.Genuine && !inst.Empty
 	}
 	var n uint64
 	fmt.Sscanf(want, "release:%d", &n)
@@ -156,7 +156,9 @@ func (r *runner) verdicts(p check.Profile, control bool) []Result {
 			res.Detected = r.detected[ecu][0].String()
 		}
 		res.Detail = strings.Join(r.details[ecu], "; ")
-		if r.isPrimary(ecu) {
+		if r.dut != nil && ecu == r.dut.ecu.ID {
+			res.Report = r.dut.report
+		} else if r.isPrimary(ecu) {
 			if b, err := r.v.Primary.VersionReport(); err == nil {
 				res.Report = b
 			}

@@ -145,19 +145,17 @@ var _ = Describe("the uptane-hil command", func() {
 	})
 
 	It("repo: serves the Director and the Image repository on loopback", Label("std:server_requirements#1"), func() {
-		go dispatch([]string{"repo", "--rig", "rigs/virtual.yaml", "--listen", "127.0.0.1:18471", "--out", GinkgoT().TempDir()}, io.Discard, io.Discard)
-		var resp *http.Response
-		Eventually(func() error {
-			var err error
-			resp, err = http.Get("http://127.0.0.1:18471/image/timestamp.json")
-			return err
-		}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
-		Expect(resp.StatusCode).To(Equal(200))
-		resp.Body.Close()
-		resp, err := http.Get("http://127.0.0.1:18471/director/UPTHIL00000000001/1.root.json")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(resp.StatusCode).To(Equal(200))
-		resp.Body.Close()
+		// its own process on a port the kernel picks: a fixed port could be
+		// another process's, and the spec would then pass against that one
+		repo := startCLI("repo", nil, "repo", "--rig", "rigs/virtual.yaml", "--listen", "127.0.0.1:0", "--out", GinkgoT().TempDir())
+		base := repo.waitFor(`Director (http://127\.0\.0\.1:\d+)/director/`, time.Minute)[1]
+		for _, path := range []string{"/image/timestamp.json", "/director/UPTHIL00000000001/1.root.json"} {
+			resp, err := http.Get(base + path)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.StatusCode).To(Equal(200), path)
+			resp.Body.Close()
+		}
+		Expect(repo.term(30 * time.Second)).To(Equal(0))
 	})
 
 	It("ecu, repo, vehicle: argument errors are exit status 2 with what is wrong", func() {

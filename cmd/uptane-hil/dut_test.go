@@ -7,17 +7,35 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-var _ = Describe("uptane-hil run with a device under test in the rig", func() {
+var _ = Describe("uptane-hil run with a device under test", func() {
 	BeforeEach(func() {
 		wd, _ := os.Getwd()
 		Expect(os.Chdir("../..")).To(Succeed())
 		DeferCleanup(os.Chdir, wd)
 	})
 
-	It("refuses the rig rather than play the suite against a copy of the DUT", func() {
-		rig := rigWith("hardware_id: brk-v2", "hardware_id: brk-v2\n    dut: true")
-		code, msg := captureStderr(func() int { return runSuite([]string{"--rig", rig, "--out", GinkgoT().TempDir()}) })
+	refused := func(want string, args ...string) {
+		GinkgoHelper()
+		code, msg := captureStderr(func() int { return runSuite(append([]string{"--out", GinkgoT().TempDir()}, args...)) })
 		Expect(code).To(Equal(2))
-		Expect(msg).To(ContainSubstring("marks BRK-0001 as the device under test (dut: true): playing the suite against a device under test is not built yet (issue 10)"))
+		Expect(msg).To(ContainSubstring(want))
+	}
+
+	It("refuses a DUT that is not a Secondary outside the runner on a SocketCAN bus, naming why", func() {
+		refused(`--dut NOPE-0001: rig rigs/vcan.yaml has no ECU "NOPE-0001"`, "--rig", "rigs/vcan.yaml", "--dut", "NOPE-0001")
+		refused("is the rig's Primary (the harness plays the Primary)", "--rig", "rigs/vcan.yaml", "--dut", "TCU-0001")
+		refused("runs BRK-0001 in this process (process: in-process); a device under test runs outside it", "--rig", "rigs/virtual.yaml", "--dut", "BRK-0001")
+		rig := rigWith("hardware_id: brk-v2", "hardware_id: brk-v2\n    dut: true")
+		refused("--dut ECM-0001, but rig "+rig+" marks BRK-0001 as the device under test (dut: true)", "--rig", rig, "--dut", "ECM-0001")
+	})
+
+	It("parses --dut and --state", func() {
+		f, err := parseRunFlags("run", []string{"--dut", "ECM-0001", "--state", "/tmp/x"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.dut).To(Equal("ECM-0001"))
+		Expect(f.state).To(Equal("/tmp/x"))
+		f, err = parseRunFlags("run", nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.state).To(Equal("out/vehicle"))
 	})
 })

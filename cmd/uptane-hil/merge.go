@@ -70,8 +70,8 @@ passes, 1 if one fails, 2 if the shards cannot be merged.
 	}
 	failed := writeSummary(os.Stdout, m.Results)
 	reports.WriteUnstable(os.Stdout, m)
-	fmt.Printf("\nmerged %d shards: %d runs, %s of wall time from the first start to the last end; reports in %s: report.html, report.json, junit.xml\n",
-		len(shards), len(m.Results), m.Finished.Sub(m.Started).Round(time.Millisecond), *out)
+	fmt.Printf("\nmerged %d shards: %s, %s of wall time from the first start to the last end; reports in %s: report.html, report.json, junit.xml\n",
+		len(shards), runsText(m.Summary), m.Finished.Sub(m.Started).Round(time.Millisecond), *out)
 	if failed > 0 || len(m.Unstable) > 0 {
 		return 1
 	}

@@ -30,6 +30,7 @@ type suitePlan struct {
 	seeds []uint64 // more than one: a sweep
 	info  *reports.Plan
 	list  []*scenarios.Scenario
+	dut   *scenarios.DUT // the device under test, nil for a simulated run
 }
 
 func buildPlan(list []*scenarios.Scenario, seeds []uint64) (*suitePlan, error) {

@@ -13,8 +13,8 @@ import (
 
 // playUnit plays one run of the plan in this process and returns its
 // results in the report's form (what a worker process sends back).
-func playUnit(r *rigs.Rig, out string, u unit) ([]reports.Result, error) {
-	res, err := u.scen.Play(scenarios.RunOptions{Rig: r, Dir: runsDir(out), Seed: seed.Seed(u.seed), Captures: capturesDir(out), Tag: u.tag}, u.control)
+func playUnit(r *rigs.Rig, out string, u unit, dut *scenarios.DUT) ([]reports.Result, error) {
+	res, err := u.scen.Play(scenarios.RunOptions{Rig: r, Dir: runsDir(out), Seed: seed.Seed(u.seed), Captures: capturesDir(out), Tag: u.tag, DUT: dut}, u.control)
 	if err != nil && u.tag == "" {
 		return nil, err
 	}
@@ -29,11 +29,7 @@ func playUnit(r *rigs.Rig, out string, u unit) ([]reports.Result, error) {
 	}
 	rs := make([]reports.Result, len(res))
 	for i, x := range res {
-		rs[i] = reports.Result{Scenario: x.Scenario, Description: x.Description, Attack: x.Attack, Standard: x.Standard,
-			Transport: x.Transport, ECU: x.ECU, Profile: x.Profile, Seed: u.seed, Control: x.Control, Expected: x.Expected,
-			Observed: x.Observed, Detected: x.Detected, Detail: x.Detail, Finding: x.Finding, VersionReport: x.Report, Pass: x.Pass,
-			Duration: reports.Ms(x.Duration), Wall: reports.Ms(x.Wall), Sequence: reports.SequenceFromEvents(time.Time{}, x.Events),
-			Capture: x.Capture, CandumpLog: x.CandumpLog, Statements: proves}
+		rs[i] = reportResult(r, u, x, proves)
 	}
 	return rs, nil
 }
@@ -65,6 +61,7 @@ func newReport(r *rigs.Rig, p *suitePlan, started time.Time) (*reports.Report, e
 func writeReport(dir string, p *suitePlan, rep *reports.Report) error {
 	reports.SortPlanOrder(rep)
 	rep.FindUnstable()
+	finishDUT(rep, nil)
 	rep.Coverage = reports.NewCoverage(scenarios.Trace(p.list, "."), rep.Results)
 	rep.Finish(time.Now().UTC())
 	return reports.WriteAll(dir, rep, reports.WithStandard(reports.StandardSections(reports.StandardText)))

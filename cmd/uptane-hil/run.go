@@ -53,7 +53,11 @@ func runSuite(args []string) int {
 		units[i] = p.units[k]
 	}
 	procs := f.procs
-	if procs > 1 && r.HasSocketCAN() {
+	if p.dut != nil {
+		// one device, scenario after scenario: its state carries over
+		procs = 1
+		fmt.Printf("device under test: %s of rig %s (state in %s): each scenario's conformant run is judged on it, the control run on its simulated twin\n", p.dut.ECU, r.File, p.dut.State)
+	} else if procs > 1 && r.HasSocketCAN() {
 		// every process would see every other's frames on the interface
 		if f.procSet {
 			fmt.Fprintf(os.Stderr, "uptane-hil run: rig %s has SocketCAN buses, which processes would share: playing in one process\n", r.File)
@@ -75,6 +79,10 @@ func runSuite(args []string) int {
 	results, err := playAll(r, f, p, units, queueOrder(units, costs), procs, func(u unit, rs []reports.Result) {
 		n++
 		for _, x := range rs {
+			if p.dut != nil {
+				printDUTLine(width, n, total, u.control, x)
+				continue
+			}
 			fmt.Printf("[%*d/%d] %-4s %-34s %-9s %-44s %-11s %s%s\n", width, n, total, resultWord(x), x.Scenario, x.ECU, x.Profile, x.Observed, x.Detected, seedNote(p, x.Seed))
 		}
 	})
@@ -90,6 +98,9 @@ func runSuite(args []string) int {
 	if sharded {
 		rep.Shard = &reports.Shard{Index: sh.Index, Count: sh.Count, Balance: balance, Units: picked}
 	}
+	if p.dut != nil {
+		rep.DUT = dutSection(r, p.dut.ECU)
+	}
 	for _, rs := range results {
 		rep.Add(rs...)
 	}
@@ -99,7 +110,7 @@ func runSuite(args []string) int {
 	}
 	failed := writeSummary(os.Stdout, rep.Results)
 	reports.WriteUnstable(os.Stdout, rep)
-	fmt.Printf("\n%d runs in %s wall (%d process(es)); reports in %s: report.html, report.json, junit.xml\n", len(rep.Results), time.Since(started).Round(time.Millisecond), min(procs, max(1, len(units))), f.out)
+	fmt.Printf("\n%s in %s wall (%d process(es)); reports in %s: report.html, report.json, junit.xml\n", runsText(rep.Summary), time.Since(started).Round(time.Millisecond), min(procs, max(1, len(units))), f.out)
 	if failed > 0 || len(rep.Unstable) > 0 {
 		return 1
 	}
@@ -113,13 +124,15 @@ func loadSuite(f *runFlags) (*rigs.Rig, *suitePlan, error) {
 		return nil, nil, err
 	}
 	// Scenarios run every ECU in this process on the simulated clock (on
-	// SocketCAN buses too); an ECU on a wire cannot be run that way.
-	if d := r.DUT(); d != nil {
-		return nil, nil, fmt.Errorf("rig %s marks %s as the device under test (dut: true): playing the suite against a device under test is not built yet (issue 10); without dut: the suite runs on the simulated vehicle", r.File, d.ID)
+	// SocketCAN buses too), except a device under test (dut.go): an ECU on
+	// a wire is the DUT or cannot be run.
+	dut, err := dutOf(f, r)
+	if err != nil {
+		return nil, nil, err
 	}
 	for _, e := range r.ECUs {
-		if e.Process == rigs.Physical {
-			return nil, nil, fmt.Errorf("rig %s: ECU %s is physical; scenario runs need every ECU in this process (rigs/virtual.yaml, rigs/vcan.yaml); drive a bench with `uptane-hil vehicle`", r.File, e.ID)
+		if e.Process == rigs.Physical && (dut == nil || dut.ECU != e.ID) {
+			return nil, nil, fmt.Errorf("rig %s: ECU %s is physical; scenario runs need every ECU in this process (rigs/virtual.yaml, rigs/vcan.yaml) but the device under test (--dut); drive a bench with `uptane-hil vehicle`", r.File, e.ID)
 		}
 	}
 	list, err := scenarios.LoadAll(f.paths...)
@@ -136,6 +149,9 @@ func loadSuite(f *runFlags) (*rigs.Rig, *suitePlan, error) {
 		}
 	}
 	p, err := buildPlan(list, seeds)
+	if p != nil {
+		p.dut = dut
+	}
 	return r, p, err
 }
 
@@ -197,11 +213,15 @@ func passWord(p bool) string {
 	return "FAIL"
 }
 
+// writeSummary prints the runs and passes per attack and the closing
+// count; a scenario that does not apply to the device under test is
+// counted apart, neither passed nor failed.
 func writeSummary(w io.Writer, all []reports.Result) (failed int) {
-	type row struct{ runs, passed, findings int }
+	type row struct{ runs, passed, na, findings int }
 	findings := 0
 	byAttack := map[string]*row{}
 	var order []string
+	na := 0
 	for _, x := range all {
 		rw := byAttack[x.Attack]
 		if rw == nil {
@@ -211,6 +231,9 @@ func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 		}
 		rw.runs++
 		switch {
+		case x.IsNotApplicable():
+			rw.na++
+			na++
 		case x.Pass && x.Expected == reports.OutOfModel:
 			rw.findings++
 			findings++
@@ -220,20 +243,29 @@ func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 			failed++
 		}
 	}
-	fmt.Fprintf(w, "\n%-22s %5s %7s\n", "attack", "runs", "passed")
-	fmt.Fprintln(w, strings.Repeat("-", 36))
-	for _, a := range order {
-		more := ""
-		if f := byAttack[a].findings; f > 0 {
-			more = fmt.Sprintf("  + %d out-of-model finding(s)", f)
+	if na == 0 {
+		fmt.Fprintf(w, "\n%-22s %5s %7s\n", "attack", "runs", "passed")
+		fmt.Fprintln(w, strings.Repeat("-", 36))
+		for _, a := range order {
+			more := ""
+			if f := byAttack[a].findings; f > 0 {
+				more = fmt.Sprintf("  + %d out-of-model finding(s)", f)
+			}
+			fmt.Fprintf(w, "%-22s %5d %7d%s\n", a, byAttack[a].runs, byAttack[a].passed, more)
 		}
-		fmt.Fprintf(w, "%-22s %5d %7d%s\n", a, byAttack[a].runs, byAttack[a].passed, more)
+		fmt.Fprintf(w, "%d passed, %d failed", len(all)-failed-findings, failed)
+		if findings > 0 {
+			fmt.Fprintf(w, ", %d out-of-model finding(s): no ECU check can stop them, not counted as defences (report.html says why)", findings)
+		}
+		fmt.Fprintln(w)
+		return failed
 	}
-	fmt.Fprintf(w, "%d passed, %d failed", len(all)-failed-findings, failed)
-	if findings > 0 {
-		fmt.Fprintf(w, ", %d out-of-model finding(s): no ECU check can stop them, not counted as defences (report.html says why)", findings)
+	fmt.Fprintf(w, "\n%-22s %5s %7s %15s\n", "attack", "runs", "passed", "not applicable")
+	fmt.Fprintln(w, strings.Repeat("-", 52))
+	for _, a := range order {
+		fmt.Fprintf(w, "%-22s %5d %7d %15d\n", a, byAttack[a].runs, byAttack[a].passed, byAttack[a].na)
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%d passed, %d failed, %d not applicable (neither passed nor failed: they cannot judge the device under test; the report says why)\n", len(all)-failed-na-findings, failed, na)
 	return failed
 }
 

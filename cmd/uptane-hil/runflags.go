@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"path/filepath"
 	"runtime"
 )
 
@@ -17,6 +18,7 @@ type runFlags struct {
 	timings          string
 	procs            int
 	paths            []string
+	dut, state       string // --dut ECU-ID and --state DIR: a device under test (dut.go)
 	fs               *flag.FlagSet
 	seedSet, procSet bool
 }
@@ -32,6 +34,8 @@ func parseRunFlags(name string, args []string) (*runFlags, error) {
 	fs.IntVar(&f.shards, "shards", 0, "number of shards when the environment gives only the index (a Kubernetes Indexed Job's completions)")
 	fs.StringVar(&f.timings, "timings", "", "a previous report.json: split shards by the wall time of each run (default: by count)")
 	fs.IntVar(&f.procs, "p", runtime.NumCPU(), "worker processes on this machine")
+	fs.StringVar(&f.dut, "dut", "", "play the suite against this ECU of the rig as the device under test (default: the rig's ECU with dut: true)")
+	fs.StringVar(&f.state, "state", filepath.Join("out", "vehicle"), "with a device under test: the backend's and the planning's state directory (the one `uptane-hil provision` and `uptane-hil vehicle` use)")
 	fs.Usage = func() { runUsage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -62,7 +66,8 @@ func parseRunFlags(name string, args []string) (*runFlags, error) {
 
 func runUsage(fs *flag.FlagSet) {
 	fmt.Fprintf(fs.Output(), `usage: uptane-hil run [--rig FILE] [--out DIR] [--seed N | --seeds LIST] [-p N]
-                      [--shard K/N | --shards N] [--timings REPORT] [SCENARIO FILE OR FOLDER ...]
+                      [--shard K/N | --shards N] [--timings REPORT]
+                      [--dut ECU-ID [--state DIR]] [SCENARIO FILE OR FOLDER ...]
 
 Plays each scenario (default: the scenarios/ folder) against the rig, twice
 per judged ECU: with the conformant profile, where the attack must be
@@ -93,8 +98,19 @@ See docs/scale.md.
 
 On rigs/virtual.yaml the buses are in-process; on rigs/vcan.yaml every
 frame crosses the kernel's SocketCAN (vcan0, vcan1) while simulated time
-stands still. Rigs with physical ECUs, or with a device under test (dut:
-true; docs/bench.md), are refused.
+stands still. Rigs with physical ECUs are refused, but for the device
+under test.
+
+A device under test (--dut ECU-ID, or dut: true on the ECU in the rig): a
+Secondary outside this process (process: external or physical) on a
+SocketCAN bus. Each scenario's conformant run is played against it on the
+wall clock, through a Primary that forwards what the backend link gives it
+and from attacker nodes on its bus; the control run against its simulated
+twin. The backend, the other ECUs and the harness's clock persist in
+--state, so the suite can be played again on the same ECU. Scenarios that
+cannot judge the ECU are listed "not applicable" with the reason (counted
+apart). Exit status 1 if the ECU is compromised by an applicable scenario
+or a twin's control is not compromised. See docs/bench.md, section 8.
 
 `)
 	fs.PrintDefaults()

@@ -78,7 +78,7 @@ func runWorker(args []string) int {
 		msg := played{Unit: i}
 		if i < 0 || i >= len(p.units) {
 			msg.Error = fmt.Sprintf("play %d is outside the plan's %d plays", i, len(p.units))
-		} else if rs, err := playUnit(r, f.out, p.units[i]); err != nil {
+		} else if rs, err := playUnit(r, f.out, p.units[i], p.dut); err != nil {
 			msg.Error = err.Error()
 		} else {
 			msg.Results = rs
@@ -102,7 +102,7 @@ func playAll(r *rigs.Rig, f *runFlags, p *suitePlan, units []unit, queue []int, 
 	}
 	if procs <= 1 {
 		for _, u := range units {
-			rs, err := playUnit(r, f.out, u)
+			rs, err := playUnit(r, f.out, u, p.dut)
 			if err != nil {
 				return nil, err
 			}

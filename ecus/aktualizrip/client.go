@@ -24,6 +24,9 @@ type Client struct {
 	Chunk int
 	// Observe, when set, sees every message sent ("tx") and received ("rx").
 	Observe func(dir string, m Message)
+	// Before, when set, runs before each request is sent (the harness sets
+	// the Secondary's clock there); an error stops the request.
+	Before func(req Message) error
 
 	conn Conn
 	// Version is the negotiated protocol version (0 until Negotiate).
@@ -86,6 +89,11 @@ func (c *Client) Call(req Message, want Kind) (Message, error) {
 			return nil, &TransportError{Op: req.Kind(), Err: err}
 		}
 		c.conn = conn
+	}
+	if c.Before != nil {
+		if err := c.Before(req); err != nil {
+			return nil, &TransportError{Op: req.Kind(), Err: err}
+		}
 	}
 	if c.Observe != nil {
 		c.Observe("tx", req)

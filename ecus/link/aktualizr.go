@@ -56,6 +56,12 @@ type AktualizrIP struct {
 	Dialect      DialectSource
 	Verification string // AktualizrFull (default) or AktualizrTuf; with Dialect only
 	ECU          string // the identifier expected, for error messages
+	// Forward, when set (with Dialect), sends an aktualizr-secondary what
+	// the Primary forwards (PutMetadata) rather than the backend's current
+	// metadata: each file in the dialect, signed again only by the key
+	// that signed the original (akdialect.Forward). A device-under-test run
+	// sets it: the Primary must not shield the Secondary.
+	Forward akdialect.Keyring
 
 	files  map[string]map[string][]byte
 	target string
@@ -125,6 +131,9 @@ func (a *AktualizrIP) remote(err error) error {
 	if !errors.As(err, &re) {
 		return err
 	}
+	if a.Dialect != nil {
+		return akRefusal(a.ECU, re.Op.String(), re.Description, err)
+	}
 	if name, _, ok := strings.Cut(re.Description, " "); ok {
 		if id, perr := check.ParseID(name); perr == nil {
 			return fmt.Errorf("aktualizr-ip %s: %s: %w", a.ECU, re.Op, check.Fail(id, "", "", "%s", re.Description).OnECU(a.ECU))
@@ -146,6 +155,12 @@ func rootVersion(name string) (int64, bool) {
 // the latest (which goes with putMetaReq2), oldest first, as aktualizr's
 // Primary does; it returns the files left for putMetaReq2.
 func (a *AktualizrIP) putRoots(repo string, r ip.Repo) (map[string][]byte, error) {
+	return a.putRootsAs(repo, r, nil)
+}
+
+// putRootsAs is putRoots with each intermediate Root rewritten by conv
+// (nil: as it is).
+func (a *AktualizrIP) putRootsAs(repo string, r ip.Repo, conv func([]byte) ([]byte, error)) (map[string][]byte, error) {
 	rest := map[string][]byte{}
 	var roots []int64
 	byV := map[int64][]byte{}
@@ -171,7 +186,14 @@ func (a *AktualizrIP) putRoots(repo string, r ip.Repo) (map[string][]byte, error
 		if v <= cur {
 			continue
 		}
-		if err := a.C.PutRoot(r, byV[v]); err != nil {
+		b := byV[v]
+		if conv != nil {
+			var err error
+			if b, err = conv(b); err != nil {
+				return nil, fmt.Errorf("aktualizr-ip %s: Root %d in aktualizr's dialect: %w", a.ECU, v, err)
+			}
+		}
+		if err := a.C.PutRoot(r, b); err != nil {
 			return nil, a.remote(err)
 		}
 	}
@@ -209,6 +231,11 @@ func (a *AktualizrIP) VerifyMetadata() (bool, error) {
 			return false, err
 		}
 		image, director = collection(i), collection(d)
+	} else if a.Forward != nil {
+		var err error
+		if image, director, err = a.forwarded(); err != nil {
+			return false, err
+		}
 	} else {
 		is, ds, err := a.Dialect()
 		if err != nil {
@@ -231,6 +258,40 @@ func (a *AktualizrIP) VerifyMetadata() (bool, error) {
 		return false, nil
 	}
 	return false, a.remote(err)
+}
+
+// forwarded is what the Primary forwarded this cycle, in the dialect: the
+// intermediate Roots by putRootReq, the rest for putMetaReq2.
+func (a *AktualizrIP) forwarded() (image, director []ip.MetaJSON, err error) {
+	conv := func(b []byte) ([]byte, error) { return akdialect.ForwardRoot(b, a.Forward) }
+	set := func(repo string, r ip.Repo, roles ...string) ([]ip.MetaJSON, error) {
+		rest, err := a.putRootsAs(repo, r, conv)
+		if err != nil {
+			return nil, err
+		}
+		if len(rest) == 0 {
+			return nil, nil
+		}
+		s, err := akdialect.Forward(rest, a.Forward)
+		if err != nil {
+			return nil, fmt.Errorf("aktualizr-ip %s: %s metadata in aktualizr's dialect: %w", a.ECU, repo, err)
+		}
+		by := map[string][]byte{meta.Root: s.Root, meta.Timestamp: s.Timestamp, meta.Snapshot: s.Snapshot, meta.Targets: s.Targets}
+		var out []ip.MetaJSON
+		for _, role := range roles {
+			if by[role] != nil {
+				out = append(out, ip.MetaJSON{Role: role, JSON: by[role]})
+			}
+		}
+		return out, nil
+	}
+	if a.Verification != AktualizrTuf {
+		if director, err = set(meta.Director, ip.RepoDirector, meta.Root, meta.Targets); err != nil {
+			return nil, nil, err
+		}
+	}
+	image, err = set(meta.Image, ip.RepoImage, meta.Root, meta.Timestamp, meta.Snapshot, meta.Targets)
+	return image, director, err
 }
 
 // PutImage implements Secondary: uploadDataReq chunks.

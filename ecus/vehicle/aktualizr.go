@@ -1,12 +1,15 @@
 package vehicle
 
 import (
+	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,8 +86,32 @@ func (v *Vehicle) aktualizrOptions(e *rigs.ECU) (aktualizr.Options, error) {
 	if e.Aktualizr.Verification == "tuf" {
 		ver = aktualizr.Tuf
 	}
+	// Its clock follows the harness's (aktualizrClock): required on a
+	// simulated clock, used on the wall clock whenever libfaketime is here.
+	_, noLib := aktualizr.FakeTimeLibrary()
+	if noLib != nil && v.Clock.Simulated() {
+		return aktualizr.Options{}, fmt.Errorf("a simulated clock needs aktualizr-secondary's clock moved: %w", noLib)
+	}
 	return aktualizr.Options{Bin: e.Aktualizr.Binary, Port: p, Dir: filepath.Join(v.Dir, "ecus", e.ID), Serial: e.ID,
-		HardwareID: e.HardwareID, KeyType: e.Aktualizr.KeyType, Verification: ver}, nil
+		HardwareID: e.HardwareID, KeyType: e.Aktualizr.KeyType, Verification: ver, FakeTime: noLib == nil}, nil
+}
+
+// aktualizrClock sets the clock of ECU id's aktualizr-secondary (started by
+// uptane-hil with a fake clock) to the harness's before each message: on a
+// simulated clock it stands at the simulated now; on the wall clock it runs
+// as far ahead as the harness's clock has jumped. A physical one keeps its
+// own clock.
+func (v *Vehicle) aktualizrClock(id string) func(ip.Message) error {
+	return func(ip.Message) error {
+		p := v.AktualizrProcess(id)
+		if p == nil || !p.Opts.FakeTime {
+			return nil
+		}
+		if v.Clock.Simulated() {
+			return p.SetTime(v.Clock.Now())
+		}
+		return p.SetOffset(v.Clock.Now().Sub(time.Now()).Round(time.Second))
+	}
 }
 
 // RestartAktualizr starts ECU id's aktualizr-secondary again (after Kill or
@@ -162,6 +189,7 @@ func (v *Vehicle) bringUpAktualizrIP(s *Secondary) error {
 	e := s.Rig
 	c := &ip.Client{Dial: ip.TCP(e.Address, AktualizrTimeout)}
 	if realAktualizr(e) {
+		c.Before = v.aktualizrClock(e.ID)
 		vin := v.Rig.Vehicle.VIN
 		ver := link.AktualizrFull
 		if e.Aktualizr.Verification == "tuf" {
@@ -174,7 +202,7 @@ func (v *Vehicle) bringUpAktualizrIP(s *Secondary) error {
 			}
 			ds, err := akdialect.FromDirector(v.Director, vin)
 			return is, ds, err
-		}}
+		}, Forward: v.opts.AktualizrForward}
 		return nil
 	}
 	if !runsHere(e) {
@@ -240,4 +268,55 @@ func (v *Vehicle) aktualizrIPOverISOTP(s *Secondary, srv *ip.Server) error {
 	conn := &ip.ISOTPConn{C: pc, Timeout: AktualizrTimeout}
 	s.Link = &link.AktualizrIP{C: &ip.Client{Dial: func() (ip.Conn, error) { return conn, nil }}, ECU: e.ID}
 	return nil
+}
+
+// AktualizrManifest asks ECU id's aktualizr-secondary for its signed ECU
+// manifest (manifestReq) on a connection of its own, and checks its
+// signature with the key it gave at bring-up.
+func (v *Vehicle) AktualizrManifest(id string) (*akdialect.Report, error) {
+	s := v.Secondary(id)
+	if s == nil || !realAktualizr(s.Rig) {
+		return nil, fmt.Errorf("vehicle: %s is no aktualizr-secondary", id)
+	}
+	c := &ip.Client{Dial: ip.TCP(s.Rig.Address, AktualizrTimeout), Before: v.aktualizrClock(id)}
+	defer c.Close()
+	raw, err := c.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("vehicle: %s: manifestReq: %w", id, err)
+	}
+	r, err := akdialect.ParseReport(raw, 0)
+	if err != nil {
+		return nil, fmt.Errorf("vehicle: %s: %w", id, err)
+	}
+	v.ak.mu.Lock()
+	k := v.ak.keys[id]
+	v.ak.mu.Unlock()
+	if k == nil {
+		return nil, fmt.Errorf("vehicle: %s: no key from getInfo", id)
+	}
+	if err := r.Verify(k); err != nil {
+		return nil, fmt.Errorf("vehicle: %s: its manifest: %w", id, err)
+	}
+	return r, nil
+}
+
+// installedAktualizr is Installed for an aktualizr-secondary, as its signed
+// manifest says: the file it names, the release in that name (ImageName),
+// and whether its length and SHA-256 are those of the genuine image of that
+// release for the ECU's hardware.
+func (v *Vehicle) installedAktualizr(s *Secondary) (Installed, error) {
+	r, err := v.AktualizrManifest(s.Rig.ID)
+	if err != nil {
+		return Installed{}, err
+	}
+	in := Installed{Name: r.Installed.Filename, Empty: r.Installed.Length == 0}
+	var hw string
+	var rc uint64
+	if n, _ := fmt.Sscanf(strings.Replace(in.Name, "/firmware-r", " ", 1), "%s %d.bin", &hw, &rc); n == 2 {
+		in.Release = rc
+		want := v.ImageBytes(s.Rig.HardwareID, rc, int(r.Installed.Length))
+		sum := sha256.Sum256(want)
+		in.Genuine = hw == s.Rig.HardwareID && bytes.Equal(r.Installed.Hashes["sha256"], sum[:])
+	}
+	return in, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
+	"github.com/uptane-hil/uptane-hil/uptane/meta"
 	"github.com/uptane-hil/uptane-hil/uptane/repo"
 )
 
@@ -54,6 +55,12 @@ func (v *Vehicle) Publish(rc uint64, ecus ...string) error {
 	return v.Director.AssignBundle(v.Rig.Vehicle.VIN, bundle)
 }
 
+// SetCompatibility replaces Options.Compatibility for the campaigns to come
+// (a run that plans its releases after bring-up).
+func (v *Vehicle) SetCompatibility(f func(hwid string, rc uint64) *meta.Compatibility) {
+	v.opts.Compatibility = f
+}
+
 // Cycle runs one update cycle of the Primary.
 func (v *Vehicle) Cycle() *primary.CycleReport { return v.Primary.UpdateCycle() }
 
@@ -72,6 +79,9 @@ type Installed struct {
 	// Genuine is true when the slot holds exactly the genuine bytes of that
 	// release (false: an attacker's image under that name).
 	Genuine bool
+	// Empty: the ECU has installed no image yet (an aktualizr-secondary
+	// leaves the factory without one).
+	Empty bool
 }
 
 // Installed returns the image an in-process ECU has in its active slot.
@@ -87,6 +97,9 @@ func (v *Vehicle) Installed(id string) (Installed, error) {
 	s := v.Secondary(id)
 	if s == nil {
 		return Installed{}, fmt.Errorf("vehicle: no Secondary %q", id)
+	}
+	if realAktualizr(s.Rig) {
+		return v.installedAktualizr(s)
 	}
 	e := s.Current()
 	if e == nil {

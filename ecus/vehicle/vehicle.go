@@ -26,6 +26,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/sim/restbus"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
+	"github.com/uptane-hil/uptane-hil/uptane/akdialect"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
 	"github.com/uptane-hil/uptane-hil/uptane/repo"
@@ -74,6 +75,12 @@ type Options struct {
 	// Compatibility declares the dependencies and conflicts of the image
 	// of hardware hwid, release rc, when Publish adds it (nil: none).
 	Compatibility func(hwid string, rc uint64) *meta.Compatibility
+	// AktualizrForward, when set, makes the Primary's link to each real
+	// aktualizr-secondary send what the Primary forwards, in aktualizr's
+	// dialect, each signature made again only by the key (from this
+	// keyring) that made the original (link.AktualizrIP.Forward): a
+	// device-under-test run, where the Primary must not shield the ECU.
+	AktualizrForward akdialect.Keyring
 }
 
 // Secondary is one Secondary of the vehicle.

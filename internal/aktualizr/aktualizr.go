@@ -70,6 +70,9 @@ type Options struct {
 	Log          string // file for its output (default Dir/secondary.log)
 	Env          []string
 	Wrapper      []string // e.g. faketime: the command runs as Wrapper... Bin -c CFG
+	// FakeTime starts it on a clock the harness moves (clock.go: SetTime,
+	// SetOffset) through libfaketime and the file Dir/faketime.
+	FakeTime bool
 }
 
 // Process is a running aktualizr-secondary.
@@ -133,6 +136,14 @@ func Start(o Options, timeout time.Duration) (*Process, error) {
 	if err := os.WriteFile(cfg, []byte(Config(o)), 0o600); err != nil {
 		return nil, err
 	}
+	env := o.Env
+	if o.FakeTime {
+		fe, err := fakeTimeEnv(o.Dir)
+		if err != nil {
+			return nil, err
+		}
+		env = append(append([]string{}, env...), fe...)
+	}
 	if o.Log == "" {
 		o.Log = filepath.Join(o.Dir, "secondary.log")
 	}
@@ -143,7 +154,7 @@ func Start(o Options, timeout time.Duration) (*Process, error) {
 	argv := append(append([]string{}, o.Wrapper...), o.Bin, "-c", cfg)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), o.Env...)
+	cmd.Env = append(os.Environ(), env...)
 	// Its own process group (a signal to ours does not reach it), but it
 	// dies with the process that started it (a spec killed mid-run leaves
 	// no Secondary behind on its port).

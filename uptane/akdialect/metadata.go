@@ -140,6 +140,15 @@ func Root(tuf []byte, signers []keys.Signer) ([]byte, error) {
 // against the top-level Image targets only. Director targets keep their
 // custom.ecuIdentifiers, which aktualizr reads as they are.
 func Targets(tuf []byte, delegated [][]byte, signers []keys.Signer) ([]byte, error) {
+	d, err := targetsDoc(tuf, delegated)
+	if err != nil {
+		return nil, err
+	}
+	return d.sign(signers)
+}
+
+// targetsDoc is Targets before signing.
+func targetsDoc(tuf []byte, delegated [][]byte) (*doc, error) {
 	d, err := parse("targets", tuf)
 	if err != nil {
 		return nil, err
@@ -187,7 +196,7 @@ func Targets(tuf []byte, delegated [][]byte, signers []keys.Signer) ([]byte, err
 	}
 	d.signed["targets"] = ts
 	delete(d.signed, "delegations")
-	return d.sign(signers)
+	return d, nil
 }
 
 // Snapshot rewrites a Snapshot so that it names the dialect Targets file

@@ -1,0 +1,322 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/uptane-hil/uptane-hil/reports"
+	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/scenarios"
+)
+
+// The suite against a device under test (issue 10): the DUT is an
+// `uptane-hil ecu` process the spec starts on vcan, not the runner; the
+// runner reaches it only over the bus. The VM runs one emulated CPU, so a
+// suite takes minutes: waits are generous.
+const suiteWithin = 45 * time.Minute
+
+// dutBench is a rig file for DUT runs, the DUT's own `ecu` process and the
+// harness's state directory (the backend and the planning persist there
+// across runs).
+type dutBench struct {
+	rigFile string
+	rig     *rigs.Rig
+	ecu     *rigs.ECU
+	state   string
+	dut     *proc
+}
+
+// dutRigFile is rigs/vcan.yaml with a backend port of its own; fd puts the
+// powertrain bus (ECM-0001, BRK-0001: the ECUs the scenarios judge) on the
+// CAN FD interface vcan1 and BRK-0001's ISO-TP on CAN FD frames, and the
+// body bus on the classic vcan0 (its ECUs with classic frames).
+func dutRigFile(fd bool) string {
+	GinkgoHelper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	port := ln.Addr().(*net.TCPAddr).Port
+	Expect(ln.Close()).To(Succeed())
+	repl := []string{"127.0.0.1:8470", "127.0.0.1:" + strconv.Itoa(port)}
+	if fd {
+		repl = append(repl,
+			"    interface: vcan0\n    bitrate: 500000\n  - name: body\n    kind: socketcan\n    interface: vcan1\n    fd: true\n    bitrate: 500000\n    data_bitrate: 2000000\n",
+			"    interface: vcan1\n    fd: true\n    bitrate: 500000\n    data_bitrate: 2000000\n  - name: body\n    kind: socketcan\n    interface: vcan0\n    bitrate: 500000\n",
+			"isotp: {request: 0x7E0, response: 0x7E8, fd: true}", "isotp: {request: 0x7E0, response: 0x7E8}",
+			"isotp: {request: 0x7E1, response: 0x7E9, fd: true}", "isotp: {request: 0x7E1, response: 0x7E9}",
+			"profile: partial\n    bus: powertrain\n    process: external\n", "profile: partial\n    bus: powertrain\n    process: external\n    isotp: {fd: true}\n")
+	}
+	return rigWith(repl...)
+}
+
+// startDUT starts ECU id of a DUT rig as its own `uptane-hil ecu` process
+// (with --without checks when given); it provisions itself from the backend
+// the first DUT run serves.
+func startDUT(fd bool, id string, without ...string) *dutBench {
+	GinkgoHelper()
+	b := &dutBench{rigFile: dutRigFile(fd), state: GinkgoT().TempDir()}
+	var err error
+	b.rig, err = rigs.Load(b.rigFile)
+	Expect(err).NotTo(HaveOccurred())
+	b.ecu = b.rig.ECU(id)
+	if fd {
+		Expect(b.rig.Bus(b.ecu.Bus).Interface).To(Equal("vcan1"))
+		Expect(b.rig.Bus(b.ecu.Bus).FD).To(BeTrue())
+	} else {
+		Expect(b.rig.Bus(b.ecu.Bus).Interface).To(Equal("vcan0"))
+	}
+	args := []string{"ecu", "--rig", b.rigFile, "--ecu", id, "--out", GinkgoT().TempDir(), "--wait", "20m"}
+	if len(without) > 0 {
+		args = append(args, "--without", strings.Join(without, ","))
+	}
+	b.dut = startCLI("dut "+id, nil, args...)
+	if len(without) > 0 {
+		b.dut.waitFor(regexp.QuoteMeta(id)+`: VULNERABLE: running without `, upWithin)
+	}
+	return b
+}
+
+// suiteRun is one `uptane-hil run --dut` and what it wrote.
+type suiteRun struct {
+	code   int
+	out    string // what it printed
+	report *reports.Report
+	junit  string
+	took   time.Duration
+}
+
+// run plays the given scenario files (none: the whole scenarios/ folder)
+// against the DUT.
+func (b *dutBench) run(files ...string) suiteRun {
+	GinkgoHelper()
+	out := GinkgoT().TempDir()
+	start := time.Now()
+	p := startCLI("run --dut "+b.ecu.ID, nil, append([]string{"run", "--rig", b.rigFile, "--dut", b.ecu.ID, "--state", b.state, "--out", out}, files...)...)
+	code := p.wait(suiteWithin)
+	s := suiteRun{code: code, out: p.Output(), took: time.Since(start)}
+	AddReportEntry("suite against "+b.ecu.ID, fmt.Sprintf("%d scenario files, %s wall", len(files), s.took.Round(time.Second)))
+	f, err := os.Open(filepath.Join(out, "report.json"))
+	Expect(err).NotTo(HaveOccurred(), "run exited %d:\n%s", code, s.out)
+	defer f.Close()
+	s.report, err = reports.ReadJSON(f)
+	Expect(err).NotTo(HaveOccurred())
+	j, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+	Expect(err).NotTo(HaveOccurred())
+	s.junit = string(j)
+	for _, x := range s.report.Results {
+		if x.Capture != "" && x.Target == reports.TargetDUT {
+			Expect(filepath.Join(out, x.Capture)).To(BeAnExistingFile(), "the capture of %s on the DUT", x.Scenario)
+		}
+	}
+	return s
+}
+
+// applicability is what each scenario of files (none: all) says about the
+// DUT: the checks that must stop it there, or why it cannot judge it.
+func (b *dutBench) applicability(files ...string) map[string]scenarios.Applicability {
+	GinkgoHelper()
+	if len(files) == 0 {
+		files = []string{"scenarios"}
+	}
+	list, err := scenarios.LoadAll(files...)
+	Expect(err).NotTo(HaveOccurred())
+	out := map[string]scenarios.Applicability{}
+	for _, s := range list {
+		a, err := s.OnDUT(b.ecu)
+		Expect(err).NotTo(HaveOccurred())
+		out[s.Name] = a
+	}
+	return out
+}
+
+// applicableFiles are the files of the scenarios that can judge the DUT.
+func (b *dutBench) applicableFiles() []string {
+	GinkgoHelper()
+	var files []string
+	for name, a := range b.applicability() {
+		if a.Applicable {
+			files = append(files, filepath.Join("scenarios", name+".yaml"))
+		}
+	}
+	slices.Sort(files)
+	Expect(files).NotTo(BeEmpty())
+	return files
+}
+
+// expectIdentity checks an identity read from the bus against the rig.
+func (b *dutBench) expectIdentity(id *reports.Identity) {
+	GinkgoHelper()
+	Expect(id).NotTo(BeNil())
+	Expect(id.ECU).To(Equal(b.ecu.ID))
+	Expect(id.HardwareID).To(Equal(b.ecu.HardwareID))
+	Expect(id.VIN).To(Equal(b.rig.Vehicle.VIN))
+	Expect(id.Profile).To(Equal(b.ecu.Profile))
+	Expect(id.KeyID).To(MatchRegexp(`^[0-9a-f]{64}$`))
+	Expect(id.Installed).To(ContainSubstring(b.ecu.HardwareID))
+	Expect(id.Release).To(BeNumerically(">=", 1))
+}
+
+// expectVerdicts checks each scenario's DUT and twin results: lacking are
+// the checks the DUT runs without; a scenario whose checks on the DUT are
+// all among them must fail there, naming them, every other applicable one
+// be defended by one of its checks, every one that cannot judge the DUT be
+// not applicable with the reason, and every twin control compromised.
+func (b *dutBench) expectVerdicts(s suiteRun, appl map[string]scenarios.Applicability, lacking ...string) (failed []string) {
+	GinkgoHelper()
+	Expect(s.report.Schema).To(Equal(reports.SchemaDUT))
+	Expect(s.report.DUT).NotTo(BeNil())
+	Expect(s.report.DUT.ECU).To(Equal(b.ecu.ID))
+	Expect(s.report.DUT.Interface).To(Equal(b.rig.Bus(b.ecu.Bus).Interface))
+	b.expectIdentity(s.report.DUT.Start)
+	dut, twin := map[string]reports.Result{}, map[string]reports.Result{}
+	for _, x := range s.report.Results {
+		switch x.Target {
+		case reports.TargetDUT:
+			Expect(dut).NotTo(HaveKey(x.Scenario), "one DUT result per scenario")
+			dut[x.Scenario] = x
+		case reports.TargetTwin:
+			twin[x.Scenario] = x
+		default:
+			Fail(fmt.Sprintf("%s on %s: a DUT run judges the DUT and its twin only", x.Scenario, x.ECU))
+		}
+	}
+	Expect(dut).To(HaveLen(len(appl)), "no scenario dropped")
+	rows := map[string]reports.DUTScenario{}
+	for _, row := range s.report.DUT.Scenarios {
+		rows[row.Scenario] = row
+	}
+	na := 0
+	for name, a := range appl {
+		x, row := dut[name], rows[name]
+		Expect(x.ECU).To(Equal(b.ecu.ID), name)
+		if !a.Applicable {
+			na++
+			Expect(x.IsNotApplicable()).To(BeTrue(), "%s cannot judge the DUT (%s), yet: %+v", name, a.Reason, x)
+			Expect(x.Detail).To(Equal(a.Reason), name)
+			Expect(row.Verdict).To(Equal(reports.NotApplicable), name)
+			Expect(row.Reason).To(Equal(a.Reason), name)
+		} else {
+			b.expectIdentity(x.Identity)
+			var own []string
+			for _, id := range a.Checks {
+				own = append(own, id.String())
+			}
+			Expect(x.Checks).To(Equal(own), name)
+			if len(lacking) > 0 && allIn(own, lacking) {
+				failed = append(failed, name)
+				Expect(x.Pass).To(BeFalse(), "%s: the DUT lacks %v: %s", name, own, x.Detail)
+				Expect(x.Observed).To(Equal(reports.Compromised), name)
+				Expect(row.Missing).To(Equal(own), "the report names the missing checks of %s", name)
+				Expect(x.Detail).To(ContainSubstring("the DUT did not perform"), name)
+			} else {
+				Expect(x.Pass).To(BeTrue(), "%s on the DUT: expected defended by one of %v, observed %s (detected %q): %s", name, own, x.Observed, x.Detected, x.Detail)
+				Expect(x.Observed).To(Equal(reports.Defended), name)
+				Expect(own).To(ContainElement(x.Detected), name)
+				Expect(row.Missing).To(BeEmpty(), name)
+			}
+		}
+		t, ok := twin[name]
+		Expect(ok).To(BeTrue(), "%s: the twin's control still runs", name)
+		Expect(t.Pass).To(BeTrue(), "%s on the twin (%s): expected compromised, observed %s: %s", name, t.Profile, t.Observed, t.Detail)
+		Expect(t.Observed).To(Equal(reports.Compromised), name)
+		Expect(row.Twin).NotTo(BeNil(), name)
+		Expect(row.Twin.Observed).To(Equal(reports.Compromised), name)
+	}
+	sum := s.report.Summary
+	Expect(sum.NotApplicable).To(Equal(na))
+	Expect(sum.Failed).To(Equal(len(failed)))
+	Expect(sum.Passed).To(Equal(len(appl)*2 - na - len(failed)))
+	Expect(s.out).To(ContainSubstring(fmt.Sprintf("%d passed, %d failed", sum.Passed, sum.Failed)))
+	if na > 0 {
+		Expect(s.out).To(ContainSubstring(fmt.Sprintf(", %d not applicable", na)))
+		Expect(strings.Count(s.junit, "<skipped message=\"not applicable: ")).To(Equal(na))
+	}
+	Expect(strings.Count(s.junit, "<failure ")).To(Equal(len(failed)))
+	if len(failed) == 0 {
+		Expect(s.code).To(Equal(0), s.out)
+	} else {
+		Expect(s.code).To(Equal(1), s.out)
+	}
+	return failed
+}
+
+func allIn(xs, set []string) bool {
+	for _, x := range xs {
+		if !slices.Contains(set, x) {
+			return false
+		}
+	}
+	return len(xs) > 0
+}
+
+// stillRunning checks the DUT process was never restarted.
+func (b *dutBench) stillRunning() {
+	GinkgoHelper()
+	select {
+	case <-b.dut.done:
+		Fail(fmt.Sprintf("the DUT process exited:\n%s", b.dut.Output()))
+	default:
+	}
+	Expect(b.dut.term(stopWithin)).To(Equal(0), b.dut.Output())
+	Expect(strings.Count(b.dut.Output(), b.ecu.ID+": provisioned in ")).To(Equal(1), "provisioned once, never reset")
+}
+
+var _ = Describe("the attack suite against a device under test: an `uptane-hil ecu` process on vcan", Label("vcan"), func() {
+	BeforeEach(func() {
+		wd, _ := os.Getwd()
+		Expect(os.Chdir("../..")).To(Succeed())
+		DeferCleanup(os.Chdir, wd)
+	})
+
+	It("a conformant full-verification DUT (ECM-0001, classic CAN on vcan0): the whole suite twice in a row on the same process, every applicable scenario defended, every twin control compromised, both green", func() {
+		b := startDUT(false, "ECM-0001")
+		appl := b.applicability()
+		first := b.run()
+		Expect(b.expectVerdicts(first, appl)).To(BeEmpty())
+		second := b.run()
+		Expect(b.expectVerdicts(second, appl)).To(BeEmpty())
+		// one device, no factory reset: the second run continues where the
+		// first left it (release counters only go up)
+		Expect(second.report.DUT.Start.Release).To(BeNumerically(">=", first.report.DUT.Start.Release))
+		var last *reports.Identity
+		for _, x := range first.report.Results {
+			if x.Identity != nil {
+				last = x.Identity
+			}
+		}
+		Expect(second.report.DUT.Start.Release).To(BeNumerically(">=", last.Release))
+		Expect(second.report.DUT.Start.Time).NotTo(BeTemporally("<", last.Time))
+		b.stillRunning()
+	})
+
+	It("a conformant partial-verification DUT (BRK-0001, CAN FD on vcan1): every applicable scenario defended, every twin control compromised", func() {
+		b := startDUT(true, "BRK-0001")
+		files := b.applicableFiles()
+		Expect(b.expectVerdicts(b.run(files...), b.applicability(files...))).To(BeEmpty())
+		b.stillRunning()
+	})
+
+	It("a vulnerable DUT (BRK-0001 --without check_targets.version,verify_image.release_counter,verify_image.hashes): exactly the scenarios of those defences fail, and the report names the missing checks", func() {
+		lacking := []string{"check_targets.version", "verify_image.release_counter", "verify_image.hashes"}
+		b := startDUT(false, "BRK-0001", lacking...)
+		files := b.applicableFiles()
+		s := b.run(files...)
+		failed := b.expectVerdicts(s, b.applicability(files...), lacking...)
+		Expect(failed).NotTo(BeEmpty())
+		Expect(len(failed)).To(BeNumerically("<", len(files)), "the rest passes")
+		for _, name := range failed {
+			Expect(s.out).To(MatchRegexp(`FAIL %s\s+%s`, regexp.QuoteMeta(name), b.ecu.ID))
+		}
+		Expect(s.junit).To(ContainSubstring("the device under test lacks"))
+		b.stillRunning()
+	})
+})
