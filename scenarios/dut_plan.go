@@ -102,6 +102,9 @@ const (
 	PathPrimary = "through the forwarding Primary"
 	PathBus     = "bus attacker node"
 	PathNone    = "not applicable"
+	// PathPower: a power cut by the rig's power: supply of the DUT, at a
+	// point of the Primary's session (power_dut.go).
+	PathPower = "the rig's power: supply"
 )
 
 // DUTPath says how the scenario's attack reaches a device under test
@@ -127,6 +130,8 @@ func (s *Scenario) DUTPath() (string, error) {
 		return PathNone, nil
 	case s.Transport == "bus":
 		return PathBus, nil
+	case len(s.PowerLoss()) > 0:
+		return PathPower, nil
 	}
 	return PathPrimary, nil
 }
@@ -141,6 +146,9 @@ func (s *Scenario) OnDUT(e *rigs.ECU) (Applicability, error) {
 		return a, err
 	}
 	if why := s.notOnDUT(e); why != "" {
+		return Applicability{DUT: a.DUT, Reason: why}, nil
+	}
+	if why := s.powerOnDUT(e); why != "" {
 		return Applicability{DUT: a.DUT, Reason: why}, nil
 	}
 	return a, nil

@@ -131,7 +131,7 @@ func (s *Scenario) runOnDUT(o RunOptions) ([]Result, error) {
 	buses, detach := sessionBuses(o.DUT.Buses)
 	defer detach()
 	vo := vehicle.Options{Rig: rig, Dir: o.DUT.State, Clock: clk, Seed: o.Seed, Buses: buses, Wait: o.DUT.Wait,
-		Profiles: map[string]check.Profile{primaryID: Forwarding()}, Events: r.sink(),
+		Profiles: map[string]check.Profile{primaryID: Forwarding()}, Events: r.powerEvents(r.sink()),
 		Reach: func(x *rigs.ECU) vehicle.Reach {
 			if x.ID == e.ID {
 				return vehicle.ByRig(x)
@@ -217,10 +217,11 @@ func (s *Scenario) runOnDUT(o RunOptions) ([]Result, error) {
 	if err := r.readReport(d, false); err != nil {
 		r.details[e.ID] = append(r.details[e.ID], "the final version report: "+err.Error())
 	}
+	after := r.identityAfter(id, d)
 	results := r.verdicts(check.Conformant, false)
 	for i := range results {
 		x := &results[i]
-		x.Target, x.Identity, x.Applicability = OnDUT, &id, a.String()
+		x.Target, x.Identity, x.After, x.Applicability = OnDUT, &id, after, a.String()
 		x.Wall = gotime.Since(wall)
 		x.Duration = x.Wall
 		x.Capture, x.CandumpLog = r.pcapName, r.logName
@@ -248,6 +249,19 @@ func missing(x *Result, a Applicability, s *Scenario, d *dutRun) string {
 	}
 	msg := fmt.Sprintf("the DUT did not perform %s (the defence of %s): the attack succeeded", strings.Join(names, " or "), s.Name)
 	return strings.TrimPrefix(x.Detail+"; "+msg, "; ")
+}
+
+// identityAfter is the DUT's identity with what its last version report
+// says: its image, that image's release and its latest attested time.
+func (r *runner) identityAfter(before Identity, d *dutRun) *Identity {
+	after := before
+	if d.image != nil {
+		after.Installed, after.Release = d.image.Filename, r.fromReport(d).Release
+	}
+	if sr, err := manifest.ParseReport(d.report, manifest.MaxReportSize); err == nil {
+		after.Time = sr.Signed.LatestTime
+	}
+	return &after
 }
 
 // verifies reports whether check name is one of a Secondary's verification
@@ -424,6 +438,9 @@ func twin(r *rigs.Rig) *rigs.Rig {
 	c.ECUs = append([]rigs.ECU(nil), r.ECUs...)
 	for i := range c.ECUs {
 		c.ECUs[i].DUT = false
+		// every bus is virtual here: the twin's links run on our ISO-TP
+		// (the kernel's can-isotp needs SocketCAN and the wall clock)
+		c.ECUs[i].ISOTP.Stack = rigs.StackOwn
 		if c.ECUs[i].Process == rigs.External || c.ECUs[i].Process == rigs.Physical {
 			c.ECUs[i].Process = rigs.InProcess
 		}

@@ -177,6 +177,11 @@ var _ = Describe("a DUT run", Label("dut"), func() {
 			Expect(cur.Time.Before(prev.Time)).To(BeFalse(), "%s after %s", all[i].Scenario, all[i-1].Scenario)
 		}
 		Expect(all[5].Identity.Release).To(BeNumerically(">", all[0].Identity.Release))
+		for i := 0; i+1 < len(all); i++ {
+			Expect(all[i].After).NotTo(BeNil())
+			Expect(all[i+1].Identity.Release).To(Equal(all[i].After.Release), "what the DUT runs after %s is what the next scenario finds", all[i].Scenario)
+			Expect(all[i].After.Time.Before(all[i].Identity.Time)).To(BeFalse())
+		}
 		Expect(all[5].Identity.Time.Sub(all[0].Identity.Time)).To(BeNumerically(">=", 48*time.Hour))
 		st, err := os.ReadFile(filepath.Join(b.state, "dut-clock.json"))
 		Expect(err).NotTo(HaveOccurred())

@@ -181,6 +181,12 @@ var _ = Describe("applicability to a device under test", func() {
 				case len(s.ECUs) > 0 && !slices.Contains(s.ECUs, e.ID):
 					Expect(a.Applicable).To(BeFalse())
 					Expect(a.Reason).To(ContainSubstring("not the DUT " + e.ID))
+				case len(s.PowerLoss()) > 0:
+					// rigs/vcan.yaml gives no ECU a power: supply
+					Expect(e.Power).To(BeNil())
+					Expect(a.Applicable).To(BeFalse())
+					Expect(a.Reason).To(Equal("the rig gives ECU " + e.ID + " no power: supply"))
+					Expect(path).To(Equal(scenarios.PathPower))
 				default:
 					Expect(a).To(Equal(f), "%s on %s", s.Name, e.ID)
 					Expect(path).To(BeElementOf(scenarios.PathPrimary, scenarios.PathBus))

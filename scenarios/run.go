@@ -93,6 +93,10 @@ type Result struct {
 	// Identity is the DUT as read on the bus before the scenario (OnDUT
 	// results only).
 	Identity *Identity
+	// After is the DUT as its last version report of the scenario says
+	// (OnDUT results of applicable scenarios): its image, release and
+	// latest attested time once the scenario is over.
+	After *Identity
 	// Applicability is Applicability.String() of the scenario for the DUT
 	// (OnDUT and Twin results).
 	Applicability string
@@ -141,8 +145,9 @@ type runner struct {
 	log       events.Log
 	pcapName  string
 	logName   string
-	bus       busState  // attacks on the vehicle network (bus.go)
-	identity  *Identity // the device under test, as read before the steps
+	bus       busState   // attacks on the vehicle network (bus.go)
+	power     powerState // power cuts (power.go)
+	identity  *Identity  // the device under test, as read before the steps
 	// hooks see each event of the run as it is emitted (preconditions.go)
 	hooks []func(events.Event)
 	// unsafe: unsafe programming seen per ECU; spoofed: what a signal
@@ -211,6 +216,9 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 				r.proxy = mitm.New(backend, sim)
 				return r.proxy
 			}}
+		if len(s.PowerLoss()) > 0 {
+			vo.Crash = r.crashFor
+		}
 		s.Setup.Image.apply(&vo)
 		vo.Compatibility = s.compatibility()
 		r.dutOptions(o, &vo)
@@ -316,11 +324,16 @@ func (r *runner) step(i int) error {
 			}
 		}
 
+		r.power.assign(st.Campaign.Release, ecus)
 		if !st.Campaign.AssignOnly {
 			r.observe(v.Cycle())
+			return r.afterCycle()
 		}
 	case st.Cycle != nil:
 		r.observe(v.Cycle())
+		return r.afterCycle()
+	case st.PowerCut != nil:
+		return r.powerCut(f+".power_cut", st.PowerCut)
 	case st.Advance > 0:
 		r.sim.Jump(st.Advance)
 		r.note("time travel: +" + st.Advance.String())

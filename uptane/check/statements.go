@@ -86,6 +86,9 @@ var Statements = map[ID][]std.ID{
 	PoufReportNonce:     {"version_report#3"},
 	PoufTransferSize:    {"download_image#7"},
 	PoufRateLimit:       nil, // denial of service on the bus ({#threats}); no statement
+
+	// a power cut mid-update must not leave the ECU unrecoverable
+	InstallImageAtomic: {"install_image#1", "metadata_verification#5"},
 	// a safety condition of the vehicle (ISO 14229-1), not of the Standard
 	PoufProgrammingPreconditions: nil,
 }
