@@ -124,13 +124,14 @@ func (s *Scenario) runOnDUT(o RunOptions) ([]Result, error) {
 	clk := clock.NewWall()
 	clk.Jump(cs.Offset)
 	r := &runner{s: s, sim: clk, held: map[string][]keys.Signer{}, heldECU: map[string]*keys.Private{}, detected: map[string][]check.ID{},
-		details: map[string][]string{}, offs: map[string]func(){}, heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{}}
+		details: map[string][]string{}, offs: map[string]func(){}, heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{},
+		unsafe: map[string][]string{}, unsafeSeen: map[string]bool{}, spoofed: map[string]string{}, start: clk.Now()}
 	rig := o.Rig
 	primaryID := rig.Primary().ID
 	buses, detach := sessionBuses(o.DUT.Buses)
 	defer detach()
 	vo := vehicle.Options{Rig: rig, Dir: o.DUT.State, Clock: clk, Seed: o.Seed, Buses: buses, Wait: o.DUT.Wait,
-		Profiles: map[string]check.Profile{primaryID: Forwarding()}, Events: r.powerEvents(r.log.Sink()),
+		Profiles: map[string]check.Profile{primaryID: Forwarding()}, Events: r.powerEvents(r.sink()),
 		Reach: func(x *rigs.ECU) vehicle.Reach {
 			if x.ID == e.ID {
 				return vehicle.ByRig(x)
@@ -194,6 +195,7 @@ func (s *Scenario) runOnDUT(o RunOptions) ([]Result, error) {
 		defer stop()
 	}
 	r.judged = []string{e.ID}
+	r.watchUnsafe()
 	var stepErr error
 	for i := range r.s.Steps {
 		if st := r.s.Steps[i]; st.Advance > 0 {

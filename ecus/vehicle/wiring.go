@@ -105,7 +105,7 @@ func (v *Vehicle) connect(s *Secondary) error {
 		})
 		if conds := e.Conditions(); len(conds) > 0 {
 			// the ECU reads its bus for its programming preconditions
-			node.Server.Preconditions = restbus.Watch(bus, conds).Check
+			node.Server = secondary.ServerPreconditions(node.Server, v.opts.profile(e.ID), restbus.Watch(bus, conds).Check)
 		}
 		s.BusNode = node
 		if err := s.BusNode.Start(s.ECU); err != nil {
@@ -179,6 +179,10 @@ func ServeSecondary(bus can.Bus, clk clock.Clock, e *rigs.ECU, ecu *secondary.EC
 		return nil, nil, err
 	}
 	h := secondary.NewHandler(ecu, vin)
+	// Its programming preconditions are not read here: in this mode
+	// (uptane-hil ecu, one process per ECU) nothing runs the rest-bus, and
+	// an ECU that never sees its signals would refuse every update
+	// (docs/restbus.md, "Not done yet").
 	srv := uds.NewServer(conn, clk, h, secondaryServer(e, clk, ecu.Profile(), func(ce *check.Error) { h.ECU().RecordAttack(ce) }))
 	clk.Go(e.ID+" UDS server", func() { _ = srv.Serve() })
 	return h, conn, nil
