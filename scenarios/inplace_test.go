@@ -10,6 +10,7 @@ import (
 
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/scenarios"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
 
 var _ = Describe("a scenario retargeted onto the device under test", func() {
@@ -163,5 +164,28 @@ goal:
 		Expect(out.Steps[1].Attack.Bus.Target).To(Equal("BCM-0001"))
 		Expect(out.Steps[1].Attack.Bus.Bus).To(Equal(r.ECU("BCM-0001").Bus))
 		Expect(strings.Contains(b.Steps[1].Attack.Bus.Bus, "powertrain")).To(BeTrue(), "the scenario itself is unchanged")
+	})
+})
+
+var _ = Describe("the forwarding Primary of DUT runs", func() {
+	It("is one profile: every check a Primary performs off but fetching the Image repository and its request timeout", func() {
+		f := scenarios.Forwarding()
+		Expect(f.Name).To(Equal("forwarding"))
+		kept := 0
+		for i := range check.All {
+			id := check.ID(i + 1)
+			if !id.Performers().Has(check.Primary) {
+				Expect(f.On(id)).To(BeTrue(), "%s is not the Primary's: the forwarding profile leaves it on", id)
+				continue
+			}
+			switch id {
+			case check.FullVerificationImageRepository, check.InVehicleRequestTimeout:
+				Expect(f.On(id)).To(BeTrue(), id.String())
+				kept++
+			default:
+				Expect(f.On(id)).To(BeFalse(), "%s: a forwarding Primary hands on what it would refuse", id)
+			}
+		}
+		Expect(kept).To(Equal(2))
 	})
 })
