@@ -80,7 +80,23 @@ type ISOTP struct {
 	FD        bool          `yaml:"fd"`       // CAN FD frames (the bus must be FD)
 	BlockSize int           `yaml:"block_size"`
 	STmin     time.Duration `yaml:"stmin"`
+	// Stack is which ISO-TP implementation the ends of this link that
+	// uptane-hil runs use (the Primary's, and the Secondary's when it is
+	// one of ours): StackOwn (default, sim/isotp) or StackKernel (the
+	// Linux kernel's can-isotp sockets, sim/kisotp: STmin and the N_*
+	// timers then live in the kernel). The kernel's needs a SocketCAN bus.
+	Stack string `yaml:"stack"`
 }
+
+// The ISO-TP stacks of a link.
+const (
+	// StackOwn is uptane-hil's own ISO-TP (sim/isotp), on every bus; the
+	// attacker nodes always use it.
+	StackOwn = "uptane-hil"
+	// StackKernel is the Linux kernel's can-isotp (CAN_ISOTP sockets), on
+	// SocketCAN buses only.
+	StackKernel = "kernel"
+)
 
 func (r *Rig) validateECUs(busNames map[string]bool) error {
 	if len(r.ECUs) == 0 {
@@ -231,6 +247,15 @@ func (r *Rig) validateECUs(busNames map[string]bool) error {
 			}
 			if e.ISOTP.BlockSize < 0 || e.ISOTP.BlockSize > 255 {
 				return r.Errorf(f+".isotp.block_size", "%d is outside 0..255", e.ISOTP.BlockSize)
+			}
+			if e.ISOTP.Stack == "" {
+				e.ISOTP.Stack = StackOwn
+			}
+			switch {
+			case !oneOf(e.ISOTP.Stack, StackOwn, StackKernel):
+				return r.Errorf(f+".isotp.stack", "%q is not one of %s, %s", e.ISOTP.Stack, StackOwn, StackKernel)
+			case e.ISOTP.Stack == StackKernel && bus.Kind != SocketCAN:
+				return r.Errorf(f+".isotp.stack", "the kernel's can-isotp needs a SocketCAN bus; %s is on bus %q (%s): use stack: %s there", e.ID, e.Bus, bus.Kind, StackOwn)
 			}
 			if e.ISOTP.STmin < 0 || e.ISOTP.STmin > 127*time.Millisecond {
 				return r.Errorf(f+".isotp.stmin", "%s is outside 0..127ms", e.ISOTP.STmin)

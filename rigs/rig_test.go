@@ -60,6 +60,12 @@ var _ = Describe("rig files", func() {
 		Entry("FD ISO-TP on a classic bus", func(s string) string {
 			return strings.Replace(s, "profile: partial\n    bus: powertrain", "profile: partial\n    bus: powertrain\n    isotp: {fd: true}", 1)
 		}, `ecus\[2\]\.isotp\.fd: bus "powertrain" is not a CAN FD bus`),
+		Entry("the kernel's ISO-TP on a virtual bus", func(s string) string {
+			return strings.Replace(s, "profile: partial\n    bus: powertrain", "profile: partial\n    bus: powertrain\n    isotp: {stack: kernel}", 1)
+		}, `^broken\.yaml:\d+:\d+: ecus\[2\]\.isotp\.stack: the kernel's can-isotp needs a SocketCAN bus; BRK-0001 is on bus "powertrain" \(virtual\): use stack: uptane-hil there$`),
+		Entry("an unknown ISO-TP stack", func(s string) string {
+			return strings.Replace(s, "profile: partial\n    bus: powertrain", "profile: partial\n    bus: powertrain\n    isotp: {stack: linux}", 1)
+		}, `ecus\[2\]\.isotp\.stack: "linux" is not one of uptane-hil, kernel$`),
 		Entry("two Primaries", func(s string) string { return strings.Replace(s, "role: secondary", "role: primary", 1) },
 			`ecus\[1\]\.(bus|buses)`),
 		Entry("not YAML", func(s string) string { return s + "\n  - : [" }, `^broken\.yaml:\d+(:\d+)?: not valid YAML`),

@@ -57,6 +57,7 @@ var transportWords = map[string]string{
 	"backend-link": "on the backend link",
 	"bus":          "on the vehicle bus",
 	"keys":         "with compromised keys",
+	"power":        "by a power cut",
 }
 
 // ApplicableToDUT says whether a scenario with the given attack, transport

@@ -1,9 +1,14 @@
 package scenarios
 
 import (
+	"fmt"
+	"io"
 	"sync"
 
 	"github.com/uptane-hil/uptane-hil/sim/can"
+	"github.com/uptane-hil/uptane-hil/sim/isotp"
+	"github.com/uptane-hil/uptane-hil/sim/kisotp"
+	"github.com/uptane-hil/uptane-hil/sim/socketcan"
 )
 
 // sessionBus is a bus handed over to DUT runs (RunOptions.DUT.Buses) as
@@ -16,6 +21,24 @@ type sessionBus struct {
 	mu    sync.Mutex
 	nodes []can.Node
 	taps  []func()
+	// kernel can-isotp channels the run opened (isotp.stack: kernel)
+	channels []io.Closer
+}
+
+// OpenKernelISOTP opens the kernel's can-isotp on the underlying SocketCAN
+// interface for this run (vehicle.KernelISOTPBus); Close closes it.
+func (b *sessionBus) OpenKernelISOTP(o isotp.Options) (*kisotp.Conn, error) {
+	sb, ok := b.Bus.(*socketcan.Bus)
+	if !ok {
+		return nil, fmt.Errorf("the kernel's can-isotp needs a SocketCAN bus; bus %s is %T", b.Name(), b.Bus)
+	}
+	c, err := kisotp.Open(sb.Name(), o)
+	if err == nil {
+		b.mu.Lock()
+		b.channels = append(b.channels, c)
+		b.mu.Unlock()
+	}
+	return c, err
 }
 
 func (b *sessionBus) Attach(name string, filters ...can.Filter) (can.Node, error) {
@@ -45,11 +68,14 @@ func (b *sessionBus) Timed() bool {
 // Close detaches what the run attached; the bus itself stays open.
 func (b *sessionBus) Close() error {
 	b.mu.Lock()
-	nodes, taps := b.nodes, b.taps
-	b.nodes, b.taps = nil, nil
+	nodes, taps, channels := b.nodes, b.taps, b.channels
+	b.nodes, b.taps, b.channels = nil, nil, nil
 	b.mu.Unlock()
 	for _, n := range nodes {
 		n.Close()
+	}
+	for _, c := range channels {
+		c.Close()
 	}
 	for _, rm := range taps {
 		rm()

@@ -90,6 +90,9 @@ const (
 	PathPrimary = "through the forwarding Primary"
 	PathBus     = "bus attacker node"
 	PathNone    = "not applicable"
+	// PathPower: a power cut by the rig's power: supply of the DUT, at a
+	// point of the Primary's session (power_dut.go).
+	PathPower = "the rig's power: supply"
 )
 
 // DUTPath says how the scenario's attack reaches a device under test
@@ -118,6 +121,8 @@ func (s *Scenario) DUTPath() (string, error) {
 		return PathNone, nil
 	case s.Transport == "bus":
 		return PathBus, nil
+	case len(s.PowerLoss()) > 0:
+		return PathPower, nil
 	}
 	return PathPrimary, nil
 }
@@ -140,6 +145,9 @@ func (s *Scenario) OnDUT(e *rigs.ECU) (Applicability, error) {
 		if why := s.judgesPrimary(nil); why != "" {
 			return Applicability{DUT: a.DUT, Reason: s.Name + ": " + why}, nil
 		}
+	}
+	if why := s.powerOnDUT(e); why != "" {
+		return Applicability{DUT: a.DUT, Reason: why}, nil
 	}
 	return a, nil
 }

@@ -144,7 +144,7 @@ func (s *Scenario) playOnDUT(o RunOptions, e *rigs.ECU, a Applicability) ([]Resu
 	buses, detach := sessionBuses(o.DUT.Buses)
 	defer detach()
 	vo := vehicle.Options{Rig: rig, Dir: o.DUT.State, Clock: clk, Seed: o.Seed, Buses: buses, Wait: o.DUT.Wait,
-		Profiles: map[string]check.Profile{primaryID: Forwarding()}, Events: r.log.Sink(),
+		Profiles: map[string]check.Profile{primaryID: Forwarding()}, Events: r.powerEvents(r.log.Sink()),
 		Reach: func(x *rigs.ECU) vehicle.Reach {
 			if x.ID == e.ID {
 				return vehicle.ByRig(x)
@@ -450,6 +450,9 @@ func twin(r *rigs.Rig) *rigs.Rig {
 	c.ECUs = append([]rigs.ECU(nil), r.ECUs...)
 	for i := range c.ECUs {
 		c.ECUs[i].DUT = false
+		// every bus is virtual here: the twin's links run on our ISO-TP
+		// (the kernel's can-isotp needs SocketCAN and the wall clock)
+		c.ECUs[i].ISOTP.Stack = rigs.StackOwn
 		if c.ECUs[i].Process == rigs.External || c.ECUs[i].Process == rigs.Physical {
 			c.ECUs[i].Process = rigs.InProcess
 		}

@@ -180,6 +180,12 @@ var _ = Describe("applicability to a device under test", func() {
 				case len(s.ECUs) == 1 && s.ECUs[0] == r.Primary().ID:
 					Expect(a.Applicable).To(BeFalse())
 					Expect(a.Reason).To(ContainSubstring("judges the Primary's own image"))
+				case len(s.PowerLoss()) > 0:
+					// rigs/vcan.yaml gives no ECU a power: supply
+					Expect(e.Power).To(BeNil())
+					Expect(a.Applicable).To(BeFalse())
+					Expect(a.Reason).To(Equal("the rig gives ECU " + e.ID + " no power: supply"))
+					Expect(path).To(Equal(scenarios.PathPower))
 				default:
 					// played in the place of the Secondary it judges
 					Expect(a).To(Equal(f), "%s on %s", s.Name, e.ID)

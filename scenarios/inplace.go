@@ -59,6 +59,9 @@ func (s *Scenario) referenced() []string {
 		if st.Attack != nil && st.Attack.Manifest != nil && st.Attack.Manifest.ECU != "" {
 			set[st.Attack.Manifest.ECU] = true
 		}
+		if st.PowerCut != nil && st.PowerCut.ECU != "" {
+			set[st.PowerCut.ECU] = true
+		}
 		if st.Attack != nil && st.Attack.Bus != nil && st.Attack.Bus.Target != "" {
 			set[st.Attack.Bus.Target] = true
 		}

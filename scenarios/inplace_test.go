@@ -66,7 +66,8 @@ var _ = Describe("a scenario retargeted onto the device under test", func() {
 				Expect(err).NotTo(HaveOccurred())
 				Expect(a).To(Equal(o), "%s on %s: the vcan rig has every ECU a scenario names", s.Name, e.ID)
 				primary := len(s.ECUs) == 1 && s.ECUs[0] == "TCU-0001"
-				Expect(a.Applicable).To(Equal(f.Applicable && s.Unsound() == "" && !primary), "%s on %s", s.Name, e.ID)
+				// rigs/vcan.yaml gives no ECU a power: supply
+				Expect(a.Applicable).To(Equal(f.Applicable && s.Unsound() == "" && !primary && len(s.PowerLoss()) == 0), "%s on %s", s.Name, e.ID)
 				if a.Applicable {
 					count[e.ID]++
 					Expect(rs.ECUs).To(Equal([]string{e.ID}), "%s on %s: the DUT is the judged ECU", s.Name, e.ID)
@@ -91,6 +92,10 @@ var _ = Describe("a scenario retargeted onto the device under test", func() {
 				Expect(err).NotTo(HaveOccurred())
 				if !f.Applicable || s.Unsound() != "" {
 					Expect(a.Applicable).To(BeFalse(), "%s (%s)", s.Name, p)
+					continue
+				}
+				if len(s.PowerLoss()) > 0 {
+					Expect(a.Reason).To(Equal("the rig gives ECU SUPPLIER-ECU-01 no power: supply"), "%s (%s)", s.Name, p)
 					continue
 				}
 				if !a.Applicable {

@@ -143,8 +143,9 @@ type runner struct {
 	log       events.Log
 	pcapName  string
 	logName   string
-	bus       busState  // attacks on the vehicle network (bus.go)
-	identity  *Identity // the device under test, as read before the steps
+	bus       busState   // attacks on the vehicle network (bus.go)
+	power     powerState // power cuts (power.go)
+	identity  *Identity  // the device under test, as read before the steps
 }
 
 func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
@@ -210,6 +211,9 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 				r.proxy = mitm.New(backend, sim)
 				return r.proxy
 			}}
+		if len(s.PowerLoss()) > 0 {
+			vo.Crash = r.crashFor
+		}
 		s.Setup.Image.apply(&vo)
 		vo.Compatibility = s.compatibility()
 		r.dutOptions(o, &vo)
@@ -314,11 +318,16 @@ func (r *runner) step(i int) error {
 			}
 		}
 
+		r.power.assign(st.Campaign.Release, ecus)
 		if !st.Campaign.AssignOnly {
 			r.observe(v.Cycle())
+			return r.afterCycle()
 		}
 	case st.Cycle != nil:
 		r.observe(v.Cycle())
+		return r.afterCycle()
+	case st.PowerCut != nil:
+		return r.powerCut(f+".power_cut", st.PowerCut)
 	case st.Advance > 0:
 		r.sim.Jump(st.Advance)
 		r.note("time travel: +" + st.Advance.String())

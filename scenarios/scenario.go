@@ -26,7 +26,7 @@ type Scenario struct {
 	Description string   `yaml:"description"`
 	Attack      string   `yaml:"attack"`    // a check.Attack, e.g. "freeze"
 	Standard    []string `yaml:"standard"`  // section anchors it exercises
-	Transport   string   `yaml:"transport"` // "backend-link", "bus" or "keys"
+	Transport   string   `yaml:"transport"` // "backend-link", "bus", "keys" or "power"
 	ECUs        []string `yaml:"ecus"`      // the ECUs whose outcome is judged (default: every Secondary)
 	// Defence lists the checks the control profile lacks.
 	Defence []check.ID `yaml:"defence"`
@@ -78,6 +78,8 @@ type Step struct {
 	// (signal.go); ExpectSignal reads it on the bus.
 	Signal       *SignalStep `yaml:"signal"`
 	ExpectSignal *SignalStep `yaml:"expect_signal"`
+	// PowerCut cuts a Secondary's power in the next update cycle (power.go).
+	PowerCut *PowerCut `yaml:"power_cut"`
 }
 
 // Campaign makes the Image repository publish release Release of each
@@ -217,6 +219,10 @@ type Goal struct {
 	// LeakedOver: the eavesdropper recovered more than this many bytes of
 	// the plaintext of the image the Director assigned the ECU.
 	LeakedOver int `yaml:"leaked_over"`
+	// Bricked: after a power cut (a power_cut step) the ECU booted no whole
+	// image (a mix of old and new bytes, or nothing it can boot), did not
+	// answer on the bus, or did not install its assignment in a later cycle.
+	Bricked bool `yaml:"bricked"`
 }
 
 var (
@@ -316,11 +322,11 @@ func (s *Scenario) validate() error {
 		}
 	}
 	switch s.Transport {
-	case "backend-link", "bus", "keys":
+	case "backend-link", "bus", "keys", "power":
 	case "":
-		return s.Errorf("transport", "missing: one of backend-link, bus, keys")
+		return s.Errorf("transport", "missing: one of backend-link, bus, keys, power")
 	default:
-		return s.Errorf("transport", "%q is not one of backend-link, bus, keys", s.Transport)
+		return s.Errorf("transport", "%q is not one of backend-link, bus, keys, power", s.Transport)
 	}
 	if len(s.Defence) == 0 {
 		return s.Errorf("defence", "missing: the checks the control profile lacks (a scenario with no control cannot show the suite can fail)")
@@ -357,8 +363,11 @@ func (s *Scenario) validate() error {
 		}
 	}
 	g := s.Goal
-	if g.Installed == "" && !g.Undetected && g.NotInstalled == "" && g.DirectorAccepts == "" && g.SlowerThan == 0 && g.ServedOver == 0 && g.LeakedOver == 0 && !g.Starved {
-		return s.Errorf("goal", "missing: what the attacker wants (installed, undetected, not_installed, director_accepts, slower_than, served_over, leaked_over, starved)")
+	if g.Installed == "" && !g.Undetected && g.NotInstalled == "" && g.DirectorAccepts == "" && g.SlowerThan == 0 && g.ServedOver == 0 && g.LeakedOver == 0 && !g.Starved && !g.Bricked {
+		return s.Errorf("goal", "missing: what the attacker wants (installed, undetected, not_installed, director_accepts, slower_than, served_over, leaked_over, starved, bricked)")
+	}
+	if err := s.validatePowerGoal(); err != nil {
+		return err
 	}
 	if g.LeakedOver < 0 {
 		return s.Errorf("goal.leaked_over", "%d: a number of bytes, 0 or more", g.LeakedOver)
@@ -384,13 +393,16 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 	st := s.Steps[i]
 	f := fmt.Sprintf("steps[%d]", i)
 	set := 0
-	for _, on := range []bool{st.Campaign != nil, st.Cycle != nil, st.Attack != nil, st.AttackOff != "", st.Advance != 0, st.Rotate != nil, st.Publish != nil, st.Signal != nil, st.ExpectSignal != nil} {
+	for _, on := range []bool{st.Campaign != nil, st.Cycle != nil, st.Attack != nil, st.AttackOff != "", st.Advance != 0, st.Rotate != nil, st.Publish != nil, st.Signal != nil, st.ExpectSignal != nil, st.PowerCut != nil} {
 		if on {
 			set++
 		}
 	}
 	if set != 1 {
-		return s.Errorf(f, "a step is exactly one of campaign, cycle, attack, attack_off, advance, rotate, publish, signal, expect_signal (found %d)", set)
+		return s.Errorf(f, "a step is exactly one of campaign, cycle, attack, attack_off, advance, rotate, publish, signal, expect_signal, power_cut (found %d)", set)
+	}
+	if err := s.validatePowerCut(f, i); err != nil {
+		return err
 	}
 	if err := s.validateSignalStep(f, st); err != nil {
 		return err

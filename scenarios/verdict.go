@@ -112,6 +112,9 @@ func (r *runner) verdicts(p check.Profile, control bool) []Result {
 		if g.Starved {
 			won = won && r.starved(ecu)
 		}
+		if g.Bricked {
+			won = won && r.bricked(ecu)
+		}
 		if g.SlowerThan > 0 {
 			won = won && r.slowest > g.SlowerThan
 		}

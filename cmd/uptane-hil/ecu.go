@@ -187,8 +187,8 @@ func runSecondaryECU(o vehicle.ProcessOptions, sigs chan os.Signal) int {
 		fmt.Printf("%s: VULNERABLE: running without %s\n", e.ID, strings.Join(names, ", "))
 	}
 	fmt.Printf("%s: booted %s (release %d, %d bytes, whole) from %s\n", e.ID, p.Booted.Name, p.Booted.ReleaseCounter, p.Booted.Length, p.Dir)
-	fmt.Printf("%s: serving UDS on ISO-TP on bus %s (%s), request %#x, response %#x (%s verification)\n", e.ID, e.Bus, b.Interface,
-		e.ISOTP.Request, e.ISOTP.Response, e.Profile)
+	fmt.Printf("%s: serving UDS on ISO-TP on bus %s (%s), request %#x, response %#x (%s verification, %s ISO-TP)\n", e.ID, e.Bus, b.Interface,
+		e.ISOTP.Request, e.ISOTP.Response, e.Profile, e.ISOTP.Stack)
 	s := <-sigs
 	p.Close()
 	fmt.Printf("%s: stopped (%s)\n", e.ID, s)

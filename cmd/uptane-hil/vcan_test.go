@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -38,6 +39,8 @@ const (
 // vehicleRun is the backend and the four Secondaries of rigs/vcan.yaml, each
 // in its own process.
 type vehicleRun struct {
+	file    string // the rig the Secondaries' processes read
+	primary string // the rig the Primary's process reads ("": file)
 	rig     *rigs.Rig
 	out     string
 	backend string
@@ -49,10 +52,16 @@ type vehicleRun struct {
 // `ecu`; env gives a Secondary extra environment variables.
 func startVehicle(env map[string][]string) *vehicleRun {
 	GinkgoHelper()
-	r, err := rigs.Load("rigs/vcan.yaml")
+	return startVehicleOn("rigs/vcan.yaml", env)
+}
+
+// startVehicleOn is startVehicle on rig file (a variant of rigs/vcan.yaml).
+func startVehicleOn(file string, env map[string][]string) *vehicleRun {
+	GinkgoHelper()
+	r, err := rigs.Load(file)
 	Expect(err).NotTo(HaveOccurred())
-	v := &vehicleRun{rig: r, out: GinkgoT().TempDir(), ecus: map[string]*proc{}}
-	v.repo = startCLI("repo", nil, "repo", "--rig", "rigs/vcan.yaml", "--out", v.out, "--listen", "127.0.0.1:0", "--release", "2")
+	v := &vehicleRun{file: file, rig: r, out: GinkgoT().TempDir(), ecus: map[string]*proc{}}
+	v.repo = startCLI("repo", nil, "repo", "--rig", file, "--out", v.out, "--listen", "127.0.0.1:0", "--release", "2")
 	v.backend = v.repo.waitFor(`Director (http://127\.0\.0\.1:\d+)/director/`, upWithin)[1]
 	for _, e := range r.Secondaries() {
 		v.start(e.ID, env[e.ID])
@@ -65,7 +74,7 @@ func startVehicle(env map[string][]string) *vehicleRun {
 
 // start starts one ECU process (again).
 func (v *vehicleRun) start(id string, env []string) *proc {
-	p := startCLI(id, env, "ecu", "--rig", "rigs/vcan.yaml", "--ecu", id, "--out", v.out, "--backend", v.backend, "--wait", "5m")
+	p := startCLI(id, env, "ecu", "--rig", v.file, "--ecu", id, "--out", v.out, "--backend", v.backend, "--wait", "5m")
 	v.ecus[id] = p
 	return p
 }
@@ -73,7 +82,11 @@ func (v *vehicleRun) start(id string, env []string) *proc {
 // primaryCycle runs the Primary as its own process for one update cycle
 // and returns its exit code and output.
 func (v *vehicleRun) primaryCycle() (int, string) {
-	p := startCLI("primary", nil, "ecu", "--rig", "rigs/vcan.yaml", "--ecu", v.rig.Primary().ID, "--out", v.out,
+	file := v.primary
+	if file == "" {
+		file = v.file
+	}
+	p := startCLI("primary", nil, "ecu", "--rig", file, "--ecu", v.rig.Primary().ID, "--out", v.out,
 		"--backend", v.backend, "--cycles", "1", "--wait", "5m")
 	code := p.wait(cycleWithin)
 	return code, p.Output()
@@ -199,6 +212,51 @@ func transferWatch(bus *socketcan.Bus, e *rigs.ECU, k int, kill func()) (blocks 
 	return func() int { mu.Lock(); defer mu.Unlock(); return n }
 }
 
+// withKernelISOTP writes a copy of rigs/vcan.yaml into dir whose links to
+// the Secondaries ids use the kernel's can-isotp (isotp.stack: kernel).
+func withKernelISOTP(dir, name string, ids ...string) string {
+	GinkgoHelper()
+	src, err := os.ReadFile("rigs/vcan.yaml")
+	Expect(err).NotTo(HaveOccurred())
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var out []string
+	cur, done := "", map[string]bool{}
+	for _, line := range strings.Split(string(src), "\n") {
+		if id, ok := strings.CutPrefix(line, "  - id: "); ok {
+			cur = strings.TrimSpace(id)
+		}
+		if want[cur] && !done[cur] && strings.HasPrefix(line, "    isotp: {") {
+			line = strings.TrimSuffix(line, "}") + ", stack: kernel}"
+			done[cur] = true
+		}
+		out = append(out, line)
+	}
+	// ECUs without an isotp: line get one after their process: line
+	text := strings.Join(out, "\n")
+	for _, id := range ids {
+		if done[id] {
+			continue
+		}
+		at := strings.Index(text, "  - id: "+id+"\n")
+		Expect(at).To(BeNumerically(">=", 0), id)
+		p := strings.Index(text[at:], "    process: external\n")
+		Expect(p).To(BeNumerically(">=", 0), id)
+		cut := at + p + len("    process: external\n")
+		text = text[:cut] + "    isotp: {stack: kernel}\n" + text[cut:]
+	}
+	file := filepath.Join(dir, name)
+	Expect(os.WriteFile(file, []byte(text), 0o644)).To(Succeed())
+	r, err := rigs.Load(file)
+	Expect(err).NotTo(HaveOccurred())
+	for _, id := range ids {
+		Expect(r.ECU(id).ISOTP.Stack).To(Equal(rigs.StackKernel), id)
+	}
+	return file
+}
+
 var _ = Describe("every ECU in its own process on vcan", Label("vcan"), func() {
 	BeforeEach(func() {
 		wd, _ := os.Getwd()
@@ -223,6 +281,33 @@ var _ = Describe("every ECU in its own process on vcan", Label("vcan"), func() {
 		v.stopAll()
 		Expect(v.repo.Output()).To(MatchRegexp(`the Director recorded \(\d+ manifests received, \d+ accepted\)`))
 		Expect(v.repo.Output()).To(MatchRegexp(`IVI-0001\s+ivi-v5/firmware-r2\.bin`))
+	})
+
+	It("the kernel's can-isotp on the links, classic and CAN FD: a kernel-stack Primary with our-stack Secondaries and our-stack Primary with kernel-stack Secondaries; the campaign installs release 2", func() {
+		dir := GinkgoT().TempDir()
+		// BRK-0001 (vcan0, classic) and IVI-0001 (vcan1, FD) serve on the
+		// kernel's stack, the Primary reaches them on ours; the Primary
+		// reaches ECM-0001 (classic) and BCM-0001 (FD) on the kernel's,
+		// they serve on ours.
+		secondaries := withKernelISOTP(dir, "kernel-secondaries.yaml", "BRK-0001", "IVI-0001")
+		primary := withKernelISOTP(dir, "kernel-primary.yaml", "ECM-0001", "BCM-0001")
+		v := startVehicleOn(secondaries, nil)
+		v.primary = primary
+		for id, stack := range map[string]string{"BRK-0001": "kernel", "IVI-0001": "kernel", "ECM-0001": "uptane-hil", "BCM-0001": "uptane-hil"} {
+			Expect(v.ecus[id].Output()).To(MatchRegexp(`%s: serving UDS on ISO-TP on bus .* verification, %s ISO-TP\)`, id, stack))
+		}
+		code, out := v.primaryCycle()
+		Expect(code).To(Equal(0), out)
+		for _, e := range v.rig.Secondaries() {
+			Expect(out).To(MatchRegexp(`%s\s+%s\s+installed\s+`, e.ID, e.Profile))
+		}
+		v.expectAllOn(out, 2)
+		// a tester on the kernel's stack reads their version reports:
+		// release 2, whole in the active slot
+		for _, id := range []string{"BRK-0001", "IVI-0001"} {
+			Expect(v.wholeRelease(v.rig.ECU(id))).To(Equal(uint64(2)), id)
+		}
+		v.stopAll()
 	})
 
 	It("power loss for real: SIGKILL of a Secondary mid-transfer and a self-kill mid-install leave whole images, and the next cycle installs release 2", Label("std:metadata_verification#5"), func() {

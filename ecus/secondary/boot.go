@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/ecus/store"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 	"github.com/uptane-hil/uptane-hil/uptane/verify"
 )
@@ -18,7 +19,7 @@ import (
 // empty md leaves Roots only (a control profile without
 // build_time.metadata).
 func Provision(cfg Config, directorRoot, imageRoot []byte, md verify.FileSet, factory store.Image, data []byte) error {
-	st, err := store.Open(cfg.Dir, cfg.ID, cfg.Crash)
+	st, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
@@ -83,7 +84,7 @@ func Boot(cfg Config) (*ECU, error) {
 	if cfg.Grace <= 0 {
 		cfg.Grace = DefaultGrace
 	}
-	st, err := store.Open(cfg.Dir, cfg.ID, cfg.Crash)
+	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -123,4 +124,15 @@ func loadRepo(st *store.Store, repo string) (*verify.Repo, error) {
 		return nil, err
 	}
 	return verify.LoadRepo(b)
+}
+
+// openStore opens the ECU's state directory: with A/B slots and atomic
+// writes ({#install_image}), or — a profile without
+// check.InstallImageAtomic — as a single-bank ECU that programs its image
+// and rewrites its state in place (store.OpenInPlace).
+func openStore(cfg Config) (*store.Store, error) {
+	if cfg.Profile.On(check.InstallImageAtomic) {
+		return store.Open(cfg.Dir, cfg.ID, cfg.Crash)
+	}
+	return store.OpenInPlace(cfg.Dir, cfg.ID, cfg.Crash)
 }

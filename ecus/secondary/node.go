@@ -32,12 +32,23 @@ type Node struct {
 	Clock  clock.Clock
 	ISOTP  isotp.Options    // the ECU's side: TxID its response, RxID its request identifier
 	Server uds.ServerConfig // Name defaults to the ECU identifier
+	// Open, when set, opens the ECU's end of its ISO-TP channel at each
+	// power-on instead of isotp.New(Bus, Clock, ISOTP) (the kernel's
+	// can-isotp: rigs.StackKernel).
+	Open func() (Channel, error)
 
 	mu      sync.Mutex
 	handler *Handler
-	conn    *isotp.Conn
+	conn    Channel
 	cut     string
 	boots   int
+}
+
+// Channel is one end of an ISO-TP channel: our stack's *isotp.Conn or the
+// kernel's can-isotp (*kisotp.Conn).
+type Channel interface {
+	uds.Transport
+	Close() error
 }
 
 // Start serves an ECU that is already booted (a vehicle's bring-up).
@@ -77,7 +88,13 @@ func (n *Node) PowerOn() (err error) {
 }
 
 func (n *Node) serve(e *ECU) error {
-	conn, err := isotp.New(n.Bus, n.Clock, n.ISOTP)
+	var conn Channel
+	var err error
+	if n.Open != nil {
+		conn, err = n.Open()
+	} else {
+		conn, err = isotp.New(n.Bus, n.Clock, n.ISOTP)
+	}
 	if err != nil {
 		return fmt.Errorf("secondary %s: %w", n.Config.ID, err)
 	}

@@ -299,6 +299,13 @@ func (s *sink) Write(p []byte) error {
 			return fmt.Errorf("secondary: %s exceeds %d bytes", s.key, s.limit)
 		}
 		s.h.crash(fmt.Sprintf("transfer:%s:block@%d", s.key, len(s.buf)))
+		if s.path.IsImage() {
+			// a single-bank ECU (without install_image.atomic) programs
+			// the block over its running image as it arrives
+			if err := s.h.ECU().st.ProgramBlock(int64(len(s.buf)), p); err != nil {
+				return err
+			}
+		}
 		s.buf = append(s.buf, p...)
 		return s.checkSpeed()
 	})

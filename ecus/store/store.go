@@ -103,8 +103,10 @@ type Store struct {
 	// torn: a CrashFunc was given, so a write leaves a half-written
 	// temporary file behind at its ":torn" point, as a cut mid-write would.
 	torn bool
-	mu   sync.Mutex
-	st   State
+	// inPlace: a single-bank ECU without the A/B defence (OpenInPlace).
+	inPlace bool
+	mu      sync.Mutex
+	st      State
 }
 
 const (
@@ -117,6 +119,22 @@ const (
 // image the state says; if it does not (a slot file damaged outside our
 // control), it falls back to the other slot when that one is whole.
 func Open(dir, ecu string, crash CrashFunc) (*Store, error) {
+	return open(dir, ecu, crash, false)
+}
+
+// OpenInPlace opens the state directory of an ECU without the defence
+// check.InstallImageAtomic (a control profile's ECU, or one switched off
+// with --without): a single-bank ECU. It programs its one image area (the
+// active slot) in place — the blocks of an image as they arrive
+// (ProgramBlock) and the whole image at Install — rewrites its state file
+// in place (truncate and write), and boots whatever its image area holds,
+// whole or not. A power cut in the middle of any of these leaves a mix of
+// old and new bytes: the failure the A/B slots of Open prevent.
+func OpenInPlace(dir, ecu string, crash CrashFunc) (*Store, error) {
+	return open(dir, ecu, crash, true)
+}
+
+func open(dir, ecu string, crash CrashFunc, inPlace bool) (*Store, error) {
 	torn := crash != nil
 	if crash == nil {
 		crash = func(string) {}
@@ -124,7 +142,7 @@ func Open(dir, ecu string, crash CrashFunc) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "meta"), 0o700); err != nil {
 		return nil, fmt.Errorf("store %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, crash: crash, torn: torn}
+	s := &Store{dir: dir, crash: crash, torn: torn, inPlace: inPlace}
 	if err := s.removeTemps(); err != nil {
 		return nil, err
 	}
@@ -153,6 +171,9 @@ func Open(dir, ecu string, crash CrashFunc) (*Store, error) {
 		if s.st.Active != SlotA && s.st.Active != SlotB {
 			return nil, fmt.Errorf("store %s: active slot %q is not a or b", dir, s.st.Active)
 		}
+	}
+	if inPlace {
+		return s, nil // boots whatever the image area holds
 	}
 	if err := s.checkActive(); err != nil {
 		return nil, err
@@ -258,6 +279,9 @@ func (s *Store) Crash(point string) { s.crash(point) }
 // next Open must remove.
 func (s *Store) write(point, path string, data []byte, perm os.FileMode) error {
 	s.crash(point + ":before")
+	if s.inPlace {
+		return s.writeInPlace(point, path, data, perm)
+	}
 	if s.torn {
 		tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-torn")
 		if err := os.WriteFile(tmp, data[:len(data)/2], perm); err != nil {
@@ -277,17 +301,41 @@ func (s *Store) write(point, path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
+// writeInPlace is write for a store without the A/B defence: the file is
+// truncated and rewritten where it is, so a cut at the ":torn" point
+// leaves half of the new data in it.
+func (s *Store) writeInPlace(point, path string, data []byte, perm os.FileMode) error {
+	half := len(data) / 2
+	if err := os.WriteFile(path, data[:half], perm); err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	s.crash(point + ":torn")
+	if err := os.WriteFile(path, data, perm); err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	s.crash(point + ":after")
+	return nil
+}
+
+// Page is how many bytes of an image slot are programmed at a time: a
+// power cut can land between two pages ("install:slot-X:page@OFFSET").
+const Page = 1024
+
 // Install makes img (with its bytes) the active image: the bytes go to the
 // inactive slot first, durably, then the state file switches slots
-// atomically ({#install_image}).
+// atomically ({#install_image}). A store opened in place (OpenInPlace)
+// programs the active slot where it is and then records the new image.
 func (s *Store) Install(img Image, data []byte) error {
 	if err := meta.CheckHashes(data, img.Length, img.Hashes); err != nil {
 		return fmt.Errorf("store %s: install %s: %w", s.dir, img.Name, err)
 	}
 	s.mu.Lock()
 	slot := s.st.Inactive()
+	if s.inPlace {
+		slot = s.st.Active
+	}
 	s.mu.Unlock()
-	if err := s.write("install:slot-"+slot, s.slotPath(slot), data, 0o600); err != nil {
+	if err := s.writeSlot(slot, data); err != nil {
 		return err
 	}
 	return s.Update("install:switch", func(st *State) error {
@@ -295,6 +343,95 @@ func (s *Store) Install(img Image, data []byte) error {
 		st.Active = slot
 		return nil
 	})
+}
+
+// writeSlot programs an image slot page by page, with a crash point
+// between two pages. With the A/B defence the pages go to a temporary file
+// that replaces the slot (fsync, rename, fsync of the directory) once
+// whole, so a cut leaves the slot as it was; in place they overwrite the
+// slot itself.
+func (s *Store) writeSlot(slot string, data []byte) error {
+	point := "install:slot-" + slot
+	s.crash(point + ":before")
+	path := s.slotPath(slot)
+	target := path
+	if !s.inPlace {
+		target = filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-install")
+	}
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	defer f.Close()
+	if !s.inPlace {
+		if err := f.Truncate(0); err != nil {
+			return fmt.Errorf("store %s: %w", s.dir, err)
+		}
+	}
+	for off := 0; off < len(data); off += Page {
+		if off > 0 {
+			s.crash(fmt.Sprintf("%s:page@%d", point, off))
+		}
+		if _, err := f.WriteAt(data[off:min(off+Page, len(data))], int64(off)); err != nil {
+			return fmt.Errorf("store %s: %w", s.dir, err)
+		}
+	}
+	if err := f.Truncate(int64(len(data))); err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	if !s.inPlace {
+		if err := os.Rename(target, path); err != nil {
+			return fmt.Errorf("store %s: %w", s.dir, err)
+		}
+	}
+	if err := atomicfile.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	s.crash(point + ":after")
+	return nil
+}
+
+// ProgramBlock is a single-bank ECU's programming of an image block as it
+// arrives over the bus: in a store opened in place, p is written into the
+// active slot at off; with the A/B defence (Open) it does nothing (the
+// image is kept until it is whole and verified, then installed beside the
+// running one).
+func (s *Store) ProgramBlock(off int64, p []byte) error {
+	if !s.inPlace {
+		return nil
+	}
+	s.mu.Lock()
+	path := s.slotPath(s.st.Active)
+	s.mu.Unlock()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(p, off); err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// InPlace reports whether the store was opened without the A/B defence
+// (OpenInPlace).
+func (s *Store) InPlace() bool { return s.inPlace }
+
+// ActiveWhole reports whether the active slot holds exactly the image the
+// state names (its length and hashes): what a power-loss check reads after
+// the power comes back.
+func (s *Store) ActiveWhole() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	img := s.st.Slots[s.st.Active]
+	return img != nil && s.slotWhole(s.st.Active, img)
 }
 
 // ReadActive returns the bytes of the active image.

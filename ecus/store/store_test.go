@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,32 +114,106 @@ var _ = Describe("ECU state store", func() {
 		}
 	})
 
-	It("leaves half of the data in a temporary file at a torn point, which the next Open removes", func() {
+	It("programs a slot page by page into a temporary file: a cut between two pages leaves it there, and the next Open removes it", func() {
 		var seen []string
-		torn := -1
+		cut := -1
 		probe := GinkgoT().TempDir()
 		Expect(install(probe, nil, image("fw-1.bin", oldData, 1), oldData)).To(BeFalse())
 		Expect(install(probe, func(p string) { seen = append(seen, p) }, image("fw-2.bin", newData, 2), newData)).To(BeFalse())
-		slot := ""
+		slot, at := "", 0
 		for i, p := range seen {
-			if strings.HasPrefix(p, "install:slot-") && strings.HasSuffix(p, ":torn") {
-				torn, slot = i+1, strings.TrimSuffix(strings.TrimPrefix(p, "install:"), ":torn")
+			if rest, ok := strings.CutPrefix(p, "install:slot-"); ok && strings.Contains(rest, ":page@") && cut < 0 {
+				cut = i + 1
+				slot = "slot-" + rest[:1]
+				at = len(newData) / store.Page / 2 * store.Page
+				cut += at/store.Page - 1
 			}
 		}
-		Expect(torn).To(BeNumerically(">", 0), "crash points %v", seen)
+		Expect(cut).To(BeNumerically(">", 0), "crash points %v", seen)
 		seen = nil
-		Expect(install(dir, crashAt(torn, &seen), image("fw-2.bin", newData, 2), newData)).To(BeTrue())
-		tmp := filepath.Join(dir, "."+slot+".bin.tmp-torn")
+		Expect(install(dir, crashAt(cut, &seen), image("fw-2.bin", newData, 2), newData)).To(BeTrue())
+		Expect(seen[cut-1]).To(HaveSuffix(fmt.Sprintf(":page@%d", at)))
+		tmp := filepath.Join(dir, "."+slot+".bin.tmp-install")
 		left, err := os.ReadFile(tmp)
-		Expect(err).NotTo(HaveOccurred(), "the cut left a half-written slot file")
-		Expect(left).To(Equal(newData[:len(newData)/2]))
+		Expect(err).NotTo(HaveOccurred(), "the cut left a half-programmed slot file")
+		Expect(left).To(Equal(newData[:at]))
 		s, err := store.Open(dir, "ECU-1", nil)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(tmp).NotTo(BeAnExistingFile())
+		Expect(s.ActiveWhole()).To(BeTrue())
 		img, data, err := s.ReadActive()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(img.Name).To(Equal("fw-1.bin"))
 		Expect(data).To(Equal(oldData))
+	})
+
+	Context("opened in place (a single-bank ECU without install_image.atomic)", func() {
+		inPlace := func(dir string, crash store.CrashFunc, f func(*store.Store)) (crashed bool) {
+			GinkgoHelper()
+			defer func() {
+				if r := recover(); r != nil {
+					_, ok := r.(store.Crash)
+					Expect(ok).To(BeTrue(), "unexpected panic %v", r)
+					crashed = true
+				}
+			}()
+			s, err := store.OpenInPlace(dir, "ECU-1", crash)
+			Expect(err).NotTo(HaveOccurred())
+			f(s)
+			return false
+		}
+		var seen []string
+		cutAt := func(match func(string) bool) store.CrashFunc {
+			seen = nil
+			return func(p string) {
+				seen = append(seen, p)
+				if match(p) {
+					panic(store.Crash{Point: p})
+				}
+			}
+		}
+
+		It("overwrites its one image area at install: a cut between two pages boots a mix of old and new bytes", func() {
+			at, active := 4*store.Page, ""
+			Expect(inPlace(dir, cutAt(func(p string) bool { return strings.HasSuffix(p, fmt.Sprintf(":page@%d", at)) }), func(s *store.Store) {
+				Expect(s.InPlace()).To(BeTrue())
+				active = s.State().Active
+				Expect(s.Install(image("fw-2.bin", newData, 2), newData)).To(Succeed())
+			})).To(BeTrue())
+			Expect(seen[len(seen)-1]).To(Equal(fmt.Sprintf("install:slot-%s:page@%d", active, at)), "the active slot, not the other")
+			s, err := store.OpenInPlace(dir, "ECU-1", nil)
+			Expect(err).NotTo(HaveOccurred(), "it boots whatever its image area holds")
+			Expect(s.ActiveWhole()).To(BeFalse())
+			img, data, err := s.ReadActive()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(img.Name).To(Equal("fw-1.bin"), "the state still names the old image")
+			Expect(data[:at]).To(Equal(newData[:at]))
+			Expect(data[at:]).To(Equal(oldData[at:]))
+			// the A/B store refuses to boot it: neither slot is whole
+			_, err = store.Open(dir, "ECU-1", nil)
+			Expect(err).To(MatchError(ContainSubstring("neither image slot holds a whole image")))
+		})
+
+		It("programs the blocks of an image as they arrive; the A/B store keeps them out of its slots", func() {
+			Expect(inPlace(dir, nil, func(s *store.Store) {
+				Expect(s.ProgramBlock(0, newData[:100])).To(Succeed())
+				Expect(s.ActiveWhole()).To(BeFalse())
+			})).To(BeFalse())
+			d := GinkgoT().TempDir()
+			Expect(install(d, nil, image("fw-1.bin", oldData, 1), oldData)).To(BeFalse())
+			s, err := store.Open(d, "ECU-1", nil)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(s.ProgramBlock(0, newData[:100])).To(Succeed())
+			Expect(s.ActiveWhole()).To(BeTrue())
+		})
+
+		It("rewrites its state file in place: a cut in the middle leaves a state it cannot boot from", func() {
+			Expect(inPlace(dir, cutAt(func(p string) bool { return p == "boot:torn" }), func(s *store.Store) {
+				Expect(s.Update("boot", func(st *store.State) error { st.Boots++; return nil })).To(Succeed())
+			})).To(BeTrue())
+			_, err := store.OpenInPlace(dir, "ECU-1", nil)
+			Expect(err).To(MatchError(ContainSubstring("state file")))
+		})
 	})
 
 	It("keeps metadata inside its directory and stages resumable transfers", Label("std:send_metadata_primary#3"), func() {

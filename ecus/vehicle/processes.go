@@ -18,7 +18,6 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/events"
-	"github.com/uptane-hil/uptane-hil/sim/isotp"
 	"github.com/uptane-hil/uptane-hil/sim/seed"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
@@ -115,7 +114,7 @@ type SecondaryProcess struct {
 	// length and hashes).
 	Booted store.Image
 	Dir    string
-	conn   *isotp.Conn
+	conn   secondary.Channel
 	buses  map[string]can.Bus
 	own    bool
 }

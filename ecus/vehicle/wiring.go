@@ -13,7 +13,9 @@ import (
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/isotp"
+	"github.com/uptane-hil/uptane-hil/sim/kisotp"
 	"github.com/uptane-hil/uptane-hil/sim/restbus"
+	"github.com/uptane-hil/uptane-hil/sim/socketcan"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
 )
@@ -99,6 +101,9 @@ func (v *Vehicle) connect(s *Secondary) error {
 	}
 	if s.ECU != nil {
 		node := &secondary.Node{Config: s.Config, VIN: v.Rig.Vehicle.VIN, Bus: bus, Clock: v.Clock, ISOTP: secondaryISOTP(e)}
+		if e.ISOTP.Stack == rigs.StackKernel {
+			node.Open = func() (secondary.Channel, error) { return OpenISOTP(bus, v.Clock, e, secondaryISOTP(e)) }
+		}
 		node.Server = secondaryServer(e, v.Clock, v.opts.profile(e.ID), func(ce *check.Error) {
 			if ecu := node.ECU(); ecu != nil {
 				ecu.RecordAttack(ce)
@@ -132,14 +137,52 @@ func isotpOptions(e *rigs.ECU, name string, tx, rx uint32) isotp.Options {
 	return o
 }
 
+// OpenISOTP opens one end of Secondary e's ISO-TP link on bus with options
+// o, on the stack the rig names (isotp.stack): our own (sim/isotp), or the
+// kernel's can-isotp (sim/kisotp), which needs a SocketCAN bus and the
+// wall clock: its timers are the kernel's.
+func OpenISOTP(bus can.Bus, clk clock.Clock, e *rigs.ECU, o isotp.Options) (secondary.Channel, error) {
+	if e.ISOTP.Stack != rigs.StackKernel {
+		c, err := isotp.New(bus, clk, o)
+		if err != nil {
+			return nil, fmt.Errorf("vehicle: %s: %w", e.ID, err)
+		}
+		return c, nil
+	}
+	if clk.Simulated() {
+		return nil, fmt.Errorf("vehicle: %s: isotp.stack %s: the kernel's can-isotp keeps its timers on wall-clock time, and this run is on the simulated clock (uptane-hil run plays the in-process vehicle on it); give the link stack: %s for such runs", e.ID, rigs.StackKernel, rigs.StackOwn)
+	}
+	var c *kisotp.Conn
+	var err error
+	switch b := bus.(type) {
+	case KernelISOTPBus:
+		c, err = b.OpenKernelISOTP(o)
+	case *socketcan.Bus:
+		c, err = kisotp.Open(b.Name(), o)
+	default:
+		return nil, fmt.Errorf("vehicle: %s: isotp.stack %s needs a SocketCAN bus; bus %s is %T", e.ID, rigs.StackKernel, bus.Name(), bus)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vehicle: %s: %w", e.ID, err)
+	}
+	return c, nil
+}
+
+// KernelISOTPBus is a bus that opens the kernel's can-isotp channels itself:
+// a wrapper of a SocketCAN bus that scopes what a run opens on it (the
+// scenarios' DUT session buses close those channels with the run).
+type KernelISOTPBus interface {
+	OpenKernelISOTP(o isotp.Options) (*kisotp.Conn, error)
+}
+
 // ServeSecondary serves the in-vehicle protocol (UDS on ISO-TP) of a booted
 // Secondary on its bus at its rig ISO-TP identifiers, until the connection
 // (or the bus) is closed. The UDS server's own checks (pouf.rate_limit,
 // pouf.transfer_size) follow the ECU's profile.
-func ServeSecondary(bus can.Bus, clk clock.Clock, e *rigs.ECU, ecu *secondary.ECU, vin string) (*secondary.Handler, *isotp.Conn, error) {
-	conn, err := isotp.New(bus, clk, secondaryISOTP(e))
+func ServeSecondary(bus can.Bus, clk clock.Clock, e *rigs.ECU, ecu *secondary.ECU, vin string) (*secondary.Handler, secondary.Channel, error) {
+	conn, err := OpenISOTP(bus, clk, e, secondaryISOTP(e))
 	if err != nil {
-		return nil, nil, fmt.Errorf("vehicle: %s: %w", e.ID, err)
+		return nil, nil, err
 	}
 	h := secondary.NewHandler(ecu, vin)
 	srv := uds.NewServer(conn, clk, h, secondaryServer(e, clk, ecu.Profile(), func(ce *check.Error) { h.ECU().RecordAttack(ce) }))
@@ -157,9 +200,9 @@ const WallSlack = 2 * time.Second
 // DialSecondary opens the Primary's end of a Secondary's channel on its
 // bus and returns a pouf client over it.
 func DialSecondary(bus can.Bus, clk clock.Clock, primaryID string, e *rigs.ECU) (*pouf.Client, error) {
-	conn, err := isotp.New(bus, clk, isotpOptions(e, primaryID+">"+e.ID, e.ISOTP.Request, e.ISOTP.Response))
+	conn, err := OpenISOTP(bus, clk, e, isotpOptions(e, primaryID+">"+e.ID, e.ISOTP.Request, e.ISOTP.Response))
 	if err != nil {
-		return nil, fmt.Errorf("vehicle: %s: %w", e.ID, err)
+		return nil, err
 	}
 	cfg := uds.ClientConfig{}
 	if !clk.Simulated() {

@@ -66,6 +66,15 @@ type Node interface {
 	Close() error
 }
 
+// BatchSender is a Node that hands several frames to its bus in one
+// operation (SocketCAN: one sendmmsg system call instead of one write per
+// frame). SendBatch sends the frames in order, as that many Sends would,
+// and returns how many it sent: fewer than len(frames) only with an error.
+// ISO-TP uses it for consecutive frames that need no gap between them.
+type BatchSender interface {
+	SendBatch(frames []Frame) (int, error)
+}
+
 // Event is one frame seen on the wire.
 type Event struct {
 	Time   time.Time

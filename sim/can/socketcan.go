@@ -31,11 +31,25 @@ const (
 // f.Len, and those of a remote frame, are zero.
 func EncodeSocketCAN(f Frame, errFrame bool, order binary.ByteOrder) []byte {
 	size := SocketCANMTU
+	if f.FD && !errFrame {
+		size = SocketCANFDMTU
+	}
+	b := make([]byte, size)
+	PutSocketCAN(b, f, errFrame, order)
+	return b
+}
+
+// PutSocketCAN writes f as EncodeSocketCAN does into b, which must hold
+// SocketCANFDMTU bytes for an FD frame (SocketCANMTU otherwise), and
+// returns the struct's size (16 or 72): encoding without an allocation.
+func PutSocketCAN(b []byte, f Frame, errFrame bool, order binary.ByteOrder) int {
+	size := SocketCANMTU
 	fd := f.FD && !errFrame
 	if fd {
 		size = SocketCANFDMTU
 	}
-	b := make([]byte, size)
+	b = b[:size]
+	clear(b)
 	id := f.ID
 	switch {
 	case errFrame:
@@ -62,7 +76,7 @@ func EncodeSocketCAN(f Frame, errFrame bool, order binary.ByteOrder) []byte {
 	if !f.Remote || errFrame {
 		copy(b[8:8+n], f.Data[:n])
 	}
-	return b
+	return size
 }
 
 // DecodeSocketCAN parses a struct can_frame or canfd_frame whose can_id is

@@ -278,6 +278,34 @@ func (c *Conn) put(f *can.Frame, limit time.Duration, timer, what string) error 
 	return nil
 }
 
+// cfBatch is how many consecutive frames Send hands to a BatchSender at
+// once.
+const cfBatch = 64
+
+// putBatch hands a run of consecutive frames to a node that takes them at
+// once; N_As bounds the whole run.
+func (c *Conn) putBatch(b can.BatchSender, frames []can.Frame) error {
+	start := c.clk.Now()
+	if _, err := b.SendBatch(frames); err != nil {
+		k := KindBus
+		if errors.Is(err, can.ErrClosed) {
+			k = KindClosed
+		}
+		return &Error{Kind: k, Msg: fmt.Sprintf("send CF (tx id %#x)", c.opt.TxID), Err: err}
+	}
+	now := c.clk.Now()
+	if d := now.Sub(start); d > c.opt.NAs {
+		return &Error{Kind: KindTimeout, Timer: "N_As",
+			Msg: fmt.Sprintf("N_As timeout: handing %d CFs to the CAN node took %s (tx id %#x)", len(frames), d, c.opt.TxID)}
+	}
+	if c.opt.Observer != nil {
+		for i := range frames {
+			c.opt.Observer(Event{Time: now, Dir: TX, Type: ConsecutiveFrame, Frame: frames[i], Info: "CF"})
+		}
+	}
+	return nil
+}
+
 // sendFC sends a flow control frame (from the receive actor).
 func (c *Conn) sendFC(fs byte) error {
 	f := c.tmpl
@@ -443,7 +471,10 @@ func (c *Conn) unlockTX() {
 // STmin is paced on the clock from the end of the previous consecutive
 // frame. On a bus that models frame durations (a timed vbus, seen through
 // its Tap) that is when the frame left the wire; otherwise (OnNode, e.g.
-// SocketCAN) it is when the node accepted the frame.
+// SocketCAN) it is when the node accepted the frame. When the receiver asks
+// for no gap (STmin 0) and the node takes several frames at once
+// (can.BatchSender, e.g. SocketCAN), the consecutive frames go in runs of
+// up to 64 (never past the end of a block); N_As then bounds each run.
 func (c *Conn) Send(msg []byte) error {
 	switch {
 	case len(msg) == 0:
@@ -493,6 +524,16 @@ func (c *Conn) Send(msg []byte) error {
 		return err
 	}
 
+	// A node that takes several frames at once (SocketCAN: one sendmmsg)
+	// gets the CFs that need no STmin gap in runs; a timed bus, whose
+	// frames are confirmed one by one, does not.
+	var (
+		batcher can.BatchSender
+		batch   []can.Frame
+	)
+	if b, ok := c.node.(can.BatchSender); ok && !c.confirm {
+		batcher, batch = b, make([]can.Frame, min(cfBatch, total))
+	}
 	var (
 		bs, waits int
 		stmin     time.Duration
@@ -533,7 +574,41 @@ func (c *Conn) Send(msg []byte) error {
 			c.observeTX(err)
 			return err
 		}
-		for i := 0; bs == 0 || i < bs; i++ {
+		for i := 0; bs == 0 || i < bs; {
+			if stmin == 0 && batcher != nil {
+				// no gap to keep: hand a run of CFs to the node at once
+				k := min(len(batch), total-sent)
+				if bs > 0 {
+					k = min(k, bs-i)
+				}
+				for j := range k {
+					f := &batch[j]
+					*f = c.tmpl
+					f.Data[ae] = pciCF<<4 | sn
+					m := copy(f.Data[ae+1:dl], msg[pos:])
+					c.finish(f, ae+1+m)
+					pos += m
+					sn = (sn + 1) & 0x0f
+				}
+				sent += k
+				i += k
+				last := pos == n
+				blockEnd := bs > 0 && i == bs && !last
+				if blockEnd {
+					c.armFC()
+				}
+				if err := c.putBatch(batcher, batch[:k]); err != nil {
+					return err
+				}
+				handed = c.clk.Now()
+				if last {
+					return nil
+				}
+				if blockEnd {
+					break
+				}
+				continue
+			}
 			if i > 0 && stmin > 0 {
 				// STmin runs from the end of the previous CF
 				ref, err := c.sentAt(handed)
@@ -566,6 +641,7 @@ func (c *Conn) Send(msg []byte) error {
 			if blockEnd {
 				break
 			}
+			i++
 		}
 		after = fmt.Sprintf("CF %d of %d", sent, total)
 	}

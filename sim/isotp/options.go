@@ -171,3 +171,21 @@ func (o *Options) addrLen() int {
 	}
 	return 0
 }
+
+// Normalize fills in the defaults and validates the options as New does;
+// fd tells whether the bus carries CAN FD. Another implementation of a
+// channel (the kernel's can-isotp, sim/kisotp) takes the same options.
+func (o *Options) Normalize(fd bool) error { return o.normalize(fd) }
+
+// PadContent returns the byte our frames are padded with (PadByte with Pad,
+// DefaultFDPad on CAN FD without it, 0 otherwise: classic frames are then
+// not padded).
+func (o *Options) PadContent() byte {
+	switch {
+	case o.Pad:
+		return o.PadByte
+	case o.FD:
+		return DefaultFDPad
+	}
+	return 0
+}

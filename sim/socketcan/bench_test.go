@@ -16,7 +16,11 @@ import (
 // (package isotp on socketcan nodes) and with the kernel's can-isotp
 // sockets, one after the other in every iteration, and reports both
 // throughputs and their ratio (ours/kernel; above 1 means ours is faster).
-// The kernel sends without its default 50 µs frame_txtime gap, so both
+// raw-floor/kernel is the same for the floor of any ISO-TP in user space
+// on CAN_RAW: as many frames as our ISO-TP sends for the message, built
+// beforehand, written by one node in batches and read by another, with no
+// protocol at all (ours cannot beat it: it pays the same system calls and
+// the same kernel path per frame). The kernel sends without its default 50 µs frame_txtime gap, so both
 // sides run as fast as vcan and the CPU allow. Benchmarks whose names
 // contain "Vcan" run in the VM of `make test-vcan` (where a missing CAN
 // fails them: UPTANE_HIL_REQUIRE_VCAN=1); on a kernel without CAN they skip.
@@ -68,8 +72,27 @@ func BenchmarkVcanISOTP(b *testing.B) {
 			}
 			defer kB.Close()
 
+			// The floor of any ISO-TP in user space on CAN_RAW: the same
+			// number of frames, precomputed, sent in batches by one node
+			// and read by another, no protocol at all.
+			rawA, err := bus.Attach("raw-a", can.Exact(0x501, false)) // receives nothing
+			if err != nil {
+				b.Fatal(err)
+			}
+			rawB, err := bus.Attach("raw-b", can.Exact(0x500, false))
+			if err != nil {
+				b.Fatal(err)
+			}
+			per := 7
+			if bus.FD() {
+				per = 63
+			}
+			frames := make([]can.Frame, (tc.size+per-1)/per)
+			for i := range frames {
+				frames[i] = can.Frame{ID: 0x500, FD: bus.FD(), BRS: bus.FD(), Len: uint8(per + 1)}
+			}
 			msg := payload(tc.size)
-			var ours, kern time.Duration
+			var ours, kern, raw time.Duration
 			b.SetBytes(int64(2 * tc.size))
 			b.ResetTimer()
 			for range b.N {
@@ -88,13 +111,24 @@ func BenchmarkVcanISOTP(b *testing.B) {
 					b.Fatalf("kernel: %d bytes, %v", len(got), err)
 				}
 				t2 := time.Now()
+				if _, err := rawA.(can.BatchSender).SendBatch(frames); err != nil {
+					b.Fatal("raw: ", err)
+				}
+				for range frames {
+					if _, err := rawB.Recv(30 * time.Second); err != nil {
+						b.Fatal("raw: ", err)
+					}
+				}
+				t3 := time.Now()
 				ours += t1.Sub(t0)
 				kern += t2.Sub(t1)
+				raw += t3.Sub(t2)
 			}
 			mb := float64(tc.size) * float64(b.N) / 1e6
 			b.ReportMetric(mb/ours.Seconds(), "ours-MB/s")
 			b.ReportMetric(mb/kern.Seconds(), "kernel-MB/s")
 			b.ReportMetric(kern.Seconds()/ours.Seconds(), "ours/kernel")
+			b.ReportMetric(kern.Seconds()/raw.Seconds(), "raw-floor/kernel")
 		})
 	}
 }

@@ -22,5 +22,5 @@ func FakeKernel(socket func(domain, typ, proto int) (int, error), lookup func(st
 
 // UnboundNode is a node of a bus on ifname that never touched a socket.
 func UnboundNode(ifname string, fd bool) can.Node {
-	return &node{bus: &Bus{ifname: ifname, fd: fd}, name: "n", sock: -1, wakeR: -1, wakeW: -1}
+	return &node{bus: &Bus{ifname: ifname, fd: fd}, name: "n", sock: -1}
 }

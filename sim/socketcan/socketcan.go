@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -143,12 +144,12 @@ func (b *Bus) Attach(name string, filters ...can.Filter) (can.Node, error) {
 }
 
 func (b *Bus) open(name string, filters []can.Filter) (*node, error) {
-	s, err := socketFn(unix.AF_CAN, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.CAN_RAW)
+	s, err := socketFn(unix.AF_CAN, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.CAN_RAW)
 	if err != nil {
 		return nil, fmt.Errorf("socketcan %s: node %s: open a CAN_RAW socket: %w", b.ifname, name, err)
 	}
 	fail := func(what string, err error) (*node, error) {
-		unix.Close(s)
+		unix.Close(s) // not yet an *os.File
 		return nil, fmt.Errorf("socketcan %s: node %s: %s: %w", b.ifname, name, what, err)
 	}
 	if len(filters) > 0 && b.ext == nil {
@@ -182,11 +183,15 @@ func (b *Bus) open(name string, filters []can.Filter) (*node, error) {
 	if err := unix.Bind(s, &unix.SockaddrCAN{Ifindex: b.ifindex}); err != nil {
 		return fail("bind", err)
 	}
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
-		return fail("wake-up pipe", err)
+	// non-blocking, in the runtime's network poller: a waiting Recv parks
+	// a goroutine, not an OS thread
+	f := os.NewFile(uintptr(s), fmt.Sprintf("can:%s:%s", b.ifname, name))
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("socketcan %s: node %s: %w", b.ifname, name, err)
 	}
-	return &node{bus: b, name: name, sock: s, wakeR: p[0], wakeW: p[1], filters: filters, alive: true}, nil
+	return &node{bus: b, name: name, sock: s, f: f, rc: rc, filters: filters, alive: true}, nil
 }
 
 // Tap reads every frame on the interface with its own CAN_RAW socket: the

@@ -189,6 +189,10 @@ var PerformedBy = map[ID]Actors{
 	PoufReportNonce:     primary,
 	PoufTransferSize:    secondary,
 	PoufRateLimit:       secondary,
+
+	// ecus/store's A/B slots; a Secondary opens its store in place when
+	// the check is off (the Primary's store is always A/B)
+	InstallImageAtomic: secondary,
 }
 
 // Performers returns the actors that perform check id (the empty set for

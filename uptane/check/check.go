@@ -108,6 +108,7 @@ const (
 	PoufReportNonce                               // pouf.report_nonce
 	PoufTransferSize                              // pouf.transfer_size
 	PoufRateLimit                                 // pouf.rate_limit
+	InstallImageAtomic                            // install_image.atomic
 )
 
 // Check describes one defence.
@@ -199,6 +200,9 @@ var All = []Check{
 	c(PoufReportNonce, "pouf", "report_nonce", "-", Replay, "the version report carries the nonce the Primary just wrote"),
 	c(PoufTransferSize, "pouf", "transfer_size", "-", EndlessData, "a file transfer never exceeds its announced or configured size"),
 	c(PoufRateLimit, "pouf", "rate_limit", "-", DenialOfService, "a flood of requests is answered busy, not processed"),
+	// Install image ({#install_image}), against power loss: listed last so
+	// that the numbers of the checks before it stay as they were
+	c(InstallImageAtomic, "install_image", "atomic", "-", DenialOfService, "a new image is written beside the running one (the inactive A/B slot) and made active by one atomic switch once whole, the ECU's state is rewritten atomically, and the ECU boots only a whole image: a power cut at any point leaves the old or the new image, never a mix (off: a single-bank ECU that programs its one image area in place, as the blocks arrive and at install, rewrites its state in place and boots whatever it holds)"),
 }
 
 // byName finds a check by its name. Building it also proves All and the

@@ -86,4 +86,7 @@ var Statements = map[ID][]std.ID{
 	PoufReportNonce:     {"version_report#3"},
 	PoufTransferSize:    {"download_image#7"},
 	PoufRateLimit:       nil, // denial of service on the bus ({#threats}); no statement
+
+	// a power cut mid-update must not leave the ECU unrecoverable
+	InstallImageAtomic: {"install_image#1", "metadata_verification#5"},
 }

@@ -1,0 +1,4 @@
+package scenarios
+
+// TwinRig is twin for the specs.
+var TwinRig = twin
