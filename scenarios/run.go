@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	gotime "time"
 
@@ -180,9 +181,15 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		if dut, err = dutECU(o); err != nil {
 			return nil, err
 		}
-		if applies, err = s.OnDUT(dut); err != nil {
+		var played *Scenario
+		if played, applies, err = s.twinOf(o.Rig, dut); err != nil {
 			return nil, err
 		}
+		if played == nil {
+			// the rig lacks an ECU the scenario needs: no control either
+			return nil, nil
+		}
+		s = played
 		o.Rig = twin(o.Rig)
 		profiles[o.Rig.Primary().ID] = forwardingWithout(profile)
 	}
@@ -263,7 +270,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 			defer stop()
 		}
 		r.judged = s.ECUs
-		if dut != nil && s.judgesDUT(dut) {
+		if dut != nil && slices.Contains(s.ECUs, dut.ID) {
 			r.judged = []string{dut.ID}
 			twinEvent(r, dut)
 		}
