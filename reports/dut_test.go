@@ -125,6 +125,14 @@ var _ = Describe("a report on a device under test: JSON", func() {
 		for p := range jsonPaths(jsonOf(d)) {
 			written[p] = true
 		}
+		// an out-of-model finding writes results[].finding and summary.findings
+		f := sample.Report(1)
+		f.Add(reports.Result{Scenario: "spoofed-vehicle-speed", Attack: "unsafe-state", Standard: []string{"send_images_primary"},
+			ECU: "ECM-0001", Profile: "conformant", Expected: reports.OutOfModel, Observed: reports.Compromised, Pass: true,
+			Finding: "Outside the model: a CAN frame carries no sender."})
+		for p := range jsonPaths(jsonOf(f)) {
+			written[p] = true
+		}
 		for p := range written {
 			Expect(doc).To(HaveKey(p), "written but not documented: %s", p)
 		}

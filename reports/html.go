@@ -47,6 +47,9 @@ var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap
 		if x.IsNotApplicable() {
 			return "na"
 		}
+		if x.Pass && x.Expected == OutOfModel {
+			return "finding"
+		}
 		if x.Pass {
 			return "ok"
 		}
@@ -126,6 +129,7 @@ type htmlScenario struct {
 	Results     []htmlResult
 	Runs        int
 	Passed      int
+	Findings    int // out-of-model findings that reproduced (no defence)
 	Seq         *seqDiagram
 	SeqOf       string // which run the diagram shows
 	Control     *seqDiagram
@@ -140,6 +144,9 @@ type attackRow struct {
 	Scenarios int
 	Runs      int
 	Passed    int
+	Findings  int // out-of-model findings: no defence, no failure
+	// Settled is Passed + Findings: the runs that behaved as expected.
+	Settled int
 }
 
 type htmlPage struct {
@@ -239,9 +246,15 @@ func buildPage(r *Report, o options) *htmlPage {
 			s.Runs++
 			ar.Runs++
 			p.Simulated += x.Duration
-			if x.Pass {
+			if x.Pass && x.Expected == OutOfModel {
+				s.Findings++
+				ar.Findings++
+			} else if x.Pass {
 				s.Passed++
 				ar.Passed++
+			}
+			if x.Pass {
+				ar.Settled++
 			}
 			if len(x.Sequence) > 0 || len(x.BusLoad) > 0 {
 				if !x.Control && conf == nil {

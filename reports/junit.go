@@ -55,8 +55,9 @@ type JUnitCase struct {
 	SystemOut string        `xml:"system-out,omitempty"`
 }
 
-// JUnitSkipped marks a scenario that does not apply to the device under
-// test; Message says why.
+// JUnitSkipped marks a result that is neither passed nor failed: a
+// scenario that does not apply to the device under test, or an
+// out-of-model finding (no defence); Message says which and why.
 type JUnitSkipped struct {
 	Message string `xml:"message,attr"`
 }
@@ -111,6 +112,9 @@ func JUnit(r *Report) JUnitSuites {
 			switch {
 			case x.IsNotApplicable():
 				c.Skipped = &JUnitSkipped{Message: NotApplicable + ": " + x.Detail}
+				s.Skipped++
+			case x.Pass && x.Expected == OutOfModel:
+				c.Skipped = &JUnitSkipped{Message: "out-of-model finding (no defence): " + x.Finding}
 				s.Skipped++
 			case !x.Pass:
 				msg := fmt.Sprintf("expected %s, observed %s", x.Expected, x.Observed)
@@ -190,12 +194,17 @@ func caseOut(x Result) string {
 	switch {
 	case x.IsNotApplicable():
 		role = "device under test: the scenario does not apply (neither passed nor failed)"
+	case x.Expected == OutOfModel:
+		role = "out of the model: no ECU check can stop this attack; the run documents the finding"
 	case x.Target == TargetDUT:
 		role = "device under test, conformant: the device must defend the attack by itself"
 	case x.Target == TargetTwin:
 		role = "the device's simulated twin, control: the attack must succeed without the defence"
 	}
 	fmt.Fprintf(&b, "%s\nexpected: %s\nobserved: %s\n", role, x.Expected, x.Observed)
+	if x.Finding != "" {
+		fmt.Fprintf(&b, "finding: %s\n", x.Finding)
+	}
 	if x.Detected != "" {
 		fmt.Fprintf(&b, "detected: %s\n", x.Detected)
 	}

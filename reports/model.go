@@ -28,6 +28,11 @@ const Schema = "uptane-hil/report/v1"
 const (
 	Defended    = "defended"
 	Compromised = "compromised"
+	// OutOfModel is the expected verdict of a scenario outside the model
+	// (Result.Finding says why no ECU check can stop it): it has no control
+	// run, passes when the attack is seen to succeed (the finding
+	// reproduces), and is counted as a finding, never as a defence.
+	OutOfModel = "out-of-model"
 )
 
 // Kinds of sequence entries (Message.Kind).
@@ -126,13 +131,16 @@ type Result struct {
 	// Control is true for the run with the control profile (the attack must
 	// succeed there, proving the suite notices a missing defence).
 	Control  bool   `json:"control"`
-	Expected string `json:"expected"` // Defended, Compromised, or NotApplicable (DUT results)
+	Expected string `json:"expected"` // Defended, Compromised, OutOfModel, or NotApplicable (DUT results)
 	Observed string `json:"observed"` // Defended, Compromised, or NotApplicable (DUT results)
 	// Detected is the check ID (or error kind) that stopped the attack, ""
 	// if none.
 	Detected string `json:"detected"`
 	// Detail is the ECU's error text and anything the runner adds.
 	Detail string `json:"detail"`
+	// Finding, for an out-of-model result: why no ECU check can stop the
+	// attack, and what the ECU could and could not tell.
+	Finding string `json:"finding,omitempty"`
 	// VersionReport is the ECU's last signed version report (raw JSON).
 	VersionReport json.RawMessage `json:"versionReport,omitempty"`
 	// DirectorRecord is what the Director recorded for the vehicle (raw JSON).
@@ -209,9 +217,12 @@ type Summary struct {
 	Runs   int `json:"runs"`
 	Passed int `json:"passed"`
 	Failed int `json:"failed"`
+	// Findings are the out-of-model results whose finding reproduced: not
+	// in Passed (they are no defence), not failures.
+	Findings int `json:"findings,omitempty"`
 	// NotApplicable counts the results of scenarios that cannot judge the
 	// device under test: neither passed nor failed (Runs = Passed + Failed
-	// + NotApplicable).
+	// + NotApplicable + Findings).
 	NotApplicable int `json:"notApplicable,omitempty"`
 	// Unstable is the number of runs whose verdict differs between seeds
 	// (each is a failure too).
@@ -242,6 +253,8 @@ func (r *Report) Summarize() {
 		switch {
 		case x.IsNotApplicable():
 			s.NotApplicable++
+		case x.Pass && x.Expected == OutOfModel:
+			s.Findings++
 		case x.Pass:
 			s.Passed++
 		default:
@@ -327,13 +340,19 @@ func (r *Report) Validate() error {
 		if len(x.Standard) == 0 {
 			bad("%s.standard: no section", at)
 		}
-		if !verdict(x.Expected) {
-			bad("%s.expected: %q is not %q, %q or %q", at, x.Expected, Defended, Compromised, NotApplicable)
+		if !verdict(x.Expected) && x.Expected != OutOfModel {
+			bad("%s.expected: %q is not %q, %q, %q or %q", at, x.Expected, Defended, Compromised, NotApplicable, OutOfModel)
+		}
+		if x.Expected == OutOfModel && (x.Finding == "" || x.Control) {
+			bad("%s: an out-of-model result has a finding and no control run", at)
+		}
+		if x.Expected == OutOfModel && x.Pass && x.Observed != Compromised {
+			bad("%s.pass: true, but the out-of-model finding was observed %q, not %q", at, x.Observed, Compromised)
 		}
 		if !verdict(x.Observed) {
 			bad("%s.observed: %q is not %q, %q or %q", at, x.Observed, Defended, Compromised, NotApplicable)
 		}
-		if x.Pass && x.Observed != x.Expected {
+		if x.Pass && x.Observed != x.Expected && x.Expected != OutOfModel {
 			bad("%s.pass: true, but observed %q is not the expected %q", at, x.Observed, x.Expected)
 		}
 		if len(x.VersionReport) > 0 && !json.Valid(x.VersionReport) {

@@ -34,11 +34,15 @@ func WriteSummary(w io.Writer, r *Report) error {
 	}
 	s := c.Summary
 	fmt.Fprintf(&buf, "\n%d runs: %s", s.Runs, s.Counts())
+	in := ""
+	if s.Findings > 0 {
+		in = " in the model"
+	}
 	switch {
 	case s.Failed == 0 && s.Passed > 0 && c.DUT != nil:
 		fmt.Fprintf(&buf, " — every applicable attack defended by the device under test %s and seen to succeed on its twin without the defence", c.DUT.ECU)
 	case s.Failed == 0 && s.Passed > 0:
-		buf.WriteString(" — every attack defended by the conformant profile and seen to succeed without its defence")
+		buf.WriteString(" — every attack" + in + " defended by the conformant profile and seen to succeed without its defence")
 	}
 	buf.WriteByte('\n')
 	if d := c.DUT; d != nil {
@@ -52,21 +56,30 @@ func WriteSummary(w io.Writer, r *Report) error {
 	return emit(w, buf.Bytes())
 }
 
-// Counts is "N passed, N failed", and ", N not applicable" when there are
-// results of scenarios that do not apply to the device under test.
+// Counts is "N passed, N failed", ", N not applicable" when there are
+// results of scenarios that do not apply to the device under test, and
+// ", N out-of-model finding(s) (no defence: see each finding)" when there
+// are findings.
 func (s Summary) Counts() string {
 	out := fmt.Sprintf("%d passed, %d failed", s.Passed, s.Failed)
 	if s.NotApplicable > 0 {
 		out += fmt.Sprintf(", %d not applicable", s.NotApplicable)
 	}
+	if s.Findings > 0 {
+		out += fmt.Sprintf(", %d out-of-model finding(s) (no defence: see each finding)", s.Findings)
+	}
 	return out
 }
 
-// ResultWord is PASS, FAIL, or N/A for a scenario that does not apply to
-// the device under test (neither passed nor failed).
+// ResultWord is PASS, FAIL, N/A for a scenario that does not apply to the
+// device under test (neither passed nor failed), or FINDING for an
+// out-of-model result whose finding reproduced (no defence).
 func ResultWord(x Result) string {
 	if x.IsNotApplicable() {
 		return "N/A"
+	}
+	if x.Expected == OutOfModel && x.Pass {
+		return "FINDING"
 	}
 	return passWord(x.Pass)
 }

@@ -46,6 +46,11 @@ type ECU struct {
 	// programming session and file transfers (NRC 0x22).
 	Preconditions []Precondition `yaml:"preconditions"`
 	conditions    []restbus.Condition
+	// PreconditionsWait (Primary only) bounds how long, in one update
+	// cycle, the Primary waits for a Secondary that refuses to be programmed
+	// for its preconditions before it leaves that ECU to the next cycle
+	// (default 2 min; primary.Config.ConditionsWait).
+	PreconditionsWait time.Duration `yaml:"preconditions_wait"`
 	// Protocol is how the Primary reaches a Secondary: "uds" (the default:
 	// Uptane on UDS on ISO-TP on its bus, docs/pouf.md) or "aktualizr-ip"
 	// (aktualizr's IP Secondary protocol, DER over TCP at Address,

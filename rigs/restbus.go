@@ -88,6 +88,12 @@ func (e *ECU) Conditions() []restbus.Condition { return e.conditions }
 func (r *Rig) validatePreconditions() error {
 	for i := range r.ECUs {
 		e := &r.ECUs[i]
+		if e.PreconditionsWait != 0 && e.Role != Primary {
+			return r.Errorf(fmt.Sprintf("ecus[%d].preconditions_wait", i), "only the Primary waits for a Secondary's preconditions")
+		}
+		if e.PreconditionsWait < 0 {
+			return r.Errorf(fmt.Sprintf("ecus[%d].preconditions_wait", i), "%s is negative", e.PreconditionsWait)
+		}
 		if len(e.Preconditions) == 0 {
 			continue
 		}

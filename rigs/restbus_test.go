@@ -58,11 +58,17 @@ var _ = Describe("a bus's rest-bus", func() {
 			return strings.Replace(s, "  - id: ECM-0001             # engine control: full verification\n", "  - id: ECM-0001\n    isotp: {request: 0x118, response: 0x7E8}\n", 1)
 		}, `restbus: dbc/powertrain\.dbc:\d+: message PDM_BatteryStatus \(sent by PDM\) has identifier 0x118, the ISO-TP request identifier of ECM-0001`),
 		Entry("precondition on a signal the DBC does not have", func(s string) string {
-			return strings.Replace(s, "  - id: ECM-0001             # engine control: full verification\n", "  - id: ECM-0001\n    preconditions: [{signal: Speed, max: 0}]\n", 1)
+			return strings.Replace(s, "{signal: VehicleSpeed, max: 0}", "{signal: Speed, max: 0}", 1)
 		}, `ecus\[1\]\.preconditions\[0\]\.signal: dbc dbc/powertrain\.dbc: no signal "Speed"`),
 		Entry("precondition value that is not one of the signal's", func(s string) string {
-			return strings.Replace(s, "  - id: ECM-0001             # engine control: full verification\n", "  - id: ECM-0001\n    preconditions: [{signal: GW_IgnitionStatus.IgnitionState, equals: RUN}]\n", 1)
-		}, `ecus\[1\]\.preconditions\[0\]\.equals: signal IgnitionState: "RUN" is neither a number nor one of its values`),
+			return strings.Replace(s, `{signal: IgnitionState, equals: "ON"}`, "{signal: GW_IgnitionStatus.IgnitionState, equals: RUN}", 1)
+		}, `ecus\[1\]\.preconditions\[1\]\.equals: signal IgnitionState: "RUN" is neither a number nor one of its values`),
+		Entry("preconditions_wait on a Secondary", func(s string) string {
+			return strings.Replace(s, "    preconditions: [", "    preconditions_wait: 30s\n    preconditions: [", 1)
+		}, `ecus\[1\]\.preconditions_wait: only the Primary waits for a Secondary's preconditions`),
+		Entry("negative preconditions_wait", func(s string) string {
+			return strings.Replace(s, "    role: primary\n", "    role: primary\n    preconditions_wait: -1s\n", 1)
+		}, `ecus\[0\]\.preconditions_wait: -1s is negative`),
 		Entry("unknown checksum algorithm", func(s string) string { return strings.Replace(s, "algorithm: xor", "algorithm: sum", 1) },
 			`unknown algorithm "sum"`),
 	)

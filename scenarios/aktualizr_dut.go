@@ -10,8 +10,6 @@ package scenarios
 import (
 	"fmt"
 	"maps"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -132,13 +130,6 @@ func (s *Scenario) ForAktualizr(verification string) (Applicability, error) {
 		a.Reason = what + ": " + strings.Join(not, "; ")
 		return a, nil
 	}
-	for _, kt := range []string{s.Setup.KeyTypes.Director, s.Setup.KeyTypes.Image} {
-		if strings.HasPrefix(kt, "rsa") {
-			a.Checks = nil
-			a.Reason = what + ": the repositories sign with RSA keys here, and aktualizr-secondary refuses the RSA-PSS signatures of uptane-hil's dialect already on the genuine Director metadata of the first campaign (\"A key has an incorrect associated key ID\"): not played until the dialect signs RSA as aktualizr verifies it"
-			return a, nil
-		}
-	}
 	if len(s.Setup.Image.Delegations) > 0 {
 		a.Checks = nil
 		a.Reason = what + ": its images are signed by delegated roles, and aktualizr-ip carries the Image repository's top-level Targets only: aktualizr-secondary resolves no delegation (its Primary would have to), so none of the delegation's checks can be judged on it"
@@ -162,94 +153,6 @@ func (s *Scenario) ForAktualizr(verification string) (Applicability, error) {
 	return a, nil
 }
 
-// referenced lists the ECU identifiers a scenario's steps and setup name.
-func (s *Scenario) referenced() []string {
-	set := map[string]bool{}
-	for _, st := range s.Steps {
-		if st.Campaign != nil {
-			for _, id := range st.Campaign.ECUs {
-				set[id] = true
-			}
-		}
-		if st.Publish != nil && st.Publish.ECU != "" {
-			set[st.Publish.ECU] = true
-		}
-		if st.Attack != nil && st.Attack.Manifest != nil && st.Attack.Manifest.ECU != "" {
-			set[st.Attack.Manifest.ECU] = true
-		}
-		if st.Attack != nil && st.Attack.Bus != nil && st.Attack.Bus.Target != "" {
-			set[st.Attack.Bus.Target] = true
-		}
-	}
-	for id := range s.Setup.KeyTypes.ECUs {
-		set[id] = true
-	}
-	return slices.Sorted(maps.Keys(set))
-}
-
-// InPlaceOf returns the scenario with the device under test in the place of
-// the ECU it judges: the first judged Secondary that rig r has (its id and
-// its hardware id, wherever the scenario names them, become the DUT's), and
-// the DUT as the only judged ECU. missing names an ECU the scenario needs
-// that r lacks ("" when it can be played on r).
-func (s *Scenario) InPlaceOf(r *rigs.Rig, dut *rigs.ECU) (out *Scenario, missing string, err error) {
-	var from *rigs.ECU
-	for _, id := range s.ECUs {
-		if e := r.ECU(id); e != nil && e.Role == rigs.Secondary && e.ID != dut.ID {
-			from = e
-			break
-		}
-	}
-	if from == nil && len(s.ECUs) == 0 {
-		for _, e := range r.Secondaries() {
-			if e.ID != dut.ID && e.Protocol != rigs.AktualizrIP {
-				from = e
-				break
-			}
-		}
-	}
-	if from == nil {
-		if p := r.Primary(); p != nil && slices.Contains(s.ECUs, p.ID) {
-			return nil, fmt.Sprintf("the scenario judges the Primary's own image (%s), not a Secondary's", p.ID), nil
-		}
-		return nil, fmt.Sprintf("the scenario judges %s, which rig %s has not", strings.Join(s.ECUs, ", "), r.Name), nil
-	}
-	data, err := os.ReadFile(s.File)
-	if err != nil {
-		return nil, "", fmt.Errorf("scenario %s: %w", s.Name, err)
-	}
-	text := regexp.MustCompile(`\b`+regexp.QuoteMeta(from.ID)+`\b`).ReplaceAllLiteralString(string(data), dut.ID)
-	text = regexp.MustCompile(`\b`+regexp.QuoteMeta(from.HardwareID)+`\b`).ReplaceAllLiteralString(text, dut.HardwareID)
-	out, err = Parse(s.File, []byte(text))
-	if err != nil {
-		return nil, "", fmt.Errorf("scenario %s with %s in the place of %s: %w", s.Name, dut.ID, from.ID, err)
-	}
-	for _, id := range out.referenced() {
-		if r.ECU(id) == nil {
-			return nil, fmt.Sprintf("the scenario needs ECU %s, which rig %s has not", id, r.Name), nil
-		}
-	}
-	out.ECUs = []string{dut.ID}
-	return out, "", nil
-}
-
-// forwarding is the profile of a Primary that forwards what its backend
-// link gives it: none of the Primary's own checks (the compromised-Primary
-// model: Secondaries must not trust the Primary). It still fetches the
-// Image repository's metadata (full_verification.image_repository off
-// would skip them, and there would be nothing to forward).
-func forwarding() check.Profile {
-	var ids []check.ID
-	for _, c := range check.All {
-		if c.ID.Performers().Has(check.Primary) && c.ID != check.FullVerificationImageRepository {
-			ids = append(ids, c.ID)
-		}
-	}
-	p := check.Without(ids...)
-	p.Name = "forwarding Primary"
-	return p
-}
-
 // dutOptions configures a play whose judged ECU is a device under test
 // reached over aktualizr-ip: the Primary forwards, and sends the real
 // aktualizr-secondary what it forwards, signed again by the keys that
@@ -262,7 +165,7 @@ func (r *runner) dutOptions(o RunOptions, vo *vehicle.Options) {
 		if vo.Profiles == nil {
 			vo.Profiles = map[string]check.Profile{}
 		}
-		vo.Profiles[p.ID] = forwarding()
+		vo.Profiles[p.ID] = Forwarding()
 	}
 	vo.AktualizrForward = r.keyring
 }

@@ -121,13 +121,15 @@ type pin struct {
 	why                string // a finding: the Standard's step it skips; a defence by another check: which
 }
 
-// pinned is per verification type (rigs/aktualizr.yaml, ED25519).
+// pinned is per verification type (rigs/aktualizr.yaml; ED25519 keys but
+// in key-compromise-director-online-rsa, RSA-PSS repositories).
 var pinned = map[string]map[string]pin{
 	"full": {
 		"arbitrary-software-image":               {scenarios.Defended, "verify_image.hashes", true, ""},
 		"freeze-director-timestamp":              {scenarios.Defended, "check_timestamp.expiry", true, ""},
 		"incompatible-image-director-breach":     {scenarios.Defended, "verify_image.hardware_id", true, ""},
 		"key-compromise-director-online":         {scenarios.Defended, "full_verification.match_hashes", true, ""},
+		"key-compromise-director-online-rsa":     {scenarios.Defended, "full_verification.match_hashes", true, ""},
 		"key-compromise-director-snapshot":       {scenarios.Defended, "check_targets.version", true, ""},
 		"key-compromise-director-timestamp":      {scenarios.Defended, "check_targets.version", true, ""},
 		"key-compromise-image-targets-threshold": {scenarios.Defended, "check_targets.threshold", true, ""},

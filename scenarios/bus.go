@@ -125,6 +125,8 @@ func (r *runner) busAttack(f string, a *AttackStep) (func(), error) {
 		err = r.replayOldMetadata(bs, ch, e)
 	case "write-time":
 		err = r.writeTime(bs, ch, e, b.Ahead)
+	case "spoof-signal":
+		off, err = r.spoofSignal(b)
 	default:
 		err = fmt.Errorf("bus attack %q is not supported by the runner", b.Action)
 	}

@@ -134,6 +134,9 @@ func (s *Scenario) ForDUT(verification string) (Applicability, error) {
 	if !ok {
 		return Applicability{}, fmt.Errorf("scenario %s: a device under test verifies full or partial, not %q", s.Name, verification)
 	}
+	if s.OutOfModel != "" {
+		return Applicability{DUT: dut, Reason: fmt.Sprintf("%s: out of the model: no check of a %s (or of any ECU) can stop it; played, it is a finding, not a defence", s.Attack, dut)}, nil
+	}
 	return applicable(s.Attack, s.Transport, s.Defence, dut, s.directorKeysHeld())
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,19 +85,6 @@ func (s *Scenario) Unsound() string {
 	return ""
 }
 
-// notOnDUT says why scenario s cannot judge DUT e beyond its defence: an
-// unsound setup or step, or a scenario that judges other ECUs ("" when it
-// can).
-func (s *Scenario) notOnDUT(e *rigs.ECU) string {
-	if why := s.Unsound(); why != "" {
-		return s.Name + " " + why
-	}
-	if !s.judgesDUT(e) {
-		return fmt.Sprintf("%s judges %s, not the DUT %s: play it with one of those as the device under test", s.Name, strings.Join(s.ECUs, ", "), e.ID)
-	}
-	return ""
-}
-
 // The paths an attack takes to a device under test (DUTPath).
 const (
 	PathPrimary = "through the forwarding Primary"
@@ -116,6 +104,9 @@ const (
 func (s *Scenario) DUTPath() (string, error) {
 	if why := s.Unsound(); why != "" {
 		return PathNone + ": " + why, nil
+	}
+	if why := s.judgesPrimary(nil); why != "" {
+		return PathNone + ": " + strings.TrimPrefix(why, "the scenario "), nil
 	}
 	any := false
 	for _, v := range []string{rigs.Full, rigs.Partial} {
@@ -137,21 +128,69 @@ func (s *Scenario) DUTPath() (string, error) {
 }
 
 // OnDUT is the applicability of the scenario to the rig's ECU e as the
-// device under test: ForDUT (its defence must be the DUT's own), then the
-// scenario's needs a DUT that keeps its state cannot meet (unsoundOnDUT), then
-// whether the scenario judges that ECU at all.
+// device under test, played in the place of the Secondary it judges
+// (InPlaceOf): ForDUT (its defence must be the DUT's own), then the
+// scenario's needs a DUT that keeps its state cannot meet (unsoundOnDUT).
+// It does not see the rig: OnRig also says when the rig lacks an ECU the
+// scenario needs besides the DUT (a bench with one ECU and a bundle of two).
 func (s *Scenario) OnDUT(e *rigs.ECU) (Applicability, error) {
 	a, err := s.ForDUT(e.Profile)
 	if err != nil || !a.Applicable {
 		return a, err
 	}
-	if why := s.notOnDUT(e); why != "" {
-		return Applicability{DUT: a.DUT, Reason: why}, nil
+	if why := s.Unsound(); why != "" {
+		return Applicability{DUT: a.DUT, Reason: s.Name + " " + why}, nil
+	}
+	if !slices.Contains(s.ECUs, e.ID) {
+		if why := s.judgesPrimary(nil); why != "" {
+			return Applicability{DUT: a.DUT, Reason: s.Name + ": " + why}, nil
+		}
 	}
 	if why := s.powerOnDUT(e); why != "" {
 		return Applicability{DUT: a.DUT, Reason: why}, nil
 	}
 	return a, nil
+}
+
+// OnRig is the scenario as it is played with rig r's ECU e as the device
+// under test (InPlaceOf: e in the place of the Secondary it judges; nil
+// when it cannot be played on r so) and its applicability: OnDUT of that
+// scenario, and not applicable when r lacks an ECU it needs.
+func (s *Scenario) OnRig(r *rigs.Rig, e *rigs.ECU) (*Scenario, Applicability, error) {
+	rs, lacks, err := s.InPlaceOf(r, e)
+	if err != nil {
+		return nil, Applicability{}, err
+	}
+	if lacks != "" {
+		rs = nil
+	}
+	played := s
+	if rs != nil {
+		played = rs
+	}
+	a, err := played.OnDUT(e)
+	if err != nil || !a.Applicable {
+		return rs, a, err
+	}
+	if lacks != "" {
+		return nil, Applicability{DUT: a.DUT, Reason: s.Name + ": " + lacks}, nil
+	}
+	return rs, a, nil
+}
+
+// twinOf is the scenario the DUT's twin plays for its control: the one
+// the DUT plays (OnRig), else, when it cannot be played with the DUT in
+// the judged ECU's place, the scenario itself if rig r has every ECU it
+// names (nil when it has not: there is no control to play).
+func (s *Scenario) twinOf(r *rigs.Rig, e *rigs.ECU) (*Scenario, Applicability, error) {
+	rs, a, err := s.OnRig(r, e)
+	if err != nil || rs != nil {
+		return rs, a, err
+	}
+	if lacking(s, r) == "" {
+		return s, a, nil
+	}
+	return nil, a, nil
 }
 
 func contains(list []string, x string) bool {

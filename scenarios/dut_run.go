@@ -95,27 +95,41 @@ func dutECU(o RunOptions) (*rigs.ECU, error) {
 	return e, nil
 }
 
-// judgesDUT reports whether the scenario judges the DUT (its ecus list
-// names it, or it judges every Secondary).
-func (s *Scenario) judgesDUT(e *rigs.ECU) bool { return len(s.ECUs) == 0 || contains(s.ECUs, e.ID) }
-
 // runOnDUT plays the conformant run of the scenario against the device
-// under test: one OnDUT result, NotApplicable with the reason when the
-// scenario cannot judge it.
+// under test, in the place of the Secondary the scenario judges (OnRig):
+// one OnDUT result, NotApplicable with the reason when the scenario cannot
+// judge it. A step that breaks or a DUT that does not answer fails this
+// scenario only (Observed DUTError, the error in Detail): the next one
+// waits for the DUT again (DUT.Wait). A DUT that is not the rig's ECU
+// stops the run (vehicle.ErrIdentity).
 func (s *Scenario) runOnDUT(o RunOptions) ([]Result, error) {
 	e, err := dutECU(o)
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.OnDUT(e)
+	rs, a, err := s.OnRig(o.Rig, e)
 	if err != nil {
 		return nil, err
 	}
 	if !a.Applicable {
-		return []Result{{Scenario: s.Name, Description: strings.TrimSpace(s.Description), Attack: s.Attack, Standard: s.Standard,
-			Transport: s.Transport, ECU: e.ID, Profile: check.Conformant.Name, Expected: NotApplicable, Observed: NotApplicable,
-			Detail: a.Reason, Target: OnDUT, Applicability: a.String()}}, nil
+		return []Result{s.notApplicable(e.ID, a)}, nil
 	}
+	wall := gotime.Now()
+	results, err := rs.playOnDUT(o, e, a)
+	if err != nil && !errors.Is(err, vehicle.ErrIdentity) {
+		return []Result{{Scenario: s.Name, Description: strings.TrimSpace(s.Description), Attack: s.Attack, Standard: s.Standard,
+			Transport: s.Transport, ECU: e.ID, Profile: check.Conformant.Name, Expected: Defended, Observed: DUTError,
+			Detail: err.Error(), Target: OnDUT, Applicability: a.String(), Wall: gotime.Since(wall), Duration: gotime.Since(wall)}}, nil
+	}
+	return results, err
+}
+
+// DUTError is the Observed of a DUT run that broke (a step failed, the DUT
+// did not answer): a failure of that scenario, the error in its Detail.
+const DUTError = "error"
+
+// playOnDUT plays the scenario, already in the DUT's place, against it.
+func (s *Scenario) playOnDUT(o RunOptions, e *rigs.ECU, a Applicability) ([]Result, error) {
 	wall := gotime.Now()
 	cs, err := loadClock(o.DUT.State)
 	if err != nil {
@@ -124,13 +138,14 @@ func (s *Scenario) runOnDUT(o RunOptions) ([]Result, error) {
 	clk := clock.NewWall()
 	clk.Jump(cs.Offset)
 	r := &runner{s: s, sim: clk, held: map[string][]keys.Signer{}, heldECU: map[string]*keys.Private{}, detected: map[string][]check.ID{},
-		details: map[string][]string{}, offs: map[string]func(){}, heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{}}
+		details: map[string][]string{}, offs: map[string]func(){}, heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{},
+		unsafe: map[string][]string{}, unsafeSeen: map[string]bool{}, spoofed: map[string]string{}, start: clk.Now()}
 	rig := o.Rig
 	primaryID := rig.Primary().ID
 	buses, detach := sessionBuses(o.DUT.Buses)
 	defer detach()
 	vo := vehicle.Options{Rig: rig, Dir: o.DUT.State, Clock: clk, Seed: o.Seed, Buses: buses, Wait: o.DUT.Wait,
-		Profiles: map[string]check.Profile{primaryID: Forwarding()}, Events: r.powerEvents(r.log.Sink()),
+		Profiles: map[string]check.Profile{primaryID: Forwarding()}, Events: r.powerEvents(r.sink()),
 		Reach: func(x *rigs.ECU) vehicle.Reach {
 			if x.ID == e.ID {
 				return vehicle.ByRig(x)
@@ -194,6 +209,7 @@ func (s *Scenario) runOnDUT(o RunOptions) ([]Result, error) {
 		defer stop()
 	}
 	r.judged = []string{e.ID}
+	r.watchUnsafe()
 	var stepErr error
 	for i := range r.s.Steps {
 		if st := r.s.Steps[i]; st.Advance > 0 {
@@ -303,8 +319,8 @@ func (r *runner) identify(d *dutRun) (Identity, error) {
 	}
 	e := d.ecu
 	if id.ECU != e.ID || id.HardwareID != e.HardwareID || id.VIN != r.v.Rig.Vehicle.VIN || (id.Profile != "" && id.Profile != e.Profile) {
-		return id, fmt.Errorf("it says it is ECU %q, hardware %q, VIN %q, %s verification; the rig says %s, %s, %s, %s: is the right ECU on the bench?",
-			id.ECU, id.HardwareID, id.VIN, id.Profile, e.ID, e.HardwareID, r.v.Rig.Vehicle.VIN, e.Profile)
+		return id, fmt.Errorf("it says it is ECU %q, hardware %q, VIN %q, %s verification; the rig says %s, %s, %s, %s: is the right ECU on the bench? (%w)",
+			id.ECU, id.HardwareID, id.VIN, id.Profile, e.ID, e.HardwareID, r.v.Rig.Vehicle.VIN, e.Profile, vehicle.ErrIdentity)
 	}
 	return id, nil
 }

@@ -59,6 +59,7 @@ type bench struct {
 	state string
 	runs  string
 	dut   string
+	wait  time.Duration // how long each scenario waits for the DUT (0: the default)
 }
 
 // newBench starts the DUT (ECM-0001 unless named) as a Secondary of its own
@@ -71,6 +72,48 @@ func newBench(p check.Profile, dut ...string) *bench {
 	if len(dut) > 0 {
 		b.dut = dut[0]
 	}
+	b.start(p)
+	return b
+}
+
+// supplierRig is rigs/bench-example.yaml on a wall-clock virtual bus: one
+// external Secondary, SUPPLIER-ECU-01, which no scenario names.
+func supplierRig(port int, profile string) *rigs.Rig {
+	GinkgoHelper()
+	r, err := rigs.Parse("supplier-spec.yaml", []byte(fmt.Sprintf(`
+name: supplier-spec
+seed: 1
+clock: wall
+buses:
+  - {name: bench, kind: virtual, bitrate: 500000}
+backend: {mode: embedded, listen: "127.0.0.1:%d"}
+vehicle: {vin: BENCH000000000001}
+ecus:
+  - {id: TCU-BENCH, hardware_id: tcu-v1, role: primary, buses: [bench]}
+  - {id: SUPPLIER-ECU-01, hardware_id: supplier-hw-a, role: secondary, profile: %s, bus: bench, process: external}
+`, port, profile)))
+	Expect(err).NotTo(HaveOccurred())
+	return r
+}
+
+// newSupplierBench is a bench with SUPPLIER-ECU-01 as the DUT; started
+// unless p is nil (a DUT that never answers).
+func newSupplierBench(profile string, p *check.Profile) *bench {
+	GinkgoHelper()
+	b := &bench{rig: supplierRig(freePort(), profile), state: GinkgoT().TempDir(), runs: GinkgoT().TempDir(), dut: "SUPPLIER-ECU-01"}
+	if p != nil {
+		b.start(*p)
+		return b
+	}
+	var err error
+	b.buses, err = vehicle.OpenBuses(b.rig, clock.NewWall(), 7)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(vehicle.CloseBuses, b.buses)
+	return b
+}
+
+func (b *bench) start(p check.Profile) {
+	GinkgoHelper()
 	var err error
 	b.buses, err = vehicle.OpenBuses(b.rig, clock.NewWall(), 7)
 	Expect(err).NotTo(HaveOccurred())
@@ -96,7 +139,6 @@ func newBench(p check.Profile, dut ...string) *bench {
 		default:
 		}
 	})
-	return b
 }
 
 func (b *bench) play(files ...string) []scenarios.Result {
@@ -105,7 +147,7 @@ func (b *bench) play(files ...string) []scenarios.Result {
 	for _, f := range files {
 		s, err := scenarios.Load(f)
 		Expect(err).NotTo(HaveOccurred())
-		rs, err := s.Run(scenarios.RunOptions{Rig: b.rig, Dir: b.runs, DUT: &scenarios.DUT{ECU: b.dut, State: b.state, Buses: b.buses}})
+		rs, err := s.Run(scenarios.RunOptions{Rig: b.rig, Dir: b.runs, DUT: &scenarios.DUT{ECU: b.dut, State: b.state, Buses: b.buses, Wait: b.wait}})
 		Expect(err).NotTo(HaveOccurred(), f)
 		out = append(out, rs...)
 	}
@@ -224,6 +266,54 @@ var _ = Describe("a DUT run", Label("dut"), func() {
 		Expect(dut[1].Detected).To(Equal("check_targets.signatures"))
 		for _, r := range tw {
 			Expect(r.Pass).To(BeTrue(), r.Scenario)
+		}
+	})
+
+	It("plays the suite on a supplier's ECU no scenario names, in the place of the Secondary each judges, and catches a missing defence", func() {
+		files := []string{"arbitrary-software-image.yaml", "freeze-director-timestamp.yaml", "bus-forged-image.yaml", "incompatible-image-director-breach.yaml"}
+		conformant := check.Conformant
+		b := newSupplierBench(rigs.Full, &conformant)
+		dut, tw := dutResults(b.play(files...))
+		Expect(dut).To(HaveLen(4))
+		for _, r := range dut[:3] {
+			Expect(r.ECU).To(Equal("SUPPLIER-ECU-01"))
+			Expect(r.Observed).To(Equal(scenarios.Defended), "%s: %s", r.Scenario, r.Detail)
+			Expect(r.Pass).To(BeTrue(), "%s: %s", r.Scenario, r.Detail)
+			Expect(r.Identity.ECU).To(Equal("SUPPLIER-ECU-01"))
+			Expect(r.Identity.HardwareID).To(Equal("supplier-hw-a"))
+		}
+		Expect(dut[0].Detail).To(ContainSubstring("pouf: SUPPLIER-ECU-01: verify image (0xFF11) failed: verify_image.hashes"))
+		Expect(dut[2].Detected).To(Equal("verify_image.hashes"), "the attacker node on the bench bus forged the image")
+		// a campaign of two ECUs: the bench has one
+		Expect(dut[3].Observed).To(Equal(scenarios.NotApplicable))
+		Expect(dut[3].Detail).To(ContainSubstring("which rig supplier-spec has not"))
+		// the twin plays the retargeted scenarios: its control is compromised
+		Expect(tw).To(HaveLen(3))
+		for _, r := range tw {
+			Expect(r.ECU).To(Equal("SUPPLIER-ECU-01"))
+			Expect(r.Observed).To(Equal(scenarios.Compromised), r.Scenario)
+			Expect(r.Pass).To(BeTrue(), r.Scenario)
+		}
+
+		vulnerable := check.Without(check.VerifyImageHashes)
+		v := newSupplierBench(rigs.Full, &vulnerable)
+		dut, _ = dutResults(v.play(files[0]))
+		Expect(dut[0].Observed).To(Equal(scenarios.Compromised))
+		Expect(dut[0].Pass).To(BeFalse())
+		Expect(dut[0].Detail).To(ContainSubstring("the DUT did not perform verify_image.hashes (the defence of arbitrary-software-image)"))
+	})
+
+	It("fails only the scenario of a DUT that does not answer, and goes on with the next", func() {
+		b := newSupplierBench(rigs.Full, nil)
+		b.wait = 300 * time.Millisecond
+		dut, _ := dutResults(b.play("arbitrary-software-image.yaml", "freeze-director-timestamp.yaml"))
+		Expect(dut).To(HaveLen(2))
+		for _, r := range dut {
+			Expect(r.Observed).To(Equal(scenarios.DUTError), r.Scenario)
+			Expect(r.Expected).To(Equal(scenarios.Defended))
+			Expect(r.Pass).To(BeFalse())
+			Expect(r.Detail).To(ContainSubstring("SUPPLIER-ECU-01"), r.Scenario)
+			Expect(r.Applicability).To(HavePrefix("applicable"))
 		}
 	})
 })

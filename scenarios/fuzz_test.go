@@ -33,8 +33,11 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if s.Name == "" || len(s.Steps) == 0 || len(s.Defence) == 0 {
-			t.Fatalf("accepted a scenario without name, steps or defence: %+v", s)
+		if s.Name == "" || len(s.Steps) == 0 || len(s.Defence) == 0 && s.OutOfModel == "" {
+			t.Fatalf("accepted a scenario without name, steps or defence (or out_of_model): %+v", s)
+		}
+		if s.OutOfModel != "" && len(s.Defence) > 0 {
+			t.Fatalf("accepted a scenario out of the model with a defence: %+v", s)
 		}
 		cuts := s.PowerLoss()
 		for _, pc := range cuts {

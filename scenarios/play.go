@@ -15,8 +15,8 @@ import (
 // clock, so the results are the same whichever process plays it, in
 // whatever order.
 func (s *Scenario) Play(o RunOptions, control bool) ([]Result, error) {
-	if control && o.ConformantOnly {
-		return nil, nil
+	if control && (o.ConformantOnly || s.OutOfModel != "") {
+		return nil, nil // a scenario out of the model has no control
 	}
 	if o.DUT != nil {
 		if e := o.Rig.ECU(o.DUT.ECU); e != nil && e.Protocol == rigs.AktualizrIP && e.Process == rigs.AktualizrSecondary {
@@ -48,6 +48,9 @@ func tagged(name, tag string) string {
 // with the seeds that replay the error instead of stopping at the first.
 func (s *Scenario) NotPlayed(r *rigs.Rig, control bool, err error) []Result {
 	profile, expected := check.Conformant, Defended
+	if s.OutOfModel != "" {
+		expected = OutOfModel
+	}
 	if control {
 		profile, expected = s.Profile(), Compromised
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	gotime "time"
 
@@ -77,11 +78,14 @@ type Result struct {
 	Observed    string
 	Detected    string // the check that stopped the attack, "" if none
 	Detail      string
-	Report      json.RawMessage // the ECU's last signed version report
-	Pass        bool
-	Duration    gotime.Duration // simulated
-	Wall        gotime.Duration
-	Events      []events.Event
+	// Finding, for a scenario out of the model (Expected OutOfModel): why
+	// no ECU check can stop the attack, and what the ECU could tell.
+	Finding  string
+	Report   json.RawMessage // the ECU's last signed version report
+	Pass     bool
+	Duration gotime.Duration // simulated
+	Wall     gotime.Duration
+	Events   []events.Event
 	// Capture and CandumpLog are the capture files of the run (relative
 	// to RunOptions.Captures' parent), "" without captures.
 	Capture, CandumpLog string
@@ -111,7 +115,7 @@ type Result struct {
 // and the control run against its simulated twin (dut_run.go).
 func (s *Scenario) Run(o RunOptions) ([]Result, error) {
 	a, err := s.Play(o, false)
-	if err != nil || o.ConformantOnly {
+	if err != nil || o.ConformantOnly || s.OutOfModel != "" {
 		return a, err
 	}
 	b, err := s.runProfile(o, true)
@@ -149,6 +153,14 @@ type runner struct {
 	bus       busState   // attacks on the vehicle network (bus.go)
 	power     powerState // power cuts (power.go)
 	identity  *Identity  // the device under test, as read before the steps
+	// hooks see each event of the run as it is emitted (preconditions.go)
+	hooks []func(events.Event)
+	// unsafe: unsafe programming seen per ECU; spoofed: what a signal
+	// spoofer left on the wire (preconditions.go)
+	unsafe     map[string][]string
+	unsafeSeen map[string]bool
+	spoofed    map[string]string
+	start      gotime.Time
 }
 
 func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
@@ -169,9 +181,15 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 		if dut, err = dutECU(o); err != nil {
 			return nil, err
 		}
-		if applies, err = s.OnDUT(dut); err != nil {
+		var played *Scenario
+		if played, applies, err = s.twinOf(o.Rig, dut); err != nil {
 			return nil, err
 		}
+		if played == nil {
+			// the rig lacks an ECU the scenario needs: no control either
+			return nil, nil
+		}
+		s = played
 		o.Rig = twin(o.Rig)
 		profiles[o.Rig.Primary().ID] = forwardingWithout(profile)
 	}
@@ -181,7 +199,8 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 	var results []Result
 	var stepErr error
 	r := &runner{s: s, sim: sim, held: map[string][]keys.Signer{}, heldECU: map[string]*keys.Private{}, detected: map[string][]check.ID{}, details: map[string][]string{}, offs: map[string]func(){},
-		heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{}}
+		heldImage: map[string][]keys.Signer{}, forged: map[string]*metadata.TargetFiles{},
+		unsafe: map[string][]string{}, unsafeSeen: map[string]bool{}, spoofed: map[string]string{}, start: sim.Now()}
 	err := sim.Run(s.Name+"/"+profile.Name, func() {
 		dir := filepath.Join(o.Dir, s.Name, tagged(strings.NewReplacer(":", "-", "+", "_").Replace(profile.Name), o.Tag))
 		if dut != nil {
@@ -203,7 +222,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 			reach = vehicle.Bus{}
 		}
 		vo := vehicle.Options{Rig: rig, Dir: dir, Clock: sim, Seed: o.Seed, Profiles: profiles,
-			Events: r.log.Sink(), Reach: vehicle.Everywhere(reach),
+			Events: r.sink(), Reach: vehicle.Everywhere(reach),
 			Transport: func(backend http.RoundTripper) http.RoundTripper {
 				r.proxy = mitm.New(backend, sim)
 				return r.proxy
@@ -251,7 +270,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 			defer stop()
 		}
 		r.judged = s.ECUs
-		if dut != nil && s.judgesDUT(dut) {
+		if dut != nil && slices.Contains(s.ECUs, dut.ID) {
 			r.judged = []string{dut.ID}
 			twinEvent(r, dut)
 		}
@@ -266,6 +285,7 @@ func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {
 				return
 			}
 		}
+		r.watchUnsafe()
 		for i := range s.Steps {
 			if err := r.step(i); err != nil {
 				stepErr = err

@@ -40,6 +40,15 @@ type Scenario struct {
 	// Detected is the check the conformant ECUs must report (optional; any
 	// of Defence when empty).
 	Detected check.ID `yaml:"detected"`
+	// ExpectInstalled: every run, conformant and control, must end with
+	// each judged ECU on this image ("release:N"): a defence that delays an
+	// update must not deny it (preconditions.go).
+	ExpectInstalled string `yaml:"expect_installed"`
+	// OutOfModel, when set, says why no ECU defence can stop this attack
+	// (outside the threat model the checks answer): the scenario has no
+	// defence and no control run, and its verdict is a finding, never a
+	// defence (preconditions.go).
+	OutOfModel string `yaml:"out_of_model"`
 
 	File string `yaml:"-"`
 	doc  *yamlx.Doc
@@ -159,6 +168,11 @@ type BusAttack struct {
 	Interval time.Duration `yaml:"interval"`
 	// Ahead: write-time writes the run's current time plus this.
 	Ahead time.Duration `yaml:"ahead"`
+	// Spoof-signal: the message, signal and value the attacker's copies
+	// carry (preconditions.go).
+	Message string `yaml:"message"`
+	Signal  string `yaml:"signal"`
+	Value   string `yaml:"value"`
 }
 
 // Rotate rotates the keys of a role in Root: a new Root version signed by
@@ -219,6 +233,10 @@ type Goal struct {
 	// LeakedOver: the eavesdropper recovered more than this many bytes of
 	// the plaintext of the image the Director assigned the ECU.
 	LeakedOver int `yaml:"leaked_over"`
+	// UnsafeProgramming: the ECU took image data or installed while the
+	// vehicle's true state (what its genuine nodes sent) broke its
+	// programming preconditions (preconditions.go).
+	UnsafeProgramming bool `yaml:"unsafe_programming"`
 	// Bricked: after a power cut (a power_cut step) the ECU booted no whole
 	// image (a mix of old and new bytes, or nothing it can boot), did not
 	// answer on the bus, or did not install its assignment in a later cycle.
@@ -328,7 +346,7 @@ func (s *Scenario) validate() error {
 	default:
 		return s.Errorf("transport", "%q is not one of backend-link, bus, keys, power", s.Transport)
 	}
-	if len(s.Defence) == 0 {
+	if len(s.Defence) == 0 && s.OutOfModel == "" {
 		return s.Errorf("defence", "missing: the checks the control profile lacks (a scenario with no control cannot show the suite can fail)")
 	}
 	for i, id := range s.Statements {
@@ -363,8 +381,11 @@ func (s *Scenario) validate() error {
 		}
 	}
 	g := s.Goal
-	if g.Installed == "" && !g.Undetected && g.NotInstalled == "" && g.DirectorAccepts == "" && g.SlowerThan == 0 && g.ServedOver == 0 && g.LeakedOver == 0 && !g.Starved && !g.Bricked {
-		return s.Errorf("goal", "missing: what the attacker wants (installed, undetected, not_installed, director_accepts, slower_than, served_over, leaked_over, starved, bricked)")
+	if g.Installed == "" && !g.Undetected && g.NotInstalled == "" && g.DirectorAccepts == "" && g.SlowerThan == 0 && g.ServedOver == 0 && g.LeakedOver == 0 && !g.Starved && !g.Bricked && !g.UnsafeProgramming {
+		return s.Errorf("goal", "missing: what the attacker wants (installed, undetected, not_installed, director_accepts, slower_than, served_over, leaked_over, starved, bricked, unsafe_programming)")
+	}
+	if err := s.validatePreconditions(); err != nil {
+		return err
 	}
 	if err := s.validatePowerGoal(); err != nil {
 		return err
@@ -452,9 +473,9 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 		}
 		if b := a.Bus; b != nil {
 			switch b.Action {
-			case "forge-metadata", "forge-image", "trickle-image", "spoof-report", "record-report", "replay-report", "replay-session", "flood", "write-time", "replay-old-metadata":
+			case "forge-metadata", "forge-image", "trickle-image", "spoof-report", "record-report", "replay-report", "replay-session", "flood", "write-time", "replay-old-metadata", "spoof-signal":
 			default:
-				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, trickle-image, spoof-report, record-report, replay-report, replay-session, flood, write-time, replay-old-metadata", b.Action)
+				return s.Errorf(f+".attack.bus.action", "%q is not one of forge-metadata, forge-image, trickle-image, spoof-report, record-report, replay-report, replay-session, flood, write-time, replay-old-metadata, spoof-signal", b.Action)
 			}
 			switch {
 			case b.Bus == "":

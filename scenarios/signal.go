@@ -19,6 +19,13 @@ type SignalStep struct {
 	// Within (expect_signal) is how long the bus is read for a frame with
 	// the value (default 1 s of the run's clock).
 	Within gotime.Duration `yaml:"within"`
+	// AtTransfer (signal) holds the change back until the Primary has sent
+	// that share of an ECU's image: the car sets off mid-transfer
+	// (preconditions.go). The step itself returns at once.
+	AtTransfer *TransferPoint `yaml:"at_transfer"`
+	// For (signal): the signal goes back to its value before the change
+	// after this long (the car is parked again).
+	For gotime.Duration `yaml:"for"`
 }
 
 // DefaultSignalWithin is how long expect_signal reads the bus by default.
@@ -46,6 +53,14 @@ func (s *Scenario) validateSignalStep(f string, st Step) error {
 		return s.Errorf(f+".within", "negative")
 	case sig.Within != 0 && what == "signal":
 		return s.Errorf(f+".within", "only expect_signal waits")
+	case sig.For < 0:
+		return s.Errorf(f+".for", "negative")
+	case (sig.For != 0 || sig.AtTransfer != nil) && what == "expect_signal":
+		return s.Errorf(f, "only a signal step has at_transfer and for")
+	case sig.AtTransfer != nil && sig.AtTransfer.ECU == "":
+		return s.Errorf(f+".at_transfer.ecu", "missing: the ECU whose image transfer triggers the change")
+	case sig.AtTransfer != nil && (sig.AtTransfer.Percent < 1 || sig.AtTransfer.Percent > 99):
+		return s.Errorf(f+".at_transfer.percent", "%d: a share of the image, 1..99", sig.AtTransfer.Percent)
 	}
 	return nil
 }
@@ -87,10 +102,12 @@ func (r *runner) setSignal(f string, st *SignalStep) error {
 	if rb == nil {
 		return r.s.Errorf(f+".bus", "bus %s has no rest-bus running", st.Bus)
 	}
-	if err := rb.Set(st.Message, st.Signal, raw); err != nil {
+	if st.AtTransfer != nil {
+		return r.armSignal(f, st, sig, raw)
+	}
+	if err := r.changeSignal(st, sig, raw); err != nil {
 		return r.s.Errorf(f, "%v", err)
 	}
-	r.note(fmt.Sprintf("signal: %s %s.%s = %s", st.Bus, st.Message, st.Signal, withUnit(sig, raw)))
 	return nil
 }
 

@@ -33,6 +33,10 @@ var _ = Describe("signal steps", Label("restbus"), func() {
   - expect_signal: {bus: powertrain, message: ESC_WheelSpeeds, signal: VehicleSpeed, value: 0}
   - signal: {bus: powertrain, message: ESC_WheelSpeeds, signal: VehicleSpeed, value: 50}
   - expect_signal: {bus: powertrain, message: ESC_WheelSpeeds, signal: VehicleSpeed, value: 50, within: 20ms}
+  - signal: {bus: powertrain, message: ESC_WheelSpeeds, signal: VehicleSpeed, value: 0, for: 1s}
+  - expect_signal: {bus: powertrain, message: ESC_WheelSpeeds, signal: VehicleSpeed, value: 0, within: 20ms}
+  - expect_signal: {bus: powertrain, message: ESC_WheelSpeeds, signal: VehicleSpeed, value: 50, within: 2s}
+  - signal: {bus: powertrain, message: ESC_WheelSpeeds, signal: VehicleSpeed, value: 0}
   - signal: {bus: body, message: GW_VehicleStatus_B, signal: GearSelected_B, value: D}
   - expect_signal: {bus: body, message: GW_VehicleStatus_B, signal: GearSelected_B, value: D}
 `)
@@ -61,5 +65,15 @@ var _ = Describe("signal steps", Label("restbus"), func() {
 		Expect(err).To(MatchError(ContainSubstring("steps[0].signal.signal: missing")))
 		_, err = scenarios.Parse("signals.yaml", withSteps("  - signal: {bus: powertrain, message: M, signal: S, value: 1, within: 1s}\n"))
 		Expect(err).To(MatchError(ContainSubstring("steps[0].signal.within: only expect_signal waits")))
+		_, err = scenarios.Parse("signals.yaml", withSteps("  - expect_signal: {bus: powertrain, message: M, signal: S, value: 1, for: 1s}\n"))
+		Expect(err).To(MatchError(ContainSubstring("steps[0].expect_signal: only a signal step has at_transfer and for")))
+		_, err = scenarios.Parse("signals.yaml", withSteps("  - signal: {bus: powertrain, message: M, signal: S, value: 1, at_transfer: {ecu: ECM-0001, percent: 100}}\n"))
+		Expect(err).To(MatchError(ContainSubstring("steps[0].signal.at_transfer.percent: 100: a share of the image, 1..99")))
+		_, err = scenarios.Parse("signals.yaml", withSteps("  - signal: {bus: powertrain, message: M, signal: S, value: 1, at_transfer: {percent: 40}}\n"))
+		Expect(err).To(MatchError(ContainSubstring("steps[0].signal.at_transfer.ecu: missing")))
+		_, err = scenarios.Parse("signals.yaml", withSteps("  - attack: {name: xx, bus: {bus: powertrain, action: spoof-signal, target: ECM-0001, message: M}}\n"))
+		Expect(err).To(MatchError(ContainSubstring("spoof-signal needs the message, signal and value")))
+		_, err = scenarios.Parse("signals.yaml", withSteps("  - attack: {name: xx, bus: {bus: powertrain, action: flood, target: ECM-0001, rate: 10, signal: S}}\n"))
+		Expect(err).To(MatchError(ContainSubstring("only spoof-signal has a message, signal and value")))
 	})
 })

@@ -31,6 +31,7 @@ func (r *runner) observe(rep *primary.CycleReport) {
 			r.details[id] = append(r.details[id], err.Error())
 			r.addChecks(id, err)
 		}
+		r.observeRefusal(id, o)
 		if o.Report != nil {
 			if sr, err := manifest.ParseReport(o.Report, manifest.MaxReportSize); err == nil {
 				for _, a := range sr.Signed.Attacks {
@@ -121,6 +122,10 @@ func (r *runner) verdicts(p check.Profile, control bool) []Result {
 		if g.LeakedOver > 0 {
 			won = won && r.leaked(ecu) > g.LeakedOver
 		}
+		if g.UnsafeProgramming {
+			won = won && len(r.unsafe[ecu]) > 0
+			r.details[ecu] = append(r.details[ecu], r.unsafe[ecu]...)
+		}
 		if g.ServedOver > 0 {
 			var n int64
 			for _, rule := range r.rules {
@@ -166,10 +171,16 @@ func (r *runner) verdicts(p check.Profile, control bool) []Result {
 			}
 		}
 		res.Pass = res.Observed == res.Expected
-		if res.Pass && !control && !containsID(want, res.Detected) {
+		if s.OutOfModel != "" {
+			r.outOfModel(ecu, &res)
+		} else if res.Pass && !control && !containsID(want, res.Detected) {
 			res.Pass = false
 			msg := fmt.Sprintf("defended, but the expected defence %v was not reported (detected: %v)", want, r.detected[ecu])
 			res.Detail = strings.TrimPrefix(res.Detail+"; "+msg, "; ")
+		}
+		if s.ExpectInstalled != "" && !r.installedIs(ecu, s.ExpectInstalled) {
+			res.Pass = false
+			res.Detail = strings.TrimPrefix(res.Detail+"; "+fmt.Sprintf("every run must end with %s on %s (expect_installed): it does not", ecu, s.ExpectInstalled), "; ")
 		}
 		out = append(out, res)
 	}

@@ -31,6 +31,9 @@ var _ = Describe("the suite notices a missing defence", Label("attack"), func() 
 		if err != nil {
 			panic(err)
 		}
+		if s.OutOfModel != "" {
+			continue // no defence to delete
+		}
 		list = append(list, s)
 		ids := defenceIDs(s)
 		defences[check.Without(ids...).Name] = ids

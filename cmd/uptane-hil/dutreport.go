@@ -18,7 +18,7 @@ import (
 func reportResult(r *rigs.Rig, u unit, x scenarios.Result, proves []string) reports.Result {
 	rs := reports.Result{Scenario: x.Scenario, Description: x.Description, Attack: x.Attack, Standard: x.Standard,
 		Transport: x.Transport, ECU: x.ECU, Profile: x.Profile, Seed: u.seed, Control: x.Control, Expected: x.Expected,
-		Observed: x.Observed, Detected: x.Detected, Detail: x.Detail, VersionReport: x.Report, Pass: x.Pass,
+		Observed: x.Observed, Detected: x.Detected, Detail: x.Detail, Finding: x.Finding, VersionReport: x.Report, Pass: x.Pass,
 		Duration: reports.Ms(x.Duration), Wall: reports.Ms(x.Wall), Sequence: reports.SequenceFromEvents(time.Time{}, x.Events),
 		Capture: x.Capture, CandumpLog: x.CandumpLog, BusLoad: x.BusLoad, Statements: proves,
 		Target: x.Target.String(), Applicability: x.Applicability, Identity: reportIdentity(x.Identity)}

@@ -28,3 +28,11 @@ type Secondary interface {
 	Reset() error
 	VersionReport() ([]byte, error)
 }
+
+// Conditions is a Secondary that says which of its programming
+// preconditions (vehicle speed 0, ignition on, ...) do not hold now: what
+// its refusal with NRC 0x22 conditionsNotCorrect stood for (pouf DID
+// 0xF1A9). A Secondary reached another way tells only the NRC.
+type Conditions interface {
+	UnmetConditions() (string, error)
+}

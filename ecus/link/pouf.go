@@ -28,3 +28,6 @@ func (p *Pouf) Reset() error       { return p.C.Reset() }
 func (p *Pouf) VersionReport() ([]byte, error) {
 	return p.C.ReadVersionReport()
 }
+
+// UnmetConditions implements Conditions.
+func (p *Pouf) UnmetConditions() (string, error) { return p.C.UnmetConditions() }

@@ -85,6 +85,14 @@ type Client struct {
 	Chunk   int
 	Pace    time.Duration
 	session uds.Session // believed active; 0: unknown
+	// cut holds the files whose transfer the ECU refused while it was open
+	// (NRC 0x22 conditionsNotCorrect: its programming preconditions stopped
+	// holding), by path, with their size: the next PutFile of that path and
+	// size resumes (ResumeFile) from what the ECU kept.
+	cut map[string]uint64
+	// open is the path of the transfer the ECU accepted and that has not
+	// exited yet ("" when none).
+	open string
 }
 
 // NewClient returns a client for the ECU named ecu (used in errors).
@@ -238,10 +246,23 @@ func (c *Client) PutFile(path string, data []byte, p Progress) error {
 		return err
 	}
 	mode := uds.ReplaceFile
+	if size, ok := c.cut[path]; ok && size == uint64(len(data)) {
+		mode = uds.ResumeFile // a transfer cut by the ECU's preconditions
+	}
 	for attempt := 0; ; attempt++ {
+		c.open = ""
 		err := c.in(uds.ProgrammingSession, func() error { return c.transfer(mode, path, data, p) })
 		if err == nil {
+			delete(c.cut, path)
 			return nil
+		}
+		if uds.IsNRC(err, uds.ConditionsNotCorrect) && c.open == path {
+			// the ECU keeps what it received (docs/pouf.md, "Programming
+			// preconditions"); the next PutFile of the file resumes
+			if c.cut == nil {
+				c.cut = map[string]uint64{}
+			}
+			c.cut[path] = uint64(len(data))
 		}
 		if attempt >= c.Resumes || !resumable(err) {
 			return c.wrap("put "+path, err)
@@ -266,6 +287,7 @@ func (c *Client) transfer(mode uds.FileMode, path string, data []byte, p Progres
 	if err != nil {
 		return err
 	}
+	c.open = path
 	if resp.Position > size {
 		return fmt.Errorf("the ECU resumes at %d of %d bytes", resp.Position, size)
 	}
@@ -294,7 +316,22 @@ func (c *Client) transfer(mode uds.FileMode, path string, data []byte, p Progres
 			p(int64(pos), int64(len(data)))
 		}
 	}
-	return c.u.TransferExit()
+	if err := c.u.TransferExit(); err != nil {
+		return err
+	}
+	c.open = ""
+	return nil
+}
+
+// UnmetConditions reads which of the ECU's programming preconditions do not
+// hold now (DIDPreconditions, in any session): "" when all hold. An ECU
+// that declares none answers NRC 0x31.
+func (c *Client) UnmetConditions() (string, error) {
+	b, err := c.u.ReadDID(DIDPreconditions)
+	if err != nil {
+		return "", c.wrap("read preconditions", err)
+	}
+	return string(b), nil
 }
 
 // nonDefault is the active session when it is not the default one, else

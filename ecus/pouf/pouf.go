@@ -28,6 +28,11 @@ const (
 	DIDMaxImage      uint16 = 0xF1A6 // largest image the ECU takes, 4 bytes (read)
 	DIDMaxMetadata   uint16 = 0xF1A7 // largest metadata file the ECU takes, 4 bytes (read)
 	DIDTimeNonce     uint16 = 0xF1A8 // nonce the ECU made for its next time attestation, 16 bytes (read)
+	// DIDPreconditions: which of the ECU's programming preconditions do not
+	// hold now, in its own words (ASCII, at most MaxPreconditions bytes;
+	// empty when all hold): what its NRC 0x22 conditionsNotCorrect stood
+	// for (read, any session; NRC 0x31 when it declares none).
+	DIDPreconditions uint16 = 0xF1A9
 )
 
 // Routine identifiers (RoutineControl 0x31, startRoutine).
@@ -69,6 +74,7 @@ const (
 	MaxKeyJSON        = 1024    // bytes of the signing key's JSON
 	MaxNonce          = 64      // bytes of a nonce (uptane/manifest.MaxNonce)
 	MaxVersionReport  = 4092    // bytes of a version report: one classic ISO-TP message less the DID echo
+	MaxPreconditions  = 512     // bytes of DIDPreconditions
 	MaxMetadataFile   = 1 << 20 // default largest metadata file
 	MaxImage          = 64 << 20
 	MaxPath           = 512  // bytes of a file path

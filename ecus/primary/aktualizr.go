@@ -15,6 +15,7 @@ import (
 type collected struct {
 	ours      []manifest.SignedReport
 	aktualizr []json.RawMessage
+	refusals  []manifest.Refusal // the cycle's programming refusals (finish)
 }
 
 // checkAktualizrReport checks an aktualizr-secondary's signed ECU manifest

@@ -235,6 +235,7 @@ func (p *Primary) finish(rep *CycleReport) {
 			rep.ECUs[id].Status, rep.ECUs[id].Err = a.Status, a.Err
 		}
 	}
+	reports.refusals = refusals(rep)
 	if err := p.sendManifest(reports); err != nil {
 		rep.ManifestErr = err
 	}
@@ -305,13 +306,21 @@ func (p *Primary) updateSecondary(s SecondaryConfig, att []byte, res *verify.Res
 	fail := func(status string, err error) {
 		o.Status, o.Err = status, err
 	}
+	// a step the ECU refuses for its programming preconditions waits for
+	// them (whenConditionsHold), within one budget for the whole update
+	w := conditionsWait{s: s, o: o}
 	p.sendTime(s, att)
-	if err := p.sendMetadata(s, res); err != nil {
+	if err := p.whenConditionsHold(w, "send metadata", func() error { return p.sendMetadata(s, res) }); err != nil {
 		fail(Failed, err)
 		return
 	}
-	p.phase(s.ID, "verify metadata")
-	newImage, err := s.Link.VerifyMetadata()
+	var newImage bool
+	err := p.whenConditionsHold(w, "verify metadata", func() error {
+		p.phase(s.ID, "verify metadata")
+		var err error
+		newImage, err = s.Link.VerifyMetadata()
+		return err
+	})
 	if err != nil {
 		fail(Failed, err)
 		return
@@ -328,11 +337,11 @@ func (p *Primary) updateSecondary(s SecondaryConfig, att []byte, res *verify.Res
 	if t.Custom != nil {
 		o.ReleaseCounter = t.Custom.Uptane.ReleaseCounter
 	}
-	if err := p.sendImage(s, t, img); err != nil {
+	if err := p.whenConditionsHold(w, "send image", func() error { return p.sendImage(s, t, img) }); err != nil {
 		fail(Failed, err)
 		return
 	}
-	if status, err := p.verifyInstallReset(s); err != nil {
+	if status, err := p.verifyInstallReset(s, w); err != nil {
 		fail(status, err)
 		return
 	}
@@ -375,7 +384,7 @@ func (p *Primary) sendMetadata(s SecondaryConfig, res *verify.Result) error {
 		for _, n := range slices.Sorted(maps.Keys(set.files)) {
 			data := set.files[n]
 			p.emit(events.Event{Kind: events.UDS, From: p.cfg.ID, To: s.ID, ECU: s.ID, Label: "file " + set.repo + "/" + n})
-			err := retry(func() error {
+			err := retryUnlessConditions(func() error {
 				return s.Link.PutMetadata(set.repo, n, data, func(done, total int64) {
 					p.emit(events.Event{Kind: events.Transfer, ECU: s.ID, Label: set.repo + "/" + n, Done: done, Total: total, Bus: s.Bus})
 				})
@@ -393,7 +402,7 @@ func (p *Primary) sendMetadata(s SecondaryConfig, res *verify.Result) error {
 func (p *Primary) sendImage(s SecondaryConfig, t *verify.ECUTarget, img []byte) error {
 	p.phase(s.ID, "send image "+t.Name)
 	p.emit(events.Event{Kind: events.UDS, From: p.cfg.ID, To: s.ID, ECU: s.ID, Label: fmt.Sprintf("image %s (%d bytes)", t.Name, len(img))})
-	return retry(func() error {
+	return retryUnlessConditions(func() error {
 		return s.Link.PutImage(t.Name, img, func(done, total int64) {
 			p.emit(events.Event{Kind: events.Transfer, ECU: s.ID, Label: "image " + t.Name, Done: done, Total: total, Bus: s.Bus})
 		})
@@ -403,13 +412,15 @@ func (p *Primary) sendImage(s SecondaryConfig, t *verify.ECUTarget, img []byte) 
 // verifyInstallReset asks the Secondary to verify the image it received
 // ({#verify_image}), install it ({#install_image}) and reset; the status is
 // the outcome when one of them fails.
-func (p *Primary) verifyInstallReset(s SecondaryConfig) (status string, err error) {
+func (p *Primary) verifyInstallReset(s SecondaryConfig, w conditionsWait) (status string, err error) {
 	p.phase(s.ID, "verify image")
 	if err := s.Link.VerifyImage(); err != nil {
 		return Failed, err
 	}
-	p.phase(s.ID, "install")
-	if err := s.Link.Install(); err != nil {
+	if err := p.whenConditionsHold(w, "install", func() error {
+		p.phase(s.ID, "install")
+		return s.Link.Install()
+	}); err != nil {
 		return Failed, err
 	}
 	p.phase(s.ID, "reset")

@@ -70,7 +70,14 @@ type Config struct {
 	// Grace is how long a download runs before its speed is judged (on
 	// Clock; 0: 5 s).
 	Grace time.Duration
-	Crash store.CrashFunc
+	// ConditionsWait bounds how long, in one cycle, the Primary waits for a
+	// Secondary that refuses to be programmed with NRC 0x22
+	// conditionsNotCorrect (its preconditions on the vehicle's state:
+	// speed 0, ignition on) before it leaves that ECU's update to the next
+	// cycle (0: DefaultConditionsWait, 2 min); ConditionsPoll is how often
+	// it asks again meanwhile (0: 1 s). Both on Clock.
+	ConditionsWait, ConditionsPoll time.Duration
+	Crash                          store.CrashFunc
 }
 
 // Primary is a running Primary ECU.
@@ -217,6 +224,9 @@ type ECUOutcome struct {
 	Err            error
 	// Report is the ECU's last signed version report (JSON).
 	Report []byte
+	// Refusal, when set, is the ECU's refusal to be programmed this cycle
+	// (NRC 0x22, its preconditions unmet) and what came of the wait.
+	Refusal *Refusal
 }
 
 // CycleReport is the outcome of one update cycle.

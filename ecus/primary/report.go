@@ -124,7 +124,7 @@ func (p *Primary) sendManifest(reports collected) error {
 		return err
 	}
 	m := manifest.VehicleManifest{VIN: p.cfg.VIN, PrimaryID: p.cfg.ID, Reports: append([]manifest.SignedReport{own}, reports.ours...),
-		AktualizrReports: reports.aktualizr}
+		AktualizrReports: reports.aktualizr, Refusals: reports.refusals}
 	sm, err := manifest.SignManifest(m, p.cfg.Key)
 	if err != nil {
 		return err

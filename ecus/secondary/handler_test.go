@@ -39,6 +39,9 @@ type pipeBench struct {
 	proxy   *mitm.Proxy // on the Primary's repository link
 	v       *vehicle.Vehicle
 	clients map[string]*pouf.Client
+	// driving makes the programming preconditions of every Secondary
+	// unmet (as VehicleSpeed > 0 on its bus would).
+	driving bool
 }
 
 // onPipes builds the vehicle with every Secondary on a UDS pipe and runs
@@ -59,6 +62,13 @@ func onPipes(o vehicle.Options, body func(b *pipeBench)) {
 		h := secondary.NewHandler(s.ECU, v.Rig.Vehicle.VIN)
 		cfg := secondary.ServerLimits(uds.ServerConfig{Name: s.Rig.ID, MaxFileSize: maxFile}, s.Config.Profile,
 			func(ce *check.Error) { h.ECU().RecordAttack(ce) })
+		cfg = secondary.ServerPreconditions(cfg, s.Config.Profile, func() error {
+			if b.driving {
+				return errors.New("conditions not met: VehicleSpeed is 50 km/h (want VehicleSpeed <= 0)")
+			}
+			return nil
+		})
+		h.SetConditions(cfg.Preconditions)
 		srv := uds.NewServer(ecuEnd, b.sim, h, cfg)
 		b.sim.Go(s.Rig.ID+" UDS server", func() { _ = srv.Serve() })
 		c := pouf.NewClient(uds.NewClient(tester, b.sim, uds.ClientConfig{}), s.Rig.ID)

@@ -1,6 +1,7 @@
 package secondary
 
 import (
+	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/uds"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
@@ -30,6 +31,20 @@ func ServerLimits(cfg uds.ServerConfig, p check.Profile, onCheck func(*check.Err
 		cfg.OnLimit = func(h uds.LimitHit) {
 			onCheck(check.Fail(limitChecks[h.Limit], "", "", "%s", h.Detail).OnECU(h.Server))
 		}
+	}
+	return cfg
+}
+
+// ServerPreconditions gives a Secondary's UDS server its programming
+// preconditions (conds: nil while they hold, else what does not) under
+// profile p: a profile without pouf.programming_preconditions (a control
+// ECU) does not read them and takes the programming session and file
+// transfers whatever the vehicle does.
+func ServerPreconditions(cfg uds.ServerConfig, p check.Profile, conds func() error) uds.ServerConfig {
+	cfg.Preconditions, cfg.GuardedRoutines = nil, nil
+	if conds != nil && p.On(check.PoufProgrammingPreconditions) {
+		// the install writes the inactive slot: guarded like a transfer
+		cfg.Preconditions, cfg.GuardedRoutines = conds, []uint16{pouf.RoutineInstall}
 	}
 	return cfg
 }

@@ -99,6 +99,7 @@ func (n *Node) serve(e *ECU) error {
 		return fmt.Errorf("secondary %s: %w", n.Config.ID, err)
 	}
 	h := NewHandler(e, n.VIN)
+	h.SetConditions(n.Server.Preconditions)
 	// silence the server before the request in hand can be answered
 	h.onCut = func(string) { conn.Close() }
 	cfg := n.Server

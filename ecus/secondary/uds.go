@@ -37,12 +37,20 @@ type Handler struct {
 	bootErr error
 	cut     string             // the crash point at which power was lost
 	onCut   func(point string) // the Node's power switch
+	// conditions are the ECU's programming preconditions (the UDS
+	// server's Preconditions), read at DID 0xF1A9; nil: it declares none.
+	conditions func() error
 }
 
 // NewHandler returns the UDS handler of a booted ECU.
 func NewHandler(e *ECU, vin string) *Handler {
 	return &Handler{cfg: e.cfg, vin: vin, ecu: e, partial: map[string]partial{}}
 }
+
+// SetConditions gives the handler the ECU's programming preconditions (its
+// UDS server's Preconditions: nil while they hold, else what does not),
+// read at DID 0xF1A9; nil: it declares none.
+func (h *Handler) SetConditions(f func() error) { h.conditions = f }
 
 // partial is what arrived of an interrupted download of a file of size
 // bytes.
@@ -150,6 +158,16 @@ func (h *Handler) readDID(did uint16) ([]byte, error) {
 		return pouf.EncodeTime(e.State().LatestTime), nil
 	case pouf.DIDTimeNonce:
 		return e.TimeNonce(), nil
+	case pouf.DIDPreconditions:
+		if h.conditions == nil {
+			return nil, uds.Refuse(uds.RequestOutOfRange, "ECU %s declares no programming preconditions", e.ID())
+		}
+		err := h.conditions()
+		if err == nil {
+			return []byte{}, nil
+		}
+		b := []byte(err.Error())
+		return b[:min(len(b), pouf.MaxPreconditions)], nil
 	}
 	return h.BaseHandler.ReadDID(did)
 }

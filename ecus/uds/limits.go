@@ -99,6 +99,9 @@ type ServerConfig struct {
 	// (resumable: the inactive slot's partial image is kept for the
 	// resume, the active one is untouched).
 	Preconditions func() error
+	// GuardedRoutines are the routines whose start the preconditions also
+	// guard (those that write memory: an ECU's install).
+	GuardedRoutines []uint16
 	// Lifted are limits the server does not enforce (a control profile's
 	// ECU).
 	Lifted []Limit

@@ -31,4 +31,22 @@ var _ = Describe("programming preconditions (ServerConfig.Preconditions)", func(
 			Expect(b.srv.Session()).To(Equal(uds.ProgrammingSession))
 		})
 	})
+
+	It("also guard the start of GuardedRoutines (an install), not other routines nor the results of a guarded one", func() {
+		driving := true
+		cfg := uds.ServerConfig{GuardedRoutines: []uint16{0xFF12}, Preconditions: func() error {
+			if driving {
+				return errors.New("vehicle speed 50 km/h")
+			}
+			return nil
+		}}
+		run(cfg, func(b *bench) {
+			b.enter(uds.ExtendedSession)
+			Expect(b.ask(0x31, 0x01, 0xFF, 0x12)).To(Equal(nrc(0x31, uds.ConditionsNotCorrect)))
+			Expect(b.ask(0x31, 0x01, 0xFF, 0x13)).NotTo(Equal(nrc(0x31, uds.ConditionsNotCorrect)), "another routine")
+			Expect(b.ask(0x31, 0x03, 0xFF, 0x12)).NotTo(Equal(nrc(0x31, uds.ConditionsNotCorrect)), "requestRoutineResults")
+			driving = false
+			Expect(b.ask(0x31, 0x01, 0xFF, 0x12)).NotTo(Equal(nrc(0x31, uds.ConditionsNotCorrect)))
+		})
+	})
 })

@@ -1,8 +1,10 @@
 package uds
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/sim/clock"
@@ -153,7 +155,7 @@ func (s *Server) handle(req []byte) error {
 	if s.cfg.ServiceTime > 0 {
 		s.clk.Sleep(s.cfg.ServiceTime) // the ECU's processor at work
 	}
-	if s.cfg.Preconditions != nil && guarded(req) {
+	if s.cfg.Preconditions != nil && s.cfg.guarded(req) {
 		if err := s.cfg.Preconditions(); err != nil {
 			s.endTransfer(true)
 			return s.t.Send([]byte{NegativeResponseSID, byte(sid), byte(ConditionsNotCorrect)})
@@ -185,9 +187,13 @@ func (s *Server) handle(req []byte) error {
 }
 
 // guarded reports whether req is one the programming preconditions guard:
-// entering the programming session, or a file transfer's request.
-func guarded(req []byte) bool {
+// entering the programming session, a file transfer's request, or starting
+// one of GuardedRoutines.
+func (c *ServerConfig) guarded(req []byte) bool {
 	switch Service(req[0]) {
+	case RoutineControl:
+		return len(req) >= 4 && req[1]&^SuppressPosRsp == byte(StartRoutine) &&
+			slices.Contains(c.GuardedRoutines, binary.BigEndian.Uint16(req[2:4]))
 	case DiagnosticSessionControl:
 		return len(req) >= 2 && Session(req[1]&^SuppressPosRsp) == ProgrammingSession
 	case RequestFileTransfer, TransferData, RequestTransferExit:

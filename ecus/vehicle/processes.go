@@ -268,7 +268,8 @@ func StartPrimary(o ProcessOptions) (*PrimaryProcess, error) {
 		return nil, err
 	}
 	pc := primary.Config{VIN: o.Rig.Vehicle.VIN, ID: e.ID, HardwareID: e.HardwareID, Clock: o.Clock, Client: o.Client,
-		DirectorURL: dURL, ImageURL: iURL, TimeURL: TimeURL(iURL), Dir: o.Dir, Events: o.Events, Nonces: rand.Reader, Crash: o.Crash}
+		DirectorURL: dURL, ImageURL: iURL, TimeURL: TimeURL(iURL), Dir: o.Dir, Events: o.Events, Nonces: rand.Reader, Crash: o.Crash,
+		ConditionsWait: e.PreconditionsWait}
 	for _, s := range o.Rig.Secondaries() {
 		c, err := DialSecondary(buses[s.Bus], o.Clock, e.ID, s)
 		if err != nil {

@@ -218,7 +218,8 @@ func (v *Vehicle) BringUp() error {
 		Client:      &http.Client{Transport: v.Transport},
 		DirectorURL: "http://backend.invalid/director/" + r.Vehicle.VIN + "/", ImageURL: "http://backend.invalid/image/",
 		TimeURL: "http://backend.invalid/time/", TimeKey: v.Time.PublicKey(),
-		Dir: filepath.Join(o.Dir, "ecus", p.ID), Profile: o.profile(p.ID), Events: o.Events, Nonces: sd.Reader("nonces/primary")}
+		Dir: filepath.Join(o.Dir, "ecus", p.ID), Profile: o.profile(p.ID), Events: o.Events, Nonces: sd.Reader("nonces/primary"),
+		ConditionsWait: p.PreconditionsWait}
 	if !o.Clock.Simulated() {
 		// Wall-clock runs do not replay, and a reopened Director remembers
 		// every nonce it has seen: fresh ones from the system.

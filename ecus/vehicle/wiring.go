@@ -1,6 +1,7 @@
 package vehicle
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,17 +24,22 @@ import (
 // (or a physical one) to answer on the bus, and for the backend to answer.
 const DefaultWait = 60 * time.Second
 
+// ErrIdentity is wrapped by the error of an ECU outside this process that
+// says on the bus it is another than the rig's (hardware, VIN, profile or
+// key): the wrong ECU on the bench, which no retry mends.
+var ErrIdentity = errors.New("not the rig's ECU")
+
 // checkIdentity compares what an ECU outside this process says about
 // itself with the rig and the Director's inventory.
 func (v *Vehicle) checkIdentity(e *rigs.ECU, id pouf.Identity) error {
 	if id.HardwareID != e.HardwareID {
-		return fmt.Errorf("vehicle: %s reports hardware %q on the bus; the rig says %q", e.ID, id.HardwareID, e.HardwareID)
+		return fmt.Errorf("vehicle: %s reports hardware %q on the bus; the rig says %q: %w", e.ID, id.HardwareID, e.HardwareID, ErrIdentity)
 	}
 	if id.VIN != v.Rig.Vehicle.VIN {
-		return fmt.Errorf("vehicle: %s reports VIN %q on the bus; the rig says %q", e.ID, id.VIN, v.Rig.Vehicle.VIN)
+		return fmt.Errorf("vehicle: %s reports VIN %q on the bus; the rig says %q: %w", e.ID, id.VIN, v.Rig.Vehicle.VIN, ErrIdentity)
 	}
 	if id.Verification != e.Profile {
-		return fmt.Errorf("vehicle: %s reports %s verification on the bus; the rig says profile: %s", e.ID, id.Verification, e.Profile)
+		return fmt.Errorf("vehicle: %s reports %s verification on the bus; the rig says profile: %s: %w", e.ID, id.Verification, e.Profile, ErrIdentity)
 	}
 	got, err := keys.ID(id.Key)
 	if err != nil {
@@ -45,11 +51,11 @@ func (v *Vehicle) checkIdentity(e *rigs.ECU, id pouf.Identity) error {
 	}
 	if got != want {
 		if e.PublicKey != nil {
-			return fmt.Errorf("vehicle: %s signs with key %s, but the rig's public_key (in the Director's inventory) is key %s: copy the key the ECU reports into the rig", e.ID, short(got), short(want))
+			return fmt.Errorf("vehicle: %s signs with key %s, but the rig's public_key (in the Director's inventory) is key %s: copy the key the ECU reports into the rig (%w)", e.ID, short(got), short(want), ErrIdentity)
 		}
 		return fmt.Errorf("vehicle: %s signs with key %s, but the Director's inventory has key %s (derived from seed %d): "+
 			"an ECU in its own process must be provisioned with the same seed (remove its state directory to provision it again); "+
-			"a physical ECU with its own key needs public_key: in the rig", e.ID, short(got), short(want), v.Seed)
+			"a physical ECU with its own key needs public_key: in the rig (%w)", e.ID, short(got), short(want), v.Seed, ErrIdentity)
 	}
 	return nil
 }
@@ -105,7 +111,7 @@ func (v *Vehicle) connect(s *Secondary) error {
 		})
 		if conds := e.Conditions(); len(conds) > 0 {
 			// the ECU reads its bus for its programming preconditions
-			node.Server.Preconditions = restbus.Watch(bus, conds).Check
+			node.Server = secondary.ServerPreconditions(node.Server, v.opts.profile(e.ID), restbus.Watch(bus, conds).Check)
 		}
 		s.BusNode = node
 		if err := s.BusNode.Start(s.ECU); err != nil {
@@ -179,6 +185,10 @@ func ServeSecondary(bus can.Bus, clk clock.Clock, e *rigs.ECU, ecu *secondary.EC
 		return nil, nil, err
 	}
 	h := secondary.NewHandler(ecu, vin)
+	// Its programming preconditions are not read here: in this mode
+	// (uptane-hil ecu, one process per ECU) nothing runs the rest-bus, and
+	// an ECU that never sees its signals would refuse every update
+	// (docs/restbus.md, "Not done yet").
 	srv := uds.NewServer(conn, clk, h, secondaryServer(e, clk, ecu.Profile(), func(ce *check.Error) { h.ECU().RecordAttack(ce) }))
 	clk.Go(e.ID+" UDS server", func() { _ = srv.Serve() })
 	return h, conn, nil

@@ -55,10 +55,19 @@ type Monitor struct {
 
 // Watch starts watching bus (a tap: every frame on the wire, whoever sent
 // it — a spoofer's frames too).
-func Watch(bus can.Bus, conds []Condition) *Monitor {
+func Watch(bus can.Bus, conds []Condition) *Monitor { return WatchFrom(bus, conds, nil) }
+
+// WatchFrom is Watch on the frames of the senders from accepts (nil: every
+// sender): a judge that knows who sent each frame — the simulation does,
+// an ECU on a CAN bus does not — reads the vehicle's true state, e.g. the
+// rest-bus's own nodes (NodePrefix) and not a spoofer's frames.
+func WatchFrom(bus can.Bus, conds []Condition, from func(sender string) bool) *Monitor {
 	m := &Monitor{conds: conds, last: make([]int64, len(conds)), seen: make([]bool, len(conds))}
 	m.remove = bus.Tap(func(ev can.Event) {
 		if !ev.Fault.OnWire() || ev.Fault == can.FaultCorrupt {
+			return
+		}
+		if from != nil && !from(ev.Sender) {
 			return
 		}
 		f := ev.Frame

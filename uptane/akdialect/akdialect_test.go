@@ -2,6 +2,7 @@ package akdialect_test
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -71,6 +72,28 @@ var _ = Describe("aktualizr's dialect", func() {
 		Expect(keys.Verify(k.Public(), payload, sig)).To(Succeed())
 		_, err = akdialect.Root([]byte(`{"signed":{"_type":"targets"}}`), []keys.Signer{k})
 		Expect(err).To(MatchError(ContainSubstring(`_type is "targets"`)))
+	})
+
+	It("computes aktualizr's key ID (PublicKey::KeyId): SHA-256 of the JSON string of the key value, trailing newlines cut, ED25519 hex upper case; for RSA the PEM as the ECU reported it", func() {
+		rk, err := keys.Generate(keys.RSA, seed.Seed(3).Reader("ecu-rsa"))
+		Expect(err).NotTo(HaveOccurred())
+		pemText := rk.Public().Value.PublicKey
+		Expect(pemText).To(HaveSuffix("\n"))
+		info, err := akdialect.KeyFromInfo(akdialect.KeyRSA2048, []byte(pemText))
+		Expect(err).NotTo(HaveOccurred())
+		body := strings.ReplaceAll(strings.TrimRight(pemText, "\n"), "\n", `\n`)
+		want := sha256.Sum256([]byte(`"` + body + `"`))
+		Expect(akdialect.KeyID(info)).To(Equal(hex.EncodeToString(want[:])))
+		noNL, err := akdialect.KeyFromInfo(akdialect.KeyRSA2048, []byte(strings.TrimRight(pemText, "\n")))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(akdialect.KeyID(noNL)).To(Equal(akdialect.KeyID(info)), "trailing newlines do not count")
+		Expect(akdialect.KeyID(info)).NotTo(Equal(rk.KeyID()), "not TUF's key ID")
+
+		ek, err := keys.Generate(keys.Ed25519, seed.Seed(3).Reader("ecu-ed"))
+		Expect(err).NotTo(HaveOccurred())
+		lower := ek.Public().Value.PublicKey
+		up := sha256.Sum256([]byte(`"` + strings.ToUpper(lower) + `"`))
+		Expect(akdialect.KeyID(ek.Public())).To(Equal(hex.EncodeToString(up[:])))
 	})
 
 	It("refuses to sign with a key type aktualizr cannot verify", func() {

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/secure-systems-lab/go-securesystemslib/cjson"
+
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 )
@@ -51,7 +53,11 @@ func plans(tuf []byte, kr Keyring) ([]sigPlan, error) {
 	if !ok {
 		return nil, fmt.Errorf("akdialect: no signed object")
 	}
-	payload, err := Canonical(signed)
+	// The TUF signatures were made over TUF's canonical JSON (OLPC:
+	// strings escape only `"` and `\`), not over the dialect's jsoncpp
+	// form: the two differ on every string with a control character (the
+	// newlines of an RSA or ECDSA key's PEM in a Root) or outside ASCII.
+	payload, err := tufCanonical(signed)
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +80,16 @@ func plans(tuf []byte, kr Keyring) ([]sigPlan, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// tufCanonical is TUF's canonical JSON of a decoded value, the bytes a
+// TUF signature covers.
+func tufCanonical(v any) ([]byte, error) {
+	b, err := cjson.EncodeCanonical(v)
+	if err != nil {
+		return nil, fmt.Errorf("akdialect: TUF canonical JSON: %w", err)
+	}
+	return b, nil
 }
 
 // signPlans is sign with each signature as planned.

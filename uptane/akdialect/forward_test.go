@@ -9,19 +9,19 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 
 	"github.com/uptane-hil/uptane-hil/sim/seed"
 	"github.com/uptane-hil/uptane-hil/uptane/akdialect"
 	"github.com/uptane-hil/uptane-hil/uptane/keys"
 )
 
-// tufFile signs a TUF-form file (hex signatures over the canonical signed
-// object) with signers; bad lists key IDs whose signature is garbage.
+// tufFile signs a TUF-form file (hex signatures over TUF's canonical JSON
+// of the signed object, as the repositories sign) with signers; bad lists
+// key IDs whose signature is garbage.
 func tufFile(signed map[string]any, signers []keys.Signer, bad ...string) []byte {
 	GinkgoHelper()
-	raw, err := json.Marshal(signed)
-	Expect(err).NotTo(HaveOccurred())
-	payload, err := akdialect.CanonicalJSON(raw)
+	payload, err := cjson.EncodeCanonical(signed)
 	Expect(err).NotTo(HaveOccurred())
 	sigs := []any{}
 	for _, s := range signers {
@@ -134,5 +134,34 @@ var _ = Describe("forwarding metadata in aktualizr's dialect", func() {
 		Expect(err).To(MatchError(ContainSubstring("targets")))
 		_, err = akdialect.Forward(map[string][]byte{"timestamp.json": []byte(fmt.Sprintf(`{"signed":{"_type":"timestamp","meta":{}},"signatures":[]}`))}, kr)
 		Expect(err).To(MatchError(ContainSubstring("snapshot.json")))
+	})
+
+	It("re-signs a Root whose RSA key PEM has newlines: the TUF signature is checked over TUF's canonical JSON, the dialect's over jsoncpp's (the two differ on those newlines)", func() {
+		rk, err := keys.Generate(keys.RSA, seed.Seed(7).Reader("root-rsa"))
+		Expect(err).NotTo(HaveOccurred())
+		pub := rk.Public()
+		Expect(pub.Value.PublicKey).To(ContainSubstring("\n"))
+		root := tufFile(map[string]any{"_type": "root", "version": 1, "expires": "2030-01-01T00:00:00Z", "spec_version": "1.0",
+			"consistent_snapshot": false,
+			"keys":                map[string]any{rk.KeyID(): map[string]any{"keytype": pub.Type, "scheme": pub.Scheme, "keyval": map[string]any{"public": pub.Value.PublicKey}}},
+			"roles":               map[string]any{"root": map[string]any{"keyids": []any{rk.KeyID()}, "threshold": 1}}}, []keys.Signer{rk})
+		var top struct{ Signed json.RawMessage }
+		Expect(json.Unmarshal(root, &top)).To(Succeed())
+		tufPayload, err := cjson.EncodeCanonical(top.Signed)
+		Expect(err).NotTo(HaveOccurred())
+		akPayload, err := akdialect.CanonicalJSON(top.Signed)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(akPayload).NotTo(Equal(tufPayload), "the PEM's newlines: raw in TUF's form, escaped in jsoncpp's")
+		out, err := akdialect.ForwardRoot(root, func(id string) keys.Signer {
+			if id == rk.KeyID() {
+				return rk
+			}
+			return nil
+		})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(dialectSigs(out, map[string]keys.Signer{rk.KeyID(): rk})).To(Equal(map[string]bool{rk.KeyID(): true}))
+		var d struct{ Signatures []struct{ Method string } }
+		Expect(json.Unmarshal(out, &d)).To(Succeed())
+		Expect(d.Signatures[0].Method).To(Equal(akdialect.MethodRSASSAPSS))
 	})
 })

@@ -193,6 +193,8 @@ var PerformedBy = map[ID]Actors{
 	// ecus/store's A/B slots; a Secondary opens its store in place when
 	// the check is off (the Primary's store is always A/B)
 	InstallImageAtomic: secondary,
+	// its UDS server reads the vehicle's state on its bus
+	PoufProgrammingPreconditions: secondary,
 }
 
 // Performers returns the actors that perform check id (the empty set for

@@ -34,6 +34,11 @@ const (
 	Replay Attack = "replay"
 	// Spoofing: a message signed by the wrong key, e.g. a forged version report.
 	Spoofing Attack = "spoofing"
+	// UnsafeState is not a threat of the Standard's model: an ECU
+	// reprogrammed while the vehicle is in a state unsafe for it (driving,
+	// ignition off), which its programming preconditions on bus signals
+	// prevent (ISO 14229-1 NRC 0x22; docs/restbus.md).
+	UnsafeState Attack = "unsafe-state"
 )
 
 // ID names one check. Its name (String, and its text form in JSON, YAML and
@@ -109,6 +114,7 @@ const (
 	PoufTransferSize                              // pouf.transfer_size
 	PoufRateLimit                                 // pouf.rate_limit
 	InstallImageAtomic                            // install_image.atomic
+	PoufProgrammingPreconditions                  // pouf.programming_preconditions
 )
 
 // Check describes one defence.
@@ -203,6 +209,7 @@ var All = []Check{
 	// Install image ({#install_image}), against power loss: listed last so
 	// that the numbers of the checks before it stay as they were
 	c(InstallImageAtomic, "install_image", "atomic", "-", DenialOfService, "a new image is written beside the running one (the inactive A/B slot) and made active by one atomic switch once whole, the ECU's state is rewritten atomically, and the ECU boots only a whole image: a power cut at any point leaves the old or the new image, never a mix (off: a single-bank ECU that programs its one image area in place, as the blocks arrive and at install, rewrites its state in place and boots whatever it holds)"),
+	c(PoufProgrammingPreconditions, "pouf", "programming_preconditions", "-", UnsafeState, "a Secondary refuses programming (NRC 0x22) while its preconditions on bus signals (vehicle speed 0, ignition on) are unmet, and stops a transfer in progress when they stop holding"),
 }
 
 // byName finds a check by its name. Building it also proves All and the

@@ -89,4 +89,6 @@ var Statements = map[ID][]std.ID{
 
 	// a power cut mid-update must not leave the ECU unrecoverable
 	InstallImageAtomic: {"install_image#1", "metadata_verification#5"},
+	// a safety condition of the vehicle (ISO 14229-1), not of the Standard
+	PoufProgrammingPreconditions: nil,
 }

@@ -23,6 +23,7 @@ func FuzzParseManifest(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte(`{"signatures":[],"signed":{}}`))
 	f.Add([]byte(`{"signed":{"ecu_version_reports":[{"signed":{"nonce":"zz"}}]}}`))
+	f.Add([]byte(`{"signatures":[],"signed":{"vin":"V","primary_ecu_serial":"P","ecu_version_reports":[],"programming_refusals":[{"ecu_serial":"S","step":"send image","nrc":34,"conditions":"","waited_ms":-1,"outcome":"resumed"}]}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := manifest.ParseManifest(b, 64<<10)
 		if err != nil {

@@ -139,6 +139,54 @@ type VehicleManifest struct {
 	// (uptane/akdialect), as they sent them: another shape, another
 	// signature encoding, no nonce. Omitted when none.
 	AktualizrReports []json.RawMessage `json:"aktualizr_ecu_version_reports,omitempty"`
+	// Refusals are the Secondaries that refused to be programmed this
+	// cycle, in the Primary's words (omitted when none).
+	Refusals []Refusal `json:"programming_refusals,omitempty"`
+}
+
+// Refusal is the Primary's account of a Secondary that refused to be
+// programmed in this cycle with NRC 0x22 conditionsNotCorrect: its
+// preconditions on the vehicle's state (vehicle speed 0, ignition on) did
+// not hold (docs/restbus.md). It tells the Director why that ECU did not
+// install yet. Not a field of the Standard's manifest (which may carry
+// more than it lists); signed with the manifest, so it is the Primary's
+// word; Conditions are the ECU's own words as the Primary read them.
+type Refusal struct {
+	ECUSerial string `json:"ecu_serial"`
+	// Step is the Primary's step the ECU refused: "send metadata",
+	// "verify metadata", "send image" or "install".
+	Step string `json:"step"`
+	NRC  uint8  `json:"nrc"` // 0x22
+	// Conditions says which preconditions did not hold when last asked
+	// (pouf DID 0xF1A9); "" when the ECU did not say.
+	Conditions string `json:"conditions"`
+	// WaitedMillis is how long the Primary waited for the conditions.
+	WaitedMillis int64 `json:"waited_ms"`
+	// Outcome: RefusalResumed (the conditions came to hold and the update
+	// went on) or RefusalGaveUp (the wait ran out; the ECU keeps its image
+	// and the Director's assignment stands for the next cycle).
+	Outcome string `json:"outcome"`
+}
+
+// Outcomes of a Refusal.
+const (
+	RefusalResumed = "resumed"
+	RefusalGaveUp  = "gave-up"
+)
+
+func (r *Refusal) validate(where string) error {
+	for _, f := range []struct{ name, v string }{{"ecu_serial", r.ECUSerial}, {"step", r.Step}, {"conditions", r.Conditions}} {
+		if err := checkString(where, f.name, f.v, f.name != "conditions"); err != nil {
+			return err
+		}
+	}
+	if r.Outcome != RefusalResumed && r.Outcome != RefusalGaveUp {
+		return fmt.Errorf("manifest: %s: outcome %q is not %s or %s", where, r.Outcome, RefusalResumed, RefusalGaveUp)
+	}
+	if r.WaitedMillis < 0 {
+		return fmt.Errorf("manifest: %s: waited_ms %d is negative", where, r.WaitedMillis)
+	}
+	return nil
 }
 
 // SignedManifest is a signed vehicle version manifest.
@@ -490,6 +538,14 @@ func (sm *SignedManifest) validate() error {
 	for i, r := range m.AktualizrReports {
 		if len(r) > MaxReportSize {
 			return fmt.Errorf("manifest: %s: aktualizr_ecu_version_reports[%d] is %d bytes, more than %d", where, i, len(r), MaxReportSize)
+		}
+	}
+	if len(m.Refusals) > MaxReports {
+		return fmt.Errorf("manifest: %s: %d programming refusals, more than %d", where, len(m.Refusals), MaxReports)
+	}
+	for i := range m.Refusals {
+		if err := m.Refusals[i].validate(fmt.Sprintf("%s: programming_refusals[%d]", where, i)); err != nil {
+			return err
 		}
 	}
 	seen := map[string]bool{}

@@ -24,6 +24,10 @@ type Record struct {
 	ECU      string       `json:"ecu,omitempty"`
 	Error    string       `json:"error,omitempty"`
 	Reports  int          `json:"reports"`
+	// Refusals are the manifest's programming refusals: the Secondaries
+	// that refused to be programmed in that cycle (NRC 0x22), as the
+	// Primary reported them.
+	Refusals []manifest.Refusal `json:"programming_refusals,omitempty"`
 }
 
 // InstalledImage is what an ECU last reported installed, from an accepted
@@ -33,6 +37,10 @@ type InstalledImage struct {
 	Counter    uint64    `json:"report_counter"`
 	LatestTime time.Time `json:"latest_time"`
 	Reported   time.Time `json:"reported"` // Director time of the manifest
+	// Refused, when set, is why the ECU did not install its assignment in
+	// the cycle of that manifest: it refused to be programmed (NRC 0x22, its
+	// preconditions unmet) and the Primary gave up waiting.
+	Refused *manifest.Refusal `json:"refused,omitempty"`
 }
 
 // ReportedAttack is an attack an ECU reported in an accepted manifest.
@@ -93,6 +101,7 @@ func (d *Director) ReceiveManifest(vin string, data []byte) (*Record, error) {
 		rec = &Record{Time: now, VIN: vin, Accepted: vErr == nil}
 		if sm != nil {
 			rec.Reports = len(sm.Signed.Reports) + len(sm.Signed.AktualizrReports)
+			rec.Refusals = sm.Signed.Refusals
 		}
 		if vErr != nil {
 			rec.Error = vErr.Error()
@@ -238,6 +247,12 @@ func (d *Director) accept(tx *bolt.Tx, vin string, seq uint64, sm *manifest.Sign
 		return err
 	}
 	acceptAktualizr(inst, ak, now)
+	for _, r := range sm.Signed.Refusals {
+		if i, ok := inst[r.ECUSerial]; ok && r.Outcome == manifest.RefusalGaveUp {
+			i.Refused = &r
+			inst[r.ECUSerial] = i
+		}
+	}
 	return putJSON(tx.Bucket(bInstalled), []byte(vin), inst)
 }
 
