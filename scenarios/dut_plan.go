@@ -172,6 +172,9 @@ func (s *Scenario) OnRig(r *rigs.Rig, e *rigs.ECU) (*Scenario, Applicability, er
 	if err != nil || !a.Applicable {
 		return rs, a, err
 	}
+	if why := s.otherProfile(r, e); why != "" {
+		return nil, Applicability{DUT: a.DUT, Reason: s.Name + ": " + why}, nil
+	}
 	if lacks != "" {
 		return nil, Applicability{DUT: a.DUT, Reason: s.Name + ": " + lacks}, nil
 	}
@@ -324,4 +327,23 @@ func saveClock(state string, c clockState) error {
 		return fmt.Errorf("scenarios: %w", err)
 	}
 	return atomicfile.Write(clockFile(state), append(b, '\n'), 0o600)
+}
+
+// otherProfile says why the scenario is not played in the place of the
+// Secondaries it judges when none of them verifies as the DUT does ("" when
+// one does, or it judges the DUT or every Secondary): its steps are written
+// for their profile (a bus session forged for a full-verification ECU is
+// not one a partial-verification ECU expects), and a whole-suite run of both
+// conformant DUTs showed such plays failing for that reason, not for a
+// missing defence.
+func (s *Scenario) otherProfile(r *rigs.Rig, e *rigs.ECU) string {
+	if len(s.ECUs) == 0 || slices.Contains(s.ECUs, e.ID) || e.Profile == "" {
+		return ""
+	}
+	for _, id := range s.ECUs {
+		if x := ecuOf(r, id); x != nil && x.Role == rigs.Secondary && x.Profile == e.Profile {
+			return ""
+		}
+	}
+	return fmt.Sprintf("the scenario judges %s, none with %s verification like the DUT; playing it in their place is not modelled", strings.Join(s.ECUs, ", "), e.Profile)
 }

@@ -178,7 +178,43 @@ func lacking(s *Scenario, r *rigs.Rig) string {
 			return fmt.Sprintf("the scenario needs ECU %s, which rig %s has not", id, r.Name)
 		}
 	}
+	for _, n := range s.busesNamed() {
+		b := r.Bus(n.bus)
+		switch {
+		case b == nil:
+			return fmt.Sprintf("the scenario needs bus %s, which rig %s has not", n.bus, r.Name)
+		case n.restbus && b.DB() == nil:
+			return fmt.Sprintf("the scenario changes or reads rest-bus signals on bus %s, and rig %s gives that bus no DBC file (restbus:)", n.bus, r.Name)
+		}
+	}
 	return ""
+}
+
+// busNeed is a bus a scenario's step names, and whether the step needs
+// the rig's DBC file on it (a rest-bus signal it changes, reads or spoofs).
+type busNeed struct {
+	bus     string
+	restbus bool
+}
+
+// busesNamed are the buses the scenario's steps name (signal.go, bus
+// attacks, eavesdropping); a bus attack that names none runs on its
+// target's bus.
+func (s *Scenario) busesNamed() []busNeed {
+	var out []busNeed
+	for _, st := range s.Steps {
+		switch {
+		case st.Signal != nil:
+			out = append(out, busNeed{st.Signal.Bus, true})
+		case st.ExpectSignal != nil:
+			out = append(out, busNeed{st.ExpectSignal.Bus, true})
+		case st.Attack != nil && st.Attack.Bus != nil && st.Attack.Bus.Bus != "":
+			out = append(out, busNeed{st.Attack.Bus.Bus, st.Attack.Bus.Action == "spoof-signal"})
+		case st.Attack != nil && st.Attack.Eavesdrop != nil:
+			out = append(out, busNeed{st.Attack.Eavesdrop.Bus, false})
+		}
+	}
+	return out
 }
 
 // judgesPrimary says that the scenario judges the Primary's own image (on

@@ -276,7 +276,7 @@ var _ = Describe("the attack suite against a device under test: an `uptane-hil e
 	// bus; `uptane-hil run --dut` on a bench plays every applicable scenario.
 	full := []string{"scenarios/arbitrary-software-image.yaml", "scenarios/bus-forged-image.yaml",
 		"scenarios/freeze-director-timestamp.yaml", "scenarios/key-compromise-director-online.yaml",
-		"scenarios/replay-other-vehicle-director-metadata.yaml", "scenarios/rollback-director-metadata.yaml"}
+		"scenarios/incompatible-image-director-breach.yaml", "scenarios/rollback-director-metadata.yaml"}
 	partial := []string{"scenarios/arbitrary-software-image.yaml", "scenarios/compromised-primary-forged-metadata.yaml",
 		"scenarios/key-compromise-director-snapshot.yaml", "scenarios/replay-other-vehicle-director-metadata.yaml",
 		"scenarios/freeze-time-rollback.yaml"}
