@@ -3,7 +3,6 @@ package scenarios_test
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,10 +107,7 @@ func (s *supply) stop() {
 // DUT is never started (no DUT run serves the backend it provisions from).
 func powerBench(power bool) (*bench, *supply, string) {
 	GinkgoHelper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	Expect(err).NotTo(HaveOccurred())
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := freePort()
 	sup := newSupply(GinkgoT().TempDir())
 	pw := ""
 	if power {

@@ -15,18 +15,7 @@ import (
 
 var _ = Describe("uptane-hil vehicle --rig rigs/aktualizr.yaml", Label("aktualizr"), func() {
 	It("starts aktualizr-secondary, runs a campaign, and exits 0 with every ECU on its assigned image", func() {
-		if _, err := aktualizr.Binary(); err != nil {
-			if aktualizr.Required() {
-				Fail(err.Error() + " and " + aktualizr.EnvRequire + "=1")
-			}
-			Skip("SKIPPED, not passed: " + err.Error())
-		}
-		src, err := os.ReadFile("../../rigs/aktualizr.yaml")
-		Expect(err).NotTo(HaveOccurred())
-		port, err := aktualizr.FreePort()
-		Expect(err).NotTo(HaveOccurred())
-		rig := filepath.Join(GinkgoT().TempDir(), "aktualizr.yaml")
-		Expect(os.WriteFile(rig, []byte(strings.Replace(string(src), "127.0.0.1:9061", fmt.Sprintf("127.0.0.1:%d", port), 1)), 0o644)).To(Succeed())
+		rig := aktualizrRig()
 		code, out := captureStdout(func() int {
 			return dispatch([]string{"vehicle", "--rig", rig, "--out", GinkgoT().TempDir()}, io.Discard, io.Discard)
 		})
@@ -39,18 +28,7 @@ var _ = Describe("uptane-hil vehicle --rig rigs/aktualizr.yaml", Label("aktualiz
 
 var _ = Describe("uptane-hil run --rig rigs/aktualizr.yaml --dut AKT-0001", Label("aktualizr"), func() {
 	It("plays scenarios against the real aktualizr-secondary: its verdict, the twin's control beside it, not applicable with the reason; a compromise (finding 4) fails the run", func() {
-		if _, err := aktualizr.Binary(); err != nil {
-			if aktualizr.Required() {
-				Fail(err.Error() + " and " + aktualizr.EnvRequire + "=1")
-			}
-			Skip("SKIPPED, not passed: " + err.Error())
-		}
-		src, err := os.ReadFile("../../rigs/aktualizr.yaml")
-		Expect(err).NotTo(HaveOccurred())
-		port, err := aktualizr.FreePort()
-		Expect(err).NotTo(HaveOccurred())
-		rig := filepath.Join(GinkgoT().TempDir(), "aktualizr.yaml")
-		Expect(os.WriteFile(rig, []byte(strings.Replace(string(src), "127.0.0.1:9061", fmt.Sprintf("127.0.0.1:%d", port), 1)), 0o644)).To(Succeed())
+		rig := aktualizrRig()
 		out := GinkgoT().TempDir()
 		code, stdout := captureStdout(func() int {
 			return dispatch([]string{"run", "--rig", rig, "--dut", "AKT-0001", "--out", out, "--state", filepath.Join(out, "state"), "-p", "1",
@@ -64,3 +42,23 @@ var _ = Describe("uptane-hil run --rig rigs/aktualizr.yaml --dut AKT-0001", Labe
 		Expect(filepath.Join(out, "report.json")).To(BeAnExistingFile())
 	})
 })
+
+// aktualizrRig is a copy of rigs/aktualizr.yaml whose aktualizr-secondary
+// listens on a free port; it fails (UPTANE_HIL_REQUIRE_AKTUALIZR=1) or
+// skips, saying so, when the aktualizr-secondary binary is missing.
+func aktualizrRig() string {
+	GinkgoHelper()
+	if _, err := aktualizr.Binary(); err != nil {
+		if aktualizr.Required() {
+			Fail(err.Error() + " and " + aktualizr.EnvRequire + "=1")
+		}
+		Skip("SKIPPED, not passed: " + err.Error())
+	}
+	src, err := os.ReadFile("../../rigs/aktualizr.yaml")
+	Expect(err).NotTo(HaveOccurred())
+	port, err := aktualizr.FreePort()
+	Expect(err).NotTo(HaveOccurred())
+	rig := filepath.Join(GinkgoT().TempDir(), "aktualizr.yaml")
+	Expect(os.WriteFile(rig, []byte(strings.Replace(string(src), "127.0.0.1:9061", fmt.Sprintf("127.0.0.1:%d", port), 1)), 0o644)).To(Succeed())
+	return rig
+}
