@@ -8,11 +8,13 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	gotime "time"
 
 	"github.com/uptane-hil/uptane-hil/attacks/bus"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
+	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/sim/dbc"
 	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/sim/restbus"
@@ -136,11 +138,29 @@ func (r *runner) watchUnsafe() {
 	genuine := func(sender string) bool { return strings.HasPrefix(sender, restbus.NodePrefix) }
 	truth := map[string]*restbus.Monitor{}
 	for _, id := range r.judged {
-		s := r.v.Secondary(id)
-		if s == nil || len(s.Rig.Conditions()) == 0 || r.v.Buses[s.Rig.Bus] == nil {
+		var e *rigs.ECU
+		if s := r.v.Secondary(id); s != nil {
+			e = s.Rig
+		} else if d := r.dut; d != nil && d.ecu.ID == id {
+			e = d.ecu
+		}
+		if e == nil || len(e.Conditions()) == 0 || r.v.Buses[e.Bus] == nil {
 			continue
 		}
-		truth[id] = restbus.WatchFrom(r.v.Buses[s.Rig.Bus], s.Rig.Conditions(), genuine)
+		// the true state has no age: the rest-bus's last word stands
+		conds := slices.Clone(e.Conditions())
+		for i := range conds {
+			conds[i].Timeout = 0
+		}
+		if rb := r.v.Restbus[e.Bus]; r.dut != nil && rb != nil {
+			// a DUT's bus is SocketCAN, which names no sender: what the
+			// rest-bus's own nodes sent is the truth
+			m := restbus.NewMonitor(r.sim, conds)
+			rb.OnSent(m.Observe) // ends with the rest-bus (the run's vehicle)
+			truth[id] = m
+			continue
+		}
+		truth[id] = restbus.WatchFrom(r.v.Buses[e.Bus], r.sim, conds, genuine)
 	}
 	r.hooks = append(r.hooks, func(e events.Event) {
 		m := truth[e.ECU]
