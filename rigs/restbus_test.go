@@ -1,6 +1,7 @@
 package rigs_test
 
 import (
+	"os"
 	"strings"
 	"time"
 
@@ -29,6 +30,21 @@ var _ = Describe("a bus's rest-bus", func() {
 		Expect(ok).To(BeTrue())
 		Expect(body.Nodes).To(Equal([]string{"GW", "CLU", "DCM", "SCM", "HVAC", "ADAS", "LGT"}), "TCU, BCM and IVI are the rig's")
 		Expect(body.FD).To(BeTrue())
+	})
+
+	It("gives each precondition a stale timeout: its own, or 5 cycle times of its message (at least 500 ms)", func() {
+		r, err := rigs.Load("vcan-restbus.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		conds := r.ECU("ECM-0001").Conditions()
+		Expect(conds).To(HaveLen(2))
+		for _, c := range conds {
+			Expect(c.Timeout).To(Equal(max(5*c.Message.Cycle, 500*time.Millisecond)), c.Signal.Name)
+		}
+		src, err := os.ReadFile("vcan-restbus.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		r, err = rigs.Parse("vcan-restbus.yaml", []byte(strings.Replace(string(src), "{signal: VehicleSpeed, max: 0}", "{signal: VehicleSpeed, max: 0, timeout: 80ms}", 1)))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.ECU("ECM-0001").Conditions()[0].Timeout).To(Equal(80 * time.Millisecond))
 	})
 
 	It("finds the project's DBC files built in when none sits beside the rig file", func() {
@@ -63,6 +79,9 @@ var _ = Describe("a bus's rest-bus", func() {
 		Entry("precondition value that is not one of the signal's", func(s string) string {
 			return strings.Replace(s, `{signal: IgnitionState, equals: "ON"}`, "{signal: GW_IgnitionStatus.IgnitionState, equals: RUN}", 1)
 		}, `ecus\[1\]\.preconditions\[1\]\.equals: signal IgnitionState: "RUN" is neither a number nor one of its values`),
+		Entry("negative precondition timeout", func(s string) string {
+			return strings.Replace(s, "{signal: VehicleSpeed, max: 0}", "{signal: VehicleSpeed, max: 0, timeout: -1s}", 1)
+		}, `ecus\[1\]\.preconditions\[0\]\.timeout: -1s is negative`),
 		Entry("preconditions_wait on a Secondary", func(s string) string {
 			return strings.Replace(s, "    preconditions: [", "    preconditions_wait: 30s\n    preconditions: [", 1)
 		}, `ecus\[1\]\.preconditions_wait: only the Primary waits for a Secondary's preconditions`),
