@@ -71,6 +71,9 @@ var _ = Describe("a report on a device under test: JSON", func() {
 		var b bytes.Buffer
 		Expect(reports.WriteSummary(&b, r)).To(Succeed())
 		Expect(b.String()).To(ContainSubstring("0 compromised, 3 not applicable, 1 out-of-model finding(s)"))
+		var h bytes.Buffer
+		Expect(reports.WriteHTML(&h, r)).To(Succeed())
+		Expect(h.String()).To(ContainSubstring(`<span class="badge finding">out-of-model finding</span> <span class="v v-compromised">compromised</span>`))
 	})
 
 	It("counts a scenario that does not apply apart: neither passed nor failed, never dropped", func() {
