@@ -47,6 +47,7 @@ var _ = Describe("run --dut against an ECU process with programming precondition
 		b, err := os.ReadFile(filepath.Join(out, "report.json"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(b)).To(ContainSubstring("VehicleSpeed is 50 km/h (want VehicleSpeed <= 0)"), "the refusal in the DUT's words (DID 0xF1A9)")
+		Expect(string(b)).To(ContainSubstring("resumed"), "the transfer resumed where the DUT stopped")
 		// what the ECU process printed: what it reads, the refusal, and the parked car
 		log := ecu.Output()
 		Expect(log).To(ContainSubstring("ECM-0001: programming preconditions VehicleSpeed <= 0 (ESC_WheelSpeeds 0xa0, stale after 500ms)"))
