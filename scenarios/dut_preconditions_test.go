@@ -19,7 +19,8 @@ import (
 // rigs/vcan-restbus.yaml has them on vcan0.
 func restbusDUTRig(port int, preconditions ...string) *rigs.Rig {
 	GinkgoHelper()
-	pre := `[{signal: VehicleSpeed, max: 0}, {signal: IgnitionState, equals: "ON"}]`
+	// a stale timeout a loaded host does not reach between two frames
+	pre := `[{signal: VehicleSpeed, max: 0, timeout: 2s}, {signal: IgnitionState, equals: "ON", timeout: 2s}]`
 	if len(preconditions) > 0 {
 		pre = preconditions[0]
 	}

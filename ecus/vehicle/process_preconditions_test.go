@@ -28,6 +28,10 @@ func awakeWallRig() *rigs.Rig {
 	Expect(err).NotTo(HaveOccurred())
 	s := strings.Replace(string(src), "clock: simulated", "clock: wall", 1)
 	s = strings.ReplaceAll(s, "sleep_after: 2s", "sleep_after: 0s")
+	// a stale timeout a loaded host does not reach between two frames (as
+	// rigs/vcan-restbus.yaml has it)
+	s = strings.Replace(s, `{signal: VehicleSpeed, max: 0}, {signal: IgnitionState, equals: "ON"}`,
+		`{signal: VehicleSpeed, max: 0, timeout: 2s}, {signal: IgnitionState, equals: "ON", timeout: 2s}`, 1)
 	s = strings.ReplaceAll(s, "    role: secondary\n", "    role: secondary\n    process: external\n")
 	r, err := rigs.Parse("../../rigs/wall-virtual.yaml", []byte(s))
 	Expect(err).NotTo(HaveOccurred())
@@ -55,7 +59,7 @@ var _ = Describe("an ECU in its own process with programming preconditions (upta
 			DeferCleanup(p.Close)
 		}
 		Expect(vehicle.PreconditionsText(r, r.ECU("ECM-0001"))).To(Equal(
-			"programming preconditions VehicleSpeed <= 0 (ESC_WheelSpeeds 0xa0, stale after 500ms); IgnitionState = 2 (ON) (GW_IgnitionStatus 0x100, stale after 500ms), read from bus powertrain"))
+			"programming preconditions VehicleSpeed <= 0 (ESC_WheelSpeeds 0xa0, stale after 2s); IgnitionState = 2 (ON) (GW_IgnitionStatus 0x100, stale after 2s), read from bus powertrain"))
 		pp, err := vehicle.StartPrimary(opts(r.Primary().ID))
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(pp.Close)
