@@ -300,7 +300,7 @@ func (r *runner) identityAfter(before Identity, d *dutRun) *Identity {
 		after.Installed, after.Release = d.image.Filename, r.fromReport(d).Release
 	}
 	if sr, err := manifest.ParseReport(d.report, manifest.MaxReportSize); err == nil {
-		after.Time = sr.Signed.LatestTime
+		after.Time, after.Counter = sr.Signed.LatestTime, sr.Signed.Counter
 	}
 	return &after
 }
@@ -359,7 +359,7 @@ func (r *runner) identify(d *dutRun) (Identity, error) {
 		id.Release = inst.Release
 	}
 	if sr, err := manifest.ParseReport(d.report, manifest.MaxReportSize); err == nil {
-		id.Time = sr.Signed.LatestTime
+		id.Time, id.Counter = sr.Signed.LatestTime, sr.Signed.Counter
 	}
 	e := d.ecu
 	if id.ECU != e.ID || id.HardwareID != e.HardwareID || id.VIN != r.v.Rig.Vehicle.VIN || (id.Profile != "" && id.Profile != e.Profile) {

@@ -1,8 +1,10 @@
 package scenarios_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -27,6 +29,8 @@ var _ = Describe("the whole suite against one DUT", Label("dut"), func() {
 			rnd := rand.New(rand.NewSource(seed))
 			b := newBench(check.Conformant, c.ecu)
 			applicable := 0
+			var played []scenarios.Result // every DUT result with what it read, in play order
+			var seen []map[string]map[string]int64
 			for run := 1; run <= 2; run++ {
 				order := slices.Clone(files)
 				rnd.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
@@ -53,7 +57,37 @@ var _ = Describe("the whole suite against one DUT", Label("dut"), func() {
 					}
 				}
 				Expect(failed).To(BeEmpty(), "run %d (--seed=%d)", run, seed)
+				for _, r := range dut {
+					if r.Identity != nil {
+						played = append(played, r)
+					}
+				}
+				seen = append(seen, seenVersions(b.state))
 			}
+			// What the DUT reports only goes up across scenarios and both
+			// passes: its installed release, its attested time, its report
+			// counter; and the metadata versions the backend planned above.
+			Expect(len(played)).To(BeNumerically(">=", 2*10))
+			for i, r := range played {
+				Expect(r.After).NotTo(BeNil(), r.Scenario)
+				Expect(r.After.Release).To(BeNumerically(">=", r.Identity.Release), "%s: the release the DUT runs", r.Scenario)
+				Expect(r.After.Time.Before(r.Identity.Time)).To(BeFalse(), "%s: the DUT's attested time", r.Scenario)
+				Expect(r.After.Counter).To(BeNumerically(">", r.Identity.Counter), "%s: the DUT's report counter", r.Scenario)
+				if i == 0 {
+					continue
+				}
+				prev := played[i-1]
+				Expect(r.Identity.Release).To(BeNumerically(">=", prev.After.Release), "%s after %s (--seed=%d)", r.Scenario, prev.Scenario, seed)
+				Expect(r.Identity.Time.Before(prev.After.Time)).To(BeFalse(), "%s after %s: attested time %s, then %s (--seed=%d)", r.Scenario, prev.Scenario, prev.After.Time, r.Identity.Time, seed)
+				Expect(r.Identity.Counter).To(BeNumerically(">", prev.After.Counter), "%s after %s (--seed=%d)", r.Scenario, prev.Scenario, seed)
+			}
+			Expect(played[len(played)-1].After.Release).To(BeNumerically(">", played[0].Identity.Release), "campaigns moved the DUT on")
+			for repo, roles := range seen[0] {
+				for role, n := range roles {
+					Expect(seen[1][repo][role]).To(BeNumerically(">=", n), "%s %s: the highest version the Primary was given", repo, role)
+				}
+			}
+			Expect(seen[1]["director"]["targets"]).To(BeNumerically(">", seen[0]["director"]["targets"]), "the second pass's campaigns signed new Director Targets")
 			Expect(applicable).To(BeNumerically(">=", 10), "the suite judges the DUT")
 		})
 	}
@@ -65,4 +99,16 @@ func logEvents(r scenarios.Result) {
 	for _, e := range r.Events {
 		GinkgoWriter.Printf("  %s %-8v %s→%s %s %s %s\n", e.Time.Format("15:04:05.000"), e.Kind, e.From, e.To, e.ECU, e.Label, e.Err)
 	}
+}
+
+// seenVersions reads the highest metadata versions the harness's Primary
+// was given, by repository and role, from the DUT's state directory.
+func seenVersions(state string) map[string]map[string]int64 {
+	GinkgoHelper()
+	b, err := os.ReadFile(filepath.Join(state, "dut-versions.json"))
+	Expect(err).NotTo(HaveOccurred())
+	var out map[string]map[string]int64
+	Expect(json.Unmarshal(b, &out)).To(Succeed())
+	Expect(out).To(HaveKey("director"))
+	return out
 }
