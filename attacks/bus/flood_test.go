@@ -61,7 +61,7 @@ var _ = Describe("a request flood (Flood)", func() {
 			st = f.Stop()
 		})
 		Expect(st.Answered).To(BeNumerically("~", 200+256, 5), "what it processed in the flood's second, then its whole queue")
-		Expect(st.Lost).To(Equal(st.Sent-st.Answered))
+		Expect(st.Lost).To(Equal(st.Sent - st.Answered))
 		Expect(st.Lost).To(BeNumerically(">", 0), "it could not keep up: the requests its full queue turned away are lost")
 	})
 
