@@ -1,7 +1,6 @@
 package clock
 
 import (
-	"container/heap"
 	"fmt"
 	"runtime/debug"
 	"sort"
@@ -62,6 +61,7 @@ type actor struct {
 
 type timer struct {
 	when   time.Time
+	at     int64 // when, in Unix nanoseconds: the heap's key
 	seq    uint64
 	idx    int
 	actor  *actor      // wake this actor (Sleep)
@@ -69,45 +69,6 @@ type timer struct {
 	fn     func()      // user callback, run without s.mu
 	s      *Sim
 	fired  bool
-}
-
-type timerHeap []*timer
-
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
-	if !h[i].when.Equal(h[j].when) {
-		return h[i].when.Before(h[j].when)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].idx = i; h[j].idx = j }
-func (h *timerHeap) Push(x any)   { t := x.(*timer); t.idx = len(*h); *h = append(*h, t) }
-func (h *timerHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	*h = old[:len(old)-1]
-	t.idx = -1
-	return t
-}
-func (t *timer) Stop() bool { t.s.mu.Lock(); defer t.s.mu.Unlock(); return t.s.stopLocked(t) }
-func (s *Sim) stopLocked(t *timer) bool {
-	if t.fired || t.idx < 0 {
-		return false
-	}
-	heap.Remove(&s.timers, t.idx)
-	return true
-}
-
-func (s *Sim) addTimerLocked(d time.Duration, t *timer) *timer {
-	if d < 0 {
-		d = 0
-	}
-	t.when = s.now.Add(d)
-	t.seq = s.seq
-	t.s = s
-	s.seq++
-	heap.Push(&s.timers, t)
-	return t
 }
 
 // Now returns the simulated time.
@@ -143,6 +104,7 @@ func (s *Sim) Jump(d time.Duration) {
 	s.jumped += d
 	for _, t := range s.timers {
 		t.when = t.when.Add(d)
+		t.at = t.when.UnixNano()
 	}
 }
 
@@ -261,7 +223,7 @@ func (s *Sim) fireLocked() bool {
 	if len(s.timers) == 0 {
 		return false
 	}
-	t := heap.Pop(&s.timers).(*timer)
+	t := s.timers.pop()
 	if s.horizon > 0 && t.when.Sub(s.start) > s.horizon {
 		s.failure = &HorizonError{Horizon: s.horizon, Actors: s.describeLocked()}
 		return false
