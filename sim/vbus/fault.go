@@ -380,10 +380,9 @@ func (b *Bus) offlineLocked(name string, r *rule, recovery time.Duration, now ti
 		if n.name != name {
 			continue
 		}
-		for _, q := range n.txq {
+		for _, q := range n.txq.drain() {
 			evs = append(evs, can.Event{Time: now, Frame: q.f, Sender: name, Fault: BusOff})
 		}
-		n.txq = nil
 		n.notFull.Broadcast()
 	}
 	return evs

@@ -17,7 +17,7 @@ var (
 )
 
 // room is how many more frames the transmit queue takes (b.mu held).
-func (n *node) room() int { return n.bus.cfg.TxQueue - len(n.txq) - n.inflight }
+func (n *node) room() int { return n.bus.cfg.TxQueue - n.txq.len() - n.inflight }
 
 // waitRoomLocked waits on the clock, with b.mu held, until the transmit
 // queue has room for want frames; it fails when the node is closed or
@@ -87,7 +87,7 @@ func (n timedNode) SendBatch(frames []can.Frame) (int, error) {
 				b.kickLocked()
 				return sent, err
 			}
-			n.txq = append(n.txq, pending{f: *f, from: n.node, name: n.name, order: n.order})
+			n.txq.push(pending{f: *f, from: n.node, name: n.name, order: n.order})
 			sent++
 		}
 		b.kickLocked()
@@ -129,7 +129,7 @@ func (n timedNode) SendNow(f can.Frame) error {
 	if err := n.sendableLocked(&f); err != nil {
 		return err
 	}
-	n.txq = append(n.txq, pending{f: f, from: n.node, name: n.name, order: n.order})
+	n.txq.push(pending{f: f, from: n.node, name: n.name, order: n.order})
 	b.kickLocked()
 	return nil
 }
@@ -160,4 +160,46 @@ func (n *node) closedDelivery() {
 	if fn != nil {
 		fn(nil)
 	}
+}
+
+// fifo is a node's transmit queue: a ring buffer, so that a queue kept
+// busy by a long transfer neither shifts nor reallocates per frame.
+type fifo struct {
+	buf        []pending // len is a power of two (or 0)
+	head, size int
+}
+
+func (q *fifo) len() int { return q.size }
+
+// front returns the oldest frame (size > 0).
+func (q *fifo) front() *pending { return &q.buf[q.head] }
+
+func (q *fifo) push(p pending) {
+	if q.size == len(q.buf) {
+		nb := make([]pending, max(8, 2*len(q.buf)))
+		for i := range q.size {
+			nb[i] = q.buf[(q.head+i)&(len(q.buf)-1)]
+		}
+		q.buf, q.head = nb, 0
+	}
+	q.buf[(q.head+q.size)&(len(q.buf)-1)] = p
+	q.size++
+}
+
+// pop removes the oldest frame.
+func (q *fifo) pop() {
+	q.buf[q.head] = pending{}
+	q.head = (q.head + 1) & (len(q.buf) - 1)
+	q.size--
+}
+
+// drain removes every frame and returns them, oldest first.
+func (q *fifo) drain() []pending {
+	out := make([]pending, q.size)
+	for i := range out {
+		out[i] = q.buf[(q.head+i)&(len(q.buf)-1)]
+	}
+	clear(q.buf)
+	q.head, q.size = 0, 0
+	return out
 }

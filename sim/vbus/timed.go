@@ -91,8 +91,8 @@ func (b *Bus) pickLocked() (pending, bool) {
 		consider(&b.injected[0], nil)
 	}
 	for _, n := range b.nodes {
-		if len(n.txq) > 0 {
-			consider(&n.txq[0], n)
+		if n.txq.len() > 0 {
+			consider(n.txq.front(), n)
 		}
 	}
 	if best == nil {
@@ -103,12 +103,7 @@ func (b *Bus) pickLocked() (pending, bool) {
 		b.injected[0] = pending{}
 		b.injected = b.injected[1:]
 	} else {
-		bestN.txq[0] = pending{}
-		if len(bestN.txq) == 1 {
-			bestN.txq = bestN.txq[:0] // keep the backing array: no allocation for the next frame
-		} else {
-			bestN.txq = bestN.txq[1:]
-		}
+		bestN.txq.pop()
 		p.queued = bestN
 	}
 	return p, true
@@ -236,7 +231,8 @@ func (b *Bus) complete() {
 		b.st.errors++
 		b.st.node(p.name).Errors++
 	}
-	ev := can.Event{Time: now, Frame: p.f, Sender: p.name, Fault: fault}
+	ev := &b.ev // one event at a time: no allocation per frame
+	*ev = can.Event{Time: now, Frame: p.f, Sender: p.name, Fault: fault}
 	if d.kind == Duplicate {
 		cp := p
 		cp.fault, cp.clean, cp.queued = Duplicate, true, nil
@@ -249,7 +245,7 @@ func (b *Bus) complete() {
 	}
 	taps, nodes := b.taps, b.nodes
 	b.mu.Unlock()
-	b.emit(taps, nodes, &ev, p.from, !detected)
+	b.emit(taps, nodes, ev, p.from, !detected)
 	free := now.Add(rest)
 	if b.quiet != nil && b.quiet.QuietUntil(free) {
 		// nothing happens before the bus is free: arbitrate now, as of then

@@ -72,6 +72,7 @@ type Bus struct {
 	arbScheduled bool
 	injected     []pending // frames the bus itself re-sends (delay, duplicate, reorder)
 	wire         onWire    // the frame on the wire
+	ev           can.Event // the event of the frame that ends (complete)
 	// the clock callbacks of the timed model (timedFuncs), each on an
 	// alarm of its own: at most one of each is pending at a time
 	arbitrateFn, busFreeFn, completeFn func()
@@ -240,7 +241,7 @@ func (b *Bus) Close() error {
 	b.closed = true
 	for _, n := range nodes {
 		n.closed = true
-		n.txq = nil
+		n.txq.drain()
 		n.notFull.Broadcast()
 	}
 	b.mu.Unlock()
@@ -291,7 +292,7 @@ type node struct {
 	deliver func(*can.Frame)
 	// guarded by bus.mu
 	closed   bool
-	txq      []pending
+	txq      fifo
 	inflight int // frames of this node on the wire (0 or 1)
 	notFull  clock.Cond
 	waiting  int // Sends waiting for room in the transmit queue
@@ -345,7 +346,7 @@ func (n *node) Send(f can.Frame) error {
 			b.mu.Unlock()
 			return err
 		}
-		n.txq = append(n.txq, p)
+		n.txq.push(p)
 		b.kickLocked()
 		b.mu.Unlock()
 		return nil
@@ -383,7 +384,7 @@ func (n *node) Close() error {
 	b := n.bus
 	b.mu.Lock()
 	n.closed = true
-	n.txq = nil
+	n.txq.drain()
 	n.notFull.Broadcast()
 	nodes := make([]*node, 0, len(b.nodes))
 	for _, x := range b.nodes {
