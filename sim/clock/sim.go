@@ -57,6 +57,11 @@ type actor struct {
 	wake chan struct{}
 	// what the actor is blocked on, for deadlock reports
 	blocked string
+	// the storage of its Sleep timer and of its Cond.Wait: an actor is in
+	// at most one of them at a time, and each has ended (fired, or been
+	// taken off every list) before the actor runs again
+	sleep timer
+	wait  condWaiter
 }
 
 type timer struct {
@@ -265,7 +270,8 @@ func (s *Sim) Sleep(d time.Duration) {
 	if d <= 0 {
 		s.runq = append(s.runq, a)
 	} else {
-		s.addTimerLocked(d, &timer{actor: a})
+		a.sleep = timer{actor: a}
+		s.addTimerLocked(d, &a.sleep)
 	}
 	if s.park(a, "sleep") {
 		s.unwind()
@@ -418,7 +424,7 @@ type condWaiter struct {
 	done     bool
 	signaled bool
 	t        *timer
-	timer    timer // t's storage: one allocation per Wait
+	timer    timer // t's storage
 }
 
 // timeoutLocked ends a Wait that timed out.
@@ -438,7 +444,8 @@ func (c *simCond) Wait(timeout time.Duration) bool {
 		s.mu.Unlock()
 		return false
 	}
-	w := &condWaiter{a: a, c: c}
+	w := &a.wait
+	*w = condWaiter{a: a, c: c}
 	c.waiters = append(c.waiters, w)
 	if timeout > 0 {
 		w.timer.waiter = w
