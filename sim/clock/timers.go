@@ -1,6 +1,9 @@
 package clock
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // timerHeap is the Sim's pending timers, a binary min-heap ordered by due
 // time, then by creation (seq): timers due at the same instant fire in the
@@ -156,14 +159,18 @@ func (a *simAlarm) Set(d time.Duration) {
 
 func (a *simAlarm) Stop() bool { return a.t.Stop() }
 
-// funcAlarm is an Alarm on any Clock, made of AfterFuncs.
+// funcAlarm is an Alarm on any Clock, made of AfterFuncs (on the wall
+// clock their callbacks run on goroutines of their own: mu).
 type funcAlarm struct {
-	c Clock
-	f func()
-	t Timer
+	c  Clock
+	f  func()
+	mu sync.Mutex
+	t  Timer
 }
 
 func (a *funcAlarm) Set(d time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.t != nil {
 		a.t.Stop()
 	}
@@ -171,6 +178,8 @@ func (a *funcAlarm) Set(d time.Duration) {
 }
 
 func (a *funcAlarm) Stop() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.t == nil {
 		return false
 	}
