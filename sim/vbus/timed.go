@@ -231,7 +231,14 @@ func (b *Bus) complete() {
 		b.st.errors++
 		b.st.node(p.name).Errors++
 	}
-	ev := &b.ev // one event at a time: no allocation per frame
+	var ev *can.Event
+	if b.quiet != nil {
+		ev = &b.ev // one frame ends at a time: no allocation per frame
+	} else {
+		// the wall clock: the next frame may end while the taps of this
+		// one still run
+		ev = new(can.Event)
+	}
 	*ev = can.Event{Time: now, Frame: p.f, Sender: p.name, Fault: fault}
 	if d.kind == Duplicate {
 		cp := p
@@ -244,10 +251,18 @@ func (b *Bus) complete() {
 		q.freedLocked()
 	}
 	taps, nodes := b.taps, b.nodes
+	if b.quiet == nil {
+		// the wall clock runs on while the taps run: the intermission
+		// starts now
+		b.freeAlarm.Set(rest)
+		b.mu.Unlock()
+		b.emit(taps, nodes, ev, p.from, !detected)
+		return
+	}
 	b.mu.Unlock()
 	b.emit(taps, nodes, ev, p.from, !detected)
 	free := now.Add(rest)
-	if b.quiet != nil && b.quiet.QuietUntil(free) {
+	if b.quiet.QuietUntil(free) {
 		// nothing happens before the bus is free: arbitrate now, as of then
 		b.mu.Lock()
 		b.lead = rest

@@ -193,7 +193,10 @@ func (b *Bus) Attach(name string, filters ...can.Filter) (can.Node, error) {
 	copy(nodes, b.nodes)
 	b.nodes = append(nodes, n)
 	n.st = b.st.node(name)
-	if b.timed {
+	if b.timed && b.clk.Simulated() {
+		// runs of frames and delivery in the bus's own step: under the
+		// simulated clock, where the bus's callbacks run one at a time
+		// between actors
 		return timedNode{n}, nil
 	}
 	return n, nil
