@@ -17,6 +17,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/restbus"
 	"github.com/uptane-hil/uptane-hil/uptane/check"
 )
 
@@ -87,8 +88,13 @@ var _ = Describe("an ECU in its own process with programming preconditions (upta
 		Expect(rep.ECUs["BRK-0001"].Status).To(Equal(primary.Installed), "a Secondary without preconditions updates")
 
 		By("the rest of the car on the bus, driving")
-		rbs := runRestbus(r, wall, buses)
-		Expect(rbs["powertrain"].Set("ESC_WheelSpeeds", "VehicleSpeed", 5000)).To(Succeed())
+		// driving from the rest-bus's first frame on (set after Start, the
+		// first frames may carry the start value 0 on the wall clock)
+		rbs := runRestbusFrom(r, wall, buses, func(bus string, rb *restbus.Restbus) {
+			if bus == "powertrain" {
+				Expect(rb.Set("ESC_WheelSpeeds", "VehicleSpeed", 5000)).To(Succeed())
+			}
+		})
 		Eventually(unmet).Should(ContainSubstring("VehicleSpeed is 50 km/h (want VehicleSpeed <= 0)"))
 		Expect(logged()).To(ContainElement("ECM-0001: ESC_WheelSpeeds.VehicleSpeed first seen on the bus: 50 km/h"))
 		rep, _ = pp.Cycle()

@@ -48,6 +48,14 @@ func servedBackend(r *rigs.Rig, wall clock.Clock, out string) (*vehicle.Vehicle,
 // harness does, until the spec ends.
 func runRestbus(r *rigs.Rig, clk clock.Clock, buses map[string]can.Bus) map[string]*restbus.Restbus {
 	GinkgoHelper()
+	return runRestbusFrom(r, clk, buses, nil)
+}
+
+// runRestbusFrom is runRestbus with the signals set by before (bus name,
+// rest-bus) ahead of each rest-bus's first frame: on the wall clock a Set
+// after Start races with the frames already being sent.
+func runRestbusFrom(r *rigs.Rig, clk clock.Clock, buses map[string]can.Bus, before func(string, *restbus.Restbus)) map[string]*restbus.Restbus {
+	GinkgoHelper()
 	out := map[string]*restbus.Restbus{}
 	for i := range r.Buses {
 		cfg, ok := r.Buses[i].RestbusConfig()
@@ -56,6 +64,9 @@ func runRestbus(r *rigs.Rig, clk clock.Clock, buses map[string]can.Bus) map[stri
 		}
 		rb, err := restbus.New(cfg)
 		Expect(err).NotTo(HaveOccurred())
+		if before != nil {
+			before(r.Buses[i].Name, rb)
+		}
 		Expect(rb.Start(clk, buses[r.Buses[i].Name])).To(Succeed())
 		DeferCleanup(rb.Stop)
 		out[r.Buses[i].Name] = rb

@@ -75,6 +75,28 @@ type BatchSender interface {
 	SendBatch(frames []Frame) (int, error)
 }
 
+// Deliverer is a Node that can hand each frame it accepts to a function,
+// called in the bus's own delivery step, instead of queueing it for Recv:
+// no goroutine wakes for a frame (the timed virtual bus under the simulated
+// clock: the frame is handled in the clock callback that ends it on the
+// wire, at that instant). ISO-TP receivers use it.
+type Deliverer interface {
+	// Deliver makes the node call fn for every frame it accepts, in wire
+	// order, and fn(nil) once when the node or its bus is closed. fn must
+	// not block and must not keep the frame; to answer it uses SendNow. It
+	// reports false, and changes nothing, when the node cannot (then the
+	// frames stay for Recv).
+	Deliver(fn func(f *Frame)) bool
+	// SendNow queues f as Send does, without ever waiting for room in the
+	// transmit queue (a frame sent from the delivery function, which may
+	// not block: a flow control frame).
+	SendNow(f Frame) error
+	// Full reports whether a Send now would wait for room in the transmit
+	// queue: a delivery function that may have to send hands the frame to
+	// an actor instead, which waits as a Send does.
+	Full() bool
+}
+
 // Event is one frame seen on the wire.
 type Event struct {
 	Time   time.Time

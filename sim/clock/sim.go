@@ -1,7 +1,6 @@
 package clock
 
 import (
-	"container/heap"
 	"fmt"
 	"runtime/debug"
 	"sort"
@@ -58,10 +57,16 @@ type actor struct {
 	wake chan struct{}
 	// what the actor is blocked on, for deadlock reports
 	blocked string
+	// the storage of its Sleep timer and of its Cond.Wait: an actor is in
+	// at most one of them at a time, and each has ended (fired, or been
+	// taken off every list) before the actor runs again
+	sleep timer
+	wait  condWaiter
 }
 
 type timer struct {
 	when   time.Time
+	at     int64 // when, in Unix nanoseconds: the heap's key
 	seq    uint64
 	idx    int
 	actor  *actor      // wake this actor (Sleep)
@@ -69,45 +74,6 @@ type timer struct {
 	fn     func()      // user callback, run without s.mu
 	s      *Sim
 	fired  bool
-}
-
-type timerHeap []*timer
-
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
-	if !h[i].when.Equal(h[j].when) {
-		return h[i].when.Before(h[j].when)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].idx = i; h[j].idx = j }
-func (h *timerHeap) Push(x any)   { t := x.(*timer); t.idx = len(*h); *h = append(*h, t) }
-func (h *timerHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	*h = old[:len(old)-1]
-	t.idx = -1
-	return t
-}
-func (t *timer) Stop() bool { t.s.mu.Lock(); defer t.s.mu.Unlock(); return t.s.stopLocked(t) }
-func (s *Sim) stopLocked(t *timer) bool {
-	if t.fired || t.idx < 0 {
-		return false
-	}
-	heap.Remove(&s.timers, t.idx)
-	return true
-}
-
-func (s *Sim) addTimerLocked(d time.Duration, t *timer) *timer {
-	if d < 0 {
-		d = 0
-	}
-	t.when = s.now.Add(d)
-	t.seq = s.seq
-	t.s = s
-	s.seq++
-	heap.Push(&s.timers, t)
-	return t
 }
 
 // Now returns the simulated time.
@@ -143,6 +109,7 @@ func (s *Sim) Jump(d time.Duration) {
 	s.jumped += d
 	for _, t := range s.timers {
 		t.when = t.when.Add(d)
+		t.at = t.when.UnixNano()
 	}
 }
 
@@ -261,7 +228,7 @@ func (s *Sim) fireLocked() bool {
 	if len(s.timers) == 0 {
 		return false
 	}
-	t := heap.Pop(&s.timers).(*timer)
+	t := s.timers.pop()
 	if s.horizon > 0 && t.when.Sub(s.start) > s.horizon {
 		s.failure = &HorizonError{Horizon: s.horizon, Actors: s.describeLocked()}
 		return false
@@ -303,7 +270,8 @@ func (s *Sim) Sleep(d time.Duration) {
 	if d <= 0 {
 		s.runq = append(s.runq, a)
 	} else {
-		s.addTimerLocked(d, &timer{actor: a})
+		a.sleep = timer{actor: a}
+		s.addTimerLocked(d, &a.sleep)
 	}
 	if s.park(a, "sleep") {
 		s.unwind()
@@ -456,7 +424,7 @@ type condWaiter struct {
 	done     bool
 	signaled bool
 	t        *timer
-	timer    timer // t's storage: one allocation per Wait
+	timer    timer // t's storage
 }
 
 // timeoutLocked ends a Wait that timed out.
@@ -476,7 +444,8 @@ func (c *simCond) Wait(timeout time.Duration) bool {
 		s.mu.Unlock()
 		return false
 	}
-	w := &condWaiter{a: a, c: c}
+	w := &a.wait
+	*w = condWaiter{a: a, c: c}
 	c.waiters = append(c.waiters, w)
 	if timeout > 0 {
 		w.timer.waiter = w

@@ -29,6 +29,22 @@ type Conn struct {
 	rxDone bool // receive actor ended (guarded by mu)
 	rxErr  error
 	rxf    can.Frame // the frame being handled (receive actor only)
+	// synchronous reception (a can.Deliverer node): the receiver runs in
+	// the bus's delivery step, no receive actor; N_Cr is an alarm, set
+	// lazily (ncrSet: pending) and checked against the deadline when it
+	// fires
+	sync   bool
+	dl     can.Deliverer
+	ncr    clock.Alarm
+	ncrSet bool
+	// When the node's transmit queue is full as a frame arrives, a flow
+	// control frame could not be sent without waiting: the frame, and the
+	// ones after it, are handled on an actor (rxWait) that waits as the
+	// receive actor would have; backlog holds them meanwhile.
+	waiting bool
+	onActor bool // the receiver runs on rxWait
+	backlog []can.Frame
+	send    func(can.Frame) error // the node's Send
 
 	mu     sync.Mutex
 	closed bool
@@ -79,10 +95,30 @@ func New(bus can.Bus, clk clock.Clock, opt Options) (*Conn, error) {
 		// is queued, not when it has been sent: watch our own frames on
 		// the wire so STmin is measured from the end of the previous CF.
 		c.confirm = true
-		c.removeTap = bus.Tap(c.tap)
+		if st, ok := bus.(interface {
+			TapSender(string, func(can.Event)) func()
+		}); ok {
+			c.removeTap = st.TapSender(opt.Name, c.tap)
+		} else {
+			c.removeTap = bus.Tap(c.tap)
+		}
 	}
-	clk.Go(opt.Name+"/rx", c.rxLoop)
+	c.start()
 	return c, nil
+}
+
+// start runs the receiver: in the node's delivery step when it offers one
+// (can.Deliverer: no goroutine wakes per frame), else on a receive actor.
+func (c *Conn) start() {
+	if d, ok := c.node.(can.Deliverer); ok {
+		c.ncr = clock.NewAlarm(c.clk, c.ncrFired)
+		c.sync, c.dl = true, d
+		if d.Deliver(c.onFrame) {
+			return
+		}
+		c.sync, c.dl = false, nil
+	}
+	c.clk.Go(c.opt.Name+"/rx", c.rxLoop)
 }
 
 // tap counts our own frames as they leave the wire (confirmation).
@@ -106,12 +142,13 @@ func OnNode(node can.Node, fd bool, clk clock.Clock, opt Options) (*Conn, error)
 		return nil, err
 	}
 	c := newConn(node, clk, opt)
-	clk.Go(opt.Name+"/rx", c.rxLoop)
+	c.start()
 	return c, nil
 }
 
 func newConn(node can.Node, clk clock.Clock, opt Options) *Conn {
 	c := &Conn{opt: opt, clk: clk, node: node, ae: opt.addrLen()}
+	c.send = node.Send
 	c.tmpl = can.Frame{ID: opt.TxID, Extended: opt.Extended, FD: opt.FD, BRS: opt.BRS}
 	if c.ae == 1 {
 		c.tmpl.Data[0] = opt.TxAddr
@@ -178,6 +215,77 @@ func (c *Conn) rxLoop() {
 		c.rxf = f // handled through a pointer: keep it off the heap per frame
 		c.rx.handle(&c.rxf, c.clk.Now())
 	}
+}
+
+// onFrame is the receiver in the node's delivery step (c.sync): it handles
+// f at the instant it left the wire, as the receive actor would have at
+// that instant, and keeps the N_Cr alarm set. f nil: the node was closed.
+func (c *Conn) onFrame(f *can.Frame) {
+	if f == nil {
+		c.ncr.Stop()
+		c.mu.Lock()
+		c.rxDone = true
+		if !c.closed {
+			c.rxErr = fmt.Errorf("node %s: %w", c.opt.Name, can.ErrClosed)
+		}
+		c.fcCond.Broadcast()
+		c.mu.Unlock()
+		c.rxq.Close()
+		return
+	}
+	if c.waiting {
+		c.backlog = append(c.backlog, *f)
+		return
+	}
+	if c.dl.Full() {
+		// an answer would have to wait for room: on an actor
+		c.waiting = true
+		c.backlog = append(c.backlog, *f)
+		c.clk.Go(c.opt.Name+"/rx", c.rxWait)
+		return
+	}
+	now := c.clk.Now()
+	c.rx.handle(f, now)
+	c.armNCr(now)
+}
+
+// rxWait handles the backlog on an actor, where sending flow control may
+// wait for room in the node's transmit queue, as the receive actor of an
+// unsynchronised node does; then the receiver is back in the delivery
+// step.
+func (c *Conn) rxWait() {
+	c.onActor = true
+	for len(c.backlog) > 0 {
+		c.rxf = c.backlog[0]
+		n := copy(c.backlog, c.backlog[1:])
+		c.backlog = c.backlog[:n]
+		c.rx.handle(&c.rxf, c.clk.Now())
+	}
+	c.onActor, c.waiting = false, false
+	now := c.clk.Now()
+	c.rx.expire(now) // N_Cr passed while it waited
+	c.armNCr(now)
+}
+
+// armNCr sets the N_Cr alarm for a reception in progress. The deadline
+// only moves later, so an alarm already set stays: when it fires before
+// the deadline it is set again for it.
+func (c *Conn) armNCr(now time.Time) {
+	if dl, ok := c.rx.deadlineAt(); ok && !c.ncrSet {
+		c.ncrSet = true
+		c.ncr.Set(max(dl.Sub(now), 0))
+	}
+}
+
+// ncrFired is the N_Cr alarm.
+func (c *Conn) ncrFired() {
+	c.ncrSet = false
+	if c.waiting {
+		return // rxWait checks it when it is done
+	}
+	now := c.clk.Now()
+	c.rx.expire(now)
+	c.armNCr(now)
 }
 
 // Recv returns the next received message. timeout < 0 waits forever. A
@@ -255,7 +363,11 @@ func (c *Conn) put(f *can.Frame, limit time.Duration, timer, what string) error 
 		c.txSent++
 		c.mu.Unlock()
 	}
-	if err := c.node.Send(*f); err != nil {
+	send := c.send
+	if timer == "N_Ar" && c.sync && !c.onActor {
+		send = c.dl.SendNow // from the delivery step: it may not wait
+	}
+	if err := send(*f); err != nil {
 		if c.confirm {
 			c.mu.Lock()
 			c.txSent--
@@ -286,7 +398,17 @@ const cfBatch = 64
 // once; N_As bounds the whole run.
 func (c *Conn) putBatch(b can.BatchSender, frames []can.Frame) error {
 	start := c.clk.Now()
-	if _, err := b.SendBatch(frames); err != nil {
+	if c.confirm {
+		c.mu.Lock()
+		c.txSent += uint64(len(frames))
+		c.mu.Unlock()
+	}
+	if n, err := b.SendBatch(frames); err != nil {
+		if c.confirm {
+			c.mu.Lock()
+			c.txSent -= uint64(len(frames) - n)
+			c.mu.Unlock()
+		}
 		k := KindBus
 		if errors.Is(err, can.ErrClosed) {
 			k = KindClosed
@@ -296,7 +418,7 @@ func (c *Conn) putBatch(b can.BatchSender, frames []can.Frame) error {
 	now := c.clk.Now()
 	if d := now.Sub(start); d > c.opt.NAs {
 		return &Error{Kind: KindTimeout, Timer: "N_As",
-			Msg: fmt.Sprintf("N_As timeout: handing %d CFs to the CAN node took %s (tx id %#x)", len(frames), d, c.opt.TxID)}
+			Msg: fmt.Sprintf("N_As timeout: handing a run of %d CFs to the CAN node took %s (tx id %#x)", len(frames), d, c.opt.TxID)}
 	}
 	if c.opt.Observer != nil {
 		for i := range frames {
@@ -524,14 +646,15 @@ func (c *Conn) Send(msg []byte) error {
 		return err
 	}
 
-	// A node that takes several frames at once (SocketCAN: one sendmmsg)
-	// gets the CFs that need no STmin gap in runs; a timed bus, whose
-	// frames are confirmed one by one, does not.
+	// A node that takes several frames at once (SocketCAN: one sendmmsg;
+	// the timed virtual bus: one wake-up of this actor per half transmit
+	// queue instead of one per frame) gets the CFs that need no STmin gap
+	// in runs.
 	var (
 		batcher can.BatchSender
 		batch   []can.Frame
 	)
-	if b, ok := c.node.(can.BatchSender); ok && !c.confirm {
+	if b, ok := c.node.(can.BatchSender); ok {
 		batcher, batch = b, make([]can.Frame, min(cfBatch, total))
 	}
 	var (

@@ -45,7 +45,12 @@
 // errors.Is(err, ErrTimeout) and the other sentinels match by kind.
 //
 // Under the simulated clock a Conn runs one actor (its receive loop);
-// Send, Recv and Close must be called from actors. Timers are measured on
-// the clock; a clock Jump during a transfer shortens the running N_Bs/N_Cr
-// wait by the jump.
+// Send, Recv and Close must be called from actors. On a node that delivers
+// frames itself (can.Deliverer: the timed virtual bus under the simulated
+// clock) there is no receive actor: the receiver runs in the bus's
+// delivery step at the instant each frame ends, N_Cr is a clock alarm,
+// and only a frame that arrives while the node's transmit queue is full
+// (flow control would have to wait) is handled on an actor of the moment.
+// Timers are measured on the clock; a clock Jump during a transfer
+// shortens the running N_Bs/N_Cr wait by the jump.
 package isotp

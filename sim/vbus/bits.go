@@ -204,27 +204,85 @@ var crc15Table = func() (t [256]uint16) {
 	return t
 }()
 
-// classicTiming is FrameTiming for a classic frame: the same bits as
-// frameBits, laid out unstuffed in an array on the stack, the CRC-15 over
-// the data bytes a byte at a time, then the stuff bits counted in one pass.
-func classicTiming(f can.Frame) Bits {
-	var (
-		bits [128]byte
-		n    int
-		crc  uint32
-	)
-	put := func(v uint32, k int) {
-		for i := k - 1; i >= 0; i-- {
-			b := byte(v>>uint(i)) & 1
-			bits[n] = b
-			n++
-			top := (crc>>14)&1 ^ uint32(b)
-			crc = (crc << 1) & 0x7fff
-			if top != 0 {
-				crc ^= 0x4599
+// stuffTable is the dynamic stuffing of a byte of the bitstream, MSB
+// first, as a state machine: the state is the last bit on the wire (stuff
+// bits included) and the length of its run, 1 to 4 (a run of 5 is
+// followed by a stuff bit, which starts a run of 1 of the complement); the
+// entry is the state after the byte (low 3 bits) and the number of stuff
+// bits it took (above).
+var stuffTable = func() (t [8][256]uint8) {
+	for st := range 8 {
+		for v := range 256 {
+			s, n := uint8(st), uint8(0)
+			for i := 7; i >= 0; i-- {
+				var stuffed bool
+				s, stuffed = stuffStep(s, byte(v>>uint(i))&1)
+				if stuffed {
+					n++
+				}
 			}
+			t[st][v] = s | n<<3
 		}
 	}
+	return t
+}()
+
+// stuffStep moves the stuffing state (see stuffTable) by one bit; it
+// reports whether a stuff bit follows the bit.
+func stuffStep(s uint8, bit byte) (uint8, bool) {
+	last, run := s>>2, s&3+1
+	if bit == last {
+		run++
+	} else {
+		last, run = bit, 1
+	}
+	if run == 5 {
+		return (bit^1)<<2 | 0, true
+	}
+	return last<<2 | (run - 1), false
+}
+
+// stuffCounter counts the dynamic stuff bits of a bitstream fed to it in
+// pieces of up to 32 bits: whole bytes through stuffTable, the rest bit by
+// bit. Its zero value is the state before SOF (a recessive idle bus: SOF
+// starts a run).
+type stuffCounter struct {
+	state uint8 // stuffTable state
+	acc   uint64
+	nacc  uint
+	stuff int
+}
+
+func newStuffCounter() stuffCounter { return stuffCounter{state: 1 << 2} }
+
+func (c *stuffCounter) put(v uint32, k uint) {
+	c.acc = c.acc<<k | uint64(v)&(1<<k-1)
+	c.nacc += k
+	for c.nacc >= 8 {
+		c.nacc -= 8
+		e := stuffTable[c.state][byte(c.acc>>c.nacc)]
+		c.state, c.stuff = e&7, c.stuff+int(e>>3)
+	}
+}
+
+// flush feeds the bits left over and returns the stuff count.
+func (c *stuffCounter) flush() int {
+	for c.nacc > 0 {
+		c.nacc--
+		var stuffed bool
+		if c.state, stuffed = stuffStep(c.state, byte(c.acc>>c.nacc)&1); stuffed {
+			c.stuff++
+		}
+	}
+	return c.stuff
+}
+
+// classicTiming is FrameTiming for a classic frame: the same bits as
+// frameBits, counted a byte at a time. The CRC-15 runs over the header
+// padded with leading zeros to whole bytes (a CRC with a zero initial value
+// does not change over leading zeros), then the data bytes, by table; the
+// stuff bits are counted by the stuffing state machine, a byte at a time.
+func classicTiming(f can.Frame) Bits {
 	l := min(int(f.Len), can.MaxClassicLen)
 	dlc := uint32(can.LenToDLC(l))
 	if f.Len <= 8 {
@@ -234,43 +292,40 @@ func classicTiming(f can.Frame) Bits {
 	if f.Remote {
 		rtr = 1
 	}
-	put(0, 1) // SOF
+	// the header from SOF to the DLC as one number (SOF is the leading 0)
+	var hdr uint64
+	var hbits uint
 	if f.Extended {
-		put(f.ID>>18, 11)
-		put(3, 2) // SRR, IDE
-		put(f.ID&0x3ffff, 18)
-		put(rtr<<2, 3) // RTR, r1, r0
+		hdr = uint64(f.ID>>18)<<27 | 3<<25 | uint64(f.ID&0x3ffff)<<7 | uint64(rtr<<2)<<4 | uint64(dlc)
+		hbits = 39
 	} else {
-		put(f.ID&can.MaxStdID, 11)
-		put(rtr<<2, 3) // RTR, IDE, r0
+		hdr = uint64(f.ID&can.MaxStdID)<<7 | uint64(rtr<<2)<<4 | uint64(dlc)
+		hbits = 19
 	}
-	put(dlc, 4)
+	var crc uint32
+	for i := int((hbits+7)/8) - 1; i >= 0; i-- {
+		d := byte(hdr >> (8 * uint(i)))
+		crc = (crc<<8)&0x7fff ^ uint32(crc15Table[byte(crc>>7)^d])
+	}
+	sc := newStuffCounter()
+	if hbits > 32 {
+		sc.put(uint32(hdr>>32), hbits-32)
+		sc.put(uint32(hdr), 32)
+	} else {
+		sc.put(uint32(hdr), hbits)
+	}
+	n := int(hbits)
 	if !f.Remote {
 		for i := range l {
 			d := f.Data[i]
-			for j := 7; j >= 0; j-- {
-				bits[n] = (d >> uint(j)) & 1
-				n++
-			}
 			crc = (crc<<8)&0x7fff ^ uint32(crc15Table[byte(crc>>7)^d])
+			sc.put(uint32(d), 8)
 		}
+		n += 8 * l
 	}
-	for i := 14; i >= 0; i-- {
-		bits[n] = byte(crc>>uint(i)) & 1
-		n++
-	}
-	stuff, run, last := 0, 0, byte(2)
-	for _, b := range bits[:n] {
-		if b == last {
-			run++
-		} else {
-			last, run = b, 1
-		}
-		if run == 5 {
-			stuff++
-			last, run = b^1, 1
-		}
-	}
+	sc.put(crc, 15)
+	n += 15
+	stuff := sc.flush()
 	return Bits{Nominal: n + stuff + 13, Stuff: stuff, CRC: crc, Tail: 3}
 }
 

@@ -183,7 +183,7 @@ var _ = Describe("Frame bitstream", func() {
 var _ = Describe("FrameTiming", func() {
 	It("gives FrameBits's counts, CRC and tail without the stream, for random classic, extended, remote and FD frames", func() {
 		rng := rand.New(rand.NewPCG(11, 12))
-		for i := range 2000 {
+		for i := range 20000 {
 			f := can.Frame{ID: rng.Uint32N(can.MaxStdID + 1)}
 			if rng.IntN(2) == 0 {
 				f.ID, f.Extended = rng.Uint32N(1<<29), true
@@ -198,7 +198,17 @@ var _ = Describe("FrameTiming", func() {
 				f.Len = uint8(rng.IntN(9))
 			}
 			for j := range int(f.Len) {
-				f.Data[j] = byte(rng.Uint32())
+				switch rng.IntN(3) { // long runs of equal bits: stuffing
+				case 0:
+					f.Data[j] = 0
+				case 1:
+					f.Data[j] = 0xff
+				default:
+					f.Data[j] = byte(rng.Uint32())
+				}
+			}
+			if rng.IntN(4) == 0 {
+				f.ID &= 0x7f0 // and in the identifier
 			}
 			full, t := vbus.FrameBits(f), vbus.FrameTiming(f)
 			Expect(t.Stream).To(BeNil())

@@ -291,7 +291,7 @@ func (b *Bus) corruptLocked(p *pending, r *rule) {
 // delayLocked re-sends p after d.
 func (b *Bus) delayLocked(p pending, d time.Duration) {
 	p.fault, p.clean = Delay, true
-	b.clk.AfterFunc(d, func() { b.resend(p) })
+	b.clk.AfterFunc(b.lead+d, func() { b.resend(p) })
 }
 
 // holdLocked holds p back until the next frame has been sent.
@@ -304,7 +304,7 @@ func (b *Bus) holdLocked(p pending, r *rule) {
 	b.held = &p
 	b.heldGen++
 	gen := b.heldGen
-	b.clk.AfterFunc(r.Delay, func() {
+	b.clk.AfterFunc(b.lead+r.Delay, func() {
 		b.mu.Lock()
 		if b.held == nil || b.heldGen != gen {
 			b.mu.Unlock()
@@ -349,7 +349,7 @@ func (b *Bus) resend(p pending) {
 	ev := can.Event{Time: b.clk.Now(), Frame: p.f, Sender: p.name, Fault: p.fault}
 	taps, nodes := b.taps, b.nodes
 	b.mu.Unlock()
-	b.emit(taps, nodes, ev, p.from, true)
+	b.emit(taps, nodes, &ev, p.from, true)
 }
 
 // busOffLocked sends p's node bus-off; it returns the events of the lost
@@ -366,7 +366,7 @@ func (b *Bus) offlineLocked(name string, r *rule, recovery time.Duration, now ti
 	}
 	st := &offState{rule: r}
 	if recovery > 0 {
-		st.timer = b.clk.AfterFunc(recovery, func() {
+		st.timer = b.clk.AfterFunc(b.lead+recovery, func() {
 			b.mu.Lock()
 			if b.offline[name] == st {
 				b.recoverLocked(name)
@@ -380,10 +380,9 @@ func (b *Bus) offlineLocked(name string, r *rule, recovery time.Duration, now ti
 		if n.name != name {
 			continue
 		}
-		for _, q := range n.txq {
+		for _, q := range n.txq.drain() {
 			evs = append(evs, can.Event{Time: now, Frame: q.f, Sender: name, Fault: BusOff})
 		}
-		n.txq = nil
 		n.notFull.Broadcast()
 	}
 	return evs
@@ -418,8 +417,8 @@ func (b *Bus) SetBusOff(node string, recovery time.Duration) error {
 	evs := b.offlineLocked(node, nil, recovery, b.clk.Now())
 	taps := b.taps
 	b.mu.Unlock()
-	for _, ev := range evs {
-		b.emit(taps, nil, ev, nil, false)
+	for i := range evs {
+		b.emit(taps, nil, &evs[i], nil, false)
 	}
 	return nil
 }
@@ -499,7 +498,7 @@ func (b *Bus) untimedFaulty(p pending) {
 	}
 	taps, nodes := b.taps, b.nodes
 	b.mu.Unlock()
-	for _, o := range outs {
-		b.emit(taps, nodes, o.ev, o.from, o.deliver)
+	for i := range outs {
+		b.emit(taps, nodes, &outs[i].ev, outs[i].from, outs[i].deliver)
 	}
 }

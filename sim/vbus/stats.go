@@ -99,12 +99,11 @@ func (s *stats) countUntimed(name string) {
 }
 
 // account records a frame that occupied the bus over [start, start+dur).
-func (s *stats) account(name string, start time.Time, dur time.Duration, bits, stuff int) {
+func (s *stats) account(n *NodeStats, start time.Time, dur time.Duration, bits, stuff int) {
 	s.frames++
 	s.bits += uint64(bits)
 	s.stuff += uint64(stuff)
 	s.busy += dur
-	n := s.node(name)
 	n.Frames++
 	n.Bits += uint64(bits)
 	n.Busy += dur

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/sim/can"
+	"github.com/uptane-hil/uptane-hil/sim/clock"
 )
 
 // The timed model runs entirely from clock callbacks (AfterFunc), so it
@@ -24,6 +25,17 @@ import (
 //  3. the frame reaches the receivers and taps at the end of its EOF, and
 //     the bus is free again after the intermission (3 bit times later);
 //     frames queued until then join the next arbitration.
+//
+// One clock event per frame: when the callback that ends a frame finds
+// that nothing else can happen in the run before the intermission is over
+// (clock.Sim.QuietUntil: no actor to run, no timer due by then), it
+// arbitrates the next frame right away, as of the end of the intermission,
+// instead of setting a timer for that instant and then one more for the
+// arbitration: nothing could have been queued in between, so the same
+// frame wins at the same time. Otherwise (a receiver's actor will run
+// first) it sets the timer, which arbitrates in turn when nothing else is
+// due at that instant, or after everything that is (a zero-time timer).
+// The timers are Alarms (no allocation per frame).
 //
 // A frame corrupted by a detected fault is followed by an error frame
 // (6-bit error flag, 8-bit delimiter) instead of the EOF, and is not
@@ -48,13 +60,17 @@ func arbKey(f *can.Frame) uint64 {
 	return prefix<<21 | fdf<<20
 }
 
+// quieter is a clock that can tell that nothing else happens in the run
+// before an instant (clock.Sim).
+type quieter interface{ QuietUntil(t time.Time) bool }
+
 // kickLocked schedules an arbitration when the bus is idle.
 func (b *Bus) kickLocked() {
 	if b.wireBusy || b.arbScheduled || b.closed {
 		return
 	}
 	b.arbScheduled = true
-	b.clk.AfterFunc(0, b.arbitrateFn)
+	b.arbAlarm.Set(b.lead)
 }
 
 // pickLocked removes and returns the frame that wins arbitration.
@@ -75,8 +91,8 @@ func (b *Bus) pickLocked() (pending, bool) {
 		consider(&b.injected[0], nil)
 	}
 	for _, n := range b.nodes {
-		if len(n.txq) > 0 {
-			consider(&n.txq[0], n)
+		if n.txq.len() > 0 {
+			consider(n.txq.front(), n)
 		}
 	}
 	if best == nil {
@@ -87,12 +103,7 @@ func (b *Bus) pickLocked() (pending, bool) {
 		b.injected[0] = pending{}
 		b.injected = b.injected[1:]
 	} else {
-		bestN.txq[0] = pending{}
-		if len(bestN.txq) == 1 {
-			bestN.txq = bestN.txq[:0] // keep the backing array: no allocation for the next frame
-		} else {
-			bestN.txq = bestN.txq[1:]
-		}
+		bestN.txq.pop()
 		p.queued = bestN
 	}
 	return p, true
@@ -102,18 +113,23 @@ func (b *Bus) pickLocked() (pending, bool) {
 func (b *Bus) arbitrate() {
 	b.mu.Lock()
 	b.arbScheduled = false
+	b.arbitrateLocked(b.clk.Now()) // unlocks b.mu
+}
+
+// arbitrateLocked runs the arbitration as of now (b.lead ahead of the
+// clock) and unlocks b.mu.
+func (b *Bus) arbitrateLocked(now time.Time) {
 	var evs []can.Event
 	for !b.closed && !b.wireBusy {
 		p, ok := b.pickLocked()
 		if !ok {
 			break
 		}
-		now := b.clk.Now()
 		d := b.decideLocked(&p, now)
 		if q := p.queued; q != nil && d.kind != "" && d.kind != Corrupt && d.kind != Duplicate {
 			// the frame leaves the transmit queue without being sent
 			p.queued = nil
-			q.notFull.Signal()
+			q.freedLocked()
 		}
 		switch d.kind {
 		case Drop:
@@ -132,9 +148,10 @@ func (b *Bus) arbitrate() {
 		b.transmitLocked(p, d, now)
 	}
 	taps := b.taps
+	b.lead = 0
 	b.mu.Unlock()
-	for _, ev := range evs {
-		b.emit(taps, nil, ev, nil, false)
+	for i := range evs {
+		b.emit(taps, nil, &evs[i], nil, false)
 	}
 }
 
@@ -160,7 +177,7 @@ func (b *Bus) transmitLocked(p pending, d decision, now time.Time) {
 	}
 	b.wireBusy = true
 	b.wire = onWire{p: p, d: d, start: now, dur: dur, rest: dur - rx, bits: bits, detected: detected}
-	b.clk.AfterFunc(rx, b.completeFn)
+	b.doneAlarm.Set(b.lead + rx)
 }
 
 // onWire is the frame on the wire (one at a time) until complete.
@@ -173,26 +190,36 @@ type onWire struct {
 	detected  bool
 }
 
-// timedFuncs makes the bus's clock callbacks once (not a closure per frame).
+// timedFuncs makes the bus's clock callbacks and their alarms once (not a
+// closure or a timer per frame).
 func (b *Bus) timedFuncs() {
 	b.arbitrateFn, b.busFreeFn = b.arbitrate, b.busFree
-	b.completeFn = func() {
-		w := b.wire
-		b.wire = onWire{}
-		b.complete(w.p, w.d, w.start, w.dur, w.rest, w.bits, w.detected)
-	}
+	b.completeFn = b.complete
+	b.arbAlarm = clock.NewAlarm(b.clk, b.arbitrateFn)
+	b.freeAlarm = clock.NewAlarm(b.clk, b.busFreeFn)
+	b.doneAlarm = clock.NewAlarm(b.clk, b.completeFn)
+	b.quiet, _ = b.clk.(quieter)
 }
 
 // complete runs at the end of a frame's EOF (or error frame): the receivers
 // get the frame, and the bus is free after the intermission.
-func (b *Bus) complete(p pending, d decision, start time.Time, dur, rest time.Duration, bits Bits, detected bool) {
+func (b *Bus) complete() {
 	b.mu.Lock()
+	w := &b.wire
+	p, d, start, dur, rest, bits, detected := w.p, w.d, w.start, w.dur, w.rest, w.bits, w.detected
+	b.wire = onWire{}
 	now := b.clk.Now()
 	total := bits.Total()
 	if detected {
 		total += 7
 	}
-	b.st.account(p.name, start, dur, total, bits.Stuff+bits.FixedStuff)
+	var st *NodeStats
+	if p.from != nil {
+		st = p.from.st
+	} else {
+		st = b.st.node(p.name)
+	}
+	b.st.account(st, start, dur, total, bits.Stuff+bits.FixedStuff)
 	fault := p.fault
 	switch {
 	case d.kind == Corrupt && !detected:
@@ -204,7 +231,15 @@ func (b *Bus) complete(p pending, d decision, start time.Time, dur, rest time.Du
 		b.st.errors++
 		b.st.node(p.name).Errors++
 	}
-	ev := can.Event{Time: now, Frame: p.f, Sender: p.name, Fault: fault}
+	var ev *can.Event
+	if b.quiet != nil {
+		ev = &b.ev // one frame ends at a time: no allocation per frame
+	} else {
+		// the wall clock: the next frame may end while the taps of this
+		// one still run
+		ev = new(can.Event)
+	}
+	*ev = can.Event{Time: now, Frame: p.f, Sender: p.name, Fault: fault}
 	if d.kind == Duplicate {
 		cp := p
 		cp.fault, cp.clean, cp.queued = Duplicate, true, nil
@@ -213,18 +248,50 @@ func (b *Bus) complete(p pending, d decision, start time.Time, dur, rest time.Du
 	b.releaseHeldLocked()
 	if q := p.queued; q != nil {
 		q.inflight--
-		q.notFull.Signal()
+		q.freedLocked()
 	}
 	taps, nodes := b.taps, b.nodes
-	b.clk.AfterFunc(rest, b.busFreeFn)
+	if b.quiet == nil {
+		// the wall clock runs on while the taps run: the intermission
+		// starts now
+		b.freeAlarm.Set(rest)
+		b.mu.Unlock()
+		b.emit(taps, nodes, ev, p.from, !detected)
+		return
+	}
 	b.mu.Unlock()
 	b.emit(taps, nodes, ev, p.from, !detected)
+	free := now.Add(rest)
+	if b.quiet.QuietUntil(free) {
+		// nothing happens before the bus is free: arbitrate now, as of then
+		b.mu.Lock()
+		b.lead = rest
+		b.freeLocked(free)
+		return
+	}
+	b.freeAlarm.Set(rest)
 }
 
 // busFree ends the intermission.
 func (b *Bus) busFree() {
 	b.mu.Lock()
+	b.freeLocked(b.clk.Now())
+}
+
+// freeLocked ends the intermission at now (b.lead ahead of the clock) and
+// arbitrates: right away when nothing else is due at this instant (the
+// zero-time timer would fire next), else after what is. It unlocks b.mu.
+func (b *Bus) freeLocked(now time.Time) {
 	b.wireBusy = false
+	if b.closed || b.arbScheduled {
+		b.lead = 0
+		b.mu.Unlock()
+		return
+	}
+	if b.lead > 0 || (b.quiet != nil && b.quiet.QuietUntil(now)) {
+		b.arbitrateLocked(now) // unlocks b.mu
+		return
+	}
 	b.kickLocked()
 	b.mu.Unlock()
 }

@@ -72,8 +72,17 @@ type Bus struct {
 	arbScheduled bool
 	injected     []pending // frames the bus itself re-sends (delay, duplicate, reorder)
 	wire         onWire    // the frame on the wire
-	// the clock callbacks of the timed model (timedFuncs)
+	ev           can.Event // the event of the frame that ends (complete)
+	// the clock callbacks of the timed model (timedFuncs), each on an
+	// alarm of its own: at most one of each is pending at a time
 	arbitrateFn, busFreeFn, completeFn func()
+	arbAlarm, freeAlarm, doneAlarm     clock.Alarm
+	quiet                              quieter // the clock, when it can say nothing else happens before an instant
+	// lead is how far ahead of the clock the arbitration running now is
+	// (a frame put on the wire at the end of the previous one's
+	// intermission, from the callback that ended it): timers it sets are
+	// set that much later
+	lead time.Duration
 
 	// faults
 	rules   []*rule
@@ -85,8 +94,9 @@ type Bus struct {
 }
 
 type tapEntry struct {
-	id int
-	fn func(can.Event)
+	id     int
+	fn     func(can.Event)
+	sender string // only the frames of this sender (TapSender); "" all
 }
 
 // pending is a frame waiting for the wire.
@@ -182,21 +192,37 @@ func (b *Bus) Attach(name string, filters ...can.Filter) (can.Node, error) {
 	nodes := make([]*node, len(b.nodes), len(b.nodes)+1)
 	copy(nodes, b.nodes)
 	b.nodes = append(nodes, n)
-	b.st.node(name)
+	n.st = b.st.node(name)
+	if b.timed && b.clk.Simulated() {
+		// runs of frames and delivery in the bus's own step: under the
+		// simulated clock, where the bus's callbacks run one at a time
+		// between actors
+		return timedNode{n}, nil
+	}
 	return n, nil
 }
 
 // Tap observes every frame on the wire and every injected fault, in wire
 // order. fn runs on the sender's actor (untimed) or from a clock callback
 // (timed) and must not block.
-func (b *Bus) Tap(fn func(can.Event)) func() {
+func (b *Bus) Tap(fn func(can.Event)) func() { return b.tap(fn, "") }
+
+// TapSender is Tap for the events of the frames one sender (a node name)
+// sent: an ISO-TP channel's transmit confirmation, which would otherwise be
+// called for every frame of the bus. It runs in the same order among the
+// taps as a Tap registered at the same moment.
+func (b *Bus) TapSender(sender string, fn func(can.Event)) func() {
+	return b.tap(fn, sender)
+}
+
+func (b *Bus) tap(fn func(can.Event), sender string) func() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	id := b.nextID
 	b.nextID++
 	taps := make([]tapEntry, len(b.taps), len(b.taps)+1)
 	copy(taps, b.taps)
-	b.taps = append(taps, tapEntry{id, fn})
+	b.taps = append(taps, tapEntry{id, fn, sender})
 	return func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -218,27 +244,35 @@ func (b *Bus) Close() error {
 	b.closed = true
 	for _, n := range nodes {
 		n.closed = true
-		n.txq = nil
+		n.txq.drain()
 		n.notFull.Broadcast()
 	}
 	b.mu.Unlock()
 	for _, n := range nodes {
 		n.rx.Close()
+		n.closedDelivery()
 	}
 	return nil
 }
 
 // emit hands an event to the taps and, when deliver is set, the frame to
-// every node but the sender. Called without b.mu.
-func (b *Bus) emit(taps []tapEntry, nodes []*node, ev can.Event, from *node, deliver bool) {
-	for _, t := range taps {
-		t.fn(ev)
+// every node but the sender: to its delivery function (Deliver), or into
+// its receive queue. Called without b.mu.
+func (b *Bus) emit(taps []tapEntry, nodes []*node, ev *can.Event, from *node, deliver bool) {
+	for i := range taps {
+		if t := &taps[i]; t.sender == "" || t.sender == ev.Sender {
+			t.fn(*ev)
+		}
 	}
 	if !deliver {
 		return
 	}
 	for _, n := range nodes {
 		if n == from || !n.accepts(&ev.Frame) {
+			continue
+		}
+		if n.deliver != nil {
+			n.deliver(&ev.Frame)
 			continue
 		}
 		if !n.rx.TryPush(ev.Frame) {
@@ -255,11 +289,18 @@ type node struct {
 	filters []can.Filter
 	order   int
 	rx      *clock.Queue[can.Frame]
+	st      *NodeStats // the sender's statistics (shared by nodes of one name)
+	// deliver, when set (Deliver, before any frame), gets the frames
+	// instead of rx
+	deliver func(*can.Frame)
 	// guarded by bus.mu
 	closed   bool
-	txq      []pending
+	txq      fifo
 	inflight int // frames of this node on the wire (0 or 1)
 	notFull  clock.Cond
+	waiting  int // Sends waiting for room in the transmit queue
+	runs     int // of those, runs of frames (SendBatch)
+	need     int // the least room one of them waits for
 }
 
 func (n *node) Name() string { return n.name }
@@ -304,18 +345,11 @@ func (n *node) Send(f can.Frame) error {
 	}
 	p := pending{f: f, from: n, name: n.name, order: n.order}
 	if b.timed {
-		for len(n.txq)+n.inflight >= b.cfg.TxQueue {
-			n.notFull.Wait(clock.Forever)
-			if n.closed {
-				b.mu.Unlock()
-				return n.errorf("send: %w", can.ErrClosed)
-			}
-			if _, off := b.offline[n.name]; off {
-				b.mu.Unlock()
-				return n.errorf("send %s: %w", f, can.ErrBusOff)
-			}
+		if err := n.waitRoomLocked(1, &f); err != nil {
+			b.mu.Unlock()
+			return err
 		}
-		n.txq = append(n.txq, p)
+		n.txq.push(p)
 		b.kickLocked()
 		b.mu.Unlock()
 		return nil
@@ -326,7 +360,7 @@ func (n *node) Send(f can.Frame) error {
 		ev := can.Event{Time: b.clk.Now(), Frame: f, Sender: n.name}
 		taps, nodes := b.taps, b.nodes
 		b.mu.Unlock()
-		b.emit(taps, nodes, ev, n, true)
+		b.emit(taps, nodes, &ev, n, true)
 	} else {
 		b.untimedFaulty(p) // unlocks b.mu
 	}
@@ -353,7 +387,7 @@ func (n *node) Close() error {
 	b := n.bus
 	b.mu.Lock()
 	n.closed = true
-	n.txq = nil
+	n.txq.drain()
 	n.notFull.Broadcast()
 	nodes := make([]*node, 0, len(b.nodes))
 	for _, x := range b.nodes {
@@ -364,5 +398,6 @@ func (n *node) Close() error {
 	b.nodes = nodes
 	b.mu.Unlock()
 	n.rx.Close()
+	n.closedDelivery()
 	return nil
 }
