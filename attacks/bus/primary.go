@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/ecus/pouf"
-	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/ecus/uds"
+	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/isotp"
