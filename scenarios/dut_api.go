@@ -46,6 +46,9 @@ type Identity struct {
 	Installed  string    // target file name its signed version report names
 	Release    uint64    // that image's release counter
 	Time       time.Time // the latest attested time it reports
+	// Counter is its version report's counter (report_counter), which goes
+	// up with every report it signs
+	Counter uint64
 }
 
 // DUT in RunOptions: when set, the conformant run of each scenario is

@@ -130,7 +130,7 @@ func (s *Scenario) runOnDUT(o RunOptions) ([]Result, error) {
 const DUTError = "error"
 
 // playOnDUT plays the scenario, already in the DUT's place, against it.
-func (s *Scenario) playOnDUT(o RunOptions, e *rigs.ECU, a Applicability) ([]Result, error) {
+func (s *Scenario) playOnDUT(o RunOptions, e *rigs.ECU, a Applicability) (_ []Result, err error) {
 	wall := gotime.Now()
 	cs, err := loadClock(o.DUT.State)
 	if err != nil {
@@ -143,6 +143,11 @@ func (s *Scenario) playOnDUT(o RunOptions, e *rigs.ECU, a Applicability) ([]Resu
 		unsafe: map[string][]string{}, unsafeSeen: map[string]bool{}, spoofed: map[string]string{}, start: clk.Now()}
 	rig := o.Rig
 	primaryID := rig.Primary().ID
+	seen, err := loadSeen(o.DUT.State)
+	if err != nil {
+		return nil, err
+	}
+	var watch *versionWatch
 	buses, detach := sessionBuses(o.DUT.Buses)
 	defer detach()
 	vo := vehicle.Options{Rig: rig, Dir: o.DUT.State, Clock: clk, Seed: o.Seed, Buses: buses, Wait: o.DUT.Wait,
@@ -161,7 +166,8 @@ func (s *Scenario) playOnDUT(o RunOptions, e *rigs.ECU, a Applicability) ([]Resu
 		},
 		Transport: func(backend http.RoundTripper) http.RoundTripper {
 			r.proxy = mitm.New(backend, clk)
-			return r.proxy
+			watch = newVersionWatch(r.proxy)
+			return watch
 		}}
 	v, err := vehicle.NewBackend(vo)
 	if err != nil {
@@ -169,6 +175,19 @@ func (s *Scenario) playOnDUT(o RunOptions, e *rigs.ECU, a Applicability) ([]Resu
 	}
 	defer v.Close()
 	r.v = v
+	// What the link gave the Primary is what the DUT may trust, whatever
+	// becomes of this scenario.
+	defer func() {
+		if watch != nil {
+			seen.merge(watch.Seen())
+		}
+		if serr := saveSeen(o.DUT.State, seen); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+	if err := aboveSeen(v, seen); err != nil {
+		return nil, err
+	}
 	if stop, err := serveBackend(rig, v); err != nil {
 		return nil, err
 	} else {
@@ -193,6 +212,9 @@ func (s *Scenario) playOnDUT(o RunOptions, e *rigs.ECU, a Applicability) ([]Resu
 		ahead := latest.Sub(now) + gotime.Second
 		clk.Jump(ahead)
 		cs.Offset += ahead
+	}
+	if _, err := v.Image.Fresh(); err != nil {
+		return nil, fmt.Errorf("%s: the Image repository's metadata near its expiry: %w", s.File, err)
 	}
 	// Release r of the scenario is base+r-1: release 1 is what the DUT runs
 	// (or the newest the backend published), later ones are new.
@@ -247,12 +269,17 @@ func (s *Scenario) playOnDUT(o RunOptions, e *rigs.ECU, a Applicability) ([]Resu
 		x.Duration = x.Wall
 		x.Capture, x.CandumpLog = r.pcapName, r.logName
 		x.Detail = missing(x, a, s, d)
-		if x.Observed == Defended && !x.Pass && verifies(x.Detected) {
+		if x.Observed == Defended && !x.Pass && x.Expected == Defended {
 			// A DUT that is not fresh may meet the attack with another of
-			// its checks first (a replayed version lower than the one it
-			// trusts): defended all the same.
-			x.Pass = true
-			x.Detail = strings.TrimPrefix(x.Detail+"; defended by "+x.Detected+", not by the scenario's defence", "; ")
+			// its checks (a replayed version lower than the one it
+			// trusts): defended all the same. Of what it reported, a check
+			// of the scenario's defence it performs counts first, then any
+			// verification of metadata or images (not a side effect such
+			// as its rate limit answering the Primary's retries busy).
+			if by := defendedBy(r.detected[e.ID], a.Checks); by != "" {
+				x.Pass, x.Detected = true, by
+				x.Detail = strings.TrimPrefix(x.Detail+"; defended by "+by+", not by the scenario's declared detection", "; ")
+			}
 		}
 	}
 	return results, nil
@@ -280,9 +307,26 @@ func (r *runner) identityAfter(before Identity, d *dutRun) *Identity {
 		after.Installed, after.Release = d.image.Filename, r.fromReport(d).Release
 	}
 	if sr, err := manifest.ParseReport(d.report, manifest.MaxReportSize); err == nil {
-		after.Time = sr.Signed.LatestTime
+		after.Time, after.Counter = sr.Signed.LatestTime, sr.Signed.Counter
 	}
 	return &after
+}
+
+// defendedBy is the check, of those the DUT reported, that defended it:
+// one of the scenario's defence it performs (defence), else a
+// verification of metadata or images; "" when none is.
+func defendedBy(reported, defence []check.ID) string {
+	for _, id := range reported {
+		if slices.Contains(defence, id) {
+			return id.String()
+		}
+	}
+	for _, id := range reported {
+		if verifies(id.String()) {
+			return id.String()
+		}
+	}
+	return ""
 }
 
 // verifies reports whether check name is one of a Secondary's verification
@@ -328,7 +372,7 @@ func (r *runner) identify(d *dutRun) (Identity, error) {
 		id.Release = inst.Release
 	}
 	if sr, err := manifest.ParseReport(d.report, manifest.MaxReportSize); err == nil {
-		id.Time = sr.Signed.LatestTime
+		id.Time, id.Counter = sr.Signed.LatestTime, sr.Signed.Counter
 	}
 	e := d.ecu
 	if id.ECU != e.ID || id.HardwareID != e.HardwareID || id.VIN != r.v.Rig.Vehicle.VIN || (id.Profile != "" && id.Profile != e.Profile) {

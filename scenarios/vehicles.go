@@ -57,6 +57,26 @@ func (r *runner) otherVehicle(name string, file *regexp.Regexp) (func(), error) 
 			}
 		}
 	}
+	// ahead of this vehicle's versions as they are now, with room for its
+	// next update: a backend that persists across scenarios (a DUT run's)
+	// has moved this vehicle on past the other's
+	ahead := repo.Versions{}
+	for _, role := range []string{meta.Targets, meta.Snapshot, meta.Timestamp} {
+		ours, err := r.v.Director.Version(vin, role)
+		if err != nil {
+			return nil, err
+		}
+		theirs, err := r.v.Director.Version(other, role)
+		if err != nil {
+			return nil, err
+		}
+		if theirs <= ours+1 {
+			ahead[role] = ours + otherVehicleUpdates - 1
+		}
+	}
+	if _, err := r.v.Director.Above(other, ahead); err != nil {
+		return nil, fmt.Errorf("the attacker's other vehicle: %w", err)
+	}
 	files := map[string][]byte{}
 	ts, err := r.v.Director.File(other, meta.UnversionedName(meta.Timestamp))
 	if err != nil {

@@ -16,8 +16,11 @@ type FloodConfig struct {
 	// Request is the UDS request sent, at most 7 bytes so that it fits one
 	// single frame (default 3E 00: TesterPresent, answered positively).
 	Request []byte
-	// Grace is how long after the last request its answer may come
-	// (default 1 s); an answer that has not come by then is lost.
+	// Grace is how long the node waits, after the last request, for an
+	// answer to come (default 1 s); while answers are still coming then
+	// (an ECU still working through its backlog, slowly on a loaded
+	// host) it waits on, a tenth of Grace at a time, up to ten Graces in
+	// all; an answer that has not come by then is lost.
 	Grace time.Duration
 }
 
@@ -41,6 +44,7 @@ type Flood struct {
 	done clock.Cond
 	exit bool
 	st   FloodStats
+	last time.Time // when the last answer came
 }
 
 // StartFlood attaches the flooding node to b and starts sending on an actor
@@ -84,6 +88,12 @@ func (f *Flood) send(frame can.Frame) {
 	for k := 0; ; k++ {
 		if d := start.Add(time.Duration(k) * period).Sub(f.clk.Now()); d > 0 {
 			f.clk.Sleep(d)
+		} else if d <= -period {
+			// late by a period or more (a sender that was not scheduled
+			// on a wall clock, a bus that held its frame): the slots it
+			// missed are gone, as a ticker's are; catching up would send
+			// them in one burst, above the flood's rate
+			k = int(f.clk.Now().Sub(start) / period)
 		}
 		f.mu.Lock()
 		stop := f.stop
@@ -114,8 +124,10 @@ func (f *Flood) recv(sid byte) {
 		switch {
 		case msg[0] == sid+0x40:
 			f.st.Answered++
+			f.last = f.clk.Now()
 		case len(msg) == 3 && msg[0] == 0x7F && msg[1] == sid && msg[2] != 0x78:
 			f.st.Answered++
+			f.last = f.clk.Now()
 			if msg[2] == 0x21 {
 				f.st.Busy++
 			}
@@ -133,7 +145,16 @@ func (f *Flood) Stop() FloodStats {
 		f.done.Wait(clock.Forever)
 	}
 	f.mu.Unlock()
+	end := f.clk.Now().Add(10 * f.cfg.Grace)
 	f.clk.Sleep(f.cfg.Grace)
+	for tick := f.cfg.Grace / 10; ; f.clk.Sleep(tick) {
+		f.mu.Lock()
+		coming, all := f.clk.Now().Sub(f.last) < tick, f.st.Answered >= f.st.Sent
+		f.mu.Unlock()
+		if !coming || all || !f.clk.Now().Before(end) {
+			break
+		}
+	}
 	f.node.Close()
 	return f.Stats()
 }

@@ -1,6 +1,10 @@
 package bus_test
 
 import (
+	"sync"
+
+	"github.com/uptane-hil/uptane-hil/sim/can"
+	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -45,6 +49,22 @@ var _ = Describe("a request flood (Flood)", func() {
 		Expect(st.Answered).To(BeNumerically("~", 1000+256, 5))
 	})
 
+	It("counts the answers of an ECU still working through its backlog after Grace as answered, not lost", func() {
+		var st bus.FloodStats
+		onBench(func(b *bench) {
+			// 5 ms a request: its 256 queued requests take 1.28 s, more
+			// than the 1 s Grace
+			b.serve("BRK-1", &fakeECU{}, secondary.ServerLimits(uds.ServerConfig{ServiceTime: 5 * time.Millisecond}, check.Without(check.PoufRateLimit), nil))
+			f, err := bus.StartFlood(b.bus, b.sim, ch, "attacker (flood)", bus.FloodConfig{Rate: 1000})
+			Expect(err).NotTo(HaveOccurred())
+			b.sim.Sleep(time.Second)
+			st = f.Stop()
+		})
+		Expect(st.Answered).To(BeNumerically("~", 200+256, 5), "what it processed in the flood's second, then its whole queue")
+		Expect(st.Lost).To(Equal(st.Sent - st.Answered))
+		Expect(st.Lost).To(BeNumerically(">", 0), "it could not keep up: the requests its full queue turned away are lost")
+	})
+
 	It("replays the same frames from the same start", func() {
 		Expect(flood(check.Without(check.PoufRateLimit))).To(Equal(flood(check.Without(check.PoufRateLimit))))
 	})
@@ -56,5 +76,65 @@ var _ = Describe("a request flood (Flood)", func() {
 			_, err = bus.StartFlood(b.bus, b.sim, ch, "f", bus.FloodConfig{Rate: 10, Request: make([]byte, 8)})
 			Expect(err).To(MatchError(ContainSubstring("1..7 bytes")))
 		})
+	})
+})
+
+// stallBus is a bus whose one node stalls once in Send (a sender that was
+// not scheduled for a while on a wall clock) and notes when each frame went.
+type stallBus struct {
+	clk   clock.Clock
+	at    int // the frame whose Send stalls
+	stall time.Duration
+	mu    sync.Mutex
+	sent  []time.Time
+}
+
+func (b *stallBus) Name() string                                   { return "stall" }
+func (b *stallBus) FD() bool                                       { return false }
+func (b *stallBus) Tap(func(can.Event)) func()                     { return func() {} }
+func (b *stallBus) Close() error                                   { return nil }
+func (b *stallBus) Attach(string, ...can.Filter) (can.Node, error) { return &stallNode{b: b}, nil }
+
+type stallNode struct{ b *stallBus }
+
+func (n *stallNode) Name() string { return "attacker" }
+func (n *stallNode) Send(can.Frame) error {
+	n.b.mu.Lock()
+	k := len(n.b.sent)
+	n.b.sent = append(n.b.sent, n.b.clk.Now())
+	n.b.mu.Unlock()
+	if k == n.b.at {
+		n.b.clk.Sleep(n.b.stall)
+	}
+	return nil
+}
+func (n *stallNode) Recv(time.Duration) (can.Frame, error) {
+	n.b.clk.Sleep(time.Hour)
+	return can.Frame{}, can.ErrClosed
+}
+func (n *stallNode) Close() error { return nil }
+
+var _ = Describe("a request flood whose sender stalls", func() {
+	It("never sends above its rate afterwards: the slots it missed are gone (no burst to catch up)", func() {
+		sim := clock.NewSim(time.Time{})
+		b := &stallBus{clk: sim, at: 10, stall: 300 * time.Millisecond}
+		Expect(sim.Run("spec", func() {
+			f, err := bus.StartFlood(b, sim, ch, "attacker (flood)", bus.FloodConfig{Rate: 1000, Grace: time.Millisecond})
+			Expect(err).NotTo(HaveOccurred())
+			sim.Sleep(time.Second)
+			f.Stop()
+		})).To(Succeed())
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		// in any 10 ms, at most 11 requests
+		for i := range b.sent {
+			j := i
+			for j < len(b.sent) && b.sent[j].Sub(b.sent[i]) < 10*time.Millisecond {
+				j++
+			}
+			Expect(j-i).To(BeNumerically("<=", 11), "requests from %s", b.sent[i].Sub(b.sent[0]))
+		}
+		// and it went on at its rate: a second less the 300 ms stalled
+		Expect(len(b.sent)).To(BeNumerically("~", 700, 3))
 	})
 })

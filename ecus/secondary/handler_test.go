@@ -123,6 +123,35 @@ var _ = Describe("the Secondary's UDS handler on an in-memory pipe", func() {
 		})
 	})
 
+	It("create_version_report: a check that keeps firing (the rate limit under a flood, once a second) is one entry until the next nonce, so the report stays one UDS answer", func() {
+		onPipes(vehicle.Options{}, func(b *pipeBench) {
+			s := b.v.Secondary("BRK-0001")
+			c := b.clients[s.Rig.ID]
+			Expect(c.WriteNonce(bytes.Repeat([]byte{3}, 16))).To(Succeed())
+			for i := 0; i < 2*manifest.MaxAttacks; i++ {
+				s.ECU.RecordAttack(check.Fail(check.PoufRateLimit, "", "", "more than %d requests in 1s (burst %d); answering busyRepeatRequest, window %d", uds.DefaultRateLimit, vehicle.RateBurst, i))
+			}
+			s.ECU.RecordAttack(check.Fail(check.PoufTransferSize, "", "", "a download larger than announced"))
+			raw, err := c.ReadVersionReport()
+			Expect(err).NotTo(HaveOccurred(), "the report fits the ECU's answer")
+			sr, err := manifest.ParseReport(raw, manifest.MaxReportSize)
+			Expect(err).NotTo(HaveOccurred())
+			var got []check.ID
+			for _, a := range sr.Signed.Attacks {
+				got = append(got, a.Check)
+			}
+			Expect(got).To(Equal([]check.ID{check.PoufRateLimit, check.PoufTransferSize}))
+			Expect(sr.Signed.Attacks[0].Detail).To(ContainSubstring("window 0"), "the first time it fired")
+			// reported once: the next nonce forgets them
+			Expect(c.WriteNonce(bytes.Repeat([]byte{4}, 16))).To(Succeed())
+			raw, err = c.ReadVersionReport()
+			Expect(err).NotTo(HaveOccurred())
+			sr, err = manifest.ParseReport(raw, manifest.MaxReportSize)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(sr.Signed.Attacks).To(BeEmpty())
+		})
+	})
+
 	It("verify_metadata, verify_image, install_image: driven by the Primary over the pipe, every Secondary (full and partial verification, encrypted or not) installs release 2", func() {
 		onPipes(vehicle.Options{}, func(b *pipeBench) {
 			rep, err := b.v.Campaign(2)

@@ -16,6 +16,7 @@ import (
 	"crypto/ecdh"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -145,7 +146,11 @@ func (e *ECU) record(err error) error {
 	if ce, ok := check.As(err); ok {
 		at := e.cfg.Clock.Now()
 		_ = e.st.Update("attack", func(s *store.State) error {
-			if len(s.Attacks) < manifest.MaxAttacks {
+			// one entry per check until the next report's nonce: a
+			// check that keeps firing (its rate limit under a flood,
+			// once a second) must not grow the report past what the
+			// bus carries in one answer (uds MaxResponse)
+			if len(s.Attacks) < manifest.MaxAttacks && !slices.ContainsFunc(s.Attacks, func(a store.AttackRecord) bool { return a.Check == ce.Check }) {
 				s.Attacks = append(s.Attacks, store.AttackRecord{Check: ce.Check, Attack: ce.Attack, Detail: ce.Error(), At: at})
 			}
 			return nil
