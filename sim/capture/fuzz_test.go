@@ -92,3 +92,22 @@ func referenceCandump(r capture.Record) string {
 	}
 	return fmt.Sprintf("(%d.%06d) %s %s", t.Unix(), t.Nanosecond()/1000, iface, frame)
 }
+
+// BenchmarkFormatCandump: a capture formats a line per frame on the bus;
+// "fmt" is the formatter as it was (referenceCandump), "append" the one the
+// log writer uses now, into a reused buffer.
+func BenchmarkFormatCandump(b *testing.B) {
+	r := capture.Record{Time: time.Unix(1700000000, 123456000), Iface: "vcan0"}
+	r.Frame = can.Frame{ID: 0x7E0, Len: 8, Data: [can.MaxFDLen]byte{0x21, 1, 2, 3, 4, 5, 6, 7}}
+	b.Run("fmt", func(b *testing.B) {
+		for b.Loop() {
+			_ = referenceCandump(r)
+		}
+	})
+	b.Run("append", func(b *testing.B) {
+		var line []byte
+		for b.Loop() {
+			line = capture.AppendCandump(line[:0], r)
+		}
+	})
+}
