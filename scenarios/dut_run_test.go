@@ -60,6 +60,9 @@ type bench struct {
 	runs  string
 	dut   string
 	wait  time.Duration // how long each scenario waits for the DUT (0: the default)
+	// dutOnly plays the DUT's runs only, not the twin's controls
+	// (RunOptions.ConformantOnly)
+	dutOnly bool
 }
 
 // newBench starts the DUT (ECM-0001 unless named) as a Secondary of its own
@@ -147,7 +150,7 @@ func (b *bench) play(files ...string) []scenarios.Result {
 	for _, f := range files {
 		s, err := scenarios.Load(f)
 		Expect(err).NotTo(HaveOccurred())
-		rs, err := s.Run(scenarios.RunOptions{Rig: b.rig, Dir: b.runs, DUT: &scenarios.DUT{ECU: b.dut, State: b.state, Buses: b.buses, Wait: b.wait}})
+		rs, err := s.Run(scenarios.RunOptions{Rig: b.rig, Dir: b.runs, DUT: &scenarios.DUT{ECU: b.dut, State: b.state, Buses: b.buses, Wait: b.wait}, ConformantOnly: b.dutOnly})
 		Expect(err).NotTo(HaveOccurred(), f)
 		out = append(out, rs...)
 	}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/reports"
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/scenarios"
+	"github.com/uptane-hil/uptane-hil/sim/seed"
 )
 
 // reportResult is one scenario result in the report's form. On a suite
@@ -99,6 +101,22 @@ func finishDUT(rep *reports.Report, end *scenarios.Identity) {
 	if end != nil {
 		rep.DUT.End = reportIdentity(end)
 	}
+}
+
+// dutEnd reads the device under test's identity after the last scenario
+// (scenarios.ReadDUT): the report's dut.end. A DUT that cannot be read
+// (one that no longer answers) has none, and the run says why; an
+// aktualizr-secondary, provisioned afresh for each scenario, has none.
+func dutEnd(r *rigs.Rig, p *suitePlan) *reports.Identity {
+	if e := r.ECU(p.dut.ECU); e == nil || e.Protocol == rigs.AktualizrIP {
+		return nil
+	}
+	id, err := scenarios.ReadDUT(scenarios.RunOptions{Rig: r, Seed: seed.Seed(p.seeds[0]), DUT: p.dut})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "uptane-hil run: the device under test's identity at the end of the run (dut.end) is not in the report: %v\n", err)
+		return nil
+	}
+	return reportIdentity(&id)
 }
 
 // runsText is "N runs", and how many of them are not applicable to the

@@ -100,6 +100,7 @@ func runSuite(args []string) int {
 	}
 	if p.dut != nil {
 		rep.DUT = dutSection(r, p.dut.ECU)
+		rep.DUT.End = dutEnd(r, p)
 	}
 	for _, rs := range results {
 		rep.Add(rs...)
