@@ -75,6 +75,10 @@ type DUT struct {
 	Defended      int `json:"defended"`
 	Compromised   int `json:"compromised"`
 	NotApplicable int `json:"notApplicable"`
+	// Findings counts the rows of scenarios out of the model whose finding
+	// reproduced on the DUT (Finding set): neither defended nor counted as
+	// compromised.
+	Findings int `json:"findings,omitempty"`
 }
 
 // DUTScenario is one scenario's verdict on the DUT with the twin's control
@@ -104,6 +108,9 @@ type DUTScenario struct {
 	// Twin is the control run on the DUT's simulated twin (nil: none
 	// played).
 	Twin *TwinControl `json:"twin,omitempty"`
+	// Finding, for a scenario out of the model played on the DUT: why no
+	// check can stop it (Result.Finding).
+	Finding string `json:"finding,omitempty"`
 }
 
 // TwinControl is the control result of the DUT's twin for one scenario.
@@ -156,7 +163,7 @@ func dutRows(results []Result) []DUTScenario {
 			continue
 		}
 		row := DUTScenario{Scenario: x.Scenario, Seed: x.Seed, Verdict: x.Observed, Pass: x.Pass, Detected: x.Detected,
-			Checks: x.Checks, Detail: x.Detail, Identity: x.Identity, Capture: x.Capture, CandumpLog: x.CandumpLog}
+			Checks: x.Checks, Detail: x.Detail, Identity: x.Identity, Capture: x.Capture, CandumpLog: x.CandumpLog, Finding: x.Finding}
 		if x.IsNotApplicable() {
 			row.Verdict = NotApplicable
 			row.Reason = x.Detail
@@ -175,8 +182,12 @@ func dutRows(results []Result) []DUTScenario {
 // results.
 func (d *DUT) summarize(results []Result) {
 	d.Scenarios = dutRows(results)
-	d.Defended, d.Compromised, d.NotApplicable = 0, 0, 0
+	d.Defended, d.Compromised, d.NotApplicable, d.Findings = 0, 0, 0, 0
 	for _, row := range d.Scenarios {
+		if row.Finding != "" && row.Pass {
+			d.Findings++
+			continue
+		}
 		switch row.Verdict {
 		case Defended:
 			d.Defended++
@@ -238,7 +249,7 @@ func (r *Report) validateDUT(bad func(string, ...any)) {
 	d := DUT{}
 	d.summarize(r.Results)
 	if !slices.EqualFunc(d.Scenarios, r.DUT.Scenarios, sameRow) || d.Defended != r.DUT.Defended ||
-		d.Compromised != r.DUT.Compromised || d.NotApplicable != r.DUT.NotApplicable {
+		d.Compromised != r.DUT.Compromised || d.NotApplicable != r.DUT.NotApplicable || d.Findings != r.DUT.Findings {
 		bad("dut.scenarios: %d rows (%d defended, %d compromised, %d not applicable), but the results give %d (%d, %d, %d)",
 			len(r.DUT.Scenarios), r.DUT.Defended, r.DUT.Compromised, r.DUT.NotApplicable, len(d.Scenarios), d.Defended, d.Compromised, d.NotApplicable)
 	}

@@ -46,7 +46,36 @@ func rowOf(r *reports.Report, scenario string) reports.DUTScenario {
 	return reports.DUTScenario{}
 }
 
+// dutFinding is the sample DUT report with spoofed-vehicle-speed played
+// on the device as a finding that reproduced.
+func dutFinding() *reports.Report {
+	r := sample.DUTReport()
+	r.Add(reports.Result{Scenario: "spoofed-vehicle-speed", Attack: "unsafe-state", Standard: []string{"send_images_primary"},
+		ECU: r.DUT.ECU, Profile: "conformant", Expected: reports.OutOfModel, Observed: reports.Compromised, Pass: true,
+		Finding: "Outside the model: a CAN frame carries no sender.", Target: reports.TargetDUT, Identity: &reports.Identity{}})
+	r.Summarize()
+	return r
+}
+
 var _ = Describe("a report on a device under test: JSON", func() {
+	It("counts an out-of-model finding on the device apart: neither defended nor compromised", func() {
+		r := dutFinding()
+		Expect(r.DUT.Findings).To(Equal(1))
+		Expect(r.DUT.Compromised).To(Equal(0))
+		Expect(r.DUT.Defended).To(Equal(5))
+		row := rowOf(r, "spoofed-vehicle-speed")
+		Expect(row.Finding).To(ContainSubstring("no sender"))
+		Expect(row.Twin).To(BeNil(), "a scenario out of the model has no control")
+		Expect(r.Summary.Findings).To(Equal(1))
+		Expect(r.Validate()).To(Succeed())
+		var b bytes.Buffer
+		Expect(reports.WriteSummary(&b, r)).To(Succeed())
+		Expect(b.String()).To(ContainSubstring("0 compromised, 3 not applicable, 1 out-of-model finding(s)"))
+		var h bytes.Buffer
+		Expect(reports.WriteHTML(&h, r)).To(Succeed())
+		Expect(h.String()).To(ContainSubstring(`<span class="badge finding">out-of-model finding</span> <span class="v v-compromised">compromised</span>`))
+	})
+
 	It("counts a scenario that does not apply apart: neither passed nor failed, never dropped", func() {
 		r := sample.DUTReport()
 		Expect(r.Results).To(HaveLen(16), "a DUT and a twin result for each of the 8 scenarios")
@@ -131,6 +160,9 @@ var _ = Describe("a report on a device under test: JSON", func() {
 			ECU: "ECM-0001", Profile: "conformant", Expected: reports.OutOfModel, Observed: reports.Compromised, Pass: true,
 			Finding: "Outside the model: a CAN frame carries no sender."})
 		for p := range jsonPaths(jsonOf(f)) {
+			written[p] = true
+		}
+		for p := range jsonPaths(jsonOf(dutFinding())) {
 			written[p] = true
 		}
 		for p := range written {

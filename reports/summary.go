@@ -46,7 +46,11 @@ func WriteSummary(w io.Writer, r *Report) error {
 	}
 	buf.WriteByte('\n')
 	if d := c.DUT; d != nil {
-		fmt.Fprintf(&buf, "device under test %s: %d defended, %d compromised, %d not applicable\n", d.ECU, d.Defended, d.Compromised, d.NotApplicable)
+		finds := ""
+		if d.Findings > 0 {
+			finds = fmt.Sprintf(", %d out-of-model finding(s)", d.Findings)
+		}
+		fmt.Fprintf(&buf, "device under test %s: %d defended, %d compromised, %d not applicable%s\n", d.ECU, d.Defended, d.Compromised, d.NotApplicable, finds)
 		for _, row := range d.Scenarios {
 			if m := row.MissingText(); m != "" {
 				fmt.Fprintf(&buf, "  %s: %s\n", cell(row.Scenario), m)

@@ -78,6 +78,11 @@ type Precondition struct {
 	Max    *float64 `yaml:"max"`
 	Min    *float64 `yaml:"min"`
 	Equals string   `yaml:"equals"`
+	// Timeout: the ECU takes a value older than this as stale (its sender
+	// fell silent) and the precondition as unmet; default
+	// restbus.DefaultTimeout (5 cycle times of the message, at least
+	// 500 ms; never for a message without a cycle time).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Conditions returns the ECU's checked preconditions.
@@ -112,7 +117,13 @@ func (r *Rig) validatePreconditions() error {
 			if err != nil {
 				return r.Errorf(fj+".signal", "%v", err)
 			}
-			c := restbus.Condition{Message: m, Signal: s, Min: p.Min, Max: p.Max}
+			c := restbus.Condition{Message: m, Signal: s, Min: p.Min, Max: p.Max, Timeout: p.Timeout}
+			if p.Timeout < 0 {
+				return r.Errorf(fj+".timeout", "%s is negative", p.Timeout)
+			}
+			if c.Timeout == 0 {
+				c.Timeout = restbus.DefaultTimeout(m)
+			}
 			if p.Equals != "" {
 				raw, err := s.ParseValue(p.Equals)
 				if err != nil {

@@ -31,6 +31,21 @@ var _ = Describe("a bus's rest-bus", func() {
 		Expect(body.FD).To(BeTrue())
 	})
 
+	It("gives each precondition a stale timeout: its own, or 5 cycle times of its message (at least 500 ms)", func() {
+		r, err := rigs.Load("virtual.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		conds := r.ECU("ECM-0001").Conditions()
+		Expect(conds).To(HaveLen(2))
+		for _, c := range conds {
+			Expect(c.Timeout).To(Equal(max(5*c.Message.Cycle, 500*time.Millisecond)), c.Signal.Name)
+		}
+		r, err = rigs.Load("vcan-restbus.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		for _, c := range r.ECU("ECM-0001").Conditions() {
+			Expect(c.Timeout).To(Equal(2*time.Second), "its own: %s", c.Signal.Name)
+		}
+	})
+
 	It("finds the project's DBC files built in when none sits beside the rig file", func() {
 		data, err := readFile("virtual.yaml")
 		Expect(err).NotTo(HaveOccurred())
@@ -63,6 +78,9 @@ var _ = Describe("a bus's rest-bus", func() {
 		Entry("precondition value that is not one of the signal's", func(s string) string {
 			return strings.Replace(s, `{signal: IgnitionState, equals: "ON"}`, "{signal: GW_IgnitionStatus.IgnitionState, equals: RUN}", 1)
 		}, `ecus\[1\]\.preconditions\[1\]\.equals: signal IgnitionState: "RUN" is neither a number nor one of its values`),
+		Entry("negative precondition timeout", func(s string) string {
+			return strings.Replace(s, "{signal: VehicleSpeed, max: 0}", "{signal: VehicleSpeed, max: 0, timeout: -1s}", 1)
+		}, `ecus\[1\]\.preconditions\[0\]\.timeout: -1s is negative`),
 		Entry("preconditions_wait on a Secondary", func(s string) string {
 			return strings.Replace(s, "    preconditions: [", "    preconditions_wait: 30s\n    preconditions: [", 1)
 		}, `ecus\[1\]\.preconditions_wait: only the Primary waits for a Secondary's preconditions`),

@@ -26,6 +26,10 @@ type Applicability struct {
 	// Reason says why the scenario is not applicable, naming every check of
 	// the defence and who performs it ("" when applicable).
 	Reason string
+	// Finding: the scenario is out of the model (no check of any ECU can
+	// stop it) and is played on the DUT as a finding: reported apart,
+	// never as a defence (Checks is empty).
+	Finding bool
 }
 
 // String is the verdict in a report's words.
@@ -33,6 +37,9 @@ func (a Applicability) String() string {
 	who := a.DUT.String()
 	if a.Device != "" {
 		who = a.Device
+	}
+	if a.Applicable && a.Finding {
+		return "applicable to " + article(who) + who + " as a finding: out of the model, no check of any ECU can stop it (reported apart, never as a defence)"
 	}
 	if a.Applicable {
 		names := make([]string, len(a.Checks))
@@ -135,7 +142,9 @@ func (s *Scenario) ForDUT(verification string) (Applicability, error) {
 		return Applicability{}, fmt.Errorf("scenario %s: a device under test verifies full or partial, not %q", s.Name, verification)
 	}
 	if s.OutOfModel != "" {
-		return Applicability{DUT: dut, Reason: fmt.Sprintf("%s: out of the model: no check of a %s (or of any ECU) can stop it; played, it is a finding, not a defence", s.Attack, dut)}, nil
+		// played on the DUT as a finding: what the attack achieves on this
+		// ECU, with why no check can stop it
+		return Applicability{DUT: dut, Applicable: true, Finding: true}, nil
 	}
 	return applicable(s.Attack, s.Transport, s.Defence, dut, s.directorKeysHeld())
 }

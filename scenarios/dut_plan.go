@@ -273,6 +273,7 @@ func (s *Scenario) shifted(delta uint64, versions map[string]int64) *Scenario {
 		c.Steps[i] = st
 	}
 	c.Goal.Installed, c.Goal.NotInstalled = rel(s.Goal.Installed), rel(s.Goal.NotInstalled)
+	c.ExpectInstalled = rel(s.ExpectInstalled)
 	c.Setup.Compatibility = make([]CompatibilitySetup, len(s.Setup.Compatibility))
 	for i, cs := range s.Setup.Compatibility {
 		cs.Release = up(cs.Release)

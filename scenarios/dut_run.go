@@ -288,7 +288,7 @@ func (s *Scenario) playOnDUT(o RunOptions, e *rigs.ECU, a Applicability) (_ []Re
 // missing adds to a compromised DUT's detail which checks of the defence
 // it did not perform.
 func missing(x *Result, a Applicability, s *Scenario, d *dutRun) string {
-	if x.Observed != Compromised {
+	if x.Observed != Compromised || a.Finding {
 		return x.Detail
 	}
 	names := make([]string, len(a.Checks))

@@ -32,6 +32,13 @@ var _ = Describe("applicability to a device under test", func() {
 				Expect(err).NotTo(HaveOccurred(), "%s on %s", s.Name, e.ID)
 				dut, _ := check.SecondaryActor(e.Profile)
 				Expect(a.DUT).To(Equal(dut))
+				if a.Applicable && a.Finding {
+					// out of the model: played as a finding, judged by no check
+					Expect(s.OutOfModel).NotTo(BeEmpty(), s.Name)
+					Expect(a.Checks).To(BeEmpty())
+					continue
+				}
+				Expect(s.OutOfModel).To(BeEmpty(), "%s is out of the model: a finding", s.Name)
 				if a.Applicable {
 					applicable[e.Profile]++
 					Expect(a.Reason).To(BeEmpty())
@@ -135,6 +142,9 @@ var _ = Describe("applicability to a device under test", func() {
 		_, section, ok := strings.Cut(string(b), "## On a device under test")
 		Expect(ok).To(BeTrue(), "docs/scenarios.md has no section \"On a device under test\"")
 		cell := func(a scenarios.Applicability) string {
+			if a.Finding {
+				return "a finding (out of the model)"
+			}
 			if !a.Applicable {
 				return "not applicable"
 			}

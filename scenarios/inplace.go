@@ -187,7 +187,52 @@ func lacking(s *Scenario, r *rigs.Rig) string {
 			return fmt.Sprintf("the scenario changes or reads rest-bus signals on bus %s, and rig %s gives that bus no DBC file (restbus:)", n.bus, r.Name)
 		}
 	}
+	if s.Goal.UnsafeProgramming {
+		for _, id := range s.ECUs {
+			if why := s.readsSignals(r, r.ECU(id)); why != "" {
+				return why
+			}
+		}
+	}
 	return ""
+}
+
+// readsSignals says why a scenario that judges unsafe programming cannot
+// judge Secondary e of rig r: e declares no programming precondition on a
+// signal the scenario changes or spoofs ("" when it does). The harness
+// cannot know what a device requires beyond what the rig says.
+func (s *Scenario) readsSignals(r *rigs.Rig, e *rigs.ECU) string {
+	if e == nil || e.Role != rigs.Secondary {
+		return ""
+	}
+	if len(e.Conditions()) == 0 {
+		return fmt.Sprintf("the scenario judges %s's programming preconditions, and rig %s declares none for it (preconditions:)", e.ID, r.Name)
+	}
+	var named []string
+	for _, st := range s.Steps {
+		var bus, msg, sig string
+		switch {
+		case st.Signal != nil:
+			bus, msg, sig = st.Signal.Bus, st.Signal.Message, st.Signal.Signal
+		case st.Attack != nil && st.Attack.Bus != nil && st.Attack.Bus.Action == "spoof-signal":
+			bus, msg, sig = st.Attack.Bus.Bus, st.Attack.Bus.Message, st.Attack.Bus.Signal
+		default:
+			continue
+		}
+		if bus != e.Bus {
+			continue
+		}
+		for _, c := range e.Conditions() {
+			if c.Message.Name == msg && c.Signal.Name == sig {
+				return ""
+			}
+		}
+		named = append(named, msg+"."+sig)
+	}
+	if len(named) == 0 {
+		return fmt.Sprintf("the scenario changes no signal on %s's bus %s", e.ID, e.Bus)
+	}
+	return fmt.Sprintf("the scenario changes %s, and none of %s's programming preconditions in rig %s reads it", strings.Join(slices.Compact(slices.Sorted(slices.Values(named))), ", "), e.ID, r.Name)
 }
 
 // busNeed is a bus a scenario's step names, and whether the step needs

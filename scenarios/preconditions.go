@@ -8,11 +8,15 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	gotime "time"
 
 	"github.com/uptane-hil/uptane-hil/attacks/bus"
 	"github.com/uptane-hil/uptane-hil/ecus/primary"
+	"github.com/uptane-hil/uptane-hil/rigs"
+	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/dbc"
 	"github.com/uptane-hil/uptane-hil/sim/events"
 	"github.com/uptane-hil/uptane-hil/sim/restbus"
@@ -111,11 +115,58 @@ func (r *runner) armSignal(f string, st *SignalStep, sig *dbc.Signal, raw int64)
 		}
 		armed = false
 		r.note(fmt.Sprintf("%d %% of %s's image sent", at.Percent, at.ECU))
+		sent := r.onWire(st, sig, raw)
 		if err := r.changeSignal(st, sig, raw); err != nil {
 			r.note("signal not changed: " + err.Error())
+			return
 		}
+		sent()
 	})
 	return nil
+}
+
+// DUTSignalMargin is how long, on a DUT run, the Primary's next request
+// waits after the rest-bus sent the changed signal of an at_transfer step:
+// the time the DUT has to read the frame before the request that the
+// change concerns.
+const DUTSignalMargin = 20 * gotime.Millisecond
+
+// onWire returns, on a DUT run (wall clock), a wait for the rest-bus's
+// first frame with the changed value, and DUTSignalMargin after it, at
+// most a second: the car sets off at that point of the transfer, and the
+// next image block is sent after the change is on the wire, as on the
+// simulated clock, where the change lands within the signal's cycle while
+// the transfer goes on for much longer. On the simulated clock nothing
+// waits.
+func (r *runner) onWire(st *SignalStep, sig *dbc.Signal, raw int64) func() {
+	rb := r.v.Restbus[st.Bus]
+	if r.dut == nil || r.sim.Simulated() || rb == nil {
+		return func() {}
+	}
+	m, ok := rb.DB().Message(st.Message)
+	if !ok {
+		return func() {}
+	}
+	i, ok := m.Index(sig.Name)
+	if !ok {
+		return func() {}
+	}
+	seen := make(chan struct{})
+	var once sync.Once
+	remove := rb.OnSent(func(f can.Frame, _ gotime.Time) {
+		if f.ID == m.ID && f.Extended == m.Extended && m.Decode(&f)[i] == raw {
+			once.Do(func() { close(seen) })
+		}
+	})
+	return func() {
+		defer remove()
+		select {
+		case <-seen:
+			gotime.Sleep(DUTSignalMargin)
+		case <-gotime.After(gotime.Second):
+			r.note(fmt.Sprintf("signal: no frame of %s with %s = %s on the wire within 1s", m.Name, sig.Name, withUnit(sig, raw)))
+		}
+	}
 }
 
 // imageBlock reports whether e is the Primary's progress on ecu's image:
@@ -136,11 +187,29 @@ func (r *runner) watchUnsafe() {
 	genuine := func(sender string) bool { return strings.HasPrefix(sender, restbus.NodePrefix) }
 	truth := map[string]*restbus.Monitor{}
 	for _, id := range r.judged {
-		s := r.v.Secondary(id)
-		if s == nil || len(s.Rig.Conditions()) == 0 || r.v.Buses[s.Rig.Bus] == nil {
+		var e *rigs.ECU
+		if s := r.v.Secondary(id); s != nil {
+			e = s.Rig
+		} else if d := r.dut; d != nil && d.ecu.ID == id {
+			e = d.ecu
+		}
+		if e == nil || len(e.Conditions()) == 0 || r.v.Buses[e.Bus] == nil {
 			continue
 		}
-		truth[id] = restbus.WatchFrom(r.v.Buses[s.Rig.Bus], s.Rig.Conditions(), genuine)
+		// the true state has no age: the rest-bus's last word stands
+		conds := slices.Clone(e.Conditions())
+		for i := range conds {
+			conds[i].Timeout = 0
+		}
+		if rb := r.v.Restbus[e.Bus]; r.dut != nil && rb != nil {
+			// a DUT's bus is SocketCAN, which names no sender: what the
+			// rest-bus's own nodes sent is the truth
+			m := restbus.NewMonitor(r.sim, conds)
+			rb.OnSent(m.Observe) // ends with the rest-bus (the run's vehicle)
+			truth[id] = m
+			continue
+		}
+		truth[id] = restbus.WatchFrom(r.v.Buses[e.Bus], r.sim, conds, genuine)
 	}
 	r.hooks = append(r.hooks, func(e events.Event) {
 		m := truth[e.ECU]

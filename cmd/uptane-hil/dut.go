@@ -55,7 +55,7 @@ func dutWord(control bool) string {
 // printDUTLine prints one result of a DUT run: the DUT's verdict (or not
 // applicable, with the reason), or the twin's control.
 func printDUTLine(width, n, total int, control bool, x reports.Result) {
-	word := passWord(x.Pass)
+	word := resultWord(x) // FIND for a finding played on the DUT
 	if x.Observed == scenarios.NotApplicable {
 		fmt.Printf("[%*d/%d] %-4s %-34s %-9s %-5s not applicable: %s\n", width, n, total, "N/A", x.Scenario, x.ECU, dutWord(control), x.Detail)
 		return

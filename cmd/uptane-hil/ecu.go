@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -55,6 +56,16 @@ A Secondary serves the in-vehicle protocol (UDS on ISO-TP, docs/pouf.md) on
 its bus at its rig ISO-TP identifiers. It prints the image it booted (its
 bytes checked against its length and hashes), then
 "ID: serving UDS on ISO-TP on bus ...".
+
+A Secondary with programming preconditions in the rig (preconditions:,
+docs/restbus.md) reads their signals off its bus with the bus's DBC file,
+whoever sends them (uptane-hil run's rest-bus, a car's network, an
+attacker), and refuses the programming session, file transfers and the
+install with NRC 0x22 conditionsNotCorrect while one does not hold; a
+signal never seen, or not seen within its timeout, is unmet. DID 0xF1A9
+says which. It prints which signals it reads, each the first time it sees
+it, and every change: "ID: programming refused: ..." and "ID: programming
+preconditions hold".
 
 With --without CHECK[,CHECK...] a Secondary runs with those checks switched
 off: a deliberately vulnerable ECU, for demonstrations and as a device under
@@ -168,6 +179,12 @@ func runSecondaryECU(o vehicle.ProcessOptions, sigs chan os.Signal) int {
 		case <-started:
 		}
 	}()
+	var logMu sync.Mutex
+	o.Log = func(s string) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Printf("%s: %s\n", o.ECU, s)
+	}
 	p, err := vehicle.StartSecondary(o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "uptane-hil ecu:", err)
@@ -175,6 +192,13 @@ func runSecondaryECU(o vehicle.ProcessOptions, sigs chan os.Signal) int {
 	}
 	close(started)
 	e, b := p.ECU, o.Rig.Bus(p.ECU.Bus)
+	if text := vehicle.PreconditionsText(o.Rig, e); text != "" {
+		if o.Profile.On(check.PoufProgrammingPreconditions) {
+			o.Log(text + "; a signal not seen yet, or stale, is unmet: programming is refused (NRC 0x22) until every one holds")
+		} else {
+			o.Log("VULNERABLE: does not read its " + text + " (running without " + check.PoufProgrammingPreconditions.String() + ")")
+		}
+	}
 	if p.Provisioned {
 		fmt.Printf("%s: provisioned in %s: factory image %s, keys from seed %d, Roots from the backend\n", e.ID, p.Dir,
 			vehicle.ImageName(e.HardwareID, 1), vehicle.SeedOf(o.Rig, o.Seed))

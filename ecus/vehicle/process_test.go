@@ -16,6 +16,7 @@ import (
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
+	"github.com/uptane-hil/uptane-hil/sim/restbus"
 )
 
 // wallRig is the virtual rig on wall-clock time with every Secondary in
@@ -33,9 +34,37 @@ func wallRig() *rigs.Rig {
 }
 
 // servedBackend brings up r's backend in out/repo, serves it over HTTP on
-// loopback, and opens r's buses for the ECU processes of a spec to share;
-// each is closed when the spec ends.
+// loopback, and opens r's buses for the ECU processes of a spec to share,
+// with the rest of the car on them (the rig's rest-bus: ECM-0001 reads its
+// programming preconditions there); each is closed when the spec ends.
 func servedBackend(r *rigs.Rig, wall clock.Clock, out string) (*vehicle.Vehicle, string, map[string]can.Bus) {
+	GinkgoHelper()
+	be, url, buses := servedBackendQuiet(r, wall, out)
+	runRestbus(r, wall, buses)
+	return be, url, buses
+}
+
+// runRestbus runs the rest-bus of each bus of r that has one, as a
+// harness does, until the spec ends.
+func runRestbus(r *rigs.Rig, clk clock.Clock, buses map[string]can.Bus) map[string]*restbus.Restbus {
+	GinkgoHelper()
+	out := map[string]*restbus.Restbus{}
+	for i := range r.Buses {
+		cfg, ok := r.Buses[i].RestbusConfig()
+		if !ok {
+			continue
+		}
+		rb, err := restbus.New(cfg)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rb.Start(clk, buses[r.Buses[i].Name])).To(Succeed())
+		DeferCleanup(rb.Stop)
+		out[r.Buses[i].Name] = rb
+	}
+	return out
+}
+
+// servedBackendQuiet is servedBackend with silent buses: no rest-bus.
+func servedBackendQuiet(r *rigs.Rig, wall clock.Clock, out string) (*vehicle.Vehicle, string, map[string]can.Bus) {
 	GinkgoHelper()
 	be, err := vehicle.NewBackend(vehicle.Options{Rig: r, Dir: filepath.Join(out, "repo"), Clock: wall})
 	Expect(err).NotTo(HaveOccurred())

@@ -56,6 +56,10 @@ type ProcessOptions struct {
 	// --without: a deliberately vulnerable ECU); the zero Profile is the
 	// conformant one.
 	Profile check.Profile
+	// Log, when set, hears what a Secondary reads of its programming
+	// preconditions on its bus (uptane-hil ecu prints it): each signal the
+	// first time it is seen, and each change of whether they hold.
+	Log func(string)
 }
 
 func (o *ProcessOptions) defaults() (*rigs.ECU, error) {
@@ -204,7 +208,7 @@ func StartSecondary(o ProcessOptions) (*SecondaryProcess, error) {
 	if err := meta.CheckHashes(data, img.Length, img.Hashes); err != nil {
 		return fail(fmt.Errorf("vehicle: %s booted %s, which is not whole: %w", e.ID, img.Name, err))
 	}
-	h, conn, err := ServeSecondary(buses[e.Bus], o.Clock, e, ecu, o.Rig.Vehicle.VIN)
+	h, conn, err := ServeSecondary(buses[e.Bus], o.Clock, e, ecu, o.Rig.Vehicle.VIN, o.Log)
 	if err != nil {
 		return fail(err)
 	}

@@ -3,6 +3,7 @@ package vehicle
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/ecus/link"
@@ -74,14 +75,56 @@ const (
 	RequestQueue = 256
 )
 
-// secondaryServer is the UDS server configuration of Secondary e under
-// profile p; onCheck records a check the server fires in the ECU's state.
-func secondaryServer(e *rigs.ECU, clk clock.Clock, p check.Profile, onCheck func(*check.Error)) uds.ServerConfig {
-	cfg := uds.ServerConfig{Name: e.ID, MaxFileSize: 1 << 26, RateBurst: RateBurst}
+// secondaryServer is the UDS server configuration of Secondary e on bus
+// under profile p, in this process or as its own (ServeSecondary): its
+// limits (onCheck records a check the server fires in the ECU's state) and
+// its programming preconditions. A Secondary with preconditions (rig
+// preconditions:) whose profile performs pouf.programming_preconditions
+// reads them off its bus: every frame on the wire, whoever sent it (the
+// harness's rest-bus, a real car's network, an attacker), decoded with the
+// bus's DBC file (restbus.Monitor: a signal never seen or stale is unmet);
+// its server refuses the programming session, file transfers and the
+// install with NRC 0x22 while they do not hold, and DID 0xF1A9 says which
+// (the Handler reads ServerConfig.Preconditions). log, when set, hears
+// what the ECU reads (restbus.Monitor.Notify); stop ends the reading.
+func secondaryServer(bus can.Bus, clk clock.Clock, e *rigs.ECU, p check.Profile, onCheck func(*check.Error), log func(string)) (cfg uds.ServerConfig, stop func()) {
+	cfg = uds.ServerConfig{Name: e.ID, MaxFileSize: 1 << 26, RateBurst: RateBurst}
 	if clk.Simulated() {
 		cfg.ServiceTime = ServiceTime
 	}
-	return secondary.ServerLimits(cfg, p, onCheck)
+	cfg = secondary.ServerLimits(cfg, p, onCheck)
+	conds := e.Conditions()
+	if len(conds) == 0 || !p.On(check.PoufProgrammingPreconditions) {
+		return cfg, func() {}
+	}
+	m := restbus.Watch(bus, clk, conds)
+	if log != nil {
+		m.Notify(log)
+	}
+	return secondary.ServerPreconditions(cfg, p, m.Check), m.Stop
+}
+
+// PreconditionsText says, for an ECU's log, which programming
+// preconditions Secondary e reads from which bus, and how old a value may
+// be; "" when it declares none.
+func PreconditionsText(r *rigs.Rig, e *rigs.ECU) string {
+	conds := e.Conditions()
+	if len(conds) == 0 {
+		return ""
+	}
+	parts := make([]string, len(conds))
+	for i, c := range conds {
+		stale := "never stale"
+		if c.Timeout > 0 {
+			stale = "stale after " + c.Timeout.String()
+		}
+		parts[i] = fmt.Sprintf("%s (%s %#x, %s)", c, c.Message.Name, c.Message.ID, stale)
+	}
+	iface := ""
+	if b := r.Bus(e.Bus); b != nil && b.Interface != "" {
+		iface = " (" + b.Interface + ")"
+	}
+	return fmt.Sprintf("programming preconditions %s, read from bus %s%s", strings.Join(parts, "; "), e.Bus, iface)
 }
 
 // secondaryISOTP is the ISO-TP options of the ECU's end of its channel.
@@ -104,15 +147,11 @@ func (v *Vehicle) connect(s *Secondary) error {
 		if e.ISOTP.Stack == rigs.StackKernel {
 			node.Open = func() (secondary.Channel, error) { return OpenISOTP(bus, v.Clock, e, secondaryISOTP(e)) }
 		}
-		node.Server = secondaryServer(e, v.Clock, v.opts.profile(e.ID), func(ce *check.Error) {
+		node.Server, _ = secondaryServer(bus, v.Clock, e, v.opts.profile(e.ID), func(ce *check.Error) {
 			if ecu := node.ECU(); ecu != nil {
 				ecu.RecordAttack(ce)
 			}
-		})
-		if conds := e.Conditions(); len(conds) > 0 {
-			// the ECU reads its bus for its programming preconditions
-			node.Server = secondary.ServerPreconditions(node.Server, v.opts.profile(e.ID), restbus.Watch(bus, conds).Check)
-		}
+		}, nil)
 		s.BusNode = node
 		if err := s.BusNode.Start(s.ECU); err != nil {
 			return fmt.Errorf("vehicle: %w", err)
@@ -178,20 +217,32 @@ type KernelISOTPBus interface {
 // ServeSecondary serves the in-vehicle protocol (UDS on ISO-TP) of a booted
 // Secondary on its bus at its rig ISO-TP identifiers, until the connection
 // (or the bus) is closed. The UDS server's own checks (pouf.rate_limit,
-// pouf.transfer_size) follow the ECU's profile.
-func ServeSecondary(bus can.Bus, clk clock.Clock, e *rigs.ECU, ecu *secondary.ECU, vin string) (*secondary.Handler, secondary.Channel, error) {
+// pouf.transfer_size) and its programming preconditions, read off the bus,
+// follow the ECU's profile exactly as for a Secondary in the harness's
+// process (secondaryServer); log (nil: nowhere) hears what it reads of
+// them. Closing the connection stops reading them.
+func ServeSecondary(bus can.Bus, clk clock.Clock, e *rigs.ECU, ecu *secondary.ECU, vin string, log func(string)) (*secondary.Handler, secondary.Channel, error) {
 	conn, err := OpenISOTP(bus, clk, e, secondaryISOTP(e))
 	if err != nil {
 		return nil, nil, err
 	}
 	h := secondary.NewHandler(ecu, vin)
-	// Its programming preconditions are not read here: in this mode
-	// (uptane-hil ecu, one process per ECU) nothing runs the rest-bus, and
-	// an ECU that never sees its signals would refuse every update
-	// (docs/restbus.md, "Not done yet").
-	srv := uds.NewServer(conn, clk, h, secondaryServer(e, clk, ecu.Profile(), func(ce *check.Error) { h.ECU().RecordAttack(ce) }))
+	cfg, stop := secondaryServer(bus, clk, e, ecu.Profile(), func(ce *check.Error) { h.ECU().RecordAttack(ce) }, log)
+	h.SetConditions(cfg.Preconditions)
+	srv := uds.NewServer(conn, clk, h, cfg)
 	clk.Go(e.ID+" UDS server", func() { _ = srv.Serve() })
-	return h, conn, nil
+	return h, stopping{conn, stop}, nil
+}
+
+// stopping is a channel whose Close also ends what serves beside it.
+type stopping struct {
+	secondary.Channel
+	stop func()
+}
+
+func (s stopping) Close() error {
+	s.stop()
+	return s.Channel.Close()
 }
 
 // WallSlack is what a Primary on a wall-clock rig adds to a Secondary's

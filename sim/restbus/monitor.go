@@ -5,19 +5,43 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/uptane-hil/uptane-hil/sim/can"
+	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/dbc"
 )
 
 // Condition is one condition on a bus signal (an ECU's programming
 // precondition): its physical value at most Max, at least Min, or its raw
-// value Equals.
+// value Equals, read from a frame no older than Timeout.
 type Condition struct {
 	Message  *dbc.Message
 	Signal   *dbc.Signal
 	Min, Max *float64
 	Equals   *int64
+	// Timeout is how old the last frame of the message may be: a value
+	// older than that is stale (the sender fell silent) and the condition
+	// unmet, as an ECU's reception deadline monitoring does. 0: never stale.
+	Timeout time.Duration
+}
+
+// Stale timeouts by default (DefaultTimeout): StaleCycles cycle times of the
+// message, at least MinTimeout (a wall-clock host that stalls for a few
+// cycles does not make a signal stale).
+const (
+	StaleCycles = 5
+	MinTimeout  = 500 * time.Millisecond
+)
+
+// DefaultTimeout is the stale timeout of a signal of m: StaleCycles of its
+// cycle time (GenMsgCycleTime), at least MinTimeout; 0 (never stale) for a
+// message that is not cyclic.
+func DefaultTimeout(m *dbc.Message) time.Duration {
+	if m.SendType != dbc.SendCyclic || m.Cycle <= 0 {
+		return 0
+	}
+	return max(StaleCycles*m.Cycle, MinTimeout)
 }
 
 func (c Condition) String() string {
@@ -43,26 +67,40 @@ func (c Condition) holds(raw int64) bool {
 // ErrConditions is wrapped by Monitor.Check's errors.
 var ErrConditions = errors.New("conditions not met")
 
-// Monitor watches a bus for the signals of some conditions and keeps the
-// last value of each, as an ECU reading its bus does.
+// Monitor keeps the last value of the signals of some conditions, and when
+// each was last seen, as an ECU reading its bus does. Its frames come from
+// a bus (Watch, WatchFrom) or from whoever calls Observe.
 type Monitor struct {
+	clk    clock.Clock
 	conds  []Condition
 	mu     sync.Mutex
 	last   []int64
+	at     []time.Time
 	seen   []bool
 	remove func()
+	notify func(string)
+	said   string // the last verdict told to notify
+}
+
+// NewMonitor is a Monitor of conds that sees only the frames given to
+// Observe; clk says how old a value is.
+func NewMonitor(clk clock.Clock, conds []Condition) *Monitor {
+	return &Monitor{clk: clk, conds: conds, last: make([]int64, len(conds)), at: make([]time.Time, len(conds)),
+		seen: make([]bool, len(conds)), remove: func() {}}
 }
 
 // Watch starts watching bus (a tap: every frame on the wire, whoever sent
 // it — a spoofer's frames too).
-func Watch(bus can.Bus, conds []Condition) *Monitor { return WatchFrom(bus, conds, nil) }
+func Watch(bus can.Bus, clk clock.Clock, conds []Condition) *Monitor {
+	return WatchFrom(bus, clk, conds, nil)
+}
 
 // WatchFrom is Watch on the frames of the senders from accepts (nil: every
 // sender): a judge that knows who sent each frame — the simulation does,
 // an ECU on a CAN bus does not — reads the vehicle's true state, e.g. the
 // rest-bus's own nodes (NodePrefix) and not a spoofer's frames.
-func WatchFrom(bus can.Bus, conds []Condition, from func(sender string) bool) *Monitor {
-	m := &Monitor{conds: conds, last: make([]int64, len(conds)), seen: make([]bool, len(conds))}
+func WatchFrom(bus can.Bus, clk clock.Clock, conds []Condition, from func(sender string) bool) *Monitor {
+	m := NewMonitor(clk, conds)
 	m.remove = bus.Tap(func(ev can.Event) {
 		if !ev.Fault.OnWire() || ev.Fault == can.FaultCorrupt {
 			return
@@ -70,38 +108,88 @@ func WatchFrom(bus can.Bus, conds []Condition, from func(sender string) bool) *M
 		if from != nil && !from(ev.Sender) {
 			return
 		}
-		f := ev.Frame
-		for i, c := range m.conds {
-			if f.ID != c.Message.ID || f.Extended != c.Message.Extended || int(f.Len) < c.Message.Size {
-				continue
-			}
-			raw := c.Signal.Raw(f.Payload())
-			m.mu.Lock()
-			m.last[i], m.seen[i] = raw, true
-			m.mu.Unlock()
+		at := ev.Time
+		if !clk.Simulated() {
+			// on the wall clock the clock's own time (a Jump moves it; a
+			// kernel timestamp does not know of it)
+			at = clk.Now()
 		}
+		m.Observe(ev.Frame, at)
 	})
 	return m
 }
 
-// Check returns nil when every condition holds on the last values seen,
-// else an error (wrapping ErrConditions) naming what does not.
-func (m *Monitor) Check() error {
+// Notify makes the monitor tell fn, in words for an ECU's log, when it first
+// sees each signal, and each change of Check's verdict.
+func (m *Monitor) Notify(fn func(string)) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.notify = fn
+	m.mu.Unlock()
+}
+
+// Observe takes frame f, seen at time at.
+func (m *Monitor) Observe(f can.Frame, at time.Time) {
+	var first []string
+	m.mu.Lock()
+	for i, c := range m.conds {
+		if f.ID != c.Message.ID || f.Extended != c.Message.Extended || int(f.Len) < c.Message.Size {
+			continue
+		}
+		raw := c.Signal.Raw(f.Payload())
+		if !m.seen[i] {
+			first = append(first, fmt.Sprintf("%s.%s first seen on the bus: %s", c.Message.Name, c.Signal.Name, c.Signal.Format(raw)+unit(c.Signal)))
+		}
+		m.last[i], m.at[i], m.seen[i] = raw, at, true
+	}
+	notify := m.notify
+	m.mu.Unlock()
+	if notify != nil {
+		for _, s := range first {
+			notify(s)
+		}
+	}
+}
+
+func unit(s *dbc.Signal) string {
+	if s.Unit == "" {
+		return ""
+	}
+	return " " + s.Unit
+}
+
+// Check returns nil when every condition holds on the last values seen,
+// else an error (wrapping ErrConditions) naming what does not: a value
+// that breaks it, a signal never seen, or one whose last frame is older
+// than its Timeout.
+func (m *Monitor) Check() error {
+	now := m.clk.Now()
+	m.mu.Lock()
 	var bad []string
 	for i, c := range m.conds {
 		switch {
 		case !m.seen[i]:
 			bad = append(bad, fmt.Sprintf("%s.%s not seen on the bus (want %s)", c.Message.Name, c.Signal.Name, c))
+		case c.Timeout > 0 && now.Sub(m.at[i]) > c.Timeout:
+			bad = append(bad, fmt.Sprintf("%s.%s stale: no frame for %s (timeout %s; last %s%s; want %s)", c.Message.Name, c.Signal.Name,
+				now.Sub(m.at[i]).Round(time.Millisecond), c.Timeout, c.Signal.Format(m.last[i]), unit(c.Signal), c))
 		case !c.holds(m.last[i]):
-			bad = append(bad, fmt.Sprintf("%s is %s %s (want %s)", c.Signal.Name, c.Signal.Format(m.last[i]), c.Signal.Unit, c))
+			bad = append(bad, fmt.Sprintf("%s is %s%s (want %s)", c.Signal.Name, c.Signal.Format(m.last[i]), unit(c.Signal), c))
 		}
 	}
-	if len(bad) == 0 {
-		return nil
+	var err error
+	said := "programming preconditions hold"
+	if len(bad) > 0 {
+		err = fmt.Errorf("%w: %s", ErrConditions, strings.Join(bad, "; "))
+		said = "programming refused: " + err.Error()
 	}
-	return fmt.Errorf("%w: %s", ErrConditions, strings.Join(bad, "; "))
+	notify := m.notify
+	changed := said != m.said
+	m.said = said
+	m.mu.Unlock()
+	if notify != nil && changed {
+		notify(said)
+	}
+	return err
 }
 
 // Stop stops watching.

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/sim/can"
@@ -73,6 +74,9 @@ type Restbus struct {
 	untap    func()
 	wakeups  int
 	clk      clock.Clock
+	onSent   map[int]func(can.Frame, time.Time)
+	nextHook int
+	hooks    atomic.Int32 // len(onSent)
 }
 
 type simNode struct {
@@ -308,6 +312,9 @@ func (r *Restbus) run(clk clock.Clock, n *simNode) {
 				if err := n.node.Send(f); err != nil {
 					return // closed, or bus-off: the node stops as a real ECU would
 				}
+				if r.hooks.Load() > 0 {
+					r.sent(f, clk.Now())
+				}
 			}
 		}
 	}
@@ -405,6 +412,47 @@ func (r *Restbus) Value(msgName, signal string) (int64, error) {
 		return 0, fmt.Errorf("restbus: message %s has no signal %q", msgName, signal)
 	}
 	return msg.raw[i], nil
+}
+
+// OnSent calls fn with every frame the rest-bus sends from now on, once its
+// node sent it, and the time: what the simulated nodes say, whatever else
+// is on the wire (a judge of the vehicle's true state on a bus that does
+// not name a frame's sender, as SocketCAN does not). remove stops it.
+func (r *Restbus) OnSent(fn func(can.Frame, time.Time)) (remove func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.onSent == nil {
+		r.onSent = map[int]func(can.Frame, time.Time){}
+	}
+	id := r.nextHook
+	r.nextHook++
+	r.onSent[id] = fn
+	r.hooks.Add(1)
+	return func() {
+		r.mu.Lock()
+		if _, ok := r.onSent[id]; ok {
+			delete(r.onSent, id)
+			r.hooks.Add(-1)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// sent hands f to the OnSent hooks.
+func (r *Restbus) sent(f can.Frame, at time.Time) {
+	r.mu.Lock()
+	if len(r.onSent) == 0 {
+		r.mu.Unlock()
+		return
+	}
+	fns := make([]func(can.Frame, time.Time), 0, len(r.onSent))
+	for _, fn := range r.onSent {
+		fns = append(fns, fn)
+	}
+	r.mu.Unlock()
+	for _, fn := range fns {
+		fn(f, at)
+	}
 }
 
 // DB returns the database the rest-bus sends from.
