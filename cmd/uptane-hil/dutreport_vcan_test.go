@@ -193,7 +193,10 @@ func (b *dutBench) applicability(files ...string) map[string]scenarios.Applicabi
 	Expect(err).NotTo(HaveOccurred())
 	out := map[string]scenarios.Applicability{}
 	for _, s := range list {
-		a, err := s.OnDUT(b.ecu)
+		// as the runner judges it: in the place of the Secondary it judges,
+		// on this rig (a scenario written for another profile is not
+		// applicable although its checks are the DUT's)
+		_, a, err := s.OnRig(b.rig, b.ecu)
 		Expect(err).NotTo(HaveOccurred())
 		out[s.Name] = a
 	}
