@@ -280,9 +280,10 @@ func (b *dutBench) expectVerdicts(s suiteRun, appl map[string]scenarios.Applicab
 			}
 		}
 		t, ok := twin[name]
-		if sc, err := scenarios.Load(filepath.Join("scenarios", name+".yaml")); err == nil && sc.OutOfModel != "" {
-			// a finding out of the model has no control run
-			Expect(ok).To(BeFalse(), "%s: out of the model, no control", name)
+		if !ok && !a.Applicable {
+			// no control for a scenario the DUT cannot judge when it has
+			// none (out of the model) or the rig cannot play it (a rest-bus
+			// scenario on a rig without a DBC file)
 			Expect(row.Twin).To(BeNil(), name)
 			continue
 		}
