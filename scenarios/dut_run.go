@@ -19,6 +19,7 @@ import (
 
 	"github.com/uptane-hil/uptane-hil/attacks/mitm"
 	"github.com/uptane-hil/uptane-hil/ecus/link"
+	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
@@ -155,7 +156,13 @@ func (s *Scenario) playOnDUT(o RunOptions, e *rigs.ECU, a Applicability) (_ []Re
 			if x.ID == e.ID {
 				return vehicle.ByRig(x)
 			}
-			return vehicle.Everywhere(vehicle.Bus{})(x)
+			// The other Secondaries are the harness's own: reached by
+			// direct calls, so the DUT's bus carries the DUT's traffic,
+			// the Primary's to it and the attackers' (as on a bench with
+			// the DUT alone), not the harness talking to itself (the
+			// Primary updates one ECU at a time per bus, so theirs never
+			// overlapped the DUT's; it only took the bus's time).
+			return vehicle.Everywhere(vehicle.Direct{})(x)
 		},
 		Transport: func(backend http.RoundTripper) http.RoundTripper {
 			r.proxy = mitm.New(backend, clk)
@@ -337,9 +344,15 @@ func verifies(name string) bool {
 // identify reads what the DUT says about itself: its identity DIDs and a
 // fresh signed version report.
 func (r *runner) identify(d *dutRun) (Identity, error) {
-	pid, err := d.link.Identity()
-	if err != nil {
-		return Identity{}, err
+	// read at bring-up, a moment ago (vehicle.WaitForECU)
+	var pid pouf.Identity
+	if sec := r.v.Secondary(d.ecu.ID); sec != nil && sec.Identity != nil {
+		pid = *sec.Identity
+	} else {
+		var err error
+		if pid, err = d.link.Identity(); err != nil {
+			return Identity{}, err
+		}
 	}
 	id := Identity{ECU: pid.ID, HardwareID: pid.HardwareID, VIN: pid.VIN, Profile: pid.Verification}
 	if pid.Key != nil {

@@ -138,7 +138,25 @@ func (s *Scenario) InPlaceOf(r *rigs.Rig, dut *rigs.ECU) (out *Scenario, missing
 	}
 	out.ECUs = []string{dut.ID}
 	onBusOf(out, dut)
+	tapBusOf(out, from, dut)
 	return out, lacking(out, r), nil
+}
+
+// tapBusOf moves an eavesdropper that tapped the bus of the ECU the DUT
+// replaces to the DUT's bus: the traffic it is after (the judged ECU's
+// image) now crosses the DUT's bus.
+func tapBusOf(s *Scenario, from, dut *rigs.ECU) {
+	if dut.Bus == "" || from.Bus == "" || from.Bus == dut.Bus {
+		return
+	}
+	for i, st := range s.Steps {
+		if a := st.Attack; a != nil && a.Eavesdrop != nil && a.Eavesdrop.Bus == from.Bus {
+			x, e := *a, *a.Eavesdrop
+			e.Bus = dut.Bus
+			x.Eavesdrop = &e
+			s.Steps[i].Attack = &x
+		}
+	}
 }
 
 // onBusOf puts the scenario's bus attacks on the DUT on the DUT's bus.

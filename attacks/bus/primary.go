@@ -6,6 +6,7 @@ import (
 
 	"github.com/uptane-hil/uptane-hil/ecus/pouf"
 	"github.com/uptane-hil/uptane-hil/ecus/uds"
+	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/isotp"
@@ -51,7 +52,7 @@ func AsPrimary(b can.Bus, clk clock.Clock, ch Channel, ecu string, s Session) er
 		return fmt.Errorf("bus: attacker node on %s: %w", b.Name(), err)
 	}
 	defer conn.Close()
-	c := pouf.NewClient(uds.NewClient(conn, clk, uds.ClientConfig{}), ecu)
+	c := pouf.NewClient(uds.NewClient(conn, clk, clientConfig(clk)), ecu)
 	steps := []func() error{
 		func() error { return c.WriteNonce(s.Nonce) },
 		// a conformant ECU refuses the unauthenticated time
@@ -94,6 +95,20 @@ func WriteTime(b can.Bus, clk clock.Clock, ch Channel, ecu string, t time.Time) 
 		return fmt.Errorf("bus: attacker node on %s: %w", b.Name(), err)
 	}
 	defer conn.Close()
-	c := pouf.NewClient(uds.NewClient(conn, clk, uds.ClientConfig{}), ecu)
+	c := pouf.NewClient(uds.NewClient(conn, clk, clientConfig(clk)), ecu)
 	return c.WriteRawTime(t)
+}
+
+// clientConfig is the UDS client of an attacker node. On the wall clock it
+// waits for an answer as long as the harness's own Primary does
+// (vehicle.WallSlack on top of the ECU's P2): the ECU under attack shares
+// the host's CPUs with the harness (in the vcan VM, one emulated CPU), and
+// a request the attacker gave up on after the bare 250 ms is an attack
+// that never met the ECU's check, not a refusal. On the simulated clock
+// answers come in simulated time: the defaults.
+func clientConfig(clk clock.Clock) uds.ClientConfig {
+	if clk.Simulated() {
+		return uds.ClientConfig{}
+	}
+	return uds.ClientConfig{Slack: vehicle.WallSlack}
 }

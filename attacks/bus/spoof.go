@@ -92,7 +92,7 @@ func ReadReport(b can.Bus, clk clock.Clock, ch Channel, ecu string) ([]byte, err
 		return nil, fmt.Errorf("bus: attacker node on %s: %w", b.Name(), err)
 	}
 	defer conn.Close()
-	return pouf.NewClient(uds.NewClient(conn, clk, uds.ClientConfig{}), ecu).ReadVersionReport()
+	return pouf.NewClient(uds.NewClient(conn, clk, clientConfig(clk)), ecu).ReadVersionReport()
 }
 
 // Reports returns how many forged version reports the node handed out.

@@ -92,6 +92,9 @@ type Secondary struct {
 	Link    link.Secondary
 	BusNode *secondary.Node // an in-process ECU on its bus: UDS server and power supply (PowerOff, PowerOn)
 	Client  *pouf.Client    // the Primary's client to it, over the bus
+	// Identity is what an ECU outside this process said about itself on
+	// its bus at bring-up (WaitForECU), nil for the others.
+	Identity *pouf.Identity
 }
 
 // Vehicle is a running vehicle and its backend.
@@ -210,6 +213,7 @@ func (v *Vehicle) BringUp() error {
 		if err := v.checkIdentity(s.Rig, id); err != nil {
 			return err
 		}
+		s.Identity = &id
 	}
 
 	// The Primary.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -330,26 +331,91 @@ func (p *lineParser) dlcSuffix(f *can.Frame) error {
 
 // FormatCandump formats r as a candump -L line (without the newline).
 // Timestamps are truncated to microseconds.
-func FormatCandump(r Record) string {
+func FormatCandump(r Record) string { return string(AppendCandump(nil, r)) }
+
+// AppendCandump appends the candump -L line of r (without the newline) to
+// b: FormatCandump without fmt, for the per-frame path of a capture (a
+// run's log has a line per frame on the bus).
+func AppendCandump(b []byte, r Record) []byte {
 	t := r.Time
-	sec := t.Unix()
-	usec := t.Nanosecond() / 1000
 	iface := r.Iface
 	if iface == "" {
 		iface = "can0"
 	}
-	var frame string
+	b = append(b, '(')
+	b = strconv.AppendInt(b, t.Unix(), 10)
+	b = append(b, '.')
+	b = appendPadded(b, uint64(t.Nanosecond()/1000), 6)
+	b = append(b, ") "...)
+	b = append(b, iface...)
+	b = append(b, ' ')
+	f := r.Frame
 	if r.Error {
-		var sb strings.Builder
-		fmt.Fprintf(&sb, "%08X#", r.Frame.ID&can.MaxExtID|can.ERRFlag)
-		for _, b := range r.Frame.Data[:min(int(r.Frame.Len), can.MaxClassicLen)] {
-			fmt.Fprintf(&sb, "%02X", b)
-		}
-		frame = sb.String()
-	} else {
-		frame = r.Frame.String()
+		b = appendHexID(b, uint64(f.ID&can.MaxExtID|can.ERRFlag), 8)
+		b = append(b, '#')
+		return appendHexUpper(b, f.Data[:min(int(f.Len), can.MaxClassicLen)])
 	}
-	return fmt.Sprintf("(%d.%06d) %s %s", sec, usec, iface, frame)
+	// can.Frame.String
+	if f.Extended {
+		b = appendHexID(b, uint64(f.ID), 8)
+	} else {
+		b = appendHexID(b, uint64(f.ID), 3)
+	}
+	switch {
+	case f.FD:
+		var flags uint64
+		if f.BRS {
+			flags |= 1
+		}
+		if f.ESI {
+			flags |= 2
+		}
+		b = append(b, "##"...)
+		b = strconv.AppendUint(b, flags, 16)
+		return appendHexUpper(b, f.Data[:f.Len])
+	case f.Remote && f.Len == 0:
+		return append(b, "#R"...)
+	case f.Remote:
+		b = append(b, "#R"...)
+		return strconv.AppendInt(b, int64(f.Len), 10)
+	}
+	b = append(b, '#')
+	return appendHexUpper(b, f.Data[:f.Len])
+}
+
+const upperHex = "0123456789ABCDEF"
+
+func appendHexUpper(b, data []byte) []byte {
+	for _, x := range data {
+		b = append(b, upperHex[x>>4], upperHex[x&0x0F])
+	}
+	return b
+}
+
+// appendHexID appends v in upper-case hex, zero-padded to at least width
+// digits (fmt's %0*X).
+func appendHexID(b []byte, v uint64, width int) []byte {
+	var buf [16]byte
+	i := len(buf)
+	for v > 0 || i == len(buf) {
+		i--
+		buf[i] = upperHex[v&0x0F]
+		v >>= 4
+	}
+	for n := len(buf) - i; n < width; n++ {
+		b = append(b, '0')
+	}
+	return append(b, buf[i:]...)
+}
+
+// appendPadded appends v in decimal, zero-padded to width digits (%06d).
+func appendPadded(b []byte, v uint64, width int) []byte {
+	var buf [20]byte
+	d := strconv.AppendUint(buf[:0], v, 10)
+	for n := len(d); n < width; n++ {
+		b = append(b, '0')
+	}
+	return append(b, d...)
 }
 
 // LogWriter writes records as a candump -L log. It is safe for concurrent
@@ -359,6 +425,7 @@ type LogWriter struct {
 	w     *bufio.Writer
 	iface string
 	err   error
+	line  []byte // the line being written, reused
 }
 
 // NewLogWriter writes a log to w; records without an interface name get
@@ -372,13 +439,13 @@ func (l *LogWriter) Write(r Record) error {
 	if r.Iface == "" {
 		r.Iface = l.iface
 	}
-	line := FormatCandump(r) + "\n"
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil {
 		return l.err
 	}
-	if _, err := l.w.WriteString(line); err != nil {
+	l.line = append(AppendCandump(l.line[:0], r), '\n')
+	if _, err := l.w.Write(l.line); err != nil {
 		l.err = fmt.Errorf("capture: candump log: %w", err)
 		return l.err
 	}
