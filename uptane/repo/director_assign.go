@@ -29,13 +29,21 @@ type AssignOptions struct {
 	Encrypt bool
 }
 
-func (d *Director) markDirty(tx *bolt.Tx, vin string) error {
+// vehicleStateOf opens a vehicle's metadata bucket and reads the state
+// its published roles are numbered from.
+func vehicleStateOf(tx *bolt.Tx, vin string) (*bolt.Bucket, vehicleState, error) {
+	var st vehicleState
 	vb, err := tx.Bucket(bVMeta).CreateBucketIfNotExists([]byte(vin))
 	if err != nil {
-		return err
+		return nil, st, err
 	}
-	var st vehicleState
-	if _, err := getJSON(vb, []byte("state"), &st); err != nil {
+	_, err = getJSON(vb, []byte("state"), &st)
+	return vb, st, err
+}
+
+func (d *Director) markDirty(tx *bolt.Tx, vin string) error {
+	vb, st, err := vehicleStateOf(tx, vin)
+	if err != nil {
 		return err
 	}
 	st.Dirty = true

@@ -31,12 +31,8 @@ func (d *Director) refresh(tx *bolt.Tx, vin string) error {
 	if err != nil {
 		return err
 	}
-	vb, err := tx.Bucket(bVMeta).CreateBucketIfNotExists([]byte(vin))
+	vb, st, err := vehicleStateOf(tx, vin)
 	if err != nil {
-		return err
-	}
-	var st vehicleState
-	if _, err := getJSON(vb, []byte("state"), &st); err != nil {
 		return err
 	}
 	now := d.opts.Clock.Now()

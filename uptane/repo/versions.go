@@ -33,12 +33,8 @@ func (d *Director) Above(vin string, seen Versions) (bool, error) {
 		if _, err := d.vehicle(tx, vin); err != nil {
 			return err
 		}
-		vb, err := tx.Bucket(bVMeta).CreateBucketIfNotExists([]byte(vin))
+		vb, st, err := vehicleStateOf(tx, vin)
 		if err != nil {
-			return err
-		}
-		var st vehicleState
-		if _, err := getJSON(vb, []byte("state"), &st); err != nil {
 			return err
 		}
 		for _, x := range []struct {
