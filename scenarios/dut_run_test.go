@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -25,19 +26,23 @@ import (
 // another process would, and the runner reaches it only over the bus.
 func dutRig(port int) *rigs.Rig {
 	GinkgoHelper()
-	r, err := rigs.Parse("dut-spec.yaml", []byte(fmt.Sprintf(`
-name: dut-spec
-seed: 7
-clock: wall
-buses:
-  - {name: powertrain, kind: virtual, bitrate: 500000}
-backend: {mode: embedded, listen: "127.0.0.1:%d"}
-vehicle: {vin: UPTHIL00000000001}
-ecus:
-  - {id: TCU-0001, hardware_id: tcu-v1, role: primary, buses: [powertrain]}
-  - {id: ECM-0001, hardware_id: ecm-v3, role: secondary, profile: full, bus: powertrain, process: external}
-  - {id: BRK-0001, hardware_id: brk-v2, role: secondary, profile: partial, bus: powertrain, process: external}
-`, port)))
+	return wallRig("dut-spec", 7, "powertrain", "UPTHIL00000000001", port,
+		"{id: TCU-0001, hardware_id: tcu-v1, role: primary, buses: [powertrain]}",
+		"{id: ECM-0001, hardware_id: ecm-v3, role: secondary, profile: full, bus: powertrain, process: external}",
+		"{id: BRK-0001, hardware_id: brk-v2, role: secondary, profile: partial, bus: powertrain, process: external}")
+}
+
+// wallRig parses a rig of the DUT specs: the wall clock, one virtual bus,
+// the embedded backend on port, and the ECUs given as YAML flow mappings.
+func wallRig(name string, seed int, bus, vin string, port int, ecus ...string) *rigs.Rig {
+	GinkgoHelper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %s\nseed: %d\nclock: wall\nbuses:\n  - {name: %s, kind: virtual, bitrate: 500000}\n", name, seed, bus)
+	fmt.Fprintf(&b, "backend: {mode: embedded, listen: \"127.0.0.1:%d\"}\nvehicle: {vin: %s}\necus:\n", port, vin)
+	for _, e := range ecus {
+		fmt.Fprintf(&b, "  - %s\n", e)
+	}
+	r, err := rigs.Parse(name+".yaml", []byte(b.String()))
 	Expect(err).NotTo(HaveOccurred())
 	return r
 }
@@ -83,20 +88,9 @@ func newBench(p check.Profile, dut ...string) *bench {
 // external Secondary, SUPPLIER-ECU-01, which no scenario names.
 func supplierRig(port int, profile string) *rigs.Rig {
 	GinkgoHelper()
-	r, err := rigs.Parse("supplier-spec.yaml", []byte(fmt.Sprintf(`
-name: supplier-spec
-seed: 1
-clock: wall
-buses:
-  - {name: bench, kind: virtual, bitrate: 500000}
-backend: {mode: embedded, listen: "127.0.0.1:%d"}
-vehicle: {vin: BENCH000000000001}
-ecus:
-  - {id: TCU-BENCH, hardware_id: tcu-v1, role: primary, buses: [bench]}
-  - {id: SUPPLIER-ECU-01, hardware_id: supplier-hw-a, role: secondary, profile: %s, bus: bench, process: external}
-`, port, profile)))
-	Expect(err).NotTo(HaveOccurred())
-	return r
+	return wallRig("supplier-spec", 1, "bench", "BENCH000000000001", port,
+		"{id: TCU-BENCH, hardware_id: tcu-v1, role: primary, buses: [bench]}",
+		"{id: SUPPLIER-ECU-01, hardware_id: supplier-hw-a, role: secondary, profile: "+profile+", bus: bench, process: external}")
 }
 
 // newSupplierBench is a bench with SUPPLIER-ECU-01 as the DUT; started

@@ -15,7 +15,6 @@ import (
 
 	"github.com/uptane-hil/uptane-hil/ecus/store"
 	"github.com/uptane-hil/uptane-hil/ecus/vehicle"
-	"github.com/uptane-hil/uptane-hil/rigs"
 	"github.com/uptane-hil/uptane-hil/scenarios"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
 	"github.com/uptane-hil/uptane-hil/sim/events"
@@ -113,20 +112,11 @@ func powerBench(power bool) (*bench, *supply, string) {
 	if power {
 		pw = ", power: " + sup.commands()
 	}
-	r, err := rigs.Parse("dut-power.yaml", []byte(fmt.Sprintf(`
-name: dut-power
-seed: 7
-clock: wall
-buses:
-  - {name: powertrain, kind: virtual, bitrate: 500000}
-backend: {mode: embedded, listen: "127.0.0.1:%d"}
-vehicle: {vin: UPTHIL00000000001}
-ecus:
-  - {id: TCU-0001, hardware_id: tcu-v1, role: primary, buses: [powertrain]}
-  - {id: ECM-0001, hardware_id: ecm-v3, role: secondary, profile: full, bus: powertrain, process: external%s}
-`, port, pw)))
-	Expect(err).NotTo(HaveOccurred())
+	r := wallRig("dut-power", 7, "powertrain", "UPTHIL00000000001", port,
+		"{id: TCU-0001, hardware_id: tcu-v1, role: primary, buses: [powertrain]}",
+		"{id: ECM-0001, hardware_id: ecm-v3, role: secondary, profile: full, bus: powertrain, process: external"+pw+"}")
 	b := &bench{rig: r, state: GinkgoT().TempDir(), runs: GinkgoT().TempDir(), dut: "ECM-0001"}
+	var err error
 	b.buses, err = vehicle.OpenBuses(r, clock.NewWall(), 7)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(vehicle.CloseBuses, b.buses)
