@@ -52,6 +52,10 @@ type Identity struct {
 	Release   uint64 `json:"release"`
 	// Time is the latest attested time it reports (zero: none).
 	Time time.Time `json:"time,omitzero"`
+	// Counter is its signed version report's report counter, which goes
+	// up with every report it signs: a device that was reset starts it
+	// again.
+	Counter uint64 `json:"reportCounter"`
 }
 
 // DUT is the report's section on the device under test.
@@ -64,6 +68,12 @@ type DUT struct {
 	Bus       string `json:"bus,omitempty"`
 	Interface string `json:"interface,omitempty"`
 	Link      string `json:"link,omitempty"`
+	// ControlsNotPlayed, when set, says why the twin's control runs were
+	// not played (`uptane-hil run --dut-only`): the results judge the
+	// device alone, every row has no twin, and a missing control is never
+	// counted as passed (the controls prove the scenarios can fail, which
+	// a run with them shows).
+	ControlsNotPlayed string `json:"controlsNotPlayed,omitempty"`
 	// Start is the identity as read before the first scenario, End as
 	// read after the last (nil: not read).
 	Start *Identity `json:"start,omitempty"`
@@ -245,6 +255,14 @@ func (r *Report) validateDUT(bad func(string, ...any)) {
 	}
 	if r.DUT.ECU == "" {
 		bad("dut.ecu: missing")
+	}
+	if r.DUT.ControlsNotPlayed != "" {
+		for i, x := range r.Results {
+			if x.Target == TargetTwin {
+				bad("results[%d].target: a twin's control, but dut.controlsNotPlayed says none was played", i)
+				break
+			}
+		}
 	}
 	d := DUT{}
 	d.summarize(r.Results)

@@ -165,6 +165,9 @@ var _ = Describe("a report on a device under test: JSON", func() {
 		for p := range jsonPaths(jsonOf(dutFinding())) {
 			written[p] = true
 		}
+		for p := range jsonPaths(jsonOf(dutOnly())) {
+			written[p] = true
+		}
 		for p := range written {
 			Expect(doc).To(HaveKey(p), "written but not documented: %s", p)
 		}
@@ -208,8 +211,39 @@ var _ = Describe("a report on a device under test: JSON", func() {
 		Entry("rows that do not follow the results", func(r *reports.Report) { r.DUT.Scenarios = r.DUT.Scenarios[1:] }, "dut.scenarios"),
 		Entry("a DUT report under schema v1", func(r *reports.Report) { r.Schema = reports.Schema }, "schema"),
 		Entry("a DUT without an id", func(r *reports.Report) { r.DUT.ECU = "" }, "dut.ecu"),
+		Entry("a twin's control in a run that says it played none", func(r *reports.Report) { r.DUT.ControlsNotPlayed = "--dut-only" }, "dut.controlsNotPlayed"),
 	)
+
+	It("says when the twins' controls were not played (--dut-only), counting none of them as passed", func() {
+		r := dutOnly()
+		Expect(r.Validate()).To(Succeed())
+		Expect(r.Summary.Passed).To(Equal(5), "the DUT's defences alone")
+		Expect(r.Summary.Runs).To(Equal(8))
+		for _, row := range r.DUT.Scenarios {
+			Expect(row.Twin).To(BeNil(), row.Scenario)
+		}
+		var back map[string]any
+		Expect(json.Unmarshal(jsonOf(r), &back)).To(Succeed())
+		Expect(back["dut"]).To(HaveKeyWithValue("controlsNotPlayed", r.DUT.ControlsNotPlayed))
+		Expect(jsonOf(sample.DUTReport())).NotTo(ContainSubstring("controlsNotPlayed"), "a run with the controls says nothing")
+	})
 })
+
+// dutOnly is the sample DUT report as a --dut-only run gives it: the
+// device's results alone, and why the controls were not played.
+func dutOnly() *reports.Report {
+	r := sample.DUTReport()
+	var keep []reports.Result
+	for _, x := range r.Results {
+		if x.Target != reports.TargetTwin {
+			keep = append(keep, x)
+		}
+	}
+	r.Results = keep
+	r.DUT.ControlsNotPlayed = "the twins' control runs were not played (uptane-hil run --dut-only)"
+	r.Summarize()
+	return r
+}
 
 // jUnitSkipped is what a CI server reads of skipped testcases.
 type jUnitSkipped struct {
@@ -363,6 +397,27 @@ var _ = Describe("a report on a device under test: HTML", func() {
 		v = all(root, func(n *html.Node) bool { return n.Data == "section" && attr(n, "id") == "verdict" })
 		Expect(hasClass(v[0], "bad")).To(BeTrue())
 		Expect(text(v[0])).To(ContainSubstring("1 of 16 runs failed (3 not applicable)"))
+	})
+})
+
+var _ = Describe("a report on a device under test without the twins' controls (--dut-only): HTML", func() {
+	It("says the controls were not played, shows no twin result and claims no control", func() {
+		root := parse(htmlOf(dutOnly()))
+		v := all(root, func(n *html.Node) bool { return n.Data == "section" && attr(n, "id") == "verdict" })
+		Expect(hasClass(v[0], "ok")).To(BeTrue())
+		Expect(text(v[0])).To(ContainSubstring("All 5 applicable runs passed; 3 not applicable."))
+		Expect(text(v[0])).To(ContainSubstring("The controls on its simulated twin were not played (the twins' control runs were not played (uptane-hil run --dut-only))"))
+		Expect(text(v[0])).NotTo(ContainSubstring("was seen to be compromised"))
+		d := all(root, func(n *html.Node) bool { return n.Data == "section" && attr(n, "id") == "dut" })[0]
+		Expect(text(d)).To(ContainSubstring("The control runs were not played"))
+		rows := all(d, func(n *html.Node) bool {
+			return n.Data == "tr" && hasClass(n.Parent.Parent, "dut-verdicts") && n.Parent.Data == "tbody"
+		})
+		Expect(rows).To(HaveLen(8))
+		for _, row := range rows {
+			Expect(text(row)).To(ContainSubstring("not played"))
+			Expect(text(row)).NotTo(ContainSubstring("without:"))
+		}
 	})
 })
 

@@ -1,10 +1,8 @@
 package scenarios_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -129,10 +127,9 @@ func logEvents(r scenarios.Result) {
 // was given, by repository and role, from the DUT's state directory.
 func seenVersions(state string) map[string]map[string]int64 {
 	GinkgoHelper()
-	b, err := os.ReadFile(filepath.Join(state, "dut-versions.json"))
+	Expect(filepath.Join(state, "dut-versions.json")).To(BeAnExistingFile())
+	out, err := scenarios.SeenVersions(state)
 	Expect(err).NotTo(HaveOccurred())
-	var out map[string]map[string]int64
-	Expect(json.Unmarshal(b, &out)).To(Succeed())
 	Expect(out).To(HaveKey("director"))
 	return out
 }

@@ -50,6 +50,24 @@ func loadSeen(state string) (seenVersions, error) {
 	return s, nil
 }
 
+// SeenVersions reads, from the state directory of runs against a device
+// under test, the highest metadata version of each role the harness's
+// Primary was given on the backend link, by repository ("director",
+// "image") and role: the DUT may trust them, so the persistent backend
+// numbers its next metadata above them, and they only go up from run to
+// run. None yet: an empty map.
+func SeenVersions(state string) (map[string]map[string]int64, error) {
+	s, err := loadSeen(state)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]int64{}
+	for r, vs := range s {
+		out[r] = maps.Clone(map[string]int64(vs))
+	}
+	return out, nil
+}
+
 func saveSeen(state string, s seenVersions) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {

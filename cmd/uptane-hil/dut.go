@@ -43,6 +43,10 @@ func dutOf(f *runFlags, r *rigs.Rig) (*scenarios.DUT, error) {
 	return &scenarios.DUT{ECU: e.ID, State: f.state}, nil
 }
 
+// controlsNotPlayed is the report's dut.controlsNotPlayed of a run with
+// --dut-only.
+const controlsNotPlayed = "the twins' control runs were not played (uptane-hil run --dut-only): they show that each scenario can detect a missing defence, which does not depend on the device's state; a run without --dut-only plays them"
+
 // dutWord is a DUT run's result in the run's words: the DUT's verdict, or
 // the twin's control.
 func dutWord(control bool) string {

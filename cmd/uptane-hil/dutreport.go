@@ -54,7 +54,7 @@ func reportIdentity(id *scenarios.Identity) *reports.Identity {
 		return nil
 	}
 	return &reports.Identity{ECU: id.ECU, HardwareID: id.HardwareID, VIN: id.VIN, Profile: id.Profile, KeyID: id.KeyID,
-		Installed: id.Installed, Release: id.Release, Time: id.Time}
+		Installed: id.Installed, Release: id.Release, Time: id.Time, Counter: id.Counter}
 }
 
 // dutSection is the report's section on the device under test id of rig

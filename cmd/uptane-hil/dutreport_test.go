@@ -29,7 +29,7 @@ var _ = Describe("the report of a suite played against a device under test (conv
 
 	It("carries the target, the applicability, the identity and the checks of the defence the device performs", func() {
 		id := &scenarios.Identity{ECU: "BRK-0001", HardwareID: "brk-v2", VIN: "UPTHIL00000000001", Profile: "partial", KeyID: "ab12",
-			Installed: "brk-v2/firmware-r2.bin", Release: 2, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+			Installed: "brk-v2/firmware-r2.bin", Release: 2, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Counter: 17}
 		x := scenarios.Result{Scenario: scen.Name, Attack: scen.Attack, Standard: scen.Standard, ECU: "BRK-0001", Profile: "conformant",
 			Expected: scenarios.Defended, Observed: scenarios.Compromised, Target: scenarios.OnDUT, Identity: id,
 			Applicability: "applicable to a Secondary with partial verification: its verify_image.release_counter"}
@@ -37,7 +37,7 @@ var _ = Describe("the report of a suite played against a device under test (conv
 		Expect(got.Target).To(Equal(reports.TargetDUT))
 		Expect(got.Applicability).To(Equal(x.Applicability))
 		Expect(got.Identity).To(Equal(&reports.Identity{ECU: "BRK-0001", HardwareID: "brk-v2", VIN: "UPTHIL00000000001", Profile: "partial",
-			KeyID: "ab12", Installed: "brk-v2/firmware-r2.bin", Release: 2, Time: id.Time}))
+			KeyID: "ab12", Installed: "brk-v2/firmware-r2.bin", Release: 2, Time: id.Time, Counter: 17}))
 		Expect(got.Checks).To(Equal([]string{"verify_image.release_counter"}), "full_verification.release_counter is not a partial Secondary's")
 		Expect(got.Seed).To(Equal(uint64(3)))
 

@@ -24,17 +24,23 @@ type unit struct {
 func (u unit) name() string { return reports.UnitName(u.scen.Name, u.control, u.seed) }
 
 // suitePlan is every run of the suite in plan order: scenario by scenario,
-// seed by seed, the conformant profile before the control.
+// seed by seed, the conformant profile before the control (no control with
+// --dut-only: dutOnly).
 type suitePlan struct {
 	units []unit
 	seeds []uint64 // more than one: a sweep
 	info  *reports.Plan
 	list  []*scenarios.Scenario
 	dut   *scenarios.DUT // the device under test, nil for a simulated run
+	// dutOnly: the plan has no control runs (`run --dut-only`); the
+	// report's dut.controlsNotPlayed says so.
+	dutOnly bool
 }
 
-func buildPlan(list []*scenarios.Scenario, seeds []uint64) (*suitePlan, error) {
-	p := &suitePlan{seeds: seeds, list: list}
+// buildPlan plans every scenario of list under each seed, the conformant
+// run and (controls) the control run.
+func buildPlan(list []*scenarios.Scenario, seeds []uint64, controls bool) (*suitePlan, error) {
+	p := &suitePlan{seeds: seeds, list: list, dutOnly: !controls}
 	var ps []reports.PlanScenario
 	for _, s := range list {
 		data, err := os.ReadFile(s.File)
@@ -48,6 +54,9 @@ func buildPlan(list []*scenarios.Scenario, seeds []uint64) (*suitePlan, error) {
 				tag = fmt.Sprintf("seed-%d", sd)
 			}
 			for _, control := range []bool{false, true} {
+				if control && !controls {
+					continue
+				}
 				p.units = append(p.units, unit{index: len(p.units), scen: s, control: control, seed: sd, tag: tag})
 			}
 		}

@@ -56,7 +56,11 @@ func runSuite(args []string) int {
 	if p.dut != nil {
 		// one device, scenario after scenario: its state carries over
 		procs = 1
-		fmt.Printf("device under test: %s of rig %s (state in %s): each scenario's conformant run is judged on it, the control run on its simulated twin\n", p.dut.ECU, r.File, p.dut.State)
+		if p.dutOnly {
+			fmt.Printf("device under test: %s of rig %s (state in %s): each scenario's conformant run is judged on it; --dut-only: %s\n", p.dut.ECU, r.File, p.dut.State, controlsNotPlayed)
+		} else {
+			fmt.Printf("device under test: %s of rig %s (state in %s): each scenario's conformant run is judged on it, the control run on its simulated twin\n", p.dut.ECU, r.File, p.dut.State)
+		}
 	} else if procs > 1 && r.HasSocketCAN() {
 		// every process would see every other's frames on the interface
 		if f.procSet {
@@ -101,6 +105,9 @@ func runSuite(args []string) int {
 	if p.dut != nil {
 		rep.DUT = dutSection(r, p.dut.ECU)
 		rep.DUT.End = dutEnd(r, p)
+		if p.dutOnly {
+			rep.DUT.ControlsNotPlayed = controlsNotPlayed
+		}
 	}
 	for _, rs := range results {
 		rep.Add(rs...)
@@ -111,6 +118,9 @@ func runSuite(args []string) int {
 	}
 	failed := writeSummary(os.Stdout, rep.Results)
 	reports.WriteUnstable(os.Stdout, rep)
+	if p.dutOnly {
+		fmt.Printf("the twins' controls were not played (--dut-only): no control result, none counted as passed\n")
+	}
 	fmt.Printf("\n%s in %s wall (%d process(es)); reports in %s: report.html, report.json, junit.xml\n", runsText(rep.Summary), time.Since(started).Round(time.Millisecond), min(procs, max(1, len(units))), f.out)
 	if failed > 0 || len(rep.Unstable) > 0 {
 		return 1
@@ -131,6 +141,9 @@ func loadSuite(f *runFlags) (*rigs.Rig, *suitePlan, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if f.dutOnly && dut == nil {
+		return nil, nil, fmt.Errorf("--dut-only plays the device under test's runs alone: give --dut ECU-ID (or dut: true on an ECU of rig %s)", r.File)
+	}
 	for _, e := range r.ECUs {
 		if e.Process == rigs.Physical && (dut == nil || dut.ECU != e.ID) {
 			return nil, nil, fmt.Errorf("rig %s: ECU %s is physical; scenario runs need every ECU in this process (rigs/virtual.yaml, rigs/vcan.yaml) but the device under test (--dut); drive a bench with `uptane-hil vehicle`", r.File, e.ID)
@@ -149,7 +162,7 @@ func loadSuite(f *runFlags) (*rigs.Rig, *suitePlan, error) {
 			return nil, nil, err
 		}
 	}
-	p, err := buildPlan(list, seeds)
+	p, err := buildPlan(list, seeds, !f.dutOnly)
 	if p != nil {
 		p.dut = dut
 	}

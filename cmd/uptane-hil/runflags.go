@@ -19,6 +19,7 @@ type runFlags struct {
 	procs            int
 	paths            []string
 	dut, state       string // --dut ECU-ID and --state DIR: a device under test (dut.go)
+	dutOnly          bool   // --dut-only: the DUT's runs alone, no twin controls
 	fs               *flag.FlagSet
 	seedSet, procSet bool
 }
@@ -36,6 +37,7 @@ func parseRunFlags(name string, args []string) (*runFlags, error) {
 	fs.IntVar(&f.procs, "p", runtime.NumCPU(), "worker processes on this machine")
 	fs.StringVar(&f.dut, "dut", "", "play the suite against this ECU of the rig as the device under test (default: the rig's ECU with dut: true)")
 	fs.StringVar(&f.state, "state", filepath.Join("out", "vehicle"), "with a device under test: the backend's and the planning's state directory (the one `uptane-hil provision` and `uptane-hil vehicle` use)")
+	fs.BoolVar(&f.dutOnly, "dut-only", false, "with a device under test: play its runs only, not the twins' controls (the report says they were not played)")
 	fs.Usage = func() { runUsage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -67,7 +69,7 @@ func parseRunFlags(name string, args []string) (*runFlags, error) {
 func runUsage(fs *flag.FlagSet) {
 	fmt.Fprintf(fs.Output(), `usage: uptane-hil run [--rig FILE] [--out DIR] [--seed N | --seeds LIST] [-p N]
                       [--shard K/N | --shards N] [--timings REPORT]
-                      [--dut ECU-ID [--state DIR]] [SCENARIO FILE OR FOLDER ...]
+                      [--dut ECU-ID [--state DIR] [--dut-only]] [SCENARIO FILE OR FOLDER ...]
 
 Plays each scenario (default: the scenarios/ folder) against the rig, twice
 per judged ECU: with the conformant profile, where the attack must be
@@ -111,6 +113,12 @@ twin. The backend, the other ECUs and the harness's clock persist in
 cannot judge the ECU are listed "not applicable" with the reason (counted
 apart). Exit status 1 if the ECU is compromised by an applicable scenario
 or a twin's control is not compromised. See docs/bench.md, section 8.
+
+--dut-only plays the device's runs alone, without the twins' controls: a
+second pass of the suite on the same device (its state carried over) in a
+fraction of the time. The controls show that each scenario can detect a
+missing defence, which does not depend on the device; the report says they
+were not played (dut.controlsNotPlayed) and counts no control as passed.
 
 `)
 	fs.PrintDefaults()
