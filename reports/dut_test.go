@@ -226,6 +226,18 @@ var _ = Describe("a report on a device under test: JSON", func() {
 		Expect(json.Unmarshal(jsonOf(r), &back)).To(Succeed())
 		Expect(back["dut"]).To(HaveKeyWithValue("controlsNotPlayed", r.DUT.ControlsNotPlayed))
 		Expect(jsonOf(sample.DUTReport())).NotTo(ContainSubstring("controlsNotPlayed"), "a run with the controls says nothing")
+		j := reports.JUnit(r)
+		for _, suite := range j.Suites {
+			Expect(suite.Properties).To(ContainElement(reports.JUnitProperty{Name: "controls", Value: "not played: " + r.DUT.ControlsNotPlayed}), suite.Name)
+			for _, c := range suite.Cases {
+				Expect(c.Name).To(ContainSubstring("/ DUT /"), "no twin testcase")
+			}
+		}
+		for _, suite := range reports.JUnit(sample.DUTReport()).Suites {
+			for _, p := range suite.Properties {
+				Expect(p.Name).NotTo(Equal("controls"))
+			}
+		}
 	})
 })
 

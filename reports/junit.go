@@ -94,6 +94,10 @@ func JUnit(r *Report) JUnitSuites {
 				{"description", first.Description},
 			},
 		}
+		if r.DUT != nil && r.DUT.ControlsNotPlayed != "" {
+			// no twin testcase: say why, so none is taken for a pass
+			s.Properties = append(s.Properties, JUnitProperty{"controls", "not played: " + r.DUT.ControlsNotPlayed})
+		}
 		if len(first.Statements) > 0 {
 			// the Standard's statements the scenario proves (uptane/std IDs)
 			s.Properties = append(s.Properties, JUnitProperty{"statements", strings.Join(first.Statements, ",")})
