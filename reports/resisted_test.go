@@ -124,5 +124,18 @@ var _ = Describe("a report on a device under test that resisted an attack out of
 		Expect(html).To(ContainSubstring("out-of-model attacks resisted"))
 		Expect(html).NotTo(ContainSubstring("Out of the model — a finding, not a defence"))
 		Expect(html).To(ContainSubstring("ESC_WheelSpeeds_Alive 6 repeated"), "what the device did")
+		Expect(html).To(ContainSubstring("; 1 attack(s) out of the model resisted"), "the verdict at the top")
+
+		// a run of that scenario alone passes, and says so
+		only := sample.DUTReport()
+		only.Results = nil
+		only.Add(r.Results[len(r.Results)-1])
+		Expect(only.Passed()).To(BeTrue())
+		h.Reset()
+		Expect(reports.WriteHTML(&h, only)).To(Succeed())
+		Expect(h.String()).To(ContainSubstring("<strong>No attack in the model was judged; 1 attack(s) out of the model resisted"))
+		txt.Reset()
+		Expect(reports.WriteSummary(&txt, only)).To(Succeed())
+		Expect(txt.String()).To(ContainSubstring("the device under test BRK-0001 resisted every attack out of the model played on it"))
 	})
 })
