@@ -84,6 +84,14 @@ func (p *plainRaw) Close() {
 // run sends frames (with p's identifier) and reads them all back, within
 // 30 s.
 func (p *plainRaw) run(frames []can.Frame) error {
+	if err := p.send(frames); err != nil {
+		return err
+	}
+	return p.recv(len(frames))
+}
+
+// send writes frames with p's identifier.
+func (p *plainRaw) send(frames []can.Frame) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for sent := 0; sent < len(frames); {
 		k := min(64, len(frames)-sent)
@@ -105,11 +113,17 @@ func (p *plainRaw) run(frames []can.Frame) error {
 		}
 		sent += k
 	}
+	return nil
+}
+
+// recv reads n frames.
+func (p *plainRaw) recv(n int) error {
+	deadline := time.Now().Add(30 * time.Second)
 	for i := range p.iov {
 		p.iov[i].SetLen(can.SocketCANFDMTU)
 	}
-	for got := 0; got < len(frames); {
-		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(p.rx), uintptr(unsafe.Pointer(&p.hdr[0])), uintptr(min(64, len(frames)-got)), unix.MSG_DONTWAIT, 0, 0)
+	for got := 0; got < n; {
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(p.rx), uintptr(unsafe.Pointer(&p.hdr[0])), uintptr(min(64, n-got)), unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EAGAIN && time.Now().Before(deadline) {
 			continue
 		}
