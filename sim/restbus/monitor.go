@@ -24,6 +24,10 @@ type Condition struct {
 	// older than that is stale (the sender fell silent) and the condition
 	// unmet, as an ECU's reception deadline monitoring does. 0: never stale.
 	Timeout time.Duration
+	// E2E, when set, is the receiver's end-to-end check of the message
+	// (e2e.go): a frame that fails it is discarded, and the condition is
+	// unmet while the signal is invalid.
+	E2E *E2E
 }
 
 // Stale timeouts by default (DefaultTimeout): StaleCycles cycle times of the
@@ -77,6 +81,9 @@ type Monitor struct {
 	last   []int64
 	at     []time.Time
 	seen   []bool
+	e2e    []e2eState
+	first  []int64 // the first value seen of each signal
+	told   []bool  // whether notify heard each signal's first sighting
 	remove func()
 	notify func(string)
 	said   string // the last verdict told to notify
@@ -86,7 +93,8 @@ type Monitor struct {
 // Observe; clk says how old a value is.
 func NewMonitor(clk clock.Clock, conds []Condition) *Monitor {
 	return &Monitor{clk: clk, conds: conds, last: make([]int64, len(conds)), at: make([]time.Time, len(conds)),
-		seen: make([]bool, len(conds)), remove: func() {}}
+		seen: make([]bool, len(conds)), e2e: make([]e2eState, len(conds)), first: make([]int64, len(conds)), told: make([]bool, len(conds)),
+		remove: func() {}}
 }
 
 // Watch starts watching bus (a tap: every frame on the wire, whoever sent
@@ -120,33 +128,58 @@ func WatchFrom(bus can.Bus, clk clock.Clock, conds []Condition, from func(sender
 }
 
 // Notify makes the monitor tell fn, in words for an ECU's log, when it first
-// sees each signal, and each change of Check's verdict.
+// sees each signal, and each change of Check's verdict. A signal already
+// seen (a frame can arrive between Watch and Notify) is told at once.
 func (m *Monitor) Notify(fn func(string)) {
 	m.mu.Lock()
 	m.notify = fn
+	first := m.untold()
 	m.mu.Unlock()
+	for _, s := range first {
+		fn(s)
+	}
+}
+
+// untold marks as told, and returns in words, the first sighting of each
+// signal seen that notify has not heard of; nil without notify. m.mu is
+// held.
+func (m *Monitor) untold() []string {
+	if m.notify == nil {
+		return nil
+	}
+	var first []string
+	for i, c := range m.conds {
+		if m.seen[i] && !m.told[i] {
+			m.told[i] = true
+			first = append(first, fmt.Sprintf("%s.%s first seen on the bus: %s", c.Message.Name, c.Signal.Name, c.Signal.Format(m.first[i])+unit(c.Signal)))
+		}
+	}
+	return first
 }
 
 // Observe takes frame f, seen at time at.
 func (m *Monitor) Observe(f can.Frame, at time.Time) {
-	var first []string
 	m.mu.Lock()
 	for i, c := range m.conds {
 		if f.ID != c.Message.ID || f.Extended != c.Message.Extended || int(f.Len) < c.Message.Size {
 			continue
 		}
+		if c.E2E != nil {
+			fresh := !m.seen[i] || c.Timeout > 0 && at.Sub(m.at[i]) > c.Timeout
+			if c.E2E.judge(&m.e2e[i], f.Payload(), fresh) != "" {
+				continue // discarded: its value is not taken
+			}
+		}
 		raw := c.Signal.Raw(f.Payload())
 		if !m.seen[i] {
-			first = append(first, fmt.Sprintf("%s.%s first seen on the bus: %s", c.Message.Name, c.Signal.Name, c.Signal.Format(raw)+unit(c.Signal)))
+			m.first[i] = raw
 		}
 		m.last[i], m.at[i], m.seen[i] = raw, at, true
 	}
-	notify := m.notify
+	notify, first := m.notify, m.untold()
 	m.mu.Unlock()
-	if notify != nil {
-		for _, s := range first {
-			notify(s)
-		}
+	for _, s := range first {
+		notify(s)
 	}
 }
 
@@ -172,6 +205,8 @@ func (m *Monitor) Check() error {
 		case c.Timeout > 0 && now.Sub(m.at[i]) > c.Timeout:
 			bad = append(bad, fmt.Sprintf("%s.%s stale: no frame for %s (timeout %s; last %s%s; want %s)", c.Message.Name, c.Signal.Name,
 				now.Sub(m.at[i]).Round(time.Millisecond), c.Timeout, c.Signal.Format(m.last[i]), unit(c.Signal), c))
+		case c.E2E != nil && !c.E2E.valid(&m.e2e[i]):
+			bad = append(bad, fmt.Sprintf("%s.%s %s", c.Message.Name, c.Signal.Name, c.E2E.invalid(&m.e2e[i])))
 		case !c.holds(m.last[i]):
 			bad = append(bad, fmt.Sprintf("%s is %s%s (want %s)", c.Signal.Name, c.Signal.Format(m.last[i]), unit(c.Signal), c))
 		}
