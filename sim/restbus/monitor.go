@@ -77,6 +77,8 @@ type Monitor struct {
 	last   []int64
 	at     []time.Time
 	seen   []bool
+	first  []int64 // the first value seen of each signal
+	told   []bool  // whether notify heard each signal's first sighting
 	remove func()
 	notify func(string)
 	said   string // the last verdict told to notify
@@ -86,7 +88,7 @@ type Monitor struct {
 // Observe; clk says how old a value is.
 func NewMonitor(clk clock.Clock, conds []Condition) *Monitor {
 	return &Monitor{clk: clk, conds: conds, last: make([]int64, len(conds)), at: make([]time.Time, len(conds)),
-		seen: make([]bool, len(conds)), remove: func() {}}
+		seen: make([]bool, len(conds)), first: make([]int64, len(conds)), told: make([]bool, len(conds)), remove: func() {}}
 }
 
 // Watch starts watching bus (a tap: every frame on the wire, whoever sent
@@ -120,16 +122,37 @@ func WatchFrom(bus can.Bus, clk clock.Clock, conds []Condition, from func(sender
 }
 
 // Notify makes the monitor tell fn, in words for an ECU's log, when it first
-// sees each signal, and each change of Check's verdict.
+// sees each signal, and each change of Check's verdict. A signal already
+// seen (a frame can arrive between Watch and Notify) is told at once.
 func (m *Monitor) Notify(fn func(string)) {
 	m.mu.Lock()
 	m.notify = fn
+	first := m.untold()
 	m.mu.Unlock()
+	for _, s := range first {
+		fn(s)
+	}
+}
+
+// untold marks as told, and returns in words, the first sighting of each
+// signal seen that notify has not heard of; nil without notify. m.mu is
+// held.
+func (m *Monitor) untold() []string {
+	if m.notify == nil {
+		return nil
+	}
+	var first []string
+	for i, c := range m.conds {
+		if m.seen[i] && !m.told[i] {
+			m.told[i] = true
+			first = append(first, fmt.Sprintf("%s.%s first seen on the bus: %s", c.Message.Name, c.Signal.Name, c.Signal.Format(m.first[i])+unit(c.Signal)))
+		}
+	}
+	return first
 }
 
 // Observe takes frame f, seen at time at.
 func (m *Monitor) Observe(f can.Frame, at time.Time) {
-	var first []string
 	m.mu.Lock()
 	for i, c := range m.conds {
 		if f.ID != c.Message.ID || f.Extended != c.Message.Extended || int(f.Len) < c.Message.Size {
@@ -137,16 +160,14 @@ func (m *Monitor) Observe(f can.Frame, at time.Time) {
 		}
 		raw := c.Signal.Raw(f.Payload())
 		if !m.seen[i] {
-			first = append(first, fmt.Sprintf("%s.%s first seen on the bus: %s", c.Message.Name, c.Signal.Name, c.Signal.Format(raw)+unit(c.Signal)))
+			m.first[i] = raw
 		}
 		m.last[i], m.at[i], m.seen[i] = raw, at, true
 	}
-	notify := m.notify
+	notify, first := m.notify, m.untold()
 	m.mu.Unlock()
-	if notify != nil {
-		for _, s := range first {
-			notify(s)
-		}
+	for _, s := range first {
+		notify(s)
 	}
 }
 

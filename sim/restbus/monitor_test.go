@@ -96,6 +96,28 @@ var _ = Describe("reading preconditions off the bus (Monitor)", func() {
 		})).To(Succeed())
 	})
 
+	It("tells a log set after frames arrived (between Watch and Notify) each signal's first value, once", func() {
+		clk := clock.NewSim(time.Time{})
+		db := load("powertrain.dbc")
+		conds := parkedConds(db)
+		m := restbus.NewMonitor(clk, conds)
+		speed := conds[0].Message
+		i, ok := speed.Index("VehicleSpeed")
+		Expect(ok).To(BeTrue())
+		raw := speed.StartValues()
+		raw[i] = 5000
+		f := speed.Frame(raw)
+		m.Observe(f, clk.Now())
+		raw[i] = 0
+		f = speed.Frame(raw)
+		m.Observe(f, clk.Now())
+		var log []string
+		m.Notify(func(s string) { log = append(log, s) })
+		Expect(log).To(Equal([]string{"ESC_WheelSpeeds.VehicleSpeed first seen on the bus: 50 km/h"}), "the first value, not the last")
+		m.Observe(f, clk.Now())
+		Expect(log).To(HaveLen(1), "a sighting is told once")
+	})
+
 	It("takes frames from whoever calls Observe (a rest-bus's OnSent: what its own nodes sent)", func() {
 		clk := clock.NewSim(time.Time{})
 		clk.SetHorizon(time.Hour)
