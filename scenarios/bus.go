@@ -426,7 +426,7 @@ func (r *runner) flood(bs can.Bus, ch bus.Channel, e *rigs.ECU, rate int) (func(
 		r.bus.floods[e.ID] = st
 		msg := fmt.Sprintf("flood of %s: %d requests, %d answered (%d busy), %d lost", e.ID, st.Sent, st.Answered, st.Busy, st.Lost)
 		if st.Lost > 0 && st.Stalled > 0 {
-			msg += fmt.Sprintf(" (%d sent while it answered nothing for %s or more: stalled, not starved)", st.Stalled, bus.DefaultGap)
+			msg += fmt.Sprintf(" (%d sent while it answered nothing for %s or more: losses up to that many are a stall, not starvation)", st.Stalled, bus.DefaultGap)
 		}
 		r.details[e.ID] = append(r.details[e.ID], msg)
 		r.pendingDetections(e.ID)
