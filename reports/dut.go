@@ -36,6 +36,14 @@ const (
 // refuse rather than count a not-applicable result as failed.
 const SchemaDUT = "uptane-hil/report/v2"
 
+// SchemaResisted is SchemaDUT plus the verdict Resisted (a device under
+// test that resisted an attack out of the model), summary.resisted and
+// dut.resisted. Only a report with a resisted result has it; every other
+// report keeps Schema or SchemaDUT, byte for byte. A reader of SchemaDUT
+// alone refuses it rather than miscount the result (its runs would not
+// add up, and the row's verdict is none it knows).
+const SchemaResisted = "uptane-hil/report/v3"
+
 // Identity is what the DUT says about itself on the bus.
 type Identity struct {
 	ECU        string `json:"ecu"`        // DID 0xF18C
@@ -71,10 +79,15 @@ type DUT struct {
 	// Scenarios has a row per scenario (and seed) played against the DUT,
 	// in plan order; Summarize derives it from the results.
 	Scenarios []DUTScenario `json:"scenarios"`
-	// Defended, Compromised and NotApplicable count the rows by verdict.
+	// Defended, Compromised, NotApplicable and Resisted count the rows by
+	// verdict.
 	Defended      int `json:"defended"`
 	Compromised   int `json:"compromised"`
 	NotApplicable int `json:"notApplicable"`
+	// Resisted counts the rows of scenarios out of the model that the
+	// device resisted (verdict Resisted; SchemaResisted): neither findings
+	// nor defences.
+	Resisted int `json:"resisted,omitempty"`
 	// Findings counts the rows of scenarios out of the model whose finding
 	// reproduced on the DUT (Finding set): neither defended nor counted as
 	// compromised.
@@ -86,7 +99,8 @@ type DUT struct {
 type DUTScenario struct {
 	Scenario string `json:"scenario"`
 	Seed     uint64 `json:"seed,omitempty"`
-	// Verdict is Defended, Compromised or NotApplicable; Pass whether the
+	// Verdict is Defended, Compromised, NotApplicable or Resisted (an
+	// attack out of the model the device resisted); Pass whether the
 	// DUT result passed (false for NotApplicable, which is not a failure
 	// either).
 	Verdict  string `json:"verdict"`
@@ -109,7 +123,8 @@ type DUTScenario struct {
 	// played).
 	Twin *TwinControl `json:"twin,omitempty"`
 	// Finding, for a scenario out of the model played on the DUT: why no
-	// check can stop it (Result.Finding).
+	// check can stop it (Result.Finding), whether it reproduced there
+	// (verdict Compromised) or the device resisted it (Resisted).
 	Finding string `json:"finding,omitempty"`
 }
 
@@ -126,6 +141,22 @@ type TwinControl struct {
 // the DUT.
 func (x Result) IsNotApplicable() bool {
 	return x.Expected == NotApplicable
+}
+
+// IsResisted says whether a result is an attack out of the model that the
+// device under test resisted (Observed Resisted).
+func (x Result) IsResisted() bool {
+	return x.Observed == Resisted
+}
+
+// hasResisted says whether a result is resisted (SchemaResisted).
+func (r *Report) hasResisted() bool {
+	for _, x := range r.Results {
+		if x.IsResisted() {
+			return true
+		}
+	}
+	return r.DUT != nil && r.DUT.Resisted > 0
 }
 
 // hasDUTContent says whether the report uses a field of SchemaDUT.
@@ -182,8 +213,12 @@ func dutRows(results []Result) []DUTScenario {
 // results.
 func (d *DUT) summarize(results []Result) {
 	d.Scenarios = dutRows(results)
-	d.Defended, d.Compromised, d.NotApplicable, d.Findings = 0, 0, 0, 0
+	d.Defended, d.Compromised, d.NotApplicable, d.Findings, d.Resisted = 0, 0, 0, 0, 0
 	for _, row := range d.Scenarios {
+		if row.Verdict == Resisted {
+			d.Resisted++
+			continue
+		}
 		if row.Finding != "" && row.Pass {
 			d.Findings++
 			continue
@@ -228,6 +263,9 @@ func (r *Report) validateDUT(bad func(string, ...any)) {
 		if (x.Expected == NotApplicable) != (x.Observed == NotApplicable) {
 			bad("%s: expected %q but observed %q: a scenario that does not apply is not applicable on both sides", at, x.Expected, x.Observed)
 		}
+		if x.IsResisted() && (x.Target != TargetDUT || x.Expected != OutOfModel || !x.Pass || x.Detected != "" || x.Detail == "") {
+			bad("%s.observed: %q is only the verdict of an out-of-model result on the device under test (target %q, expected %q), passing, with no check credited (detected \"\") and what the device did in detail", at, Resisted, TargetDUT, OutOfModel)
+		}
 		if x.IsNotApplicable() {
 			if x.Target != TargetDUT {
 				bad("%s.expected: %q is only the verdict of a result on the device under test (target %q)", at, NotApplicable, TargetDUT)
@@ -249,9 +287,10 @@ func (r *Report) validateDUT(bad func(string, ...any)) {
 	d := DUT{}
 	d.summarize(r.Results)
 	if !slices.EqualFunc(d.Scenarios, r.DUT.Scenarios, sameRow) || d.Defended != r.DUT.Defended ||
-		d.Compromised != r.DUT.Compromised || d.NotApplicable != r.DUT.NotApplicable || d.Findings != r.DUT.Findings {
-		bad("dut.scenarios: %d rows (%d defended, %d compromised, %d not applicable), but the results give %d (%d, %d, %d)",
-			len(r.DUT.Scenarios), r.DUT.Defended, r.DUT.Compromised, r.DUT.NotApplicable, len(d.Scenarios), d.Defended, d.Compromised, d.NotApplicable)
+		d.Compromised != r.DUT.Compromised || d.NotApplicable != r.DUT.NotApplicable || d.Findings != r.DUT.Findings || d.Resisted != r.DUT.Resisted {
+		bad("dut.scenarios: %d rows (%d defended, %d compromised, %d not applicable, %d findings, %d resisted), but the results give %d (%d, %d, %d, %d, %d)",
+			len(r.DUT.Scenarios), r.DUT.Defended, r.DUT.Compromised, r.DUT.NotApplicable, r.DUT.Findings, r.DUT.Resisted,
+			len(d.Scenarios), d.Defended, d.Compromised, d.NotApplicable, d.Findings, d.Resisted)
 	}
 }
 

@@ -165,6 +165,9 @@ var _ = Describe("a report on a device under test: JSON", func() {
 		for p := range jsonPaths(jsonOf(dutFinding())) {
 			written[p] = true
 		}
+		for p := range jsonPaths(jsonOf(dutResisted())) {
+			written[p] = true
+		}
 		for p := range written {
 			Expect(doc).To(HaveKey(p), "written but not documented: %s", p)
 		}

@@ -47,6 +47,9 @@ var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap
 		if x.IsNotApplicable() {
 			return "na"
 		}
+		if x.IsResisted() {
+			return "resisted"
+		}
 		if x.Pass && x.Expected == OutOfModel {
 			return "finding"
 		}
@@ -130,6 +133,7 @@ type htmlScenario struct {
 	Runs        int
 	Passed      int
 	Findings    int // out-of-model findings that reproduced (no defence)
+	Resisted    int // out-of-model attacks the device under test resisted
 	Seq         *seqDiagram
 	SeqOf       string // which run the diagram shows
 	Control     *seqDiagram
@@ -145,7 +149,9 @@ type attackRow struct {
 	Runs      int
 	Passed    int
 	Findings  int // out-of-model findings: no defence, no failure
-	// Settled is Passed + Findings: the runs that behaved as expected.
+	Resisted  int // out-of-model attacks the device under test resisted
+	// Settled is Passed + Findings + Resisted: the runs that behaved as
+	// expected.
 	Settled int
 }
 
@@ -246,7 +252,10 @@ func buildPage(r *Report, o options) *htmlPage {
 			s.Runs++
 			ar.Runs++
 			p.Simulated += x.Duration
-			if x.Pass && x.Expected == OutOfModel {
+			if x.IsResisted() {
+				s.Resisted++
+				ar.Resisted++
+			} else if x.Pass && x.Expected == OutOfModel {
 				s.Findings++
 				ar.Findings++
 			} else if x.Pass {

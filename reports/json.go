@@ -9,8 +9,9 @@ import (
 	"path/filepath"
 )
 
-// WriteJSON writes the report as indented JSON (schema Schema, or SchemaDUT
-// for a report with a device under test), redacted.
+// WriteJSON writes the report as indented JSON (schema Schema, SchemaDUT
+// for a report with a device under test, SchemaResisted for one with a
+// result the device resisted), redacted.
 func WriteJSON(w io.Writer, r *Report) error {
 	c, err := Redact(r)
 	if err != nil {
@@ -38,8 +39,8 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	if r.Schema != Schema && r.Schema != SchemaDUT {
-		return nil, fmt.Errorf("%w %q (this tool reads %q and %q)", ErrSchema, r.Schema, Schema, SchemaDUT)
+	if r.Schema != Schema && r.Schema != SchemaDUT && r.Schema != SchemaResisted {
+		return nil, fmt.Errorf("%w %q (this tool reads %q, %q and %q)", ErrSchema, r.Schema, Schema, SchemaDUT, SchemaResisted)
 	}
 	if err := r.Validate(); err != nil {
 		return &r, err

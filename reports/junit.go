@@ -113,6 +113,10 @@ func JUnit(r *Report) JUnitSuites {
 			case x.IsNotApplicable():
 				c.Skipped = &JUnitSkipped{Message: NotApplicable + ": " + x.Detail}
 				s.Skipped++
+			case x.IsResisted():
+				// passed: the device resisted an attack out of the model
+				// (what it did is in the case's output), neither a finding
+				// (skipped) nor a defence
 			case x.Pass && x.Expected == OutOfModel:
 				c.Skipped = &JUnitSkipped{Message: "out-of-model finding (no defence): " + x.Finding}
 				s.Skipped++
@@ -194,6 +198,8 @@ func caseOut(x Result) string {
 	switch {
 	case x.IsNotApplicable():
 		role = "device under test: the scenario does not apply (neither passed nor failed)"
+	case x.IsResisted():
+		role = "device under test, out of the model: the device resisted the attack (a good outcome; no check of the Uptane model is credited, the finding stands for other ECUs)"
 	case x.Expected == OutOfModel:
 		role = "out of the model: no ECU check can stop this attack; the run documents the finding"
 	case x.Target == TargetDUT:

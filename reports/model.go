@@ -33,6 +33,14 @@ const (
 	// run, passes when the attack is seen to succeed (the finding
 	// reproduces), and is counted as a finding, never as a defence.
 	OutOfModel = "out-of-model"
+	// Resisted is the observed verdict of a scenario out of the model on
+	// a device under test that the attack did not get to its goal (the
+	// finding does not reproduce there: an end-to-end check, a
+	// cross-check): it passes and is counted apart (Summary.Resisted), a
+	// good outcome, never a finding and never a defence of an Uptane
+	// check (Detected is empty; Detail says what the device did). Only in
+	// SchemaResisted reports.
+	Resisted = "resisted"
 )
 
 // Kinds of sequence entries (Message.Kind).
@@ -132,7 +140,7 @@ type Result struct {
 	// succeed there, proving the suite notices a missing defence).
 	Control  bool   `json:"control"`
 	Expected string `json:"expected"` // Defended, Compromised, OutOfModel, or NotApplicable (DUT results)
-	Observed string `json:"observed"` // Defended, Compromised, or NotApplicable (DUT results)
+	Observed string `json:"observed"` // Defended, Compromised, or NotApplicable and Resisted (DUT results)
 	// Detected is the check ID (or error kind) that stopped the attack, ""
 	// if none.
 	Detected string `json:"detected"`
@@ -224,6 +232,11 @@ type Summary struct {
 	// device under test: neither passed nor failed (Runs = Passed + Failed
 	// + NotApplicable + Findings).
 	NotApplicable int `json:"notApplicable,omitempty"`
+	// Resisted counts the out-of-model results on a device under test
+	// that it resisted (Observed Resisted): not failures, not findings,
+	// not in Passed either (no Uptane check defended them); Runs = Passed
+	// + Failed + NotApplicable + Findings + Resisted.
+	Resisted int `json:"resisted,omitempty"`
 	// Unstable is the number of runs whose verdict differs between seeds
 	// (each is a failure too).
 	Unstable int `json:"unstable,omitempty"`
@@ -253,6 +266,8 @@ func (r *Report) Summarize() {
 		switch {
 		case x.IsNotApplicable():
 			s.NotApplicable++
+		case x.IsResisted():
+			s.Resisted++
 		case x.Pass && x.Expected == OutOfModel:
 			s.Findings++
 		case x.Pass:
@@ -266,14 +281,18 @@ func (r *Report) Summarize() {
 	if r.DUT != nil {
 		r.DUT.summarize(r.Results)
 	}
-	if r.Schema == Schema || r.Schema == SchemaDUT {
+	if r.Schema == Schema || r.Schema == SchemaDUT || r.Schema == SchemaResisted {
 		r.Schema = r.schemaNeeded()
 	}
 }
 
-// schemaNeeded is the schema the report's content needs: SchemaDUT when it
-// uses a field of it, else Schema.
+// schemaNeeded is the schema the report's content needs: SchemaResisted
+// when a result is resisted, SchemaDUT when it uses another field of it,
+// else Schema.
 func (r *Report) schemaNeeded() string {
+	if r.hasResisted() {
+		return SchemaResisted
+	}
 	if r.hasDUTContent() {
 		return SchemaDUT
 	}
@@ -283,9 +302,12 @@ func (r *Report) schemaNeeded() string {
 // Ms converts a duration to the report's milliseconds.
 func Ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// Passed reports whether no result failed and at least one passed (results
-// of scenarios that do not apply to the device under test are neither).
-func (r *Report) Passed() bool { return r.Summary.Passed > 0 && r.Summary.Failed == 0 }
+// Passed reports whether no result failed and at least one passed or was
+// resisted by the device under test (results of scenarios that do not
+// apply to the device under test are neither).
+func (r *Report) Passed() bool {
+	return r.Summary.Passed+r.Summary.Resisted > 0 && r.Summary.Failed == 0
+}
 
 // ValidationError lists everything wrong with a report.
 type ValidationError struct{ Problems []string }
@@ -329,7 +351,7 @@ func (r *Report) Validate() error {
 	} else if r.Finished.Before(r.Started) {
 		bad("finished: %s is before started %s", r.Finished.Format(time.RFC3339), r.Started.Format(time.RFC3339))
 	}
-	verdict := func(v string) bool { return v == Defended || v == Compromised || v == NotApplicable }
+	verdict := func(v string) bool { return v == Defended || v == Compromised || v == NotApplicable || v == Resisted }
 	for i, x := range r.Results {
 		at := fmt.Sprintf("results[%d]", i)
 		for _, f := range [][2]string{{"scenario", x.Scenario}, {"attack", x.Attack}, {"ecu", x.ECU}, {"profile", x.Profile}} {
@@ -340,17 +362,17 @@ func (r *Report) Validate() error {
 		if len(x.Standard) == 0 {
 			bad("%s.standard: no section", at)
 		}
-		if !verdict(x.Expected) && x.Expected != OutOfModel {
+		if x.Expected == Resisted || !verdict(x.Expected) && x.Expected != OutOfModel {
 			bad("%s.expected: %q is not %q, %q, %q or %q", at, x.Expected, Defended, Compromised, NotApplicable, OutOfModel)
 		}
 		if x.Expected == OutOfModel && (x.Finding == "" || x.Control) {
 			bad("%s: an out-of-model result has a finding and no control run", at)
 		}
-		if x.Expected == OutOfModel && x.Pass && x.Observed != Compromised {
-			bad("%s.pass: true, but the out-of-model finding was observed %q, not %q", at, x.Observed, Compromised)
+		if x.Expected == OutOfModel && x.Pass && x.Observed != Compromised && x.Observed != Resisted {
+			bad("%s.pass: true, but the out-of-model finding was observed %q, not %q (or %q on a device under test)", at, x.Observed, Compromised, Resisted)
 		}
 		if !verdict(x.Observed) {
-			bad("%s.observed: %q is not %q, %q or %q", at, x.Observed, Defended, Compromised, NotApplicable)
+			bad("%s.observed: %q is not %q, %q, %q or %q", at, x.Observed, Defended, Compromised, NotApplicable, Resisted)
 		}
 		if x.Pass && x.Observed != x.Expected && x.Expected != OutOfModel {
 			bad("%s.pass: true, but observed %q is not the expected %q", at, x.Observed, x.Expected)

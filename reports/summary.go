@@ -39,6 +39,8 @@ func WriteSummary(w io.Writer, r *Report) error {
 		in = " in the model"
 	}
 	switch {
+	case s.Failed == 0 && s.Passed == 0 && s.Resisted > 0 && c.DUT != nil:
+		fmt.Fprintf(&buf, " — the device under test %s resisted every attack out of the model played on it", c.DUT.ECU)
 	case s.Failed == 0 && s.Passed > 0 && c.DUT != nil:
 		fmt.Fprintf(&buf, " — every applicable attack defended by the device under test %s and seen to succeed on its twin without the defence", c.DUT.ECU)
 	case s.Failed == 0 && s.Passed > 0:
@@ -49,6 +51,9 @@ func WriteSummary(w io.Writer, r *Report) error {
 		finds := ""
 		if d.Findings > 0 {
 			finds = fmt.Sprintf(", %d out-of-model finding(s)", d.Findings)
+		}
+		if d.Resisted > 0 {
+			finds += fmt.Sprintf(", %d out-of-model attack(s) resisted", d.Resisted)
 		}
 		fmt.Fprintf(&buf, "device under test %s: %d defended, %d compromised, %d not applicable%s\n", d.ECU, d.Defended, d.Compromised, d.NotApplicable, finds)
 		for _, row := range d.Scenarios {
@@ -61,9 +66,10 @@ func WriteSummary(w io.Writer, r *Report) error {
 }
 
 // Counts is "N passed, N failed", ", N not applicable" when there are
-// results of scenarios that do not apply to the device under test, and
+// results of scenarios that do not apply to the device under test,
 // ", N out-of-model finding(s) (no defence: see each finding)" when there
-// are findings.
+// are findings, and ", N out-of-model attack(s) resisted by the device
+// under test …" when it resisted some.
 func (s Summary) Counts() string {
 	out := fmt.Sprintf("%d passed, %d failed", s.Passed, s.Failed)
 	if s.NotApplicable > 0 {
@@ -72,15 +78,22 @@ func (s Summary) Counts() string {
 	if s.Findings > 0 {
 		out += fmt.Sprintf(", %d out-of-model finding(s) (no defence: see each finding)", s.Findings)
 	}
+	if s.Resisted > 0 {
+		out += fmt.Sprintf(", %d out-of-model attack(s) resisted by the device under test (no Uptane check credited)", s.Resisted)
+	}
 	return out
 }
 
 // ResultWord is PASS, FAIL, N/A for a scenario that does not apply to the
-// device under test (neither passed nor failed), or FINDING for an
-// out-of-model result whose finding reproduced (no defence).
+// device under test (neither passed nor failed), FINDING for an
+// out-of-model result whose finding reproduced (no defence), or RESISTED
+// for one the device under test resisted (passed, no defence either).
 func ResultWord(x Result) string {
 	if x.IsNotApplicable() {
 		return "N/A"
+	}
+	if x.IsResisted() {
+		return "RESISTED"
 	}
 	if x.Expected == OutOfModel && x.Pass {
 		return "FINDING"

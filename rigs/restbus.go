@@ -83,6 +83,35 @@ type Precondition struct {
 	// restbus.DefaultTimeout (5 cycle times of the message, at least
 	// 500 ms; never for a message without a cycle time).
 	Timeout time.Duration `yaml:"timeout"`
+	// E2E: the ECU checks the message's end-to-end protection before it
+	// uses the signal (restbus.E2E, after AUTOSAR E2E): the alive counter
+	// and checksum the bus's restbus counters and checksums declare for the
+	// message (at least a counter). A frame that repeats the last counter,
+	// or whose checksum is wrong, is discarded and the signal invalid until
+	// two good frames in a row: programming is refused meanwhile.
+	E2E bool `yaml:"e2e"`
+}
+
+// e2e is the end-to-end check of message m on bus: the counter and checksum
+// the bus's rest-bus declares for it.
+func (r *Rig) e2e(bus string, m *dbc.Message) (*restbus.E2E, error) {
+	cfg, _ := r.Bus(bus).RestbusConfig()
+	var counter *restbus.CounterRule
+	var sum *restbus.ChecksumRule
+	for i, c := range cfg.Counters {
+		if c.Message == m.Name && counter == nil {
+			counter = &cfg.Counters[i]
+		}
+	}
+	for i, c := range cfg.Checksums {
+		if c.Message == m.Name && sum == nil {
+			sum = &cfg.Checksums[i]
+		}
+	}
+	if counter == nil {
+		return nil, fmt.Errorf("bus %s declares no alive counter of %s (restbus: counters:), which an end-to-end check reads", bus, m.Name)
+	}
+	return restbus.NewE2E(m, *counter, sum)
 }
 
 // Conditions returns the ECU's checked preconditions.
@@ -133,6 +162,11 @@ func (r *Rig) validatePreconditions() error {
 			}
 			if c.Equals == nil && c.Min == nil && c.Max == nil {
 				return r.Errorf(fj, "give max, min or equals")
+			}
+			if p.E2E {
+				if c.E2E, err = r.e2e(e.Bus, m); err != nil {
+					return r.Errorf(fj+".e2e", "%v", err)
+				}
 			}
 			e.conditions = append(e.conditions, c)
 		}

@@ -46,6 +46,23 @@ var _ = Describe("a bus's rest-bus", func() {
 		}
 	})
 
+	It("gives a precondition marked e2e the end-to-end check of its message: the bus's alive counter and checksum", func() {
+		data, err := readFile("virtual.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		data = strings.Replace(data, "{signal: VehicleSpeed, max: 0}", "{signal: VehicleSpeed, max: 0, e2e: true}", 1)
+		r, err := rigs.Parse("e2e.yaml", []byte(data))
+		Expect(err).NotTo(HaveOccurred())
+		conds := r.ECU("ECM-0001").Conditions()
+		Expect(conds[0].E2E).NotTo(BeNil())
+		Expect(conds[0].E2E.String()).To(Equal("end-to-end check (alive counter ESC_WheelSpeeds_Alive, crc8-j1850 ESC_WheelSpeeds_CRC)"))
+		Expect(conds[1].E2E).To(BeNil(), "only where asked")
+		// a message the bus gives no counter: nothing to check
+		data = strings.Replace(data, `{signal: IgnitionState, equals: "ON"}`, `{signal: IgnitionState, equals: "ON", e2e: true}`, 1)
+		data = strings.Replace(data, "        - {message: GW_IgnitionStatus, signal: GW_Ignition_Alive}\n", "", 1)
+		_, err = rigs.Parse("e2e.yaml", []byte(data))
+		Expect(err).To(MatchError(MatchRegexp(`ecus\[1\]\.preconditions\[1\]\.e2e: bus powertrain declares no alive counter of GW_IgnitionStatus \(restbus: counters:\)`)))
+	})
+
 	It("finds the project's DBC files built in when none sits beside the rig file", func() {
 		data, err := readFile("virtual.yaml")
 		Expect(err).NotTo(HaveOccurred())

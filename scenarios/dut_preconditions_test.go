@@ -19,6 +19,12 @@ import (
 // rigs/vcan-restbus.yaml has them on vcan0.
 func restbusDUTRig(port int, preconditions ...string) *rigs.Rig {
 	GinkgoHelper()
+	return restbusDUTRigWait(port, "2m", preconditions...)
+}
+
+// restbusDUTRigWait is restbusDUTRig with the Primary's preconditions_wait.
+func restbusDUTRigWait(port int, wait string, preconditions ...string) *rigs.Rig {
+	GinkgoHelper()
 	// a stale timeout a loaded host does not reach between two frames
 	pre := `[{signal: VehicleSpeed, max: 0, timeout: 2s}, {signal: IgnitionState, equals: "ON", timeout: 2s}]`
 	if len(preconditions) > 0 {
@@ -40,7 +46,7 @@ buses:
 backend: {mode: embedded, listen: "127.0.0.1:%d"}
 vehicle: {vin: UPTHIL00000000001}
 ecus:
-  - {id: TCU-0001, hardware_id: tcu-v1, role: primary, buses: [powertrain]}
+  - {id: TCU-0001, hardware_id: tcu-v1, role: primary, buses: [powertrain], preconditions_wait: %s}
   - id: ECM-0001
     hardware_id: ecm-v3
     role: secondary
@@ -49,7 +55,7 @@ ecus:
     process: external
     preconditions: %s
   - {id: BRK-0001, hardware_id: brk-v2, role: secondary, profile: partial, bus: powertrain, process: external}
-`, port, pre)))
+`, port, wait, pre)))
 	Expect(err).NotTo(HaveOccurred())
 	return r
 }
@@ -124,5 +130,30 @@ var _ = Describe("a DUT with programming preconditions", Label("dut"), func() {
 		Expect(f.Pass).To(BeTrue(), "the finding reproduces on the DUT: %s", f.Detail)
 		Expect(f.Finding).To(ContainSubstring("twice its cycle rate"))
 		Expect(f.Detail).NotTo(ContainSubstring("did not perform"), "a finding names no missing defence")
+	})
+
+	It("reports a DUT with an end-to-end check on the speed as resisting spoofed-vehicle-speed: passing, observed resisted, no Uptane check credited, what it did in the detail", func() {
+		// ECM-0001 checks ESC_WheelSpeeds' alive counter and CRC (e2e: true):
+		// the spoofer's copies repeat each counter value, so the speed is
+		// invalid while it runs and the ECU refuses programming; the
+		// Primary gives up after 3 s
+		e2e := `[{signal: VehicleSpeed, max: 0, timeout: 2s, e2e: true}, {signal: IgnitionState, equals: "ON", timeout: 2s}]`
+		b := &bench{rig: restbusDUTRigWait(freePort(), "3s", e2e), state: GinkgoT().TempDir(), runs: GinkgoT().TempDir(), dut: "ECM-0001"}
+		Expect(b.rig.ECU("ECM-0001").Conditions()[0].E2E).NotTo(BeNil())
+		b.start(check.Conformant)
+		dut, tw := dutResults(b.play("spoofed-vehicle-speed.yaml"))
+		Expect(tw).To(BeEmpty(), "a scenario out of the model has no control")
+		Expect(dut).To(HaveLen(1))
+		f := dut[0]
+		Expect(f.Expected).To(Equal(scenarios.OutOfModel))
+		Expect(f.Observed).To(Equal(scenarios.Resisted), f.Detail)
+		Expect(f.Pass).To(BeTrue(), f.Detail)
+		Expect(f.Detected).To(BeEmpty(), "resisting an attack out of the model is no defence of an Uptane check")
+		Expect(f.Finding).To(ContainSubstring("twice its cycle rate"), "the finding's text stays, with what the wire carried")
+		Expect(f.Detail).To(HavePrefix("the device under test resisted: the attack did not reach its goal on it"))
+		Expect(f.Detail).To(ContainSubstring("refused"), "what it did: the refusal, in its own words (DID 0xF1A9)")
+		Expect(f.Detail).To(ContainSubstring("ESC_WheelSpeeds_Alive"), "the end-to-end check says why")
+		Expect(f.Detail).To(ContainSubstring("repeated"))
+		Expect(f.Identity.Release).To(Equal(f.After.Release), "it took nothing while the car drove")
 	})
 })

@@ -143,7 +143,7 @@ var _ = Describe("applicability to a device under test", func() {
 		Expect(ok).To(BeTrue(), "docs/scenarios.md has no section \"On a device under test\"")
 		cell := func(a scenarios.Applicability) string {
 			if a.Finding {
-				return "a finding (out of the model)"
+				return "a finding, or resisted (out of the model)"
 			}
 			if !a.Applicable {
 				return "not applicable"

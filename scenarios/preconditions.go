@@ -28,6 +28,12 @@ import (
 // It is a finding, never counted as a defence.
 const OutOfModel = "out-of-model"
 
+// Resisted is the observed verdict of a scenario out of the model on a
+// device under test that the attack did not get to its goal (the finding
+// does not reproduce there): it passes, and is counted apart, neither a
+// finding nor a defence (no Uptane check stopped it). See outOfModel.
+const Resisted = "resisted"
+
 // TransferPoint is a point of an ECU's image transfer: Percent of its
 // bytes acknowledged by the ECU.
 type TransferPoint struct {
@@ -200,6 +206,7 @@ func (r *runner) watchUnsafe() {
 		conds := slices.Clone(e.Conditions())
 		for i := range conds {
 			conds[i].Timeout = 0
+			conds[i].E2E = nil // the judge reads the genuine frames alone
 		}
 		if rb := r.v.Restbus[e.Bus]; r.dut != nil && rb != nil {
 			// a DUT's bus is SocketCAN, which names no sender: what the
@@ -287,13 +294,24 @@ func (r *runner) spoofSignal(b *BusAttack) (func(), error) {
 		st := sf.Stop()
 		r.spoofed[b.Target] = fmt.Sprintf("on the wire, %s came at twice its cycle rate with each alive counter value twice (%d genuine frames, %d spoofed), which an end-to-end check (AUTOSAR E2E) can flag; which of two frames is genuine, nothing on a CAN frame tells (no sender, no authentication)",
 			m.Name, st.Genuine, st.Spoofed)
+		if r.spoofFrames == nil {
+			r.spoofFrames = map[string]int64{}
+		}
+		r.spoofFrames[b.Target] += int64(st.Spoofed)
 		r.attackEvent(b.Target, fmt.Sprintf("spoofer off: %d frames spoofed", st.Spoofed))
 	}, nil
 }
 
 // outOfModel makes res a finding: expected OutOfModel, and it passes when
 // the attack was seen to succeed (the finding reproduces); Finding says
-// why no ECU check could stop it and what the ECU could have told.
+// why no ECU check could stop it and what the ECU could have told. On the
+// simulated ECUs a finding that does not reproduce fails: the scenario no
+// longer shows what it documents. A device under test on which it does not
+// reproduce resisted the attack (observed Resisted, passing): a good
+// outcome for its supplier, shown apart, neither a finding nor a defence
+// of an Uptane check (Detected stays empty; what the device did is in the
+// detail) — provided the attack was seen acting (a spoofer that sent no
+// frame proves nothing).
 func (r *runner) outOfModel(ecu string, res *Result) {
 	res.Expected = OutOfModel
 	res.Pass = res.Observed == Compromised
@@ -303,7 +321,22 @@ func (r *runner) outOfModel(ecu string, res *Result) {
 		f += " Observed: " + sp + "."
 	}
 	res.Finding = f
-	if !res.Pass {
-		res.Detail = strings.TrimPrefix(res.Detail+"; the finding did not reproduce: the attack did not reach its goal", "; ")
+	if res.Pass {
+		return
 	}
+	n, spoofer := r.spoofFrames[ecu]
+	if r.dut != nil && ecu == r.dut.ecu.ID && res.Observed == Defended && (!spoofer || n > 0) {
+		res.Observed, res.Pass = Resisted, true
+		did := res.Detail
+		if did == "" {
+			did = "it reported nothing the harness saw"
+		}
+		res.Detail = "the device under test resisted: the attack did not reach its goal on it (out of the model: no Uptane check is credited); what it did: " + did
+		return
+	}
+	why := "the attack did not reach its goal"
+	if spoofer && n == 0 {
+		why = "the spoofer sent no frame: the attack never acted"
+	}
+	res.Detail = strings.TrimPrefix(res.Detail+"; the finding did not reproduce: "+why, "; ")
 }

@@ -160,7 +160,10 @@ type runner struct {
 	unsafe     map[string][]string
 	unsafeSeen map[string]bool
 	spoofed    map[string]string
-	start      gotime.Time
+	// spoofFrames: how many frames the spoof-signal attackers aimed at
+	// each ECU sent (set when one ran).
+	spoofFrames map[string]int64
+	start       gotime.Time
 }
 
 func (s *Scenario) runProfile(o RunOptions, control bool) ([]Result, error) {

@@ -179,6 +179,9 @@ func (r *runner) verdicts(p check.Profile, control bool) []Result {
 			res.Detail = strings.TrimPrefix(res.Detail+"; "+msg, "; ")
 		}
 		if s.ExpectInstalled != "" && !r.installedIs(ecu, s.ExpectInstalled) {
+			if res.Observed == Resisted {
+				res.Observed = Defended // resisted is a passing verdict only
+			}
 			res.Pass = false
 			res.Detail = strings.TrimPrefix(res.Detail+"; "+fmt.Sprintf("every run must end with %s on %s (expect_installed): it does not", ecu, s.ExpectInstalled), "; ")
 		}

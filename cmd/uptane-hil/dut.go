@@ -55,13 +55,13 @@ func dutWord(control bool) string {
 // printDUTLine prints one result of a DUT run: the DUT's verdict (or not
 // applicable, with the reason), or the twin's control.
 func printDUTLine(width, n, total int, control bool, x reports.Result) {
-	word := resultWord(x) // FIND for a finding played on the DUT
+	word := resultWord(x) // FIND for a finding played on the DUT, RSST for one it resisted
 	if x.Observed == scenarios.NotApplicable {
 		fmt.Printf("[%*d/%d] %-4s %-34s %-9s %-5s not applicable: %s\n", width, n, total, "N/A", x.Scenario, x.ECU, dutWord(control), x.Detail)
 		return
 	}
 	detail := x.Detected
-	if x.Observed == scenarios.Compromised && !control {
+	if x.Observed == scenarios.Compromised && !control || x.IsResisted() {
 		detail = x.Detail
 	}
 	fmt.Printf("[%*d/%d] %-4s %-34s %-9s %-5s %-11s %s\n", width, n, total, word, x.Scenario, x.ECU, dutWord(control), x.Observed, detail)

@@ -101,4 +101,27 @@ var _ = Describe("the report of a suite played against a device under test (conv
 		Expect(runsText(reports.Summary{Runs: 36, Passed: 20, NotApplicable: 16})).To(Equal("36 runs (16 not applicable)"))
 		Expect(runsText(reports.Summary{Runs: 4, Passed: 4})).To(Equal("4 runs"))
 	})
+
+	It("carries a spoof the device resisted as resisted: no check credited, counted apart in the closing line, RSST in the run's lines", func() {
+		spoof, err := scenarios.Load("scenarios/spoofed-vehicle-speed.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		x := scenarios.Result{Scenario: spoof.Name, Attack: spoof.Attack, Standard: spoof.Standard, ECU: "BRK-0001", Profile: "conformant",
+			Expected: scenarios.OutOfModel, Observed: scenarios.Resisted, Pass: true, Target: scenarios.OnDUT, Finding: "Outside the model …",
+			Detail: "the device under test resisted: …", Identity: &scenarios.Identity{ECU: "BRK-0001", Profile: "full"}}
+		got := reportResult(rig, unit{scen: spoof}, x, nil)
+		Expect(got.Observed).To(Equal(reports.Resisted))
+		Expect(got.IsResisted()).To(BeTrue())
+		Expect(got.Checks).To(BeEmpty(), "no check of the defence: it has none")
+		Expect(resultWord(got)).To(Equal("RSST"))
+		var buf bytes.Buffer
+		defended := reports.Result{Attack: "freeze", Target: reports.TargetDUT, Pass: true}
+		na := reports.Result{Attack: "freeze", Target: reports.TargetDUT, Expected: reports.NotApplicable, Observed: reports.NotApplicable}
+		Expect(writeSummary(&buf, []reports.Result{defended, got, na})).To(Equal(0))
+		Expect(buf.String()).To(HaveSuffix("1 passed, 0 failed, 1 not applicable (neither passed nor failed: they cannot judge the device under test; the report says why), " +
+			"1 out-of-model attack(s) resisted by the device (RSST: a good outcome, no Uptane check credited; the report says what it did)\n"))
+		buf.Reset()
+		Expect(writeSummary(&buf, []reports.Result{defended, got})).To(Equal(0))
+		Expect(buf.String()).To(ContainSubstring("unsafe-state               1       0  + 1 resisted (out of the model)"))
+		Expect(buf.String()).To(HaveSuffix("1 passed, 0 failed, 1 out-of-model attack(s) resisted by the device (RSST: a good outcome, no Uptane check credited; the report says what it did)\n"))
+	})
 })

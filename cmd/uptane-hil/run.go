@@ -198,9 +198,13 @@ func seedNote(p *suitePlan, s uint64) string {
 	return ""
 }
 
-// resultWord is PASS or FAIL, or FIND for an out-of-model result whose
-// finding reproduced (no defence: its report entry says why).
+// resultWord is PASS or FAIL, FIND for an out-of-model result whose
+// finding reproduced (no defence: its report entry says why), or RSST for
+// one the device under test resisted (passed; no defence either).
 func resultWord(x reports.Result) string {
+	if x.IsResisted() {
+		return "RSST"
+	}
 	if x.Pass && x.Expected == reports.OutOfModel {
 		return "FIND"
 	}
@@ -218,8 +222,8 @@ func passWord(p bool) string {
 // count; a scenario that does not apply to the device under test is
 // counted apart, neither passed nor failed.
 func writeSummary(w io.Writer, all []reports.Result) (failed int) {
-	type row struct{ runs, passed, na, findings int }
-	findings := 0
+	type row struct{ runs, passed, na, findings, resisted int }
+	findings, resisted := 0, 0
 	byAttack := map[string]*row{}
 	var order []string
 	na := 0
@@ -235,6 +239,9 @@ func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 		case x.IsNotApplicable():
 			rw.na++
 			na++
+		case x.IsResisted():
+			rw.resisted++
+			resisted++
 		case x.Pass && x.Expected == reports.OutOfModel:
 			rw.findings++
 			findings++
@@ -252,11 +259,17 @@ func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 			if f := byAttack[a].findings; f > 0 {
 				more = fmt.Sprintf("  + %d out-of-model finding(s)", f)
 			}
+			if n := byAttack[a].resisted; n > 0 {
+				more += fmt.Sprintf("  + %d resisted (out of the model)", n)
+			}
 			fmt.Fprintf(w, "%-22s %5d %7d%s\n", a, byAttack[a].runs, byAttack[a].passed, more)
 		}
-		fmt.Fprintf(w, "%d passed, %d failed", len(all)-failed-findings, failed)
+		fmt.Fprintf(w, "%d passed, %d failed", len(all)-failed-findings-resisted, failed)
 		if findings > 0 {
 			fmt.Fprintf(w, ", %d out-of-model finding(s): no ECU check can stop them, not counted as defences (report.html says why)", findings)
+		}
+		if resisted > 0 {
+			fmt.Fprintf(w, ", %d out-of-model attack(s) resisted by the device (RSST: a good outcome, no Uptane check credited; the report says what it did)", resisted)
 		}
 		fmt.Fprintln(w)
 		return failed
@@ -266,7 +279,14 @@ func writeSummary(w io.Writer, all []reports.Result) (failed int) {
 	for _, a := range order {
 		fmt.Fprintf(w, "%-22s %5d %7d %15d\n", a, byAttack[a].runs, byAttack[a].passed, byAttack[a].na)
 	}
-	fmt.Fprintf(w, "%d passed, %d failed, %d not applicable (neither passed nor failed: they cannot judge the device under test; the report says why)\n", len(all)-failed-na-findings, failed, na)
+	fmt.Fprintf(w, "%d passed, %d failed, %d not applicable (neither passed nor failed: they cannot judge the device under test; the report says why)", len(all)-failed-na-findings-resisted, failed, na)
+	if findings > 0 {
+		fmt.Fprintf(w, ", %d out-of-model finding(s) reproduced on the device: no ECU check can stop them, not counted as defences", findings)
+	}
+	if resisted > 0 {
+		fmt.Fprintf(w, ", %d out-of-model attack(s) resisted by the device (RSST: a good outcome, no Uptane check credited; the report says what it did)", resisted)
+	}
+	fmt.Fprintln(w)
 	return failed
 }
 

@@ -40,6 +40,17 @@ func awakeWallRig() *rigs.Rig {
 }
 
 var _ = Describe("an ECU in its own process with programming preconditions (uptane-hil ecu)", func() {
+	It("says in its log which precondition it checks end to end (e2e: true)", func() {
+		src, err := os.ReadFile("../../rigs/virtual.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		y := strings.Replace(string(src), "{signal: VehicleSpeed, max: 0}", "{signal: VehicleSpeed, max: 0, e2e: true}", 1)
+		r, err := rigs.Parse("../../rigs/e2e-virtual.yaml", []byte(y))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(vehicle.PreconditionsText(r, r.ECU("ECM-0001"))).To(Equal(
+			"programming preconditions VehicleSpeed <= 0 (ESC_WheelSpeeds 0xa0, stale after 500ms, end-to-end check (alive counter ESC_WheelSpeeds_Alive, crc8-j1850 ESC_WheelSpeeds_CRC): " +
+				"a frame that fails it is discarded, the signal invalid until 2 good frames in a row); IgnitionState = 2 (ON) (GW_IgnitionStatus 0x100, stale after 500ms), read from bus powertrain"))
+	})
+
 	It("reads them off its bus as the in-process ECU does: refuses while a signal was never seen, while the car drives, and when the signal goes stale; installs once parked; DID 0xF1A9 and its log say why", func() {
 		r := awakeWallRig()
 		r.Primary().PreconditionsWait = 1500 * time.Millisecond

@@ -118,6 +118,9 @@ func PreconditionsText(r *rigs.Rig, e *rigs.ECU) string {
 		if c.Timeout > 0 {
 			stale = "stale after " + c.Timeout.String()
 		}
+		if c.E2E != nil {
+			stale += ", " + c.E2E.String() + ": a frame that fails it is discarded, the signal invalid until 2 good frames in a row"
+		}
 		parts[i] = fmt.Sprintf("%s (%s %#x, %s)", c, c.Message.Name, c.Message.ID, stale)
 	}
 	iface := ""

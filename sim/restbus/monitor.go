@@ -24,6 +24,10 @@ type Condition struct {
 	// older than that is stale (the sender fell silent) and the condition
 	// unmet, as an ECU's reception deadline monitoring does. 0: never stale.
 	Timeout time.Duration
+	// E2E, when set, is the receiver's end-to-end check of the message
+	// (e2e.go): a frame that fails it is discarded, and the condition is
+	// unmet while the signal is invalid.
+	E2E *E2E
 }
 
 // Stale timeouts by default (DefaultTimeout): StaleCycles cycle times of the
@@ -77,6 +81,7 @@ type Monitor struct {
 	last   []int64
 	at     []time.Time
 	seen   []bool
+	e2e    []e2eState
 	first  []int64 // the first value seen of each signal
 	told   []bool  // whether notify heard each signal's first sighting
 	remove func()
@@ -88,7 +93,8 @@ type Monitor struct {
 // Observe; clk says how old a value is.
 func NewMonitor(clk clock.Clock, conds []Condition) *Monitor {
 	return &Monitor{clk: clk, conds: conds, last: make([]int64, len(conds)), at: make([]time.Time, len(conds)),
-		seen: make([]bool, len(conds)), first: make([]int64, len(conds)), told: make([]bool, len(conds)), remove: func() {}}
+		seen: make([]bool, len(conds)), e2e: make([]e2eState, len(conds)), first: make([]int64, len(conds)), told: make([]bool, len(conds)),
+		remove: func() {}}
 }
 
 // Watch starts watching bus (a tap: every frame on the wire, whoever sent
@@ -158,6 +164,12 @@ func (m *Monitor) Observe(f can.Frame, at time.Time) {
 		if f.ID != c.Message.ID || f.Extended != c.Message.Extended || int(f.Len) < c.Message.Size {
 			continue
 		}
+		if c.E2E != nil {
+			fresh := !m.seen[i] || c.Timeout > 0 && at.Sub(m.at[i]) > c.Timeout
+			if c.E2E.judge(&m.e2e[i], f.Payload(), fresh) != "" {
+				continue // discarded: its value is not taken
+			}
+		}
 		raw := c.Signal.Raw(f.Payload())
 		if !m.seen[i] {
 			m.first[i] = raw
@@ -193,6 +205,8 @@ func (m *Monitor) Check() error {
 		case c.Timeout > 0 && now.Sub(m.at[i]) > c.Timeout:
 			bad = append(bad, fmt.Sprintf("%s.%s stale: no frame for %s (timeout %s; last %s%s; want %s)", c.Message.Name, c.Signal.Name,
 				now.Sub(m.at[i]).Round(time.Millisecond), c.Timeout, c.Signal.Format(m.last[i]), unit(c.Signal), c))
+		case c.E2E != nil && !c.E2E.valid(&m.e2e[i]):
+			bad = append(bad, fmt.Sprintf("%s.%s %s", c.Message.Name, c.Signal.Name, c.E2E.invalid(&m.e2e[i])))
 		case !c.holds(m.last[i]):
 			bad = append(bad, fmt.Sprintf("%s is %s%s (want %s)", c.Signal.Name, c.Signal.Format(m.last[i]), unit(c.Signal), c))
 		}
