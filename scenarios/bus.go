@@ -424,16 +424,22 @@ func (r *runner) flood(bs can.Bus, ch bus.Channel, e *rigs.ECU, rate int) (func(
 	return func() {
 		st := fl.Stop()
 		r.bus.floods[e.ID] = st
-		r.details[e.ID] = append(r.details[e.ID], fmt.Sprintf("flood of %s: %d requests, %d answered (%d busy), %d lost", e.ID, st.Sent, st.Answered, st.Busy, st.Lost))
+		msg := fmt.Sprintf("flood of %s: %d requests, %d answered (%d busy), %d lost", e.ID, st.Sent, st.Answered, st.Busy, st.Lost)
+		if st.Lost > 0 && st.Stalled > 0 {
+			msg += fmt.Sprintf(" (%d sent while it answered nothing for %s or more: losses up to that many are a stall, not starvation)", st.Stalled, bus.DefaultGap)
+		}
+		r.details[e.ID] = append(r.details[e.ID], msg)
 		r.pendingDetections(e.ID)
 	}, nil
 }
 
-// starved reports whether a flood left requests to ecu unanswered: the ECU
-// could not keep up.
+// starved reports whether a flood left requests to ecu unanswered while
+// the ECU was answering: its processor could not keep up (bus.FloodStats
+// Starved; what it lost while it answered nothing at all, a host that did
+// not run it or the flood's receiver, is no starvation).
 func (r *runner) starved(ecu string) bool {
 	st, ok := r.bus.floods[ecu]
-	return ok && st.Lost > 0
+	return ok && st.Starved()
 }
 
 // directorMisled reports whether the Director records an installed image for

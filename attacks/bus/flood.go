@@ -22,15 +22,43 @@ type FloodConfig struct {
 	// host) it waits on, a tenth of Grace at a time, up to ten Graces in
 	// all; an answer that has not come by then is lost.
 	Grace time.Duration
+	// Gap is how long the target may answer nothing at all while the flood
+	// goes on before the node takes it for not running (default 100 ms,
+	// twice the P2 of 50 ms within which a running server answers or says
+	// it is working, ISO 14229-2): the requests sent from then until its
+	// next answer are Stalled.
+	Gap time.Duration
 }
+
+// DefaultGap is FloodConfig.Gap's default.
+const DefaultGap = 100 * time.Millisecond
 
 // FloodStats is what the flooding node saw.
 type FloodStats struct {
 	Sent     int // requests sent
 	Answered int // answers to them (positive or negative)
 	Busy     int // of those, busyRepeatRequest (0x21): not processed
-	Lost     int // requests that got no answer: the ECU could not keep up
+	Lost     int // requests that got no answer
+	// Stalled counts the requests sent while the target had answered
+	// nothing for Gap or longer: not running at all (a process its host
+	// did not schedule, a diagnostic task blocked in a long request of its
+	// own), or not heard (the node's own receiver not scheduled). A
+	// starved ECU is never silent that long: it answers what its processor
+	// gets through, every few milliseconds, and loses the rest.
+	Stalled int
 }
+
+// Starved reports whether the flood starved the ECU: it lost more
+// requests than were sent while it answered nothing at all. A rate-limited
+// ECU (pouf.rate_limit) answers every request, the excess busy at once, so
+// what it loses while it, or the host under it, stands still is not the
+// flood's doing; an ECU without one processes every request it takes,
+// answers at its processor's pace and loses the rest all along. A stall of
+// S at R requests a second loses at most S·R less what the ECU's receive
+// queue holds, and counts S·R less Gap·R as Stalled: a stall passes for
+// starvation only on an ECU whose queue holds fewer than Gap·R requests
+// (100 at 1000/s; the rig's Secondaries hold 256).
+func (st FloodStats) Starved() bool { return st.Lost > st.Stalled }
 
 // Flood is a node that sends one UDS request as an ISO-TP single frame on
 // a Secondary's request identifier at a fixed rate, and counts the answers
@@ -44,7 +72,7 @@ type Flood struct {
 	done clock.Cond
 	exit bool
 	st   FloodStats
-	last time.Time // when the last answer came
+	last time.Time // when the last answer came (the start before the first)
 }
 
 // StartFlood attaches the flooding node to b and starts sending on an actor
@@ -62,11 +90,14 @@ func StartFlood(b can.Bus, clk clock.Clock, ch Channel, name string, cfg FloodCo
 	if cfg.Grace <= 0 {
 		cfg.Grace = time.Second
 	}
+	if cfg.Gap <= 0 {
+		cfg.Gap = DefaultGap
+	}
 	node, err := b.Attach(name, can.Exact(ch.Response, ch.Extended))
 	if err != nil {
 		return nil, fmt.Errorf("bus: attacker node on %s: %w", b.Name(), err)
 	}
-	f := &Flood{clk: clk, node: node, cfg: cfg}
+	f := &Flood{clk: clk, node: node, cfg: cfg, last: clk.Now()}
 	f.done = clk.NewCond(&f.mu)
 	frame := can.Frame{ID: ch.Request, Extended: ch.Extended, Len: uint8(1 + len(cfg.Request))}
 	frame.Data[0] = byte(len(cfg.Request)) // single frame, SF_DL
@@ -103,6 +134,9 @@ func (f *Flood) send(frame can.Frame) {
 		}
 		f.mu.Lock()
 		f.st.Sent++
+		if f.clk.Now().Sub(f.last) >= f.cfg.Gap {
+			f.st.Stalled++
+		}
 		f.mu.Unlock()
 	}
 }

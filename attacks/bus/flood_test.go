@@ -3,9 +3,11 @@ package bus_test
 import (
 	"sync"
 
+	"time"
+
 	"github.com/uptane-hil/uptane-hil/sim/can"
 	"github.com/uptane-hil/uptane-hil/sim/clock"
-	"time"
+	"github.com/uptane-hil/uptane-hil/sim/isotp"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -35,6 +37,8 @@ var _ = Describe("a request flood (Flood)", func() {
 		st := flood(check.Conformant)
 		Expect(st.Sent).To(BeNumerically("~", 2000, 2))
 		Expect(st.Lost).To(BeZero())
+		Expect(st.Stalled).To(BeZero())
+		Expect(st.Starved()).To(BeFalse())
 		Expect(st.Answered).To(Equal(st.Sent))
 		// a burst of 50, then 200 a second
 		Expect(st.Sent - st.Busy).To(BeNumerically("~", 50+2*200, 3))
@@ -44,6 +48,8 @@ var _ = Describe("a request flood (Flood)", func() {
 		st := flood(check.Without(check.PoufRateLimit))
 		Expect(st.Busy).To(BeZero())
 		Expect(st.Lost).To(BeNumerically(">", 0))
+		Expect(st.Stalled).To(BeZero(), "it answers every 2 ms all along")
+		Expect(st.Starved()).To(BeTrue())
 		// what 2 s of a 2 ms-per-request processor answer, plus the 256
 		// requests its receive queue held when the flood stopped
 		Expect(st.Answered).To(BeNumerically("~", 1000+256, 5))
@@ -63,6 +69,46 @@ var _ = Describe("a request flood (Flood)", func() {
 		Expect(st.Answered).To(BeNumerically("~", 200+256, 5), "what it processed in the flood's second, then its whole queue")
 		Expect(st.Lost).To(Equal(st.Sent - st.Answered))
 		Expect(st.Lost).To(BeNumerically(">", 0), "it could not keep up: the requests its full queue turned away are lost")
+	})
+
+	// A stall: the ECU's diagnostic task does not run for 1.5 s (a request
+	// of its own that blocks it, as a host that does not schedule a DUT's
+	// process would), with the flood on from its start and 1 s after it.
+	stalled := func(profile check.Profile) bus.FloodStats {
+		var st bus.FloodStats
+		onBench(func(b *bench) {
+			b.serve("BRK-1", &stallECU{clk: b.sim, did: 0xF1A0, stall: 1500 * time.Millisecond},
+				secondary.ServerLimits(uds.ServerConfig{ServiceTime: 2 * time.Millisecond, RateBurst: 50}, profile, nil))
+			conn, err := isotp.New(b.bus, b.sim, isotp.Options{Name: "primary", TxID: ch.Request, RxID: ch.Response})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(conn.Send([]byte{0x22, 0xF1, 0xA0})).To(Succeed())
+			f, err := bus.StartFlood(b.bus, b.sim, ch, "attacker (flood)", bus.FloodConfig{Rate: 1000})
+			Expect(err).NotTo(HaveOccurred())
+			b.sim.Sleep(2500 * time.Millisecond)
+			st = f.Stop()
+		})
+		return st
+	}
+
+	It("does not take a rate-limited ECU that stood still for a while for starved: what it lost, it lost while it answered nothing at all", func() {
+		st := stalled(check.Conformant)
+		// 1.5 s of requests, less the 256 its receive queue held, and a
+		// few more while it works through the burst its bucket lets in
+		Expect(st.Lost).To(BeNumerically(">=", 1500-256), "a stall loses requests")
+		Expect(st.Stalled).To(BeNumerically("~", 1500-100, 5), "sent from 100 ms into the silence until its first answer")
+		Expect(st.Lost).To(BeNumerically("<", st.Stalled))
+		Expect(st.Busy).To(BeNumerically(">", 0))
+		Expect(st.Starved()).To(BeFalse())
+	})
+
+	It("still sees a starved ECU that also stood still: it loses requests while it answers, too", func() {
+		st := stalled(check.Without(check.PoufRateLimit))
+		Expect(st.Stalled).To(BeNumerically("~", 1500-100, 5))
+		// in the stall it lost 1500-256 (its queue was full from then
+		// on), after it 500 of the next 1000
+		Expect(st.Lost).To(BeNumerically("~", 1500-256+500, 5))
+		Expect(st.Lost - st.Stalled).To(BeNumerically(">", 300))
+		Expect(st.Starved()).To(BeTrue())
 	})
 
 	It("replays the same frames from the same start", func() {
@@ -138,3 +184,20 @@ var _ = Describe("a request flood whose sender stalls", func() {
 		Expect(len(b.sent)).To(BeNumerically("~", 700, 3))
 	})
 })
+
+// stallECU is a fakeECU whose read of DID did keeps its diagnostic task
+// busy for stall on clk, answering nothing else meanwhile.
+type stallECU struct {
+	fakeECU
+	clk   clock.Clock
+	did   uint16
+	stall time.Duration
+}
+
+func (e *stallECU) ReadDID(did uint16) ([]byte, error) {
+	if did == e.did {
+		e.clk.Sleep(e.stall)
+		return []byte{1}, nil
+	}
+	return e.fakeECU.ReadDID(did)
+}

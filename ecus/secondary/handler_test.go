@@ -152,6 +152,55 @@ var _ = Describe("the Secondary's UDS handler on an in-memory pipe", func() {
 		})
 	})
 
+	It("create_version_report: a flood that goes on after the next nonce is reported again in that cycle, at its first busy answer (the server tells every hit, the ECU keeps one per nonce)", func() {
+		onPipes(vehicle.Options{}, func(b *pipeBench) {
+			s := b.v.Secondary("BRK-0001")
+			c := b.clients[s.Rig.ID]
+			// the flooder's own line to the ECU's diagnostic server,
+			// with the ECU's limits: 200 requests a second
+			flooder, ecuEnd := uds.Pipe(b.sim)
+			cfg := secondary.ServerLimits(uds.ServerConfig{Name: s.Rig.ID}, s.Config.Profile, s.ECU.RecordAttack)
+			srv := uds.NewServer(ecuEnd, b.sim, secondary.NewHandler(s.ECU, b.v.Rig.Vehicle.VIN), cfg)
+			b.sim.Go("flooded server", func() { _ = srv.Serve() })
+			defer flooder.Close()
+			ask := func() []byte {
+				GinkgoHelper()
+				Expect(flooder.Send([]byte{0x3E, 0x00})).To(Succeed())
+				resp, err := flooder.Recv(time.Second)
+				Expect(err).NotTo(HaveOccurred())
+				return resp
+			}
+			reported := func() []check.ID {
+				GinkgoHelper()
+				raw, err := c.ReadVersionReport()
+				Expect(err).NotTo(HaveOccurred())
+				sr, err := manifest.ParseReport(raw, manifest.MaxReportSize)
+				Expect(err).NotTo(HaveOccurred())
+				var got []check.ID
+				for _, a := range sr.Signed.Attacks {
+					got = append(got, a.Check)
+				}
+				return got
+			}
+			Expect(c.WriteNonce(bytes.Repeat([]byte{5}, 16))).To(Succeed())
+			for range uds.DefaultRateLimit {
+				Expect(ask()).To(Equal([]byte{0x7E, 0x00}))
+			}
+			Expect(ask()).To(Equal([]byte{0x7F, 0x3E, byte(uds.BusyRepeatRequest)}))
+			Expect(reported()).To(Equal([]check.ID{check.PoufRateLimit}))
+			// a new cycle within the same second of the flood: the
+			// reported entry is forgotten, and the next busy answer
+			// lists the check again
+			Expect(c.WriteNonce(bytes.Repeat([]byte{6}, 16))).To(Succeed())
+			Expect(ask()).To(Equal([]byte{0x7F, 0x3E, byte(uds.BusyRepeatRequest)}))
+			Expect(reported()).To(Equal([]check.ID{check.PoufRateLimit}), "the flood of this cycle")
+			for range 100 {
+				ask()
+			}
+			Expect(reported()).To(Equal([]check.ID{check.PoufRateLimit}), "once, however many busy answers")
+		})
+	})
+
 	It("verify_metadata, verify_image, install_image: driven by the Primary over the pipe, every Secondary (full and partial verification, encrypted or not) installs release 2", func() {
 		onPipes(vehicle.Options{}, func(b *pipeBench) {
 			rep, err := b.v.Campaign(2)

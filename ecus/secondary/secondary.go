@@ -16,7 +16,6 @@ import (
 	"crypto/ecdh"
 	"errors"
 	"io"
-	"slices"
 	"sync"
 	"time"
 
@@ -144,17 +143,11 @@ func (e *ECU) LastError() error { e.mu.Lock(); defer e.mu.Unlock(); return e.las
 func (e *ECU) record(err error) error {
 	e.lastErr = err
 	if ce, ok := check.As(err); ok {
-		at := e.cfg.Clock.Now()
-		_ = e.st.Update("attack", func(s *store.State) error {
-			// one entry per check until the next report's nonce: a
-			// check that keeps firing (its rate limit under a flood,
-			// once a second) must not grow the report past what the
-			// bus carries in one answer (uds MaxResponse)
-			if len(s.Attacks) < manifest.MaxAttacks && !slices.ContainsFunc(s.Attacks, func(a store.AttackRecord) bool { return a.Check == ce.Check }) {
-				s.Attacks = append(s.Attacks, store.AttackRecord{Check: ce.Check, Attack: ce.Attack, Detail: ce.Error(), At: at})
-			}
-			return nil
-		})
+		// one entry per check until the next report's nonce: a check
+		// that keeps firing (its rate limit, at every busy answer of a
+		// flood) must not grow the report past what the bus carries in
+		// one answer (uds MaxResponse), and costs no write once listed
+		_, _ = e.st.AddAttack(store.AttackRecord{Check: ce.Check, Attack: ce.Attack, Detail: ce.Error(), At: e.cfg.Clock.Now()}, manifest.MaxAttacks)
 	}
 	return err
 }

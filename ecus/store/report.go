@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"time"
 
 	"github.com/uptane-hil/uptane-hil/uptane/manifest"
@@ -33,4 +34,27 @@ func (s *Store) NextReport(ecu string, latest func(State) (time.Time, []byte)) (
 	}
 	t, nonce := latest(st)
 	return manifest.NewReport(ecu, img, attacks, t, nonce, st.ReportCounter), nil
+}
+
+// AddAttack keeps a detected attack for the next version report, durably
+// (crash point "attack"): one entry per check until the next nonce drops
+// the reported ones, and at most limit entries, so that a check that keeps
+// firing (a rate limit at every busy answer of a flood) cannot grow the
+// report past what the bus carries in one answer. It reports whether it
+// added the record; a check already listed costs no write.
+func (s *Store) AddAttack(a AttackRecord, limit int) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.st.Attacks) >= limit || slices.ContainsFunc(s.st.Attacks, func(x AttackRecord) bool { return x.Check == a.Check }) {
+		return false, nil
+	}
+	c := s.copyLocked()
+	c.Attacks = append(c.Attacks, a)
+	old := s.st
+	s.st = c
+	if err := s.saveNamedLocked("attack"); err != nil {
+		s.st = old
+		return false, err
+	}
+	return true, nil
 }

@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/uptane-hil/uptane-hil/ecus/store"
+	"github.com/uptane-hil/uptane-hil/uptane/check"
 	"github.com/uptane-hil/uptane-hil/uptane/meta"
 )
 
@@ -232,6 +234,37 @@ var _ = Describe("ECU state store", func() {
 		Expect(sf.Len()).To(Equal(int64(3)))
 		Expect(sf.WriteAt([]byte("def"), 3)).To(Succeed())
 		Expect(sf.Bytes()).To(Equal([]byte("abcdef")))
+	})
+
+	It("keeps a detected attack once per check until the next nonce, durably, and writes nothing for one already listed", func() {
+		var points []string
+		s, err := store.Open(dir, "ECU-1", func(p string) { points = append(points, p) })
+		Expect(err).NotTo(HaveOccurred())
+		rate := store.AttackRecord{Check: check.PoufRateLimit, Attack: check.DenialOfService, Detail: "more than 200 requests in 1s"}
+		added, err := s.AddAttack(rate, 2)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(added).To(BeTrue())
+		Expect(points).To(ContainElement("attack:after"), "a durable step")
+		writes := len(points)
+		for range 1000 { // a flood's busy answers
+			added, err = s.AddAttack(rate, 2)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(added).To(BeFalse())
+		}
+		Expect(points).To(HaveLen(writes), "no write for a check already listed")
+		// reported, it is still listed until the next nonce drops it
+		_, err = s.NextReport("ECU-1", func(st store.State) (time.Time, []byte) { return st.LatestTime, st.Nonce })
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.AddAttack(rate, 2)).To(BeFalse())
+		Expect(s.AddAttack(store.AttackRecord{Check: check.PoufTransferSize}, 2)).To(BeTrue())
+		Expect(s.AddAttack(store.AttackRecord{Check: check.VerifyImageHashes}, 2)).To(BeFalse(), "at most limit entries")
+		again, err := store.Open(dir, "ECU-1", nil)
+		Expect(err).NotTo(HaveOccurred())
+		var kept []check.ID
+		for _, a := range again.State().Attacks {
+			kept = append(kept, a.Check)
+		}
+		Expect(kept).To(Equal([]check.ID{check.PoufRateLimit, check.PoufTransferSize}))
 	})
 
 	It("refuses another ECU's state directory", func() {

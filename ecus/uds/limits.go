@@ -105,8 +105,14 @@ type ServerConfig struct {
 	// Lifted are limits the server does not enforce (a control profile's
 	// ECU).
 	Lifted []Limit
-	// OnLimit, when set, is told when a request hits a limit (once per
-	// window for the rate limit). It must not block.
+	// OnLimit, when set, is told of every request that hits a limit, each
+	// request a flood has answered busy too: it runs at the flood's rate
+	// (hundreds a second), so it must not block and should cost nothing
+	// when it has nothing new to keep. How often a hit is worth keeping is
+	// the listener's business (an Uptane Secondary lists a check once per
+	// version report's nonce): a server that told a flood once per window
+	// would stay silent after a new nonce until its window ended, and a
+	// flood that ends within it would go unreported in that cycle.
 	OnLimit func(LimitHit)
 }
 
@@ -159,16 +165,13 @@ func (s *Server) flooded() bool {
 		return s.bucketEmpty(now)
 	}
 	if s.winStart.IsZero() || now.Sub(s.winStart) >= s.cfg.RateWindow || now.Before(s.winStart) {
-		s.winStart, s.winCount, s.winTold = now, 0, false
+		s.winStart, s.winCount = now, 0
 	}
 	s.winCount++
 	if s.winCount <= s.cfg.RateLimit {
 		return false
 	}
-	if !s.winTold {
-		s.winTold = true
-		s.hit(RateLimit, "more than %d requests in %s; answering busyRepeatRequest", s.cfg.RateLimit, s.cfg.RateWindow)
-	}
+	s.hit(RateLimit, "more than %d requests in %s; answering busyRepeatRequest", s.cfg.RateLimit, s.cfg.RateWindow)
 	return true
 }
 
@@ -187,9 +190,6 @@ func (s *Server) bucketEmpty(now time.Time) bool {
 		s.credit -= cost
 		return false
 	}
-	if s.toldAt.IsZero() || now.Sub(s.toldAt) >= s.cfg.RateWindow || now.Before(s.toldAt) {
-		s.toldAt = now
-		s.hit(RateLimit, "more than %d requests in %s (burst %d); answering busyRepeatRequest", s.cfg.RateLimit, s.cfg.RateWindow, s.cfg.RateBurst)
-	}
+	s.hit(RateLimit, "more than %d requests in %s (burst %d); answering busyRepeatRequest", s.cfg.RateLimit, s.cfg.RateWindow, s.cfg.RateBurst)
 	return true
 }

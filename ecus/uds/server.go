@@ -23,12 +23,10 @@ type Server struct {
 	xfer     *transfer
 	winStart time.Time
 	winCount int
-	winTold  bool
 	// token bucket (RateBurst > 0): credit in time, one request costs
 	// RateWindow/RateLimit
 	credit  time.Duration
 	tokLast time.Time
-	toldAt  time.Time
 
 	jobs    *clock.Queue[func() error]
 	results *clock.Queue[error]

@@ -292,6 +292,56 @@ var _ = Describe("the client", func() {
 	})
 })
 
+var _ = Describe("the client under a flood of answers that are not its own", func() {
+	// Another tester floods the ECU with TesterPresent on the same
+	// identifiers: its answers, positive and busy, 1000 a second, reach
+	// this client too (ISO 15765-2 addressing knows no tester).
+	flood := func(ecu *uds.PipeEnd, clk clock.Clock, answerAfter time.Duration) {
+		clk.Go("flood answers", func() {
+			req, err := ecu.Recv(-1)
+			if err != nil {
+				return
+			}
+			start := clk.Now()
+			for i := 0; ; i++ {
+				if answerAfter > 0 && clk.Since(start) >= answerAfter {
+					_ = ecu.Send(append([]byte{req[0] + 0x40}, req[1:]...))
+					return
+				}
+				msg := []byte{0x7E, 0x00}
+				if i%5 != 0 {
+					msg = []byte{0x7F, 0x3E, 0x21}
+				}
+				if ecu.Send(msg) != nil {
+					return
+				}
+				clk.Sleep(time.Millisecond)
+			}
+		})
+	}
+	It("waits through any number of them for its answer within P2: a count of unrelated messages is no timer", func() {
+		newSimRun(func(c *uds.Client, ecu *uds.PipeEnd, sim *clock.Sim) {
+			// 290 foreign answers before its own, just within P2 + slack
+			flood(ecu, sim, uds.DefaultP2+uds.DefaultSlack-10*time.Millisecond)
+			resp, err := c.Do([]byte{0x22, 0xF1, 0x8C})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp).To(Equal([]byte{0x62, 0xF1, 0x8C}))
+		})
+	})
+	It("gives up at P2 when its answer does not come, not sooner", func() {
+		newSimRun(func(c *uds.Client, ecu *uds.PipeEnd, sim *clock.Sim) {
+			flood(ecu, sim, 0)
+			start := sim.Now()
+			_, err := c.Do([]byte{0x22, 0xF1, 0x8C})
+			var te *uds.TimeoutError
+			Expect(err).To(BeAssignableToTypeOf(te))
+			Expect(err.Error()).To(ContainSubstring("(P2)"))
+			Expect(sim.Since(start)).To(Equal(uds.DefaultP2 + uds.DefaultSlack))
+			ecu.Close()
+		})
+	})
+})
+
 // newSimRun runs body with a client whose server side is a raw pipe end.
 func newSimRun(body func(c *uds.Client, ecu *uds.PipeEnd, sim *clock.Sim)) {
 	GinkgoHelper()
