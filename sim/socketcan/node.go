@@ -302,6 +302,19 @@ func (n *node) Recv(timeout time.Duration) (can.Frame, error) {
 	return f, nil
 }
 
+// buffered hands out the next data frame of the last recvmmsg (n.rmu
+// held); error frames and malformed reads are not data.
+func (n *node) buffered() (can.Frame, bool) {
+	for n.rb.i < n.rb.n {
+		b := n.rb.frame(n.rb.i)
+		n.rb.i++
+		if f, err := Decode(b); err == nil {
+			return f, true
+		}
+	}
+	return can.Frame{}, false
+}
+
 // recvSocket reads the next data frame from the socket, on wall-clock time;
 // on a stamped node (a tap) it also returns the kernel's receive timestamp
 // (zero when the kernel gave none). Unstamped nodes read up to batchLen
@@ -309,13 +322,9 @@ func (n *node) Recv(timeout time.Duration) (can.Frame, error) {
 func (n *node) recvSocket(timeout time.Duration) (can.Frame, time.Time, error) {
 	n.rmu.Lock()
 	// the frames of the last recvmmsg first: no clock read, no deferred call
-	for n.rb.i < n.rb.n {
-		b := n.rb.frame(n.rb.i)
-		n.rb.i++
-		if f, err := Decode(b); err == nil {
-			n.rmu.Unlock()
-			return f, time.Time{}, nil
-		}
+	if f, ok := n.buffered(); ok {
+		n.rmu.Unlock()
+		return f, time.Time{}, nil
 	}
 	defer n.rmu.Unlock()
 	if n.f == nil {
@@ -330,12 +339,8 @@ func (n *node) recvSocket(timeout time.Duration) (can.Frame, time.Time, error) {
 		deadline = time.Now().Add(timeout)
 	}
 	for {
-		for n.rb.i < n.rb.n {
-			b := n.rb.frame(n.rb.i)
-			n.rb.i++
-			if f, err := Decode(b); err == nil {
-				return f, time.Time{}, nil
-			} // error frames and malformed reads are not data
+		if f, ok := n.buffered(); ok {
+			return f, time.Time{}, nil
 		}
 		var (
 			m, oobn int
