@@ -393,14 +393,24 @@ func (r *runner) recordReport(bs can.Bus, ch bus.Channel, e *rigs.ECU) error {
 	return nil
 }
 
+// replayQuiet is how long the attacker lets the bus rest before it replays
+// a logged session. A log is replayed later, not on the heels of the
+// campaign just played; and replayed at once, the session's requests would
+// find the ECU's rate limit (pouf.rate_limit) still spent by that campaign
+// and be answered busy, so the ECU would never judge the replayed metadata
+// and image, the defence the scenario is about. Our Secondaries' bucket
+// refills in vehicle.RateRefill; a DUT's is its own.
+const replayQuiet = 4 * vehicle.RateRefill
+
 // replaySession: the attacker takes the first update session to the target
-// from its log of the bus and replays it (canplayer), then waits for the
-// ECU to boot.
+// from its log of the bus and replays it (canplayer) once the bus has been
+// quiet for replayQuiet, then waits for the ECU to boot.
 func (r *runner) replaySession(bs can.Bus, ch bus.Channel, e *rigs.ECU) error {
 	recs, err := bus.UpdateSession(r.bus.recorders[bs.Name()].Log(), ch)
 	if err != nil {
 		return err
 	}
+	r.sim.Sleep(replayQuiet)
 	r.attackEvent(e.ID, fmt.Sprintf("replay of a recorded update session (%d frames)", len(recs)))
 	n, err := bus.Replay(bs, r.sim, "attacker (replay)", recs)
 	if err != nil {

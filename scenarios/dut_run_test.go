@@ -266,6 +266,22 @@ var _ = Describe("a DUT run", Label("dut"), func() {
 		}
 	})
 
+	// The replayed session's requests come at their recorded pace, right
+	// after the two campaigns it needs: played at once, they found the
+	// DUT's request rate limit still spent, were answered busy, and the DUT
+	// never judged the replayed metadata (a failure of the whole suite on
+	// the partial DUT in CI). The attacker lets the bus rest first.
+	It("replays a logged update session to a partial DUT that judges it by its version check, not by its rate limit, every time", func() {
+		b := newBench(check.Conformant, "BRK-0001")
+		b.dutOnly = true
+		for i := 1; i <= 3; i++ {
+			dut, _ := dutResults(b.play("bus-replay-session.yaml"))
+			Expect(dut).To(HaveLen(1))
+			Expect(dut[0].Observed).To(Equal(scenarios.Defended), "play %d: %s", i, dut[0].Detail)
+			Expect(dut[0].Pass).To(BeTrue(), "play %d: %s", i, dut[0].Detail)
+		}
+	})
+
 	It("plays the suite on a supplier's ECU no scenario names, in the place of the Secondary each judges, and catches a missing defence", func() {
 		files := []string{"arbitrary-software-image.yaml", "freeze-director-timestamp.yaml", "bus-forged-image.yaml", "incompatible-image-director-breach.yaml"}
 		conformant := check.Conformant

@@ -75,6 +75,11 @@ const (
 	RequestQueue = 256
 )
 
+// RateRefill is how long the rate limit's bucket takes to fill again once a
+// burst has emptied it: RateBurst requests at uds.DefaultRateLimit per
+// uds.DefaultRateWindow.
+const RateRefill = RateBurst * uds.DefaultRateWindow / uds.DefaultRateLimit
+
 // secondaryServer is the UDS server configuration of Secondary e on bus
 // under profile p, in this process or as its own (ServeSecondary): its
 // limits (onCheck records a check the server fires in the ECU's state) and
