@@ -120,7 +120,7 @@ func (r *runner) busAttack(f string, a *AttackStep) (func(), error) {
 	case "replay-session":
 		err = r.replaySession(bs, ch, e)
 	case "flood":
-		off, err = r.flood(bs, ch, e, b.Rate)
+		off, err = r.flood(bs, ch, e, b.Rate, b.For)
 	case "replay-old-metadata":
 		err = r.replayOldMetadata(bs, ch, e)
 	case "write-time":
@@ -423,14 +423,18 @@ func (r *runner) replaySession(bs can.Bus, ch bus.Channel, e *rigs.ECU) error {
 }
 
 // flood: a node sends TesterPresent single frames at rate per second on the
-// target's request identifier until the attack is switched off, then
-// counts the requests that never got an answer.
-func (r *runner) flood(bs can.Bus, ch bus.Channel, e *rigs.ECU, rate int) (func(), error) {
-	fl, err := bus.StartFlood(bs, r.sim, ch, "attacker (flood "+e.ID+")", bus.FloodConfig{Rate: rate})
+// target's request identifier for d (0: until the attack is switched off),
+// and once it is switched off counts the requests that never got an answer.
+func (r *runner) flood(bs can.Bus, ch bus.Channel, e *rigs.ECU, rate int, d gotime.Duration) (func(), error) {
+	fl, err := bus.StartFlood(bs, r.sim, ch, "attacker (flood "+e.ID+")", bus.FloodConfig{Rate: rate, For: d})
 	if err != nil {
 		return nil, err
 	}
-	r.attackEvent(e.ID, fmt.Sprintf("request flood at %d/s", rate))
+	what := fmt.Sprintf("request flood at %d/s", rate)
+	if d > 0 {
+		what += " for " + d.String()
+	}
+	r.attackEvent(e.ID, what)
 	return func() {
 		st := fl.Stop()
 		r.bus.floods[e.ID] = st

@@ -163,6 +163,8 @@ type BusAttack struct {
 	Action string `yaml:"action"` // forge-metadata, forge-image, trickle-image, spoof-report, replay-report, replay-session, flood
 	Target string `yaml:"target"` // the ECU attacked
 	Rate   int    `yaml:"rate"`   // flood: requests per second
+	// For: a flood lasts this long from its start (0: until attack_off).
+	For time.Duration `yaml:"for"`
 	// trickle-image: blocks of Chunk bytes, Interval apart
 	Chunk    int           `yaml:"chunk"`
 	Interval time.Duration `yaml:"interval"`
@@ -486,6 +488,10 @@ func (s *Scenario) validateStep(i int, attacks map[string]bool) error {
 				return s.Errorf(f+".attack.bus.rate", "%d: a flood needs a rate of 1..%d requests per second", b.Rate, MaxFloodRate)
 			case b.Action != "flood" && b.Rate != 0:
 				return s.Errorf(f+".attack.bus.rate", "only a flood has a rate")
+			case b.For < 0:
+				return s.Errorf(f+".attack.bus.for", "%s: a flood's duration is positive (or 0: until attack_off)", b.For)
+			case b.Action != "flood" && b.For != 0:
+				return s.Errorf(f+".attack.bus.for", "only a flood has a duration")
 			case b.Action == "trickle-image" && (b.Chunk <= 0 || b.Chunk > 4093 || b.Interval <= 0):
 				return s.Errorf(f+".attack.bus.chunk", "a trickle needs a chunk of 1..4093 bytes and a positive interval")
 			case b.Action != "trickle-image" && (b.Chunk != 0 || b.Interval != 0):

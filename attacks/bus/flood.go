@@ -13,6 +13,10 @@ import (
 type FloodConfig struct {
 	// Rate is the number of requests sent per second.
 	Rate int
+	// For is how long the flood lasts, from its start: a device that
+	// floods for a while and falls silent; Stop still collects its answers.
+	// Zero: until Stop.
+	For time.Duration
 	// Request is the UDS request sent, at most 7 bytes so that it fits one
 	// single frame (default 3E 00: TesterPresent, answered positively).
 	Request []byte
@@ -87,6 +91,9 @@ func StartFlood(b can.Bus, clk clock.Clock, ch Channel, name string, cfg FloodCo
 	if len(cfg.Request) == 0 || len(cfg.Request) > 7 {
 		return nil, fmt.Errorf("bus: a flood request is 1..7 bytes (one single frame), not %d", len(cfg.Request))
 	}
+	if cfg.For < 0 {
+		return nil, fmt.Errorf("bus: flood duration %s is negative", cfg.For)
+	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = time.Second
 	}
@@ -129,6 +136,9 @@ func (f *Flood) send(frame can.Frame) {
 		f.mu.Lock()
 		stop := f.stop
 		f.mu.Unlock()
+		if f.cfg.For > 0 && f.clk.Now().Sub(start) >= f.cfg.For {
+			stop = true // its time is up: the node falls silent, still listening
+		}
 		if stop || f.node.Send(frame) != nil {
 			return
 		}

@@ -111,6 +111,27 @@ var _ = Describe("a request flood (Flood)", func() {
 		Expect(st.Starved()).To(BeTrue())
 	})
 
+	It("falls silent after its duration (For), and Stop still counts every answer", func() {
+		var st, early bus.FloodStats
+		onBench(func(b *bench) {
+			b.serve("BRK-1", &fakeECU{}, secondary.ServerLimits(uds.ServerConfig{ServiceTime: 2 * time.Millisecond, RateBurst: 50}, check.Conformant, nil))
+			f, err := bus.StartFlood(b.bus, b.sim, ch, "attacker (flood)", bus.FloodConfig{Rate: 1000, For: 500 * time.Millisecond})
+			Expect(err).NotTo(HaveOccurred())
+			b.sim.Sleep(time.Second)
+			early = f.Stats()
+			b.sim.Sleep(time.Second)
+			st = f.Stop()
+		})
+		Expect(early.Sent).To(BeNumerically("~", 500, 2), "half a second at 1000/s")
+		Expect(st.Sent).To(Equal(early.Sent), "nothing after its time was up")
+		Expect(st.Answered).To(Equal(st.Sent))
+		Expect(st.Starved()).To(BeFalse())
+		onBench(func(b *bench) {
+			_, err := bus.StartFlood(b.bus, b.sim, ch, "f", bus.FloodConfig{Rate: 10, For: -time.Second})
+			Expect(err).To(MatchError(ContainSubstring("flood duration -1s is negative")))
+		})
+	})
+
 	It("replays the same frames from the same start", func() {
 		Expect(flood(check.Without(check.PoufRateLimit))).To(Equal(flood(check.Without(check.PoufRateLimit))))
 	})

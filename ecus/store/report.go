@@ -40,16 +40,24 @@ func (s *Store) NextReport(ecu string, latest func(State) (time.Time, []byte)) (
 // (crash point "attack"): one entry per check until the next nonce drops
 // the reported ones, and at most limit entries, so that a check that keeps
 // firing (a rate limit at every busy answer of a flood) cannot grow the
-// report past what the bus carries in one answer. It reports whether it
-// added the record; a check already listed costs no write.
+// report past what the bus carries in one answer. A check that fires again
+// after a report carried it is the next report's too: its entry takes the
+// new record, unreported, and the next nonce keeps it. It reports whether
+// it wrote the record; a check already waiting for a report costs no write.
 func (s *Store) AddAttack(a AttackRecord, limit int) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.st.Attacks) >= limit || slices.ContainsFunc(s.st.Attacks, func(x AttackRecord) bool { return x.Check == a.Check }) {
+	i := slices.IndexFunc(s.st.Attacks, func(x AttackRecord) bool { return x.Check == a.Check })
+	if (i >= 0 && !s.st.Attacks[i].Reported) || (i < 0 && len(s.st.Attacks) >= limit) {
 		return false, nil
 	}
 	c := s.copyLocked()
-	c.Attacks = append(c.Attacks, a)
+	if i >= 0 {
+		a.Reported = false
+		c.Attacks[i] = a
+	} else {
+		c.Attacks = append(c.Attacks, a)
+	}
 	old := s.st
 	s.st = c
 	if err := s.saveNamedLocked("attack"); err != nil {

@@ -252,10 +252,17 @@ var _ = Describe("ECU state store", func() {
 			Expect(added).To(BeFalse())
 		}
 		Expect(points).To(HaveLen(writes), "no write for a check already listed")
-		// reported, it is still listed until the next nonce drops it
+		// reported, it is still listed until the next nonce drops it; a
+		// hit after the report is the next report's (the flood goes on
+		// after the Primary read the report): one write, then none
 		_, err = s.NextReport("ECU-1", func(st store.State) (time.Time, []byte) { return st.LatestTime, st.Nonce })
 		Expect(err).NotTo(HaveOccurred())
+		Expect(s.State().Attacks[0].Reported).To(BeTrue())
+		writes = len(points)
+		Expect(s.AddAttack(rate, 2)).To(BeTrue())
 		Expect(s.AddAttack(rate, 2)).To(BeFalse())
+		Expect(points[writes:]).To(Equal([]string{"attack:before", "attack:torn", "attack:after"}), "one durable step")
+		Expect(s.State().Attacks[0].Reported).To(BeFalse(), "the next report carries it again")
 		Expect(s.AddAttack(store.AttackRecord{Check: check.PoufTransferSize}, 2)).To(BeTrue())
 		Expect(s.AddAttack(store.AttackRecord{Check: check.VerifyImageHashes}, 2)).To(BeFalse(), "at most limit entries")
 		again, err := store.Open(dir, "ECU-1", nil)
