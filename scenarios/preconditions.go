@@ -134,8 +134,11 @@ func (r *runner) armSignal(f string, st *SignalStep, sig *dbc.Signal, raw int64)
 // DUTSignalMargin is how long, on a DUT run, the Primary's next request
 // waits after the rest-bus sent the changed signal of an at_transfer step:
 // the time the DUT has to read the frame before the request that the
-// change concerns.
-const DUTSignalMargin = 20 * gotime.Millisecond
+// change concerns. Ten cycles of a 10 ms signal: a DUT process that its
+// host (an emulated VM under load) did not run for tens of milliseconds
+// must not be judged for a block it acknowledged before it could read the
+// change; it was 20 ms.
+const DUTSignalMargin = 100 * gotime.Millisecond
 
 // onWire returns, on a DUT run (wall clock), a wait for the rest-bus's
 // first frame with the changed value, and DUTSignalMargin after it, at
