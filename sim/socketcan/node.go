@@ -339,9 +339,6 @@ func (n *node) recvSocket(timeout time.Duration) (can.Frame, time.Time, error) {
 		deadline = time.Now().Add(timeout)
 	}
 	for {
-		if f, ok := n.buffered(); ok {
-			return f, time.Time{}, nil
-		}
 		var (
 			m, oobn int
 			rerr    error
@@ -387,6 +384,9 @@ func (n *node) recvSocket(timeout time.Duration) (can.Frame, time.Time, error) {
 			return f, stampOf(n.oob[:oobn]), nil
 		}
 		n.rb.n, n.rb.i = m, 0
+		if f, ok := n.buffered(); ok {
+			return f, time.Time{}, nil
+		}
 	}
 }
 
