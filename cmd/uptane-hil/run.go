@@ -56,11 +56,11 @@ func runSuite(args []string) int {
 	if p.dut != nil {
 		// one device, scenario after scenario: its state carries over
 		procs = 1
+		controls := ", the control run on its simulated twin"
 		if p.dutOnly {
-			fmt.Printf("device under test: %s of rig %s (state in %s): each scenario's conformant run is judged on it; --dut-only: %s\n", p.dut.ECU, r.File, p.dut.State, controlsNotPlayed)
-		} else {
-			fmt.Printf("device under test: %s of rig %s (state in %s): each scenario's conformant run is judged on it, the control run on its simulated twin\n", p.dut.ECU, r.File, p.dut.State)
+			controls = "; --dut-only: " + controlsNotPlayed
 		}
+		fmt.Printf("device under test: %s of rig %s (state in %s): each scenario's conformant run is judged on it%s\n", p.dut.ECU, r.File, p.dut.State, controls)
 	} else if procs > 1 && r.HasSocketCAN() {
 		// every process would see every other's frames on the interface
 		if f.procSet {
