@@ -32,8 +32,11 @@ func (r *runner) observe(rep *primary.CycleReport) {
 			r.addChecks(id, err)
 		}
 		r.observeRefusal(id, o)
-		if o.Report != nil {
-			if sr, err := manifest.ParseReport(o.Report, manifest.MaxReportSize); err == nil {
+		// every report of the cycle: an attack the ECU reported in the
+		// manifest the cycle opened with (a flood that ended before the
+		// final one) is dropped by the final report's nonce
+		for _, raw := range o.Reports {
+			if sr, err := manifest.ParseReport(raw, manifest.MaxReportSize); err == nil {
 				for _, a := range sr.Signed.Attacks {
 					r.addID(id, a.Check)
 				}

@@ -231,6 +231,7 @@ func (p *Primary) finish(rep *CycleReport) {
 	for id, a := range after {
 		if a.Report != nil {
 			rep.ECUs[id].Report = a.Report
+			rep.ECUs[id].Reports = append(rep.ECUs[id].Reports, a.Reports...)
 		} else if a.Err != nil && rep.ECUs[id].Err == nil {
 			rep.ECUs[id].Status, rep.ECUs[id].Err = a.Status, a.Err
 		}

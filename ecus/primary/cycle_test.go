@@ -85,6 +85,9 @@ var _ = Describe("UpdateCycle over direct links", func() {
 				Expect(o.Status).To(Equal(primary.Installed), "%s: %v", id, o.Err)
 				Expect(o.ReleaseCounter).To(Equal(uint64(2)))
 				Expect(o.Report).NotTo(BeEmpty(), "%s: the final manifest carries its fresh version report", id)
+				Expect(o.Reports).To(HaveLen(2), "%s: the opening manifest's report and the final one's", id)
+				Expect(o.Reports[1]).To(Equal(o.Report))
+				Expect(o.Reports[0]).NotTo(Equal(o.Report), "%s: another nonce, another counter", id)
 			}
 			Expect(b.releases()).To(Equal(allOn(b, 2)))
 			recs, err := b.v.Director.Records(b.v.Rig.Vehicle.VIN)

@@ -224,6 +224,11 @@ type ECUOutcome struct {
 	Err            error
 	// Report is the ECU's last signed version report (JSON).
 	Report []byte
+	// Reports are all its signed version reports of the cycle, in the
+	// order read: the one of the manifest the cycle opened with, then the
+	// final manifest's (the last is Report). Each lists the attacks the
+	// ECU detected since the report before it.
+	Reports [][]byte
 	// Refusal, when set, is the ECU's refusal to be programmed this cycle
 	// (NRC 0x22, its preconditions unmet) and what came of the wait.
 	Refusal *Refusal

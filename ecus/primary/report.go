@@ -51,7 +51,7 @@ func (p *Primary) collectReports(out map[string]*ECUOutcome) collected {
 				o.Status, o.Err = Failed, err
 				continue
 			}
-			o.Report = raw
+			o.Report, o.Reports = raw, append(o.Reports, raw)
 			reports.aktualizr = append(reports.aktualizr, raw)
 			continue
 		}
@@ -61,7 +61,7 @@ func (p *Primary) collectReports(out map[string]*ECUOutcome) collected {
 			o.Status, o.Err = Failed, err
 			continue
 		}
-		o.Report = raw
+		o.Report, o.Reports = raw, append(o.Reports, raw)
 		reports.ours = append(reports.ours, *sr)
 	}
 	return reports
